@@ -1,0 +1,25 @@
+//! Tessera's domain: accounts, passwords, sessions, tokens and signing keys,
+//! with no HTTP in it, so the same operations serve the API and the CLI.
+//!
+//! # Layout
+//!
+//! - [`service`]: [`Tessera`], the operations (register, login, refresh, logout, users, keys).
+//! - [`settings`]: the domain's configuration ([`Settings`]).
+//! - [`tokens`]: access-token claims, issuing and the full verification policy (RFC 8725).
+//! - [`jws`]: strict compact-JWS parsing that runs before any key is touched.
+//! - [`keys`]: signing-key generation, JWKs, RFC 7638 key ids, the key ring.
+//! - [`revocation`]: the in-memory set of revoked sessions, tokens and users.
+//! - [`password`]: the password policy, the common-password list, Argon2id hashing.
+//! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
+//! - [`model`]: users, sessions, roles.
+//! - [`error`]: the domain's error type.
+//! - [`clock`], [`duration`], [`crypto`]: time, durations, small crypto helpers.
+
+pub mod clock;
+pub mod crypto;
+pub mod duration;
+pub mod jws;
+pub mod keys;
+pub mod model;
+pub mod password;
+pub mod store;

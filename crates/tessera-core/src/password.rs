@@ -1,0 +1,237 @@
+//! Passwords: the acceptance policy (length, username, common-password list)
+//! and Argon2id hashing on a bounded blocking pool.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
+use tokio::sync::Semaphore;
+
+/// The longest password accepted, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashCost {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Iterations.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl HashCost {
+    /// OWASP's recommended minimum for Argon2id: 19 MiB, 2 iterations, 1 lane.
+    pub const OWASP: HashCost = HashCost { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 };
+
+    fn params(self) -> Result<Params, argon2::Error> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+    }
+}
+
+/// Why a password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordProblem {
+    /// Fewer characters than the configured minimum.
+    #[error("shorter than {0} characters")]
+    TooShort(usize),
+    /// More than [`MAX_PASSWORD_CHARS`] characters.
+    #[error("longer than {MAX_PASSWORD_CHARS} characters")]
+    TooLong,
+    /// Equals or contains the username.
+    #[error("the password must not contain the username")]
+    ContainsUsername,
+    /// On the bundled list of common and breached passwords.
+    #[error("the password is too common")]
+    TooCommon,
+}
+
+/// The rules a new password must meet (NIST SP 800-63B: length and a
+/// blocklist, no composition rules).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordPolicy {
+    /// Minimum length in characters.
+    pub min_chars: usize,
+}
+
+impl PasswordPolicy {
+    /// Checks `password` for `username`.
+    pub fn check(&self, username: &str, password: &str) -> Result<(), PasswordProblem> {
+        let chars = password.chars().count();
+        if chars < self.min_chars {
+            return Err(PasswordProblem::TooShort(self.min_chars));
+        }
+        if chars > MAX_PASSWORD_CHARS {
+            return Err(PasswordProblem::TooLong);
+        }
+        if password.to_lowercase().contains(&username.to_lowercase()) {
+            return Err(PasswordProblem::ContainsUsername);
+        }
+        if is_common_password(password) {
+            return Err(PasswordProblem::TooCommon);
+        }
+        Ok(())
+    }
+}
+
+/// The 100,000 most common passwords of the SecLists "10 million passwords"
+/// list, lower-cased (see `data/COMMON-PASSWORDS-SOURCE.md`).
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("../data/common-passwords.txt").lines().collect());
+
+/// Whether `password` (trimmed, compared case-insensitively) is on the bundled list.
+pub fn is_common_password(password: &str) -> bool {
+    COMMON_PASSWORDS.contains(password.trim().to_lowercase().as_str())
+}
+
+/// Number of entries on the bundled list.
+pub fn common_password_count() -> usize {
+    COMMON_PASSWORDS.len()
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The password matched.
+    pub ok: bool,
+    /// The hash used weaker parameters than configured and should be replaced.
+    pub needs_rehash: bool,
+}
+
+/// Hashing failed (only for impossible parameters or a task that panicked).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// Argon2id hashing and verification, off the async executor and at most
+/// `concurrency` at a time, so a flood of logins cannot starve other requests
+/// or use unbounded memory (each hash holds `memory_kib` KiB).
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    cost: HashCost,
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<str>,
+}
+
+impl PasswordHasher {
+    /// A hasher with `cost`, running at most `concurrency` hashes at once.
+    pub fn new(cost: HashCost, concurrency: usize) -> Result<Self, HashError> {
+        let argon = argon2(cost)?;
+        let salt = SaltString::encode_b64(&crate::crypto::random_bytes::<16>()).map_err(|e| HashError(e.to_string()))?;
+        // Unknown usernames are verified against this hash so that the answer
+        // takes as long as for a real user with a wrong password.
+        let dummy = argon
+            .hash_password(b"tessera dummy password", &salt)
+            .map_err(|e| HashError(e.to_string()))?
+            .to_string();
+        Ok(Self { cost, permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: dummy.into() })
+    }
+
+    /// The configured cost.
+    pub fn cost(&self) -> HashCost {
+        self.cost
+    }
+
+    /// Hashes `password` into a PHC string.
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        let cost = self.cost;
+        self.run(move || {
+            let salt =
+                SaltString::encode_b64(&crate::crypto::random_bytes::<16>()).map_err(|e| HashError(e.to_string()))?;
+            argon2(cost)?
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| HashError(e.to_string()))
+        })
+        .await
+    }
+
+    /// Verifies `password` against `hash`; with `None` it verifies against a
+    /// dummy hash and reports failure, taking the same time.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<Verified, HashError> {
+        let cost = self.cost;
+        let exists = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
+        self.run(move || {
+            let Ok(parsed) = PasswordHash::new(&hash) else {
+                return Ok(Verified { ok: false, needs_rehash: false });
+            };
+            let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && exists;
+            Ok(Verified { ok, needs_rehash: ok && is_weaker(&parsed, cost) })
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self.permits.acquire().await.map_err(|e| HashError(e.to_string()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| HashError(e.to_string()))?
+    }
+}
+
+fn argon2(cost: HashCost) -> Result<Argon2<'static>, HashError> {
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, cost.params().map_err(|e| HashError(e.to_string()))?))
+}
+
+/// Whether a stored hash is weaker than `cost` (or not Argon2id at all).
+fn is_weaker(hash: &PasswordHash<'_>, cost: HashCost) -> bool {
+    let param = |name: &str| hash.params.get_decimal(name).unwrap_or(0);
+    hash.algorithm.as_str() != "argon2id"
+        || param("m") < cost.memory_kib
+        || param("t") < cost.iterations
+        || param("p") < cost.parallelism
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHEAP: HashCost = HashCost { memory_kib: 256, iterations: 1, parallelism: 1 };
+
+    #[test]
+    fn policy_refuses_short_long_username_and_common() {
+        let policy = PasswordPolicy { min_chars: 12 };
+        assert_eq!(policy.check("alice", "short"), Err(PasswordProblem::TooShort(12)));
+        assert_eq!(policy.check("alice", &"x".repeat(129)), Err(PasswordProblem::TooLong));
+        assert_eq!(policy.check("alice", "my-ALICE-password-7"), Err(PasswordProblem::ContainsUsername));
+        assert_eq!(policy.check("bob", "password1234"), Err(PasswordProblem::TooCommon));
+        assert_eq!(policy.check("bob", "correct horse battery staple"), Ok(()));
+        assert_eq!(policy.check("bob", "ünïcødé-pässwörd-✓"), Ok(()), "any Unicode is allowed");
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        let policy = PasswordPolicy { min_chars: 12 };
+        assert_eq!(policy.check("bob", "ééééééééééé"), Err(PasswordProblem::TooShort(12)), "11 chars, 22 bytes");
+    }
+
+    #[test]
+    fn bundled_list_is_large_and_case_insensitive() {
+        assert!(common_password_count() >= 100_000);
+        assert!(is_common_password("PASSWORD"));
+        assert!(is_common_password("qwerty123"));
+        assert!(!is_common_password("a rather unusual passphrase"));
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let hasher = PasswordHasher::new(CHEAP, 2).unwrap();
+        let hash = hasher.hash("s3cret pass phrase".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+        assert!(hasher.verify("s3cret pass phrase".into(), Some(hash.clone())).await.unwrap().ok);
+        assert!(!hasher.verify("wrong".into(), Some(hash)).await.unwrap().ok);
+        assert!(!hasher.verify("anything".into(), None).await.unwrap().ok, "dummy never matches");
+    }
+
+    #[tokio::test]
+    async fn weaker_hashes_ask_to_be_upgraded() {
+        let weak = PasswordHasher::new(CHEAP, 1).unwrap();
+        let strong = PasswordHasher::new(HashCost { memory_kib: 512, ..CHEAP }, 1).unwrap();
+        let hash = weak.hash("pass phrase here".into()).await.unwrap();
+        let v = strong.verify("pass phrase here".into(), Some(hash)).await.unwrap();
+        assert_eq!(v, Verified { ok: true, needs_rehash: true });
+    }
+}

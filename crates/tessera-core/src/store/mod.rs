@@ -1,0 +1,350 @@
+//! Persistence: the [`Store`] trait the domain talks to, the records it
+//! exchanges, and its two implementations (SQLite and PostgreSQL) chosen by
+//! the database URL's scheme.
+
+mod rows;
+mod sql;
+
+use crate::clock::Millis;
+use crate::model::{Session, StoredUser, User};
+use async_trait::async_trait;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub use sql::{PgStore, SqliteStore};
+
+/// What can go wrong in the store. Nothing here carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint refused the write (e.g. a taken username).
+    #[error("the record conflicts with an existing one")]
+    Conflict,
+    /// The database URL is not `sqlite://…` or `postgres://…`.
+    #[error("unsupported database URL scheme (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    /// A stored value could not be read back (corruption or a newer schema).
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    /// The database failed or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// Result alias for store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user to insert.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The new user's id.
+    pub id: Uuid,
+    /// Username as registered.
+    pub username: String,
+    /// Optional e-mail.
+    pub email: Option<String>,
+    /// Optional given name.
+    pub first_name: Option<String>,
+    /// Optional family name.
+    pub last_name: Option<String>,
+    /// Optional phone.
+    pub phone: Option<String>,
+    /// Normalised roles.
+    pub roles: Vec<String>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Creation time.
+    pub now: Millis,
+}
+
+/// A change to a user; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    /// New e-mail.
+    pub email: Option<Option<String>>,
+    /// New given name.
+    pub first_name: Option<Option<String>>,
+    /// New family name.
+    pub last_name: Option<Option<String>>,
+    /// New phone.
+    pub phone: Option<Option<String>>,
+    /// New roles (normalised).
+    pub roles: Option<Vec<String>>,
+    /// Enable or disable.
+    pub disabled: Option<bool>,
+}
+
+/// What became of a guarded change to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guarded<T> {
+    /// The change was made.
+    Done(T),
+    /// No such user.
+    NotFound,
+    /// Refused: it would leave no enabled admin.
+    LastAdmin,
+}
+
+/// A session to insert.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The session.
+    pub session: Session,
+    /// SHA-256 of its first refresh token.
+    pub refresh_hash: [u8; 32],
+}
+
+/// A refresh-token rotation to apply atomically.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// Hash of the token presented.
+    pub old_hash: [u8; 32],
+    /// Hash of the token that replaces it.
+    pub new_hash: [u8; 32],
+    /// The new token sealed under a key derived from the old one (grace window).
+    pub sealed_new: Vec<u8>,
+    /// Now.
+    pub now: Millis,
+    /// The idle lifetime granted by this rotation.
+    pub idle_ttl_ms: Millis,
+}
+
+/// A refresh token that was already rotated away, with its session.
+#[derive(Debug, Clone)]
+pub struct SpentToken {
+    /// The session it belonged to.
+    pub session: Session,
+    /// When it was rotated away.
+    pub spent_at: Millis,
+    /// Its replacement, sealed, if it is the session's most recently rotated token.
+    pub sealed_successor: Option<Vec<u8>>,
+}
+
+/// What a revocation applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevocationKind {
+    /// Every access token with this `sid`.
+    Session,
+    /// The access token with this `jti`.
+    Token,
+    /// Every access token of this `sub` issued before `not_before`.
+    User,
+}
+
+impl RevocationKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationKind::Session => "session",
+            RevocationKind::Token => "token",
+            RevocationKind::User => "user",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "session" => Some(RevocationKind::Session),
+            "token" => Some(RevocationKind::Token),
+            "user" => Some(RevocationKind::User),
+            _ => None,
+        }
+    }
+}
+
+/// A durable revocation: kept until every token it could match has expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// What it applies to.
+    pub kind: RevocationKind,
+    /// The `sid`, `jti` or `sub`.
+    pub subject: String,
+    /// For [`RevocationKind::User`]: tokens issued before this instant are refused.
+    pub not_before: Millis,
+    /// When the entry can be forgotten.
+    pub expires_at: Millis,
+}
+
+/// A signing key as stored.
+#[derive(Clone)]
+pub struct StoredKey {
+    /// Key id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// Monotonic generation; unique, so two replicas cannot both add "the next" key.
+    pub generation: i64,
+    /// JWS algorithm name.
+    pub alg: String,
+    /// PKCS#8 DER of the private key (sealed when `encrypted`).
+    pub private_der: Vec<u8>,
+    /// Whether `private_der` is sealed under the master key.
+    pub encrypted: bool,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it starts (or started) signing.
+    pub activates_at: Millis,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("generation", &self.generation)
+            .field("alg", &self.alg)
+            .field("encrypted", &self.encrypted)
+            .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An audit-log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Sequence number (assigned by the store).
+    pub id: i64,
+    /// When it happened.
+    pub at: Millis,
+    /// Event name, e.g. `login.failed`.
+    pub event: String,
+    /// Who acted (user id), when known.
+    pub actor: Option<String>,
+    /// Whom it concerns (user id or username), when known.
+    pub subject: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// Extra JSON detail (never secrets).
+    pub detail: Option<String>,
+}
+
+/// A filter over the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only entries whose actor or subject is this.
+    pub user: Option<String>,
+    /// Only this event.
+    pub event: Option<String>,
+    /// From this time (inclusive).
+    pub since: Option<Millis>,
+    /// Until this time (exclusive).
+    pub until: Option<Millis>,
+    /// Only entries with an id below this (cursor; newest first).
+    pub before_id: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Everything Tessera persists. One method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Checks the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Inserts a user; [`StoreError::Conflict`] if the username is taken.
+    async fn insert_user(&self, user: &NewUser) -> StoreResult<User>;
+    /// Finds a user by username, ignoring case.
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>>;
+    /// Finds a user by id.
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<StoredUser>>;
+    /// Users ordered by lower-cased username, after `after` (a lower-cased username).
+    async fn list_users(&self, after: Option<&str>, limit: u32) -> StoreResult<Vec<User>>;
+    /// Applies `changes`, refusing to leave no enabled admin.
+    async fn update_user(&self, id: Uuid, changes: &UserChanges, now: Millis) -> StoreResult<Guarded<User>>;
+    /// Replaces a password hash.
+    async fn set_password_hash(&self, id: Uuid, hash: &str, now: Millis) -> StoreResult<bool>;
+    /// Deletes a user (and their sessions), refusing to delete the last enabled admin.
+    async fn delete_user(&self, id: Uuid) -> StoreResult<Guarded<User>>;
+
+    /// Inserts a session.
+    async fn insert_session(&self, session: &NewSession) -> StoreResult<()>;
+    /// Finds a session by id.
+    async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>>;
+    /// Live sessions of a user, newest first.
+    async fn live_sessions(&self, user_id: Uuid, now: Millis) -> StoreResult<Vec<Session>>;
+    /// Rotates a live session's refresh token if `old_hash` is its current one.
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> StoreResult<Option<Session>>;
+    /// Finds a refresh token that has already been rotated away.
+    async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>>;
+    /// Revokes one session and records the revocation; `None` if it does not exist.
+    async fn revoke_session(&self, id: Uuid, now: Millis, until: Millis) -> StoreResult<Option<Session>>;
+    /// Revokes a user's live sessions except `except`; returns those revoked.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        now: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<Session>>;
+
+    /// Records revocations (idempotent per kind and subject; the later cut-off wins).
+    async fn insert_revocations(&self, entries: &[Revocation]) -> StoreResult<()>;
+    /// Revocations still in force at `now`.
+    async fn active_revocations(&self, now: Millis) -> StoreResult<Vec<Revocation>>;
+    /// Forgets what can no longer matter: expired revocations and long-dead sessions.
+    async fn purge_expired(&self, now: Millis, dead_session_cutoff: Millis) -> StoreResult<u64>;
+
+    /// Adds a signing key; `false` if another process took that generation first.
+    async fn insert_signing_key(&self, key: &StoredKey) -> StoreResult<bool>;
+    /// All signing keys, newest generation first.
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
+
+    /// Appends to the audit log.
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Reads the audit log, newest first.
+    async fn audit_entries(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Opens the store a database URL names and runs its migrations.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(SqliteStore::connect(url).await?)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Arc::new(PgStore::connect(url).await?)
+    } else {
+        return Err(StoreError::UnsupportedUrl);
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The database URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://tessera.db"), "sqlite://tessera.db");
+    }
+}

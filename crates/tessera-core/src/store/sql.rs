@@ -1,0 +1,502 @@
+//! The SQL behind [`Store`], written once and instantiated for SQLite and
+//! PostgreSQL. Both dialects accept the same statements here (`$n`
+//! placeholders, `RETURNING`, `ON CONFLICT`); only connecting and the
+//! migration sets differ.
+
+use super::rows::{
+    AuditRow, KeyRow, RevocationRow, SessionRow, SpentRow, UserRow, roles_json, session_columns,
+    user_columns,
+};
+use super::{
+    AuditEntry, AuditQuery, Guarded, NewSession, NewUser, Revocation, Rotation, SpentToken, Store, StoreResult,
+    StoredKey, UserChanges,
+};
+use crate::clock::Millis;
+use crate::model::{ROLE_ADMIN, Session, StoredUser, User};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The store on an embedded SQLite database (WAL mode).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file a `sqlite://PATH` URL names.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        // WAL lets readers proceed during a write; `synchronous = NORMAL` in WAL
+        // mode keeps every committed transaction across a crash of the process
+        // (the OS holds the written WAL), and `busy_timeout` makes concurrent
+        // writers wait their turn instead of failing.
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        Ok(Self { pool })
+    }
+}
+
+/// The store on PostgreSQL, for several replicas sharing one database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database a `postgres://…` URL names.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool (for `LISTEN/NOTIFY` and tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn uuid_opt(id: Option<Uuid>) -> Option<String> {
+    id.map(|u| u.to_string())
+}
+
+fn sessions(rows: Vec<SessionRow>) -> StoreResult<Vec<Session>> {
+    rows.into_iter().map(Session::try_from).collect()
+}
+
+/// `(set?, value)` pairs for the nullable profile fields of [`UserChanges`].
+fn field(change: &Option<Option<String>>) -> (bool, Option<String>) {
+    match change {
+        Some(v) => (true, v.clone()),
+        None => (false, None),
+    }
+}
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $migrations:literal) => {
+        impl $store {
+            async fn insert_revocation(tx: &mut sqlx::Transaction<'_, $db>, r: &Revocation) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO revocations (kind, subject, not_before, expires_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (kind, subject) DO UPDATE SET \
+                       not_before = CASE WHEN excluded.not_before > revocations.not_before \
+                                         THEN excluded.not_before ELSE revocations.not_before END, \
+                       expires_at = CASE WHEN excluded.expires_at > revocations.expires_at \
+                                         THEN excluded.expires_at ELSE revocations.expires_at END",
+                )
+                .bind(r.kind.as_str())
+                .bind(&r.subject)
+                .bind(r.not_before)
+                .bind(r.expires_at)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn migrate(&self) -> StoreResult<()> {
+                sqlx::migrate!($migrations).run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query::<$db>("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn insert_user(&self, u: &NewUser) -> StoreResult<User> {
+                let row = sqlx::query_as::<$db, UserRow>(concat!(
+                    "INSERT INTO users (id, username, username_lower, email, first_name, last_name, phone, roles, \
+                     is_admin, disabled, password_hash, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11, $11) RETURNING ",
+                    user_columns!()
+                ))
+                .bind(u.id.to_string())
+                .bind(&u.username)
+                .bind(u.username.to_lowercase())
+                .bind(&u.email)
+                .bind(&u.first_name)
+                .bind(&u.last_name)
+                .bind(&u.phone)
+                .bind(roles_json(&u.roles))
+                .bind(u.roles.iter().any(|r| r == ROLE_ADMIN))
+                .bind(&u.password_hash)
+                .bind(u.now)
+                .fetch_one(&self.pool)
+                .await?;
+                User::try_from(row)
+            }
+
+            async fn user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>> {
+                sqlx::query_as::<$db, UserRow>(concat!("SELECT ", user_columns!(), " FROM users WHERE username_lower = $1"))
+                    .bind(username.to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(StoredUser::try_from)
+                    .transpose()
+            }
+
+            async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<StoredUser>> {
+                sqlx::query_as::<$db, UserRow>(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(StoredUser::try_from)
+                    .transpose()
+            }
+
+            async fn list_users(&self, after: Option<&str>, limit: u32) -> StoreResult<Vec<User>> {
+                sqlx::query_as::<$db, UserRow>(concat!(
+                    "SELECT ", user_columns!(),
+                    " FROM users WHERE username_lower > $1 ORDER BY username_lower LIMIT $2"
+                ))
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(User::try_from)
+                .collect()
+            }
+
+            async fn update_user(&self, id: Uuid, c: &UserChanges, now: Millis) -> StoreResult<Guarded<User>> {
+                let (set_email, email) = field(&c.email);
+                let (set_first, first) = field(&c.first_name);
+                let (set_last, last) = field(&c.last_name);
+                let (set_phone, phone) = field(&c.phone);
+                let roles = c.roles.as_deref().map(roles_json);
+                let is_admin = c.roles.as_ref().map(|r| r.iter().any(|r| r == ROLE_ADMIN));
+                // The guard keeps at least one enabled admin: the change goes
+                // through if the user remains an enabled admin, was not one, or
+                // another enabled admin exists.
+                let row = sqlx::query_as::<$db, UserRow>(concat!(
+                    "UPDATE users SET \
+                       email = CASE WHEN $2 THEN $3 ELSE email END, \
+                       first_name = CASE WHEN $4 THEN $5 ELSE first_name END, \
+                       last_name = CASE WHEN $6 THEN $7 ELSE last_name END, \
+                       phone = CASE WHEN $8 THEN $9 ELSE phone END, \
+                       roles = COALESCE($10, roles), \
+                       is_admin = COALESCE($11, is_admin), \
+                       disabled = COALESCE($12, disabled), \
+                       updated_at = $13 \
+                     WHERE id = $1 AND ( \
+                       (COALESCE($11, is_admin) AND NOT COALESCE($12, disabled)) \
+                       OR NOT (is_admin AND NOT disabled) \
+                       OR EXISTS (SELECT 1 FROM users o WHERE o.id <> $1 AND o.is_admin AND NOT o.disabled)) \
+                     RETURNING ", user_columns!()
+                ))
+                .bind(id.to_string())
+                .bind(set_email)
+                .bind(email)
+                .bind(set_first)
+                .bind(first)
+                .bind(set_last)
+                .bind(last)
+                .bind(set_phone)
+                .bind(phone)
+                .bind(roles)
+                .bind(is_admin)
+                .bind(c.disabled)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(row) => Ok(Guarded::Done(User::try_from(row)?)),
+                    None if self.user_by_id(id).await?.is_some() => Ok(Guarded::LastAdmin),
+                    None => Ok(Guarded::NotFound),
+                }
+            }
+
+            async fn set_password_hash(&self, id: Uuid, hash: &str, now: Millis) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id.to_string())
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_user(&self, id: Uuid) -> StoreResult<Guarded<User>> {
+                let row = sqlx::query_as::<$db, UserRow>(concat!(
+                    "DELETE FROM users WHERE id = $1 AND ( \
+                       NOT (is_admin AND NOT disabled) \
+                       OR EXISTS (SELECT 1 FROM users o WHERE o.id <> $1 AND o.is_admin AND NOT o.disabled)) \
+                     RETURNING ", user_columns!()
+                ))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(row) => Ok(Guarded::Done(User::try_from(row)?)),
+                    None if self.user_by_id(id).await?.is_some() => Ok(Guarded::LastAdmin),
+                    None => Ok(Guarded::NotFound),
+                }
+            }
+
+            async fn insert_session(&self, n: &NewSession) -> StoreResult<()> {
+                let s = &n.session;
+                sqlx::query::<$db>(
+                    "INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, \
+                     max_expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(s.id.to_string())
+                .bind(s.user_id.to_string())
+                .bind(&n.refresh_hash[..])
+                .bind(s.created_at)
+                .bind(s.last_used_at)
+                .bind(s.expires_at)
+                .bind(s.max_expires_at)
+                .bind(&s.user_agent)
+                .bind(&s.ip)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>> {
+                sqlx::query_as::<$db, SessionRow>(concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Session::try_from)
+                    .transpose()
+            }
+
+            async fn live_sessions(&self, user_id: Uuid, now: Millis) -> StoreResult<Vec<Session>> {
+                sessions(
+                    sqlx::query_as::<$db, SessionRow>(concat!(
+                        "SELECT ", session_columns!(),
+                        " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                          ORDER BY created_at DESC, id"
+                    ))
+                    .bind(user_id.to_string())
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?,
+                )
+            }
+
+            async fn rotate_refresh_token(&self, r: &Rotation) -> StoreResult<Option<Session>> {
+                let mut tx = self.pool.begin().await?;
+                // A single conditional UPDATE: of any number of concurrent
+                // refreshes with one token, exactly one matches the row.
+                let row = sqlx::query_as::<$db, SessionRow>(concat!(
+                    "UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $2, grace_sealed = $3, \
+                       rotated_at = $4, last_used_at = $4, \
+                       expires_at = CASE WHEN $4 + $5 < max_expires_at THEN $4 + $5 ELSE max_expires_at END \
+                     WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $4 \
+                     RETURNING ", session_columns!()
+                ))
+                .bind(&r.old_hash[..])
+                .bind(&r.new_hash[..])
+                .bind(&r.sealed_new)
+                .bind(r.now)
+                .bind(r.idle_ttl_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let session = Session::try_from(row)?;
+                sqlx::query::<$db>("INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) VALUES ($1, $2, $3)")
+                    .bind(&r.old_hash[..])
+                    .bind(session.id.to_string())
+                    .bind(r.now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(session))
+            }
+
+            async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>> {
+                let row = sqlx::query_as::<$db, SpentRow>(
+                    "SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.max_expires_at, \
+                       s.revoked_at, s.user_agent, s.ip, t.spent_at, s.prev_refresh_hash, s.grace_sealed \
+                     FROM spent_refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = $1",
+                )
+                .bind(&hash[..])
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let is_latest = row.prev_refresh_hash.as_deref() == Some(&hash[..]);
+                Ok(Some(SpentToken {
+                    session: Session::try_from(row.session)?,
+                    spent_at: row.spent_at,
+                    sealed_successor: if is_latest { row.grace_sealed } else { None },
+                }))
+            }
+
+            async fn revoke_session(&self, id: Uuid, now: Millis, until: Millis) -> StoreResult<Option<Session>> {
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query_as::<$db, SessionRow>(concat!(
+                    "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
+                    session_columns!()
+                ))
+                .bind(id.to_string())
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Self::insert_revocation(&mut tx, &Revocation::session(id, until)).await?;
+                tx.commit().await?;
+                Ok(Some(Session::try_from(row)?))
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user_id: Uuid,
+                except: Option<Uuid>,
+                now: Millis,
+                until: Millis,
+            ) -> StoreResult<Vec<Session>> {
+                let mut tx = self.pool.begin().await?;
+                let rows = sqlx::query_as::<$db, SessionRow>(concat!(
+                    "UPDATE sessions SET revoked_at = $3 \
+                     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND ($2 IS NULL OR id <> $2) \
+                     RETURNING ", session_columns!()
+                ))
+                .bind(user_id.to_string())
+                .bind(uuid_opt(except))
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+                let revoked = sessions(rows)?;
+                for s in &revoked {
+                    Self::insert_revocation(&mut tx, &Revocation::session(s.id, until)).await?;
+                }
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            async fn insert_revocations(&self, entries: &[Revocation]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for e in entries {
+                    Self::insert_revocation(&mut tx, e).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn active_revocations(&self, now: Millis) -> StoreResult<Vec<Revocation>> {
+                sqlx::query_as::<$db, RevocationRow>(
+                    "SELECT kind, subject, not_before, expires_at FROM revocations WHERE expires_at > $1",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(Revocation::try_from)
+                .collect()
+            }
+
+            async fn purge_expired(&self, now: Millis, dead_session_cutoff: Millis) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                let a = sqlx::query::<$db>("DELETE FROM revocations WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let b = sqlx::query::<$db>(
+                    "DELETE FROM sessions WHERE expires_at <= $1 OR (revoked_at IS NOT NULL AND revoked_at <= $1)",
+                )
+                .bind(dead_session_cutoff)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(a + b)
+            }
+
+            async fn insert_signing_key(&self, k: &StoredKey) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "INSERT INTO signing_keys (kid, generation, alg, private_der, encrypted, created_at, activates_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                )
+                .bind(&k.kid)
+                .bind(k.generation)
+                .bind(&k.alg)
+                .bind(&k.private_der)
+                .bind(k.encrypted)
+                .bind(k.created_at)
+                .bind(k.activates_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+                Ok(sqlx::query_as::<$db, KeyRow>(
+                    "SELECT kid, generation, alg, private_der, encrypted, created_at, activates_at \
+                     FROM signing_keys ORDER BY generation DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(StoredKey::from)
+                .collect())
+            }
+
+            async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(e.at)
+                .bind(&e.event)
+                .bind(&e.actor)
+                .bind(&e.subject)
+                .bind(&e.ip)
+                .bind(&e.user_agent)
+                .bind(&e.outcome)
+                .bind(&e.detail)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn audit_entries(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
+                Ok(sqlx::query_as::<$db, AuditRow>(
+                    "SELECT id, at, event, actor, subject, ip, user_agent, outcome, detail FROM audit_log \
+                     WHERE ($1 IS NULL OR actor = $1 OR subject = $1) AND ($2 IS NULL OR event = $2) \
+                       AND at >= $3 AND at < $4 AND id < $5 \
+                     ORDER BY id DESC LIMIT $6",
+                )
+                .bind(&q.user)
+                .bind(&q.event)
+                .bind(q.since.unwrap_or(i64::MIN))
+                .bind(q.until.unwrap_or(i64::MAX))
+                .bind(q.before_id.unwrap_or(i64::MAX))
+                .bind(i64::from(q.limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(AuditEntry::from)
+                .collect())
+            }
+        }
+    };
+}
+
+sql_store!(SqliteStore, sqlx::Sqlite, "migrations/sqlite");
+sql_store!(PgStore, sqlx::Postgres, "migrations/postgres");
+
+impl Revocation {
+    /// A revocation of every access token of session `sid`, kept until `until`.
+    pub fn session(sid: Uuid, until: Millis) -> Self {
+        Revocation { kind: super::RevocationKind::Session, subject: sid.to_string(), not_before: 0, expires_at: until }
+    }
+}
+
