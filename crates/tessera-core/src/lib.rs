@@ -23,3 +23,12 @@ pub mod keys;
 pub mod model;
 pub mod password;
 pub mod store;
+pub mod revocation;
+pub mod settings;
+pub mod tokens;
+pub mod error;
+pub mod service;
+
+pub use error::{Error, Result};
+pub use service::{Caller, ClientInfo, Tessera};
+pub use settings::Settings;

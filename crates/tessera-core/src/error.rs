@@ -1,0 +1,93 @@
+//! The domain's error: one variant per outcome a caller must tell apart.
+//! The HTTP layer maps each to a status and code by hand; nothing here
+//! carries a secret.
+
+use crate::password::PasswordProblem;
+use crate::store::StoreError;
+use crate::tokens::TokenError;
+
+/// What a domain operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that breaks a rule a schema could express (`path` is a JSON pointer).
+    #[error("{path}: {message}")]
+    Validation {
+        /// JSON pointer of the offending field.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The password contains the username.
+    #[error("{0}")]
+    PasswordTooWeak(String),
+    /// The password is on the common-password list.
+    #[error("the password is too common")]
+    PasswordTooCommon,
+    /// The username is taken (case-insensitively).
+    #[error("username is already taken")]
+    UsernameTaken,
+    /// Self-registration is switched off.
+    #[error("registration is disabled")]
+    RegistrationDisabled,
+    /// Unknown user, wrong password or disabled user — deliberately alike.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// The refresh token is unknown, expired, revoked or was reused.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    /// No such user.
+    #[error("user not found")]
+    UserNotFound,
+    /// No such resource (or not the caller's to see).
+    #[error("not found")]
+    NotFound,
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The change would leave no enabled admin.
+    #[error("the last admin cannot be removed, demoted or disabled")]
+    LastAdmin,
+    /// Keys cannot rotate: `HS*` keys are the configured shared secret.
+    #[error("keys cannot be rotated with an HMAC algorithm; change TESSERA_JWT_SECRET instead")]
+    KeyRotationUnavailable,
+    /// A token was refused.
+    #[error("invalid token: {0}")]
+    InvalidToken(#[from] TokenError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else that is our fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A validation error at `path`.
+    pub fn invalid(path: &str, message: impl Into<String>) -> Self {
+        Error::Validation { path: path.to_owned(), message: message.into() }
+    }
+
+    /// The error for a refused password in field `path`.
+    pub fn password(path: &str, problem: PasswordProblem) -> Self {
+        match problem {
+            PasswordProblem::TooShort(_) | PasswordProblem::TooLong => Error::invalid(path, problem.to_string()),
+            PasswordProblem::ContainsUsername => Error::PasswordTooWeak(problem.to_string()),
+            PasswordProblem::TooCommon => Error::PasswordTooCommon,
+        }
+    }
+}
+
+impl From<crate::password::HashError> for Error {
+    fn from(e: crate::password::HashError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+impl From<crate::keys::KeyError> for Error {
+    fn from(e: crate::keys::KeyError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+/// Result alias for domain operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,241 @@
+//! Authentication: registration, login, refresh-token rotation with its grace
+//! window and reuse detection, logout, and access-token verification.
+
+use super::{Caller, ClientInfo, Tessera};
+use crate::clock::Millis;
+use crate::crypto::{b64url, b64url_decode, open, random_bytes, seal, sha256};
+use crate::error::{Error, Result};
+use crate::model::{ROLE_ADMIN, Session, User};
+use crate::settings::ms;
+use crate::store::{NewSession, Rotation};
+use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws, verify_access_token};
+use uuid::Uuid;
+
+/// Domain separation for sealing a rotated refresh token's successor.
+const GRACE_SEAL_CONTEXT: &[u8] = b"tessera refresh grace v1";
+
+/// What a successful register, login or refresh hands out.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    /// The signed access token.
+    pub access_token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: u64,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+    /// The user.
+    pub user: User,
+    /// The session.
+    pub session_id: Uuid,
+}
+
+/// A fresh refresh token: 256 random bits, base64url.
+fn new_refresh_token() -> String {
+    b64url(random_bytes::<32>())
+}
+
+impl Tessera {
+    /// Logs a user in with username and password. Unknown users, wrong
+    /// passwords and disabled users get the same answer after the same work.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, username: &str, password: &str, client: &ClientInfo) -> Result<IssuedTokens> {
+        let stored = self.store.user_by_username(username).await?;
+        let verified = self
+            .hasher
+            .verify(password.to_owned(), stored.as_ref().map(|s| s.password_hash.clone()))
+            .await?;
+        let user = match stored {
+            Some(s) if verified.ok && !s.user.disabled => {
+                if verified.needs_rehash {
+                    let hash = self.hasher.hash(password.to_owned()).await?;
+                    self.store.set_password_hash(s.user.id, &hash, self.now()).await?;
+                }
+                s.user
+            }
+            other => {
+                let actor = other.map(|s| s.user.id);
+                self.audit("login.failed", "failure", actor, Some(username.to_owned()), client, None).await;
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        let tokens = self.open_session(user, client).await?;
+        self.audit("login.succeeded", "success", Some(tokens.user.id), Some(tokens.user.username.clone()), client, None)
+            .await;
+        Ok(tokens)
+    }
+
+    /// Creates a session for `user` and issues its first tokens.
+    pub(super) async fn open_session(&self, user: User, client: &ClientInfo) -> Result<IssuedTokens> {
+        let now = self.now();
+        let refresh_token = new_refresh_token();
+        let max_expires_at = now.saturating_add(ms(self.settings.session_max_age));
+        let session = Session {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now.saturating_add(ms(self.settings.refresh_ttl)).min(max_expires_at),
+            max_expires_at,
+            revoked_at: None,
+            user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(512).collect()),
+            ip: client.ip.clone(),
+        };
+        self.store.insert_session(&NewSession { session: session.clone(), refresh_hash: sha256(refresh_token.as_bytes()) }).await?;
+        let access_token = self.issue_access_token(&user, session.id, now)?;
+        Ok(IssuedTokens { access_token, expires_in: self.settings.access_ttl.as_secs(), refresh_token, user, session_id: session.id })
+    }
+
+    /// Signs an access token for `user` in session `sid`.
+    pub fn issue_access_token(&self, user: &User, sid: Uuid, now: Millis) -> Result<String> {
+        let secs = now.div_euclid(1000);
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: Audience::One(self.settings.audience.clone()),
+            exp: secs.saturating_add(i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(i64::MAX)),
+            iat: secs,
+            nbf: Some(secs),
+            jti: new_jti(now),
+            sid: Some(sid.to_string()),
+            username: Some(user.username.clone()),
+            roles: Some(user.roles.clone()),
+            client_id: None,
+            scope: None,
+        };
+        let ring = self.keys.current();
+        let key = ring.signer(now).ok_or_else(|| Error::Internal("no active signing key".into()))?;
+        Ok(sign_jws(key, ACCESS_TOKEN_TYP, &claims).map_err(TokenError::from)?)
+    }
+
+    /// Exchanges a refresh token for new tokens, rotating it (SPEC §5).
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<IssuedTokens> {
+        // Anything that is not 32 bytes of base64url cannot be one of ours.
+        if b64url_decode(refresh_token).is_none_or(|b| b.len() != 32) {
+            return Err(Error::InvalidRefreshToken);
+        }
+        let now = self.now();
+        let old_hash = sha256(refresh_token.as_bytes());
+        let successor = new_refresh_token();
+        let rotation = Rotation {
+            old_hash,
+            new_hash: sha256(successor.as_bytes()),
+            sealed_new: seal(refresh_token.as_bytes(), GRACE_SEAL_CONTEXT, successor.as_bytes()),
+            now,
+            idle_ttl_ms: ms(self.settings.refresh_ttl),
+        };
+        if let Some(session) = self.store.rotate_refresh_token(&rotation).await? {
+            return self.tokens_for_session(session, successor, now, client).await;
+        }
+        // Not the current token: a repeat within the grace window, reuse, or garbage.
+        let Some(spent) = self.store.spent_refresh_token(&old_hash).await? else {
+            return Err(Error::InvalidRefreshToken);
+        };
+        if !spent.session.is_live(now) {
+            return Err(Error::InvalidRefreshToken);
+        }
+        let grace = ms(self.settings.refresh_grace);
+        if grace > 0 && now.saturating_sub(spent.spent_at) <= grace {
+            if let Some(sealed) = &spent.sealed_successor {
+                let successor = open(refresh_token.as_bytes(), GRACE_SEAL_CONTEXT, sealed)
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or(Error::InvalidRefreshToken)?;
+                return self.tokens_for_session(spent.session, successor, now, client).await;
+            }
+        }
+        // Reuse of a rotated token: someone else may hold it. End the session.
+        let until = self.revocation_horizon(now);
+        if let Some(revoked) = self.store.revoke_session(spent.session.id, now, until).await? {
+            self.revocations.apply(&crate::store::Revocation::session(revoked.id, until));
+        }
+        self.audit(
+            "refresh.reuse_detected",
+            "failure",
+            Some(spent.session.user_id),
+            Some(spent.session.user_id.to_string()),
+            client,
+            Some(serde_json::json!({"sid": spent.session.id})),
+        )
+        .await;
+        Err(Error::InvalidRefreshToken)
+    }
+
+    async fn tokens_for_session(
+        &self,
+        session: Session,
+        refresh_token: String,
+        now: Millis,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens> {
+        let user = match self.store.user_by_id(session.user_id).await? {
+            Some(s) if !s.user.disabled => s.user,
+            _ => return Err(Error::InvalidRefreshToken),
+        };
+        let access_token = self.issue_access_token(&user, session.id, now)?;
+        self.audit("refresh", "success", Some(user.id), Some(user.username.clone()), client, None).await;
+        Ok(IssuedTokens {
+            access_token,
+            expires_in: self.settings.access_ttl.as_secs(),
+            refresh_token,
+            user,
+            session_id: session.id,
+        })
+    }
+
+    /// Verifies an access token under every rule of SPEC §5.
+    pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        verify_access_token(token, &self.keys.current(), &self.revocations, &self.verify_policy, self.now())
+    }
+
+    /// The caller a verified token describes.
+    pub fn caller(claims: &AccessClaims) -> Option<Caller> {
+        Some(Caller {
+            user_id: Uuid::parse_str(&claims.sub).ok()?,
+            session_id: claims.sid.as_deref().and_then(|s| Uuid::parse_str(s).ok()),
+            is_admin: claims.has_role(ROLE_ADMIN),
+        })
+    }
+
+    /// Ends one session: its refresh token and every access token with its `sid`.
+    pub async fn logout(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
+        if let Some(sid) = caller.session_id {
+            self.revoke_session_now(sid).await?;
+        }
+        self.audit("logout", "success", Some(caller.user_id), Some(caller.user_id.to_string()), client, None).await;
+        Ok(())
+    }
+
+    /// Ends every session of the caller.
+    pub async fn logout_all(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
+        self.revoke_user_sessions(caller.user_id, None).await?;
+        self.audit(
+            "logout",
+            "success",
+            Some(caller.user_id),
+            Some(caller.user_id.to_string()),
+            client,
+            Some(serde_json::json!({"all": true})),
+        )
+        .await;
+        Ok(())
+    }
+
+    pub(super) async fn revoke_session_now(&self, sid: Uuid) -> Result<Option<Session>> {
+        let now = self.now();
+        let until = self.revocation_horizon(now);
+        let revoked = self.store.revoke_session(sid, now, until).await?;
+        if revoked.is_some() {
+            self.revocations.apply(&crate::store::Revocation::session(sid, until));
+        }
+        Ok(revoked)
+    }
+
+    pub(super) async fn revoke_user_sessions(&self, user_id: Uuid, except: Option<Uuid>) -> Result<()> {
+        let now = self.now();
+        let until = self.revocation_horizon(now);
+        for s in self.store.revoke_user_sessions(user_id, except, now, until).await? {
+            self.revocations.apply(&crate::store::Revocation::session(s.id, until));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! Key management: loading the ring from the store, creating the first key,
+//! manual rotation, and automatic rotation with pre-publication.
+
+use super::Tessera;
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+use crate::keys::{KeyRing, KeyStatus, PublicJwk, SigningKey, alg_name, generate_private_key, is_hmac, parse_alg};
+use crate::settings::ms;
+use crate::store::StoredKey;
+use std::sync::Arc;
+
+/// A key as the admin API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id.
+    pub kid: String,
+    /// Algorithm.
+    pub alg: String,
+    /// Status now.
+    pub status: KeyStatus,
+    /// Creation time.
+    pub created_at: Millis,
+    /// When it starts or started signing.
+    pub activates_at: Millis,
+    /// When a superseded key stops verifying.
+    pub retire_after: Option<Millis>,
+}
+
+impl Tessera {
+    /// Rebuilds the key ring from the store (and the configured HMAC secret).
+    pub async fn reload_keys(&self) -> Result<()> {
+        let stored_keys = self.store.signing_keys().await?;
+        let mut keys = Vec::with_capacity(stored_keys.len() + 1);
+        if is_hmac(self.settings.alg) {
+            let secret = self
+                .settings
+                .hmac_secret
+                .as_ref()
+                .ok_or_else(|| Error::Internal("an HMAC algorithm needs TESSERA_JWT_SECRET".into()))?;
+            // The shared secret signs; stored asymmetric keys (from an earlier
+            // configuration) only verify what they signed until it expires.
+            let mut key = SigningKey::from_hmac_secret(self.settings.alg, &secret.0)?;
+            key.activates_at = stored_keys.iter().map(|k| k.activates_at + 1).max().unwrap_or(0);
+            keys.push(Arc::new(key));
+        }
+        for stored in stored_keys {
+            let alg = parse_alg(&stored.alg).ok_or_else(|| Error::Internal(format!("stored key alg {}", stored.alg)))?;
+            if stored.encrypted {
+                return Err(Error::Internal("stored keys are encrypted and no master key is configured".into()));
+            }
+            let key = SigningKey::from_private_der(
+                alg,
+                &stored.private_der,
+                stored.created_at,
+                stored.activates_at,
+                stored.generation,
+            )?;
+            keys.push(Arc::new(key));
+        }
+        self.keys.replace(KeyRing::new(keys));
+        Ok(())
+    }
+
+    /// The key ring in force.
+    pub fn key_ring(&self) -> Arc<KeyRing> {
+        self.keys.current()
+    }
+
+    /// Creates a signing key if none of the configured algorithm is active.
+    pub(super) async fn ensure_signing_key(&self) -> Result<()> {
+        if is_hmac(self.settings.alg) {
+            return Ok(());
+        }
+        let now = self.now();
+        let ring = self.keys.current();
+        if ring.signer(now).is_some_and(|k| k.alg() == self.settings.alg) {
+            return Ok(());
+        }
+        self.add_key(now).await?;
+        Ok(())
+    }
+
+    /// Generates and stores a key that signs from `activates_at`; returns its kid.
+    async fn add_key(&self, activates_at: Millis) -> Result<String> {
+        let alg = self.settings.alg;
+        let der = tokio::task::spawn_blocking(move || generate_private_key(alg))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        let now = self.now();
+        let generation = self.store.signing_keys().await?.first().map_or(1, |k| k.generation + 1);
+        let parsed = SigningKey::from_private_der(alg, &der, now, activates_at, generation)?;
+        let stored = StoredKey {
+            kid: parsed.kid().to_owned(),
+            generation,
+            alg: alg_name(alg).to_owned(),
+            private_der: der,
+            encrypted: false,
+            created_at: now,
+            activates_at,
+        };
+        let inserted = self.store.insert_signing_key(&stored).await?;
+        self.reload_keys().await?;
+        if !inserted {
+            // Another replica added this generation first; use theirs.
+            tracing::info!(generation, "another process added the next signing key first");
+        } else {
+            tracing::info!(kid = %stored.kid, alg = alg_name(alg), activates_at, "signing key added");
+        }
+        Ok(stored.kid)
+    }
+
+    /// Rotates now: a new key signs from this moment; the old one keeps
+    /// verifying until every token it signed has expired.
+    pub async fn rotate_keys(&self) -> Result<String> {
+        if is_hmac(self.settings.alg) {
+            return Err(Error::KeyRotationUnavailable);
+        }
+        let now = self.now();
+        let kid = self.add_key(now).await?;
+        self.audit("key.rotated", "success", None, Some(kid.clone()), &Default::default(), None).await;
+        Ok(kid)
+    }
+
+    /// Automatic rotation: once the active key is within `TESSERA_KEY_PREPUBLISH`
+    /// of its rotation age and no next key exists, publish one that starts
+    /// signing no sooner than the pre-publication period from now.
+    pub(super) async fn rotate_keys_if_due(&self) -> Result<Option<String>> {
+        let Some(period) = self.settings.key_rotation else { return Ok(None) };
+        if is_hmac(self.settings.alg) {
+            return Ok(None);
+        }
+        let now = self.now();
+        let ring = self.keys.current();
+        if ring.keys().iter().any(|k| k.activates_at > now) {
+            return Ok(None);
+        }
+        let Some(active) = ring.signer(now) else { return Ok(None) };
+        let due = active.activates_at.saturating_add(ms(period));
+        let prepublish = ms(self.settings.key_prepublish);
+        if now < due.saturating_sub(prepublish) {
+            return Ok(None);
+        }
+        let kid = self.add_key(due.max(now.saturating_add(prepublish))).await?;
+        self.audit("key.rotated", "success", None, Some(kid.clone()), &Default::default(), Some(serde_json::json!({"automatic": true}))).await;
+        Ok(Some(kid))
+    }
+
+    /// Every key with its status now (HMAC secrets included, never their bytes).
+    pub fn list_keys(&self) -> Vec<KeyInfo> {
+        let now = self.now();
+        self.keys
+            .current()
+            .states(now, self.settings.token_lifetime_ms())
+            .into_iter()
+            .map(|s| KeyInfo {
+                kid: s.key.kid().to_owned(),
+                alg: alg_name(s.key.alg()).to_owned(),
+                status: s.status,
+                created_at: s.key.created_at,
+                activates_at: s.key.activates_at,
+                retire_after: s.retire_after,
+            })
+            .collect()
+    }
+
+    /// The public keys to publish (RFC 7517): next, active and retiring.
+    pub fn jwks(&self) -> Vec<PublicJwk> {
+        self.keys.current().published(self.now(), self.settings.token_lifetime_ms())
+    }
+}

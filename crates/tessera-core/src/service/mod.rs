@@ -1,0 +1,161 @@
+//! [`Tessera`]: every operation the API and the CLI offer, over a store, a
+//! clock, the key ring and the revocation set.
+
+mod auth;
+mod keys;
+mod users;
+
+pub use auth::IssuedTokens;
+pub use keys::KeyInfo;
+pub use users::{NewAccount, Page, ProfileChanges};
+
+use crate::clock::{Clock, Millis};
+use crate::error::Result;
+use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::revocation::RevocationSet;
+use crate::settings::{Settings, ms};
+use crate::store::{AuditEntry, Store};
+use crate::tokens::{SharedKeyRing, VerifyPolicy};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Who is asking, as far as the network tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// Client IP address.
+    pub ip: Option<String>,
+    /// `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+/// An authenticated caller, from a verified access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The session the token belongs to.
+    pub session_id: Option<Uuid>,
+    /// Whether the token carries the `admin` role.
+    pub is_admin: bool,
+}
+
+/// The Tessera domain service. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Tessera {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    keys: SharedKeyRing,
+    revocations: RevocationSet,
+    hasher: PasswordHasher,
+    verify_policy: VerifyPolicy,
+}
+
+impl Tessera {
+    /// Starts the service on an opened, migrated store: loads (or creates)
+    /// the signing keys and rebuilds the revocation set.
+    pub async fn start(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Result<Self> {
+        let hasher = PasswordHasher::new(settings.hash_cost, settings.hash_concurrency)?;
+        let verify_policy = VerifyPolicy {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            leeway_secs: i64::try_from(settings.leeway.as_secs()).unwrap_or(i64::MAX),
+            token_lifetime_ms: settings.token_lifetime_ms(),
+        };
+        let tessera = Tessera {
+            store,
+            clock,
+            settings,
+            keys: SharedKeyRing::default(),
+            revocations: RevocationSet::new(),
+            hasher,
+            verify_policy,
+        };
+        tessera.reload_keys().await?;
+        tessera.ensure_signing_key().await?;
+        tessera.reload_revocations().await?;
+        Ok(tessera)
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The revocation set.
+    pub fn revocations(&self) -> &RevocationSet {
+        &self.revocations
+    }
+
+    /// The password policy in force.
+    pub fn password_policy(&self) -> PasswordPolicy {
+        PasswordPolicy { min_chars: self.settings.password_min_length }
+    }
+
+    fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// When a revocation made now can be forgotten.
+    fn revocation_horizon(&self, now: Millis) -> Millis {
+        now.saturating_add(self.settings.token_lifetime_ms())
+    }
+
+    /// Re-reads durable revocations (e.g. made by another process).
+    pub async fn reload_revocations(&self) -> Result<()> {
+        let now = self.now();
+        let entries = self.store.active_revocations(now).await?;
+        self.revocations.apply_all(&entries);
+        self.revocations.purge(now);
+        Ok(())
+    }
+
+    /// Periodic upkeep: rotate keys when due, forget expired revocations,
+    /// delete long-dead sessions. Safe to run on every replica.
+    pub async fn maintain(&self) -> Result<()> {
+        self.rotate_keys_if_due().await?;
+        self.reload_keys().await?;
+        self.reload_revocations().await?;
+        let now = self.now();
+        // Dead sessions are kept a day for the audit trail of reuse detection.
+        self.store.purge_expired(now, now - ms(std::time::Duration::from_secs(86_400))).await?;
+        Ok(())
+    }
+
+    /// Records an audit event; failures are logged, never surfaced.
+    pub(crate) async fn audit(
+        &self,
+        event: &str,
+        outcome: &str,
+        actor: Option<Uuid>,
+        subject: Option<String>,
+        client: &ClientInfo,
+        detail: Option<serde_json::Value>,
+    ) {
+        let entry = AuditEntry {
+            id: 0,
+            at: self.now(),
+            event: event.to_owned(),
+            actor: actor.map(|a| a.to_string()),
+            subject,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            outcome: outcome.to_owned(),
+            detail: detail.map(|d| d.to_string()),
+        };
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %e, event, "could not write audit entry");
+        }
+    }
+}
+

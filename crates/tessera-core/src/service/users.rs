@@ -1,0 +1,359 @@
+//! Accounts: registration, lookups, profile and role changes, passwords,
+//! deletion, and a user's sessions — each taking effect on live tokens.
+
+use super::{Caller, ClientInfo, IssuedTokens, Tessera};
+use crate::crypto::{b64url, b64url_decode};
+use crate::error::{Error, Result};
+use crate::model::{
+    ROLE_ADMIN, Session, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
+};
+use crate::store::{AuditEntry, AuditQuery, Guarded, NewUser, Revocation, RevocationKind, StoreError, UserChanges};
+use uuid::Uuid;
+
+/// The longest first or last name, in characters.
+const MAX_NAME_CHARS: usize = 100;
+/// The longest phone number, in characters.
+const MAX_PHONE_CHARS: usize = 32;
+
+/// A new account's details.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    /// Username.
+    pub username: String,
+    /// Password (checked against the policy, then hashed).
+    pub password: String,
+    /// Optional e-mail.
+    pub email: Option<String>,
+    /// Optional given name.
+    pub first_name: Option<String>,
+    /// Optional family name.
+    pub last_name: Option<String>,
+    /// Optional phone.
+    pub phone: Option<String>,
+    /// Roles beyond `user` (only for accounts created by an administrator).
+    pub roles: Vec<String>,
+}
+
+/// A change to a user's profile, roles or status; `Some(None)` clears a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    /// E-mail.
+    pub email: Option<Option<String>>,
+    /// Given name.
+    pub first_name: Option<Option<String>>,
+    /// Family name.
+    pub last_name: Option<Option<String>>,
+    /// Phone.
+    pub phone: Option<Option<String>>,
+    /// Roles (admins only).
+    pub roles: Option<Vec<String>>,
+    /// Disabled flag (admins only).
+    pub disabled: Option<bool>,
+}
+
+impl ProfileChanges {
+    /// Whether the change touches fields only administrators may set.
+    pub fn is_administrative(&self) -> bool {
+        self.roles.is_some() || self.disabled.is_some()
+    }
+
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        *self == ProfileChanges::default()
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn check_len(path: &str, value: &Option<String>, max: usize) -> Result<()> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(Error::invalid(path, format!("longer than {max} characters"))),
+        _ => Ok(()),
+    }
+}
+
+fn check_profile(email: &Option<String>, first: &Option<String>, last: &Option<String>, phone: &Option<String>) -> Result<()> {
+    if let Some(e) = email {
+        if !is_valid_email(e) {
+            return Err(Error::invalid("/email", "not a valid e-mail address"));
+        }
+    }
+    check_len("/first_name", first, MAX_NAME_CHARS)?;
+    check_len("/last_name", last, MAX_NAME_CHARS)?;
+    check_len("/phone", phone, MAX_PHONE_CHARS)
+}
+
+fn check_roles(roles: &[String]) -> Result<Vec<String>> {
+    if let Some(bad) = roles.iter().find(|r| !is_valid_role(r)) {
+        return Err(Error::invalid("/roles", format!("{bad:?} is not a valid role name")));
+    }
+    Ok(normalize_roles(roles.iter().cloned()))
+}
+
+impl Tessera {
+    /// Self-registration: creates a `user` account and logs it in.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, account: NewAccount, client: &ClientInfo) -> Result<IssuedTokens> {
+        if !self.settings.allow_registration {
+            return Err(Error::RegistrationDisabled);
+        }
+        let account = NewAccount { roles: Vec::new(), ..account };
+        let user = self.create_user(account, None, client).await?;
+        let tokens = self.open_session(user, client).await?;
+        self.audit("register", "success", Some(tokens.user.id), Some(tokens.user.username.clone()), client, None).await;
+        Ok(tokens)
+    }
+
+    /// Creates an account (by registration, an administrator or the CLI).
+    pub async fn create_user(&self, account: NewAccount, actor: Option<Uuid>, client: &ClientInfo) -> Result<User> {
+        if !is_valid_username(&account.username) {
+            return Err(Error::invalid("/username", "must match ^[A-Za-z0-9_.-]{3,32}$"));
+        }
+        check_profile(&account.email, &account.first_name, &account.last_name, &account.phone)?;
+        let roles = check_roles(&account.roles)?;
+        self.password_policy()
+            .check(&account.username, &account.password)
+            .map_err(|p| Error::password("/password", p))?;
+        // A cheap early answer for a taken name; the unique index decides races.
+        if self.store.user_by_username(&account.username).await?.is_some() {
+            return Err(Error::UsernameTaken);
+        }
+        let password_hash = self.hasher.hash(account.password).await?;
+        let user = self
+            .store
+            .insert_user(&NewUser {
+                id: Uuid::new_v4(),
+                username: account.username,
+                email: account.email,
+                first_name: account.first_name,
+                last_name: account.last_name,
+                phone: account.phone,
+                roles,
+                password_hash,
+                now: self.now(),
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => Error::UsernameTaken,
+                e => Error::Store(e),
+            })?;
+        if actor.is_some() {
+            self.audit("user.created", "success", actor, Some(user.username.clone()), client, None).await;
+        }
+        Ok(user)
+    }
+
+    /// Creates the configured admin at start-up if that user does not exist.
+    pub async fn ensure_admin(&self, username: &str, password: &str) -> Result<bool> {
+        if self.store.user_by_username(username).await?.is_some() {
+            return Ok(false);
+        }
+        let account = NewAccount {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            roles: vec![ROLE_ADMIN.to_owned()],
+            ..NewAccount::default()
+        };
+        match self.create_user(account, None, &ClientInfo::default()).await {
+            Ok(_) | Err(Error::UsernameTaken) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Finds a user by username (case-insensitive).
+    pub async fn user(&self, username: &str) -> Result<User> {
+        Ok(self.store.user_by_username(username).await?.ok_or(Error::UserNotFound)?.user)
+    }
+
+    /// Finds a user by id.
+    pub async fn user_by_id(&self, id: Uuid) -> Result<User> {
+        Ok(self.store.user_by_id(id).await?.ok_or(Error::UserNotFound)?.user)
+    }
+
+    /// Users ordered by lower-cased username, `limit` per page.
+    pub async fn list_users(&self, limit: u32, cursor: Option<&str>) -> Result<Page<User>> {
+        let after = match cursor {
+            Some(c) => Some(
+                b64url_decode(c)
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| Error::invalid("/cursor", "not a cursor from a previous page"))?,
+            ),
+            None => None,
+        };
+        let mut items = self.store.list_users(after.as_deref(), limit.saturating_add(1)).await?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if more { items.last().map(|u| b64url(u.username.to_lowercase())) } else { None };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Changes a user's profile, roles or status. Who may change what is the
+    /// caller's business; this enforces the values and the last-admin rule,
+    /// and makes the change take effect on live tokens.
+    pub async fn update_user(
+        &self,
+        actor: &Caller,
+        username: &str,
+        changes: ProfileChanges,
+        client: &ClientInfo,
+    ) -> Result<User> {
+        let before = self.user(username).await?;
+        let flat = |f: &Option<Option<String>>| f.clone().flatten();
+        check_profile(&flat(&changes.email), &flat(&changes.first_name), &flat(&changes.last_name), &flat(&changes.phone))?;
+        let roles = changes.roles.as_deref().map(check_roles).transpose()?;
+        let now = self.now();
+        let store_changes = UserChanges {
+            email: changes.email,
+            first_name: changes.first_name,
+            last_name: changes.last_name,
+            phone: changes.phone,
+            roles,
+            disabled: changes.disabled,
+        };
+        let after = match self.store.update_user(before.id, &store_changes, now).await? {
+            Guarded::Done(u) => u,
+            Guarded::NotFound => return Err(Error::UserNotFound),
+            Guarded::LastAdmin => return Err(Error::LastAdmin),
+        };
+        let roles_changed = after.roles != before.roles;
+        let disabled_now = after.disabled && !before.disabled;
+        if disabled_now {
+            self.revoke_user_sessions(after.id, None).await?;
+        }
+        if roles_changed || disabled_now {
+            self.cut_off_tokens(after.id).await?;
+        }
+        if roles_changed {
+            let detail = serde_json::json!({"from": before.roles, "to": after.roles});
+            self.audit("role.changed", "success", Some(actor.user_id), Some(after.id.to_string()), client, Some(detail))
+                .await;
+        }
+        if before.disabled != after.disabled {
+            let detail = serde_json::json!({"disabled": after.disabled});
+            self.audit("user.disabled", "success", Some(actor.user_id), Some(after.id.to_string()), client, Some(detail))
+                .await;
+        }
+        Ok(after)
+    }
+
+    /// Replaces a user's roles (CLI); same rules as [`Tessera::update_user`].
+    pub async fn set_roles(&self, username: &str, roles: Vec<String>) -> Result<User> {
+        let user = self.user(username).await?;
+        let system = Caller { user_id: user.id, session_id: None, is_admin: true };
+        let changes = ProfileChanges { roles: Some(roles), ..ProfileChanges::default() };
+        self.update_user(&system, username, changes, &ClientInfo::default()).await
+    }
+
+    /// Refuses every access token of `user_id` minted before now.
+    async fn cut_off_tokens(&self, user_id: Uuid) -> Result<()> {
+        let now = self.now();
+        let revocation = Revocation {
+            kind: RevocationKind::User,
+            subject: user_id.to_string(),
+            not_before: now,
+            expires_at: self.revocation_horizon(now),
+        };
+        self.store.insert_revocations(std::slice::from_ref(&revocation)).await?;
+        self.revocations.apply(&revocation);
+        Ok(())
+    }
+
+    /// Changes a password. A user changing their own must give the current
+    /// one, and their other sessions end; an administrator resetting
+    /// another user's password ends all of that user's sessions.
+    pub async fn change_password(
+        &self,
+        actor: &Caller,
+        username: &str,
+        current_password: Option<&str>,
+        new_password: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let target = self.store.user_by_username(username).await?.ok_or(Error::UserNotFound)?;
+        let is_self = target.user.id == actor.user_id;
+        if !is_self && !actor.is_admin {
+            return Err(Error::Forbidden("only the user or an admin may change this password".into()));
+        }
+        if is_self {
+            let current = current_password.ok_or_else(|| Error::invalid("/current_password", "is required"))?;
+            let verified = self.hasher.verify(current.to_owned(), Some(target.password_hash.clone())).await?;
+            if !verified.ok {
+                self.audit("password.changed", "failure", Some(actor.user_id), Some(target.user.id.to_string()), client, None)
+                    .await;
+                return Err(Error::InvalidCredentials);
+            }
+        }
+        self.password_policy()
+            .check(&target.user.username, new_password)
+            .map_err(|p| Error::password("/new_password", p))?;
+        let hash = self.hasher.hash(new_password.to_owned()).await?;
+        self.store.set_password_hash(target.user.id, &hash, self.now()).await?;
+        let keep = if is_self { actor.session_id } else { None };
+        self.revoke_user_sessions(target.user.id, keep).await?;
+        self.audit("password.changed", "success", Some(actor.user_id), Some(target.user.id.to_string()), client, None)
+            .await;
+        Ok(())
+    }
+
+    /// Deletes a user and ends every session and token of theirs.
+    pub async fn delete_user(&self, actor: Option<&Caller>, username: &str, client: &ClientInfo) -> Result<User> {
+        let target = self.user(username).await?;
+        let deleted = match self.store.delete_user(target.id).await? {
+            Guarded::Done(u) => u,
+            Guarded::NotFound => return Err(Error::UserNotFound),
+            Guarded::LastAdmin => return Err(Error::LastAdmin),
+        };
+        self.cut_off_tokens(deleted.id).await?;
+        self.audit(
+            "user.deleted",
+            "success",
+            actor.map(|a| a.user_id),
+            Some(deleted.id.to_string()),
+            client,
+            Some(serde_json::json!({"username": deleted.username})),
+        )
+        .await;
+        Ok(deleted)
+    }
+
+    /// A user's live sessions, newest first.
+    pub async fn sessions_of(&self, user_id: Uuid) -> Result<Vec<Session>> {
+        Ok(self.store.live_sessions(user_id, self.now()).await?)
+    }
+
+    /// Revokes one session: the owner's or, for an admin, anyone's. Anything
+    /// else is "not found", so session ids cannot be probed.
+    pub async fn delete_session(&self, actor: &Caller, session_id: Uuid, client: &ClientInfo) -> Result<()> {
+        let session = self.store.session_by_id(session_id).await?.ok_or(Error::NotFound)?;
+        if session.user_id != actor.user_id && !actor.is_admin {
+            return Err(Error::NotFound);
+        }
+        if !session.is_live(self.now()) {
+            return Err(Error::NotFound);
+        }
+        self.revoke_session_now(session_id).await?;
+        self.audit(
+            "logout",
+            "success",
+            Some(actor.user_id),
+            Some(session.user_id.to_string()),
+            client,
+            Some(serde_json::json!({"sid": session_id})),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Reads the audit log, newest first.
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        Ok(self.store.audit_entries(query).await?)
+    }
+}
+

@@ -1,0 +1,85 @@
+//! The domain's configuration: what the tokens say and how long things live.
+//! The server parses these from the environment; tests build them directly.
+
+use crate::password::HashCost;
+use jsonwebtoken::Algorithm;
+use std::time::Duration;
+
+/// A shared secret's bytes; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBytes(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+/// How Tessera issues and checks tokens and sessions.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The `iss` claim (and OIDC issuer).
+    pub issuer: String,
+    /// The `aud` claim required in access tokens.
+    pub audience: String,
+    /// Signing algorithm.
+    pub alg: Algorithm,
+    /// The shared secret for `HS*` algorithms.
+    pub hmac_secret: Option<SecretBytes>,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh-token idle lifetime, extended by each rotation.
+    pub refresh_ttl: Duration,
+    /// Absolute session lifetime.
+    pub session_max_age: Duration,
+    /// Clock-skew tolerance for `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Window in which a repeated refresh gets the same new refresh token.
+    pub refresh_grace: Duration,
+    /// Automatic key-rotation period (`None`: off).
+    pub key_rotation: Option<Duration>,
+    /// How long a new key is published before it signs.
+    pub key_prepublish: Duration,
+    /// Minimum password length in characters.
+    pub password_min_length: usize,
+    /// Whether self-registration is open.
+    pub allow_registration: bool,
+    /// Argon2id cost.
+    pub hash_cost: HashCost,
+    /// How many password hashes may run at once.
+    pub hash_concurrency: usize,
+}
+
+impl Settings {
+    /// The documented defaults for an issuer.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        Settings {
+            audience: issuer.clone(),
+            issuer,
+            alg: Algorithm::ES256,
+            hmac_secret: None,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(14 * 86_400),
+            session_max_age: Duration::from_secs(90 * 86_400),
+            leeway: Duration::from_secs(60),
+            refresh_grace: Duration::from_secs(10),
+            key_rotation: Some(Duration::from_secs(30 * 86_400)),
+            key_prepublish: Duration::from_secs(3_600),
+            password_min_length: 12,
+            allow_registration: true,
+            hash_cost: HashCost::OWASP,
+            hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+
+    /// The longest an access token can be accepted after it was minted.
+    pub fn token_lifetime_ms(&self) -> i64 {
+        ms(self.access_ttl + self.leeway)
+    }
+}
+
+/// A duration in milliseconds, saturating.
+pub fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
