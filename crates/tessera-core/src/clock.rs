@@ -40,7 +40,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `start_ms`.
     pub fn new(start_ms: Millis) -> Self {
-        Self { now: Arc::new(AtomicI64::new(start_ms)) }
+        Self {
+            now: Arc::new(AtomicI64::new(start_ms)),
+        }
     }
 
     /// A clock standing at the current system time.
@@ -71,7 +73,10 @@ pub fn rfc3339(ms: Millis) -> String {
     let nanos = i128::from(ms) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 

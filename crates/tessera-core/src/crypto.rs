@@ -11,7 +11,10 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     // aws-lc's RNG only fails if the OS entropy source is gone; nothing
     // sensible can continue without it.
-    #[expect(clippy::expect_used, reason = "no request can influence the OS entropy source")]
+    #[expect(
+        clippy::expect_used,
+        reason = "no request can influence the OS entropy source"
+    )]
     aws_lc_rs::rand::fill(&mut out).expect("the operating system's random source failed");
     out
 }
@@ -47,7 +50,11 @@ pub fn seal(key_material: &[u8], context: &[u8], secret: &[u8]) -> Vec<u8> {
     let mut in_out = secret.to_vec();
     // Sealing only fails for inputs larger than GCM allows (64 GiB).
     if key
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(context), &mut in_out)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce_bytes),
+            Aad::from(context),
+            &mut in_out,
+        )
         .is_err()
     {
         return Vec::new();
@@ -66,7 +73,9 @@ pub fn open(key_material: &[u8], context: &[u8], sealed: &[u8]) -> Option<Vec<u8
     let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
     let key = aead_key(key_material, context);
     let mut in_out = ciphertext.to_vec();
-    let plain = key.open_in_place(nonce, Aad::from(context), &mut in_out).ok()?;
+    let plain = key
+        .open_in_place(nonce, Aad::from(context), &mut in_out)
+        .ok()?;
     Some(plain.to_vec())
 }
 
@@ -76,7 +85,10 @@ fn aead_key(key_material: &[u8], context: &[u8]) -> LessSafeKey {
     input.push(0);
     input.extend_from_slice(key_material);
     let derived = sha256(&input);
-    #[expect(clippy::expect_used, reason = "a 32-byte key is always valid for AES-256-GCM")]
+    #[expect(
+        clippy::expect_used,
+        reason = "a 32-byte key is always valid for AES-256-GCM"
+    )]
     let unbound = UnboundKey::new(&AES_256_GCM, &derived).expect("32-byte AES-256 key");
     LessSafeKey::new(unbound)
 }
@@ -88,7 +100,10 @@ mod tests {
     #[test]
     fn sealed_secret_opens_only_with_the_same_key_and_context() {
         let sealed = seal(b"key one", b"ctx", b"the secret");
-        assert_eq!(open(b"key one", b"ctx", &sealed).as_deref(), Some(&b"the secret"[..]));
+        assert_eq!(
+            open(b"key one", b"ctx", &sealed).as_deref(),
+            Some(&b"the secret"[..])
+        );
         assert_eq!(open(b"key two", b"ctx", &sealed), None);
         assert_eq!(open(b"key one", b"other", &sealed), None);
         let mut tampered = sealed.clone();
@@ -101,7 +116,11 @@ mod tests {
     fn base64url_is_strict() {
         assert_eq!(b64url_decode("AQ").as_deref(), Some(&[1u8][..]));
         assert_eq!(b64url_decode("AQ=="), None, "padding refused");
-        assert_eq!(b64url_decode("AR"), None, "non-canonical trailing bits refused");
+        assert_eq!(
+            b64url_decode("AR"),
+            None,
+            "non-canonical trailing bits refused"
+        );
         assert_eq!(b64url_decode("A+"), None, "standard alphabet refused");
     }
 

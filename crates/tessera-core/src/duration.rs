@@ -20,10 +20,16 @@ pub enum DurationError {
 /// [`parse_positive_duration`] refuses it.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     if digits.is_empty() || digits.len() > 12 {
-        return Err(if digits.len() > 12 { DurationError::TooLarge } else { DurationError::Malformed });
+        return Err(if digits.len() > 12 {
+            DurationError::TooLarge
+        } else {
+            DurationError::Malformed
+        });
     }
     let value: u64 = digits.parse().map_err(|_| DurationError::Malformed)?;
     let factor = match unit {
@@ -33,7 +39,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         "d" => 86_400,
         _ => return Err(DurationError::Malformed),
     };
-    value.checked_mul(factor).map(Duration::from_secs).ok_or(DurationError::TooLarge)
+    value
+        .checked_mul(factor)
+        .map(Duration::from_secs)
+        .ok_or(DurationError::TooLarge)
 }
 
 /// Parses a duration that must be greater than zero.
@@ -61,10 +70,17 @@ mod tests {
     #[test]
     fn refuses_malformed_and_zero() {
         for bad in ["", "s", "15 m", "1.5h", "-5s", "5w", "m15", "15mm"] {
-            assert_eq!(parse_duration(bad), Err(DurationError::Malformed), "{bad:?}");
+            assert_eq!(
+                parse_duration(bad),
+                Err(DurationError::Malformed),
+                "{bad:?}"
+            );
         }
         assert_eq!(parse_positive_duration("0"), Err(DurationError::Zero));
-        assert_eq!(parse_duration("9999999999999d"), Err(DurationError::TooLarge));
+        assert_eq!(
+            parse_duration("9999999999999d"),
+            Err(DurationError::TooLarge)
+        );
         assert_eq!(parse_duration("99999999999d"), Err(DurationError::TooLarge));
     }
 }

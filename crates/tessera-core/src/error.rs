@@ -64,13 +64,18 @@ pub enum Error {
 impl Error {
     /// A validation error at `path`.
     pub fn invalid(path: &str, message: impl Into<String>) -> Self {
-        Error::Validation { path: path.to_owned(), message: message.into() }
+        Error::Validation {
+            path: path.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// The error for a refused password in field `path`.
     pub fn password(path: &str, problem: PasswordProblem) -> Self {
         match problem {
-            PasswordProblem::TooShort(_) | PasswordProblem::TooLong => Error::invalid(path, problem.to_string()),
+            PasswordProblem::TooShort(_) | PasswordProblem::TooLong => {
+                Error::invalid(path, problem.to_string())
+            }
             PasswordProblem::ContainsUsername => Error::PasswordTooWeak(problem.to_string()),
             PasswordProblem::TooCommon => Error::PasswordTooCommon,
         }

@@ -49,7 +49,9 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JwsError> {
         return Err(JwsError::TooLarge);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(JwsError::Shape);
     };
     if h.is_empty() || p.is_empty() || s.is_empty() {
@@ -62,7 +64,13 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JwsError> {
     // The claims must be a JSON object without duplicates too; parsed again
     // into typed claims by the caller.
     strict_object(&payload)?;
-    Ok(CompactJws { signing_input: &token[..h.len() + 1 + p.len()], signature_b64: s, header, payload, signature })
+    Ok(CompactJws {
+        signing_input: &token[..h.len() + 1 + p.len()],
+        signature_b64: s,
+        header,
+        payload,
+        signature,
+    })
 }
 
 /// Parses `bytes` as a JSON object, refusing duplicate member names at any depth.
@@ -163,7 +171,10 @@ mod tests {
 
     #[test]
     fn well_formed_token_parses() {
-        let t = token(r#"{"alg":"ES256","typ":"at+jwt"}"#, r#"{"sub":"x","n":{"a":[1,2]}}"#);
+        let t = token(
+            r#"{"alg":"ES256","typ":"at+jwt"}"#,
+            r#"{"sub":"x","n":{"a":[1,2]}}"#,
+        );
         let jws = parse_compact(&t).unwrap();
         assert_eq!(jws.header["alg"], "ES256");
         assert_eq!(jws.signature, b"sig");
@@ -172,24 +183,50 @@ mod tests {
 
     #[test]
     fn duplicate_members_are_refused_at_any_depth() {
-        assert_eq!(parse_compact(&token(r#"{"alg":"ES256","alg":"none"}"#, "{}")).unwrap_err(), JwsError::Json);
-        assert_eq!(parse_compact(&token(r#"{"alg":"ES256"}"#, r#"{"a":{"b":1,"b":2}}"#)).unwrap_err(), JwsError::Json);
+        assert_eq!(
+            parse_compact(&token(r#"{"alg":"ES256","alg":"none"}"#, "{}")).unwrap_err(),
+            JwsError::Json
+        );
+        assert_eq!(
+            parse_compact(&token(r#"{"alg":"ES256"}"#, r#"{"a":{"b":1,"b":2}}"#)).unwrap_err(),
+            JwsError::Json
+        );
     }
 
     #[test]
     fn non_objects_and_trailing_data_are_refused() {
-        assert_eq!(parse_compact(&token("[]", "{}")).unwrap_err(), JwsError::Json);
-        assert_eq!(parse_compact(&token("{}", "42")).unwrap_err(), JwsError::Json);
-        assert_eq!(parse_compact(&token("{} {}", "{}")).unwrap_err(), JwsError::Json);
+        assert_eq!(
+            parse_compact(&token("[]", "{}")).unwrap_err(),
+            JwsError::Json
+        );
+        assert_eq!(
+            parse_compact(&token("{}", "42")).unwrap_err(),
+            JwsError::Json
+        );
+        assert_eq!(
+            parse_compact(&token("{} {}", "{}")).unwrap_err(),
+            JwsError::Json
+        );
     }
 
     #[test]
     fn shape_and_size_are_checked_first() {
         assert_eq!(parse_compact("a.b").unwrap_err(), JwsError::Shape);
         assert_eq!(parse_compact("a.b.c.d").unwrap_err(), JwsError::Shape);
-        assert_eq!(parse_compact("e30.e30.").unwrap_err(), JwsError::Shape, "empty signature");
-        assert_eq!(parse_compact(&"a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(), JwsError::TooLarge);
-        assert_eq!(parse_compact("e30=.e30.c2ln").unwrap_err(), JwsError::Base64, "padding");
+        assert_eq!(
+            parse_compact("e30.e30.").unwrap_err(),
+            JwsError::Shape,
+            "empty signature"
+        );
+        assert_eq!(
+            parse_compact(&"a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(),
+            JwsError::TooLarge
+        );
+        assert_eq!(
+            parse_compact("e30=.e30.c2ln").unwrap_err(),
+            JwsError::Base64,
+            "padding"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
-    RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
+    KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding, RsaKeyPair,
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,9 @@ pub fn alg_name(alg: Algorithm) -> &'static str {
 
 /// Parses one of [`SUPPORTED_ALGORITHMS`] by its exact JWS name.
 pub fn parse_alg(name: &str) -> Option<Algorithm> {
-    SUPPORTED_ALGORITHMS.into_iter().find(|a| alg_name(*a) == name)
+    SUPPORTED_ALGORITHMS
+        .into_iter()
+        .find(|a| alg_name(*a) == name)
 }
 
 /// Whether `alg` is an HMAC algorithm (a shared secret, no public key).
@@ -103,10 +105,21 @@ pub struct PublicJwk {
 impl PublicJwk {
     /// The RFC 7638 thumbprint (SHA-256, base64url) of the required members.
     pub fn thumbprint(&self) -> String {
-        let s = |v: &Option<String>| serde_json::to_string(v.as_deref().unwrap_or("")).unwrap_or_default();
+        let s = |v: &Option<String>| {
+            serde_json::to_string(v.as_deref().unwrap_or("")).unwrap_or_default()
+        };
         let canonical = match self.kty.as_str() {
-            "EC" => format!(r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#, s(&self.crv), s(&self.x), s(&self.y)),
-            "OKP" => format!(r#"{{"crv":{},"kty":"OKP","x":{}}}"#, s(&self.crv), s(&self.x)),
+            "EC" => format!(
+                r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
+                s(&self.crv),
+                s(&self.x),
+                s(&self.y)
+            ),
+            "OKP" => format!(
+                r#"{{"crv":{},"kty":"OKP","x":{}}}"#,
+                s(&self.crv),
+                s(&self.x)
+            ),
             _ => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, s(&self.e), s(&self.n)),
         };
         b64url(sha256(canonical.as_bytes()))
@@ -197,12 +210,24 @@ impl SigningKey {
                 if point.len() != 1 + 2 * coord || point[0] != 4 {
                     return Err(invalid());
                 }
-                let jwk = jwk_base("EC", alg, Some(crv), Some(&point[1..=coord]), Some(&point[1 + coord..]));
+                let jwk = jwk_base(
+                    "EC",
+                    alg,
+                    Some(crv),
+                    Some(&point[1..=coord]),
+                    Some(&point[1 + coord..]),
+                );
                 (Signer::Ecdsa(kp), jwk)
             }
             Algorithm::EdDSA => {
                 let kp = Ed25519KeyPair::from_pkcs8(der).map_err(|_| invalid())?;
-                let jwk = jwk_base("OKP", alg, Some("Ed25519"), Some(kp.public_key().as_ref()), None);
+                let jwk = jwk_base(
+                    "OKP",
+                    alg,
+                    Some("Ed25519"),
+                    Some(kp.public_key().as_ref()),
+                    None,
+                );
                 (Signer::Ed25519(kp), jwk)
             }
             Algorithm::RS256 | Algorithm::PS256 => {
@@ -211,8 +236,11 @@ impl SigningKey {
                 let mut jwk = jwk_base("RSA", alg, None, None, None);
                 jwk.n = Some(b64url(public.modulus().big_endian_without_leading_zero()));
                 jwk.e = Some(b64url(public.exponent().big_endian_without_leading_zero()));
-                let encoding: &'static dyn RsaEncoding =
-                    if alg == Algorithm::RS256 { &RSA_PKCS1_SHA256 } else { &RSA_PSS_SHA256 };
+                let encoding: &'static dyn RsaEncoding = if alg == Algorithm::RS256 {
+                    &RSA_PKCS1_SHA256
+                } else {
+                    &RSA_PSS_SHA256
+                };
                 (Signer::Rsa(kp, encoding), jwk)
             }
             _ => return Err(KeyError::Unsupported),
@@ -278,11 +306,14 @@ impl SigningKey {
     /// Signs `message`, returning the raw JWS signature bytes.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         match &self.signer {
-            Signer::Ecdsa(kp) => kp.sign(&SystemRandom::new(), message).map(|s| s.as_ref().to_vec()),
+            Signer::Ecdsa(kp) => kp
+                .sign(&SystemRandom::new(), message)
+                .map(|s| s.as_ref().to_vec()),
             Signer::Ed25519(kp) => Ok(kp.sign(message).as_ref().to_vec()),
             Signer::Rsa(kp, encoding) => {
                 let mut sig = vec![0; kp.public_modulus_len()];
-                kp.sign(*encoding, &SystemRandom::new(), message, &mut sig).map(|()| sig)
+                kp.sign(*encoding, &SystemRandom::new(), message, &mut sig)
+                    .map(|()| sig)
             }
             Signer::Hmac(key) => Ok(hmac::sign(key, message).as_ref().to_vec()),
         }
@@ -290,7 +321,13 @@ impl SigningKey {
     }
 }
 
-fn jwk_base(kty: &str, alg: Algorithm, crv: Option<&str>, x: Option<&[u8]>, y: Option<&[u8]>) -> PublicJwk {
+fn jwk_base(
+    kty: &str,
+    alg: Algorithm,
+    crv: Option<&str>,
+    x: Option<&[u8]>,
+    y: Option<&[u8]>,
+) -> PublicJwk {
     PublicJwk {
         kty: kty.to_owned(),
         use_: "sig".to_owned(),
@@ -338,7 +375,11 @@ pub struct KeyRing {
 impl KeyRing {
     /// A ring of `keys` in any order.
     pub fn new(mut keys: Vec<Arc<SigningKey>>) -> Self {
-        keys.sort_by(|a, b| b.activates_at.cmp(&a.activates_at).then(b.generation.cmp(&a.generation)));
+        keys.sort_by(|a, b| {
+            b.activates_at
+                .cmp(&a.activates_at)
+                .then(b.generation.cmp(&a.generation))
+        });
         Self { keys }
     }
 
@@ -362,24 +403,48 @@ impl KeyRing {
                 (KeyStatus::Next, None)
             } else if let Some(at) = superseded_at {
                 let retire = at.saturating_add(token_lifetime);
-                (if now < retire { KeyStatus::Retiring } else { KeyStatus::Retired }, Some(retire))
+                (
+                    if now < retire {
+                        KeyStatus::Retiring
+                    } else {
+                        KeyStatus::Retired
+                    },
+                    Some(retire),
+                )
             } else {
                 (KeyStatus::Active, None)
             };
             if key.activates_at <= now {
                 superseded_at = Some(key.activates_at);
             }
-            out.push(KeyState { key: key.clone(), status, retire_after });
+            out.push(KeyState {
+                key: key.clone(),
+                status,
+                retire_after,
+            });
         }
         out
     }
 
     /// The key named `kid` if it may verify tokens at `now` (not retired).
-    pub fn verifier(&self, kid: &str, now: Millis, token_lifetime: Millis) -> Option<Arc<SigningKey>> {
-        self.states(now, token_lifetime)
-            .into_iter()
-            .find(|s| s.key.kid == kid && s.status != KeyStatus::Retired)
-            .map(|s| s.key)
+    pub fn verifier(
+        &self,
+        kid: &str,
+        now: Millis,
+        token_lifetime: Millis,
+    ) -> Option<&Arc<SigningKey>> {
+        let mut superseded_at: Option<Millis> = None;
+        for key in &self.keys {
+            let retired = key.activates_at <= now
+                && superseded_at.is_some_and(|at| now >= at.saturating_add(token_lifetime));
+            if key.kid == kid {
+                return (!retired).then_some(key);
+            }
+            if key.activates_at <= now {
+                superseded_at = Some(key.activates_at);
+            }
+        }
+        None
     }
 
     /// The public keys to publish at `now`: next, active and retiring.
@@ -403,12 +468,20 @@ mod tests {
 
     #[test]
     fn every_asymmetric_algorithm_signs_and_verifies() {
-        for alg in [Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA, Algorithm::RS256, Algorithm::PS256] {
+        for alg in [
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::EdDSA,
+            Algorithm::RS256,
+            Algorithm::PS256,
+        ] {
             let k = key(alg, 0, 1);
             let sig = k.sign(b"a.b").unwrap();
-            let ok = jsonwebtoken::crypto::verify(&b64url(&sig), b"a.b", k.decoding_key(), alg).unwrap();
+            let ok =
+                jsonwebtoken::crypto::verify(&b64url(&sig), b"a.b", k.decoding_key(), alg).unwrap();
             assert!(ok, "{alg:?}");
-            let bad = jsonwebtoken::crypto::verify(&b64url(&sig), b"a.c", k.decoding_key(), alg).unwrap();
+            let bad =
+                jsonwebtoken::crypto::verify(&b64url(&sig), b"a.c", k.decoding_key(), alg).unwrap();
             assert!(!bad, "{alg:?}");
             assert_eq!(k.public_jwk().unwrap().alg, alg_name(alg));
         }
@@ -428,7 +501,10 @@ mod tests {
             n: Some("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".into()),
             e: Some("AQAB".into()),
         };
-        assert_eq!(jwk.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]
@@ -439,12 +515,29 @@ mod tests {
         let ring = KeyRing::new(vec![old.clone(), next.clone(), current.clone()]);
         assert_eq!(ring.signer(2_000).unwrap().kid(), current.kid());
         let states = ring.states(2_000, 900);
-        let status = |k: &Arc<SigningKey>| states.iter().find(|s| s.key.kid() == k.kid()).unwrap().status;
+        let status = |k: &Arc<SigningKey>| {
+            states
+                .iter()
+                .find(|s| s.key.kid() == k.kid())
+                .unwrap()
+                .status
+        };
         assert_eq!(status(&next), KeyStatus::Next);
         assert_eq!(status(&current), KeyStatus::Active);
-        assert_eq!(status(&old), KeyStatus::Retired, "superseded at 1000, tokens dead by 1900");
+        assert_eq!(
+            status(&old),
+            KeyStatus::Retired,
+            "superseded at 1000, tokens dead by 1900"
+        );
         let states = ring.states(1_500, 900);
-        assert_eq!(states.iter().find(|s| s.key.kid() == old.kid()).unwrap().status, KeyStatus::Retiring);
+        assert_eq!(
+            states
+                .iter()
+                .find(|s| s.key.kid() == old.kid())
+                .unwrap()
+                .status,
+            KeyStatus::Retiring
+        );
         assert!(ring.verifier(old.kid(), 1_500, 900).is_some());
         assert!(ring.verifier(old.kid(), 2_000, 900).is_none());
         assert_eq!(ring.published(2_000, 900).len(), 2);
@@ -456,6 +549,9 @@ mod tests {
         let k = SigningKey::from_hmac_secret(Algorithm::HS256, &[7; 32]).unwrap();
         assert!(k.public_jwk().is_none());
         let sig = k.sign(b"m").unwrap();
-        assert!(jsonwebtoken::crypto::verify(&b64url(&sig), b"m", k.decoding_key(), Algorithm::HS256).unwrap());
+        assert!(
+            jsonwebtoken::crypto::verify(&b64url(&sig), b"m", k.decoding_key(), Algorithm::HS256)
+                .unwrap()
+        );
     }
 }

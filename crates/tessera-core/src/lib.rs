@@ -18,16 +18,16 @@
 pub mod clock;
 pub mod crypto;
 pub mod duration;
+pub mod error;
 pub mod jws;
 pub mod keys;
 pub mod model;
 pub mod password;
-pub mod store;
 pub mod revocation;
-pub mod settings;
-pub mod tokens;
-pub mod error;
 pub mod service;
+pub mod settings;
+pub mod store;
+pub mod tokens;
 
 pub use error::{Error, Result};
 pub use service::{Caller, ClientInfo, Tessera};

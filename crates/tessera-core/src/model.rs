@@ -51,7 +51,10 @@ pub struct StoredUser {
 
 impl std::fmt::Debug for StoredUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredUser").field("user", &self.user).field("password_hash", &"<redacted>").finish()
+        f.debug_struct("StoredUser")
+            .field("user", &self.user)
+            .field("password_hash", &"<redacted>")
+            .finish()
     }
 }
 
@@ -101,12 +104,17 @@ where
 /// Whether `role` is a well-formed role name (`^[A-Za-z0-9_.:-]{1,64}$`).
 pub fn is_valid_role(role: &str) -> bool {
     (1..=64).contains(&role.len())
-        && role.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
 /// Whether `name` matches `^[A-Za-z0-9_.-]{3,32}$`.
 pub fn is_valid_username(name: &str) -> bool {
-    (3..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    (3..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// Whether `email` looks like an address: one `@`, non-empty local part and a
@@ -115,7 +123,9 @@ pub fn is_valid_email(email: &str) -> bool {
     if email.chars().count() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
-    let Some((local, domain)) = email.rsplit_once('@') else { return false };
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && local.len() <= 64
         && !local.contains('@')
@@ -123,7 +133,9 @@ pub fn is_valid_email(email: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
 }
 
 #[cfg(test)]

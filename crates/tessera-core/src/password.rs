@@ -23,7 +23,11 @@ pub struct HashCost {
 
 impl HashCost {
     /// OWASP's recommended minimum for Argon2id: 19 MiB, 2 iterations, 1 lane.
-    pub const OWASP: HashCost = HashCost { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 };
+    pub const OWASP: HashCost = HashCost {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
 
     fn params(self) -> Result<Params, argon2::Error> {
         Params::new(self.memory_kib, self.iterations, self.parallelism, None)
@@ -77,8 +81,11 @@ impl PasswordPolicy {
 
 /// The 100,000 most common passwords of the SecLists "10 million passwords"
 /// list, lower-cased (see `data/COMMON-PASSWORDS-SOURCE.md`).
-static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| include_str!("../data/common-passwords.txt").lines().collect());
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../data/common-passwords.txt")
+        .lines()
+        .collect()
+});
 
 /// Whether `password` (trimmed, compared case-insensitively) is on the bundled list.
 pub fn is_common_password(password: &str) -> bool {
@@ -118,14 +125,19 @@ impl PasswordHasher {
     /// A hasher with `cost`, running at most `concurrency` hashes at once.
     pub fn new(cost: HashCost, concurrency: usize) -> Result<Self, HashError> {
         let argon = argon2(cost)?;
-        let salt = SaltString::encode_b64(&crate::crypto::random_bytes::<16>()).map_err(|e| HashError(e.to_string()))?;
+        let salt = SaltString::encode_b64(&crate::crypto::random_bytes::<16>())
+            .map_err(|e| HashError(e.to_string()))?;
         // Unknown usernames are verified against this hash so that the answer
         // takes as long as for a real user with a wrong password.
         let dummy = argon
             .hash_password(b"tessera dummy password", &salt)
             .map_err(|e| HashError(e.to_string()))?
             .to_string();
-        Ok(Self { cost, permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: dummy.into() })
+        Ok(Self {
+            cost,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy_hash: dummy.into(),
+        })
     }
 
     /// The configured cost.
@@ -137,8 +149,8 @@ impl PasswordHasher {
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let cost = self.cost;
         self.run(move || {
-            let salt =
-                SaltString::encode_b64(&crate::crypto::random_bytes::<16>()).map_err(|e| HashError(e.to_string()))?;
+            let salt = SaltString::encode_b64(&crate::crypto::random_bytes::<16>())
+                .map_err(|e| HashError(e.to_string()))?;
             argon2(cost)?
                 .hash_password(password.as_bytes(), &salt)
                 .map(|h| h.to_string())
@@ -149,16 +161,29 @@ impl PasswordHasher {
 
     /// Verifies `password` against `hash`; with `None` it verifies against a
     /// dummy hash and reports failure, taking the same time.
-    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<Verified, HashError> {
+    pub async fn verify(
+        &self,
+        password: String,
+        hash: Option<String>,
+    ) -> Result<Verified, HashError> {
         let cost = self.cost;
         let exists = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         self.run(move || {
             let Ok(parsed) = PasswordHash::new(&hash) else {
-                return Ok(Verified { ok: false, needs_rehash: false });
+                return Ok(Verified {
+                    ok: false,
+                    needs_rehash: false,
+                });
             };
-            let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && exists;
-            Ok(Verified { ok, needs_rehash: ok && is_weaker(&parsed, cost) })
+            let ok = Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+                && exists;
+            Ok(Verified {
+                ok,
+                needs_rehash: ok && is_weaker(&parsed, cost),
+            })
         })
         .await
     }
@@ -167,13 +192,23 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|e| HashError(e.to_string()))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| HashError(e.to_string()))?
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| HashError(e.to_string()))?
     }
 }
 
 fn argon2(cost: HashCost) -> Result<Argon2<'static>, HashError> {
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, cost.params().map_err(|e| HashError(e.to_string()))?))
+    Ok(Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        cost.params().map_err(|e| HashError(e.to_string()))?,
+    ))
 }
 
 /// Whether a stored hash is weaker than `cost` (or not Argon2id at all).
@@ -189,23 +224,47 @@ fn is_weaker(hash: &PasswordHash<'_>, cost: HashCost) -> bool {
 mod tests {
     use super::*;
 
-    const CHEAP: HashCost = HashCost { memory_kib: 256, iterations: 1, parallelism: 1 };
+    const CHEAP: HashCost = HashCost {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
 
     #[test]
     fn policy_refuses_short_long_username_and_common() {
         let policy = PasswordPolicy { min_chars: 12 };
-        assert_eq!(policy.check("alice", "short"), Err(PasswordProblem::TooShort(12)));
-        assert_eq!(policy.check("alice", &"x".repeat(129)), Err(PasswordProblem::TooLong));
-        assert_eq!(policy.check("alice", "my-ALICE-password-7"), Err(PasswordProblem::ContainsUsername));
-        assert_eq!(policy.check("bob", "password1234"), Err(PasswordProblem::TooCommon));
+        assert_eq!(
+            policy.check("alice", "short"),
+            Err(PasswordProblem::TooShort(12))
+        );
+        assert_eq!(
+            policy.check("alice", &"x".repeat(129)),
+            Err(PasswordProblem::TooLong)
+        );
+        assert_eq!(
+            policy.check("alice", "my-ALICE-password-7"),
+            Err(PasswordProblem::ContainsUsername)
+        );
+        assert_eq!(
+            policy.check("bob", "password1234"),
+            Err(PasswordProblem::TooCommon)
+        );
         assert_eq!(policy.check("bob", "correct horse battery staple"), Ok(()));
-        assert_eq!(policy.check("bob", "ünïcødé-pässwörd-✓"), Ok(()), "any Unicode is allowed");
+        assert_eq!(
+            policy.check("bob", "ünïcødé-pässwörd-✓"),
+            Ok(()),
+            "any Unicode is allowed"
+        );
     }
 
     #[test]
     fn length_counts_characters_not_bytes() {
         let policy = PasswordPolicy { min_chars: 12 };
-        assert_eq!(policy.check("bob", "ééééééééééé"), Err(PasswordProblem::TooShort(12)), "11 chars, 22 bytes");
+        assert_eq!(
+            policy.check("bob", "ééééééééééé"),
+            Err(PasswordProblem::TooShort(12)),
+            "11 chars, 22 bytes"
+        );
     }
 
     #[test]
@@ -221,17 +280,42 @@ mod tests {
         let hasher = PasswordHasher::new(CHEAP, 2).unwrap();
         let hash = hasher.hash("s3cret pass phrase".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
-        assert!(hasher.verify("s3cret pass phrase".into(), Some(hash.clone())).await.unwrap().ok);
+        assert!(
+            hasher
+                .verify("s3cret pass phrase".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+                .ok
+        );
         assert!(!hasher.verify("wrong".into(), Some(hash)).await.unwrap().ok);
-        assert!(!hasher.verify("anything".into(), None).await.unwrap().ok, "dummy never matches");
+        assert!(
+            !hasher.verify("anything".into(), None).await.unwrap().ok,
+            "dummy never matches"
+        );
     }
 
     #[tokio::test]
     async fn weaker_hashes_ask_to_be_upgraded() {
         let weak = PasswordHasher::new(CHEAP, 1).unwrap();
-        let strong = PasswordHasher::new(HashCost { memory_kib: 512, ..CHEAP }, 1).unwrap();
+        let strong = PasswordHasher::new(
+            HashCost {
+                memory_kib: 512,
+                ..CHEAP
+            },
+            1,
+        )
+        .unwrap();
         let hash = weak.hash("pass phrase here".into()).await.unwrap();
-        let v = strong.verify("pass phrase here".into(), Some(hash)).await.unwrap();
-        assert_eq!(v, Verified { ok: true, needs_rehash: true });
+        let v = strong
+            .verify("pass phrase here".into(), Some(hash))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
     }
 }

@@ -43,7 +43,10 @@ impl RevocationSet {
                 *until = (*until).max(r.expires_at);
             }
             RevocationKind::User => {
-                let entry = e.users.entry(r.subject.clone()).or_insert((r.not_before, r.expires_at));
+                let entry = e
+                    .users
+                    .entry(r.subject.clone())
+                    .or_insert((r.not_before, r.expires_at));
                 *entry = (entry.0.max(r.not_before), entry.1.max(r.expires_at));
             }
         }
@@ -58,11 +61,19 @@ impl RevocationSet {
 
     /// Whether a token with these claims is revoked. `issued_at_ms` is when the
     /// token was minted, to the millisecond.
-    pub fn is_revoked(&self, sid: Option<&str>, jti: &str, sub: &str, issued_at_ms: Millis) -> bool {
+    pub fn is_revoked(
+        &self,
+        sid: Option<&str>,
+        jti: &str,
+        sub: &str,
+        issued_at_ms: Millis,
+    ) -> bool {
         let e = self.entries.read().unwrap_or_else(|p| p.into_inner());
         sid.is_some_and(|sid| e.sessions.contains_key(sid))
             || e.tokens.contains_key(jti)
-            || e.users.get(sub).is_some_and(|(not_before, _)| issued_at_ms < *not_before)
+            || e.users
+                .get(sub)
+                .is_some_and(|(not_before, _)| issued_at_ms < *not_before)
     }
 
     /// Forgets entries whose tokens have all expired by `now`.
@@ -89,8 +100,18 @@ impl RevocationSet {
 mod tests {
     use super::*;
 
-    fn rev(kind: RevocationKind, subject: &str, not_before: Millis, expires_at: Millis) -> Revocation {
-        Revocation { kind, subject: subject.into(), not_before, expires_at }
+    fn rev(
+        kind: RevocationKind,
+        subject: &str,
+        not_before: Millis,
+        expires_at: Millis,
+    ) -> Revocation {
+        Revocation {
+            kind,
+            subject: subject.into(),
+            not_before,
+            expires_at,
+        }
     }
 
     #[test]
@@ -101,8 +122,14 @@ mod tests {
         set.apply(&rev(RevocationKind::User, "u1", 50, 100));
         assert!(set.is_revoked(Some("s1"), "j9", "u9", 0));
         assert!(set.is_revoked(None, "j1", "u9", 0));
-        assert!(set.is_revoked(Some("s9"), "j9", "u1", 49), "issued before the cut-off");
-        assert!(!set.is_revoked(Some("s9"), "j9", "u1", 50), "issued at or after the cut-off");
+        assert!(
+            set.is_revoked(Some("s9"), "j9", "u1", 49),
+            "issued before the cut-off"
+        );
+        assert!(
+            !set.is_revoked(Some("s9"), "j9", "u1", 50),
+            "issued at or after the cut-off"
+        );
         assert!(!set.is_revoked(Some("s9"), "j9", "u9", 0));
     }
 

@@ -6,10 +6,12 @@
 use crate::clock::Millis;
 use crate::crypto::b64url;
 use crate::jws::{JwsError, is_access_token_typ, parse_compact};
-use crate::keys::{KeyError, KeyRing, SigningKey, alg_name};
+use crate::keys::{KeyError, KeyRing, PublicJwk, SigningKey, alg_name, parse_alg};
 use crate::revocation::RevocationSet;
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
@@ -80,14 +82,17 @@ impl AccessClaims {
             .and_then(|u| u.get_timestamp())
             .map(|t| {
                 let (secs, nanos) = t.to_unix();
-                i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000) + i64::from(nanos / 1_000_000)
+                i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000)
+                    + i64::from(nanos / 1_000_000)
             })
             .unwrap_or(self.iat.saturating_mul(1000))
     }
 
     /// Whether the roles include `role`.
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles.as_ref().is_some_and(|r| r.iter().any(|x| x == role))
+        self.roles
+            .as_ref()
+            .is_some_and(|r| r.iter().any(|x| x == role))
     }
 }
 
@@ -170,8 +175,12 @@ pub fn sign_jws(key: &SigningKey, typ: &str, claims: &impl Serialize) -> Result<
         typ: &'a str,
         kid: &'a str,
     }
-    let header = serde_json::to_vec(&Header { alg: alg_name(key.alg()), typ, kid: key.kid() })
-        .map_err(|_| KeyError::Sign)?;
+    let header = serde_json::to_vec(&Header {
+        alg: alg_name(key.alg()),
+        typ,
+        kid: key.kid(),
+    })
+    .map_err(|_| KeyError::Sign)?;
     let payload = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
     let mut out = format!("{}.{}", b64url(header), b64url(payload));
     let signature = key.sign(out.as_bytes())?;
@@ -193,10 +202,47 @@ pub struct VerifyPolicy {
     pub token_lifetime_ms: Millis,
 }
 
+/// Where verification finds the key a `kid` names, with the algorithm the
+/// key is pinned to.
+pub trait KeySource {
+    /// The verifying key for `kid` at `now_ms`, if it may verify.
+    fn verifying_key(
+        &self,
+        kid: &str,
+        now_ms: Millis,
+        token_lifetime_ms: Millis,
+    ) -> Option<(Algorithm, Cow<'_, DecodingKey>)>;
+}
+
+impl KeySource for KeyRing {
+    fn verifying_key(
+        &self,
+        kid: &str,
+        now_ms: Millis,
+        token_lifetime_ms: Millis,
+    ) -> Option<(Algorithm, Cow<'_, DecodingKey>)> {
+        self.verifier(kid, now_ms, token_lifetime_ms)
+            .map(|k| (k.alg(), Cow::Borrowed(k.decoding_key())))
+    }
+}
+
+/// A published JWK Set as a key source (for verifying with only public keys).
+impl KeySource for [PublicJwk] {
+    fn verifying_key(
+        &self,
+        kid: &str,
+        _now_ms: Millis,
+        _lifetime: Millis,
+    ) -> Option<(Algorithm, Cow<'_, DecodingKey>)> {
+        let jwk = self.iter().find(|k| k.kid == kid)?;
+        Some((parse_alg(&jwk.alg)?, Cow::Owned(jwk.decoding_key().ok()?)))
+    }
+}
+
 /// Verifies an access token under every rule of SPEC §5 at `now_ms`.
 pub fn verify_access_token(
     token: &str,
-    ring: &KeyRing,
+    ring: &(impl KeySource + ?Sized),
     revocations: &RevocationSet,
     policy: &VerifyPolicy,
     now_ms: Millis,
@@ -205,37 +251,58 @@ pub fn verify_access_token(
     let jws = parse_compact(token)?;
     let header = &jws.header;
     // 2. The algorithm is pinned by the key the `kid` names.
-    let alg = header.get("alg").and_then(Value::as_str).ok_or(TokenError::BadAlgorithm)?;
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::BadAlgorithm)?;
     if alg.eq_ignore_ascii_case("none") {
         return Err(TokenError::BadAlgorithm);
     }
     // 3. typ, crit; jku/jwk/x5u/x5c are never consulted.
-    let typ = header.get("typ").and_then(Value::as_str).ok_or(TokenError::WrongType)?;
+    let typ = header
+        .get("typ")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::WrongType)?;
     if !is_access_token_typ(typ) {
         return Err(TokenError::WrongType);
     }
     if header.contains_key("crit") {
         return Err(TokenError::Critical);
     }
-    let kid = header.get("kid").and_then(Value::as_str).ok_or(TokenError::UnknownKey)?;
-    let key = ring.verifier(kid, now_ms, policy.token_lifetime_ms).ok_or(TokenError::UnknownKey)?;
-    if alg != alg_name(key.alg()) {
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::UnknownKey)?;
+    let (key_alg, key) = ring
+        .verifying_key(kid, now_ms, policy.token_lifetime_ms)
+        .ok_or(TokenError::UnknownKey)?;
+    if alg != alg_name(key_alg) {
         return Err(TokenError::AlgorithmMismatch);
     }
     // 4. The signature, with the key's own algorithm.
-    let valid = jsonwebtoken::crypto::verify(jws.signature_b64, jws.signing_input.as_bytes(), key.decoding_key(), key.alg())
-        .unwrap_or(false);
+    let valid = jsonwebtoken::crypto::verify(
+        jws.signature_b64,
+        jws.signing_input.as_bytes(),
+        &key,
+        key_alg,
+    )
+    .unwrap_or(false);
     if !valid {
         return Err(TokenError::BadSignature);
     }
     // 5. Claims: types, time, issuer, audience.
-    let claims: AccessClaims = serde_json::from_slice(&jws.payload).map_err(|_| TokenError::BadClaims)?;
+    let claims: AccessClaims =
+        serde_json::from_slice(&jws.payload).map_err(|_| TokenError::BadClaims)?;
     let now = now_ms.div_euclid(1000);
     let leeway = policy.leeway_secs;
     if now >= claims.exp.saturating_add(leeway) {
         return Err(TokenError::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) || claims.iat > now.saturating_add(leeway) {
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        || claims.iat > now.saturating_add(leeway)
+    {
         return Err(TokenError::NotYetValid);
     }
     if claims.iss != policy.issuer {
@@ -245,7 +312,12 @@ pub fn verify_access_token(
         return Err(TokenError::WrongAudience);
     }
     // 6. Revocation.
-    if revocations.is_revoked(claims.sid.as_deref(), &claims.jti, &claims.sub, claims.issued_at_ms()) {
+    if revocations.is_revoked(
+        claims.sid.as_deref(),
+        &claims.jti,
+        &claims.sub,
+        claims.issued_at_ms(),
+    ) {
         return Err(TokenError::Revoked);
     }
     Ok(claims)
@@ -256,12 +328,16 @@ mod tests {
     use super::*;
     use crate::keys::generate_private_key;
     use crate::store::{Revocation, RevocationKind};
-    use jsonwebtoken::Algorithm;
 
     const NOW: Millis = 1_700_000_000_000;
 
     fn policy() -> VerifyPolicy {
-        VerifyPolicy { issuer: "https://id.test".into(), audience: "https://id.test".into(), leeway_secs: 60, token_lifetime_ms: 960_000 }
+        VerifyPolicy {
+            issuer: "https://id.test".into(),
+            audience: "https://id.test".into(),
+            leeway_secs: 60,
+            token_lifetime_ms: 960_000,
+        }
     }
 
     fn claims() -> AccessClaims {
@@ -283,24 +359,33 @@ mod tests {
 
     fn ring() -> KeyRing {
         let der = generate_private_key(Algorithm::ES256).unwrap();
-        KeyRing::new(vec![Arc::new(SigningKey::from_private_der(Algorithm::ES256, &der, 0, 0, 1).unwrap())])
+        KeyRing::new(vec![Arc::new(
+            SigningKey::from_private_der(Algorithm::ES256, &der, 0, 0, 1).unwrap(),
+        )])
     }
 
     #[test]
     fn a_signed_token_verifies() {
         let ring = ring();
         let token = sign_jws(ring.signer(NOW).unwrap(), ACCESS_TOKEN_TYP, &claims()).unwrap();
-        let got = verify_access_token(&token, &ring, &RevocationSet::new(), &policy(), NOW).unwrap();
+        let got =
+            verify_access_token(&token, &ring, &RevocationSet::new(), &policy(), NOW).unwrap();
         assert_eq!(got, claims_with_jti(&got.jti));
     }
 
     fn claims_with_jti(jti: &str) -> AccessClaims {
-        AccessClaims { jti: jti.into(), ..claims() }
+        AccessClaims {
+            jti: jti.into(),
+            ..claims()
+        }
     }
 
     #[test]
     fn jti_records_the_minting_millisecond() {
-        let c = AccessClaims { jti: new_jti(NOW + 123), ..claims() };
+        let c = AccessClaims {
+            jti: new_jti(NOW + 123),
+            ..claims()
+        };
         assert_eq!(c.issued_at_ms(), NOW + 123);
     }
 
@@ -310,9 +395,15 @@ mod tests {
         let token = sign_jws(ring.signer(NOW).unwrap(), ACCESS_TOKEN_TYP, &claims()).unwrap();
         let revs = RevocationSet::new();
         assert!(verify_access_token(&token, &ring, &revs, &policy(), NOW + 959_000).is_ok());
-        assert_eq!(verify_access_token(&token, &ring, &revs, &policy(), NOW + 960_000), Err(TokenError::Expired));
+        assert_eq!(
+            verify_access_token(&token, &ring, &revs, &policy(), NOW + 960_000),
+            Err(TokenError::Expired)
+        );
         assert!(verify_access_token(&token, &ring, &revs, &policy(), NOW - 60_000).is_ok());
-        assert_eq!(verify_access_token(&token, &ring, &revs, &policy(), NOW - 61_000), Err(TokenError::NotYetValid));
+        assert_eq!(
+            verify_access_token(&token, &ring, &revs, &policy(), NOW - 61_000),
+            Err(TokenError::NotYetValid)
+        );
     }
 
     #[test]
@@ -320,7 +411,15 @@ mod tests {
         let ring = ring();
         let token = sign_jws(ring.signer(NOW).unwrap(), ACCESS_TOKEN_TYP, &claims()).unwrap();
         let revs = RevocationSet::new();
-        revs.apply(&Revocation { kind: RevocationKind::Session, subject: "sid-1".into(), not_before: 0, expires_at: NOW + 1_000_000 });
-        assert_eq!(verify_access_token(&token, &ring, &revs, &policy(), NOW), Err(TokenError::Revoked));
+        revs.apply(&Revocation {
+            kind: RevocationKind::Session,
+            subject: "sid-1".into(),
+            not_before: 0,
+            expires_at: NOW + 1_000_000,
+        });
+        assert_eq!(
+            verify_access_token(&token, &ring, &revs, &policy(), NOW),
+            Err(TokenError::Revoked)
+        );
     }
 }

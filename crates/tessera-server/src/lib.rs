@@ -1,1 +1,30 @@
-//! placeholder
+//! Tessera's HTTP API: the axum application over the domain in `tessera-core`.
+//!
+//! # Layout
+//!
+//! - [`app`]: the route table and its layers.
+//! - [`routes`]: handlers, one module per resource.
+//! - [`extract`]: [`extract::ValidJson`], [`extract::AuthUser`], [`extract::Client`].
+//! - [`error`]: [`error::ApiError`], the one error type, and the error body.
+//! - [`schemas`]: the request-body JSON Schemas and their validation.
+//! - [`views`]: response bodies.
+//! - [`openapi`]: the generated OpenAPI document.
+//! - [`metrics`]: Prometheus metrics and their middleware.
+//! - [`config`]: configuration from the environment.
+//! - [`serve`]: start-up, serving, upkeep and shutdown.
+//! - [`state`]: what handlers share.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod schemas;
+pub mod serve;
+pub mod state;
+pub mod views;
+
+pub use config::Config;
+pub use serve::{launch, launch_with_clock, shutdown_signal};

@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::model::{ROLE_ADMIN, Session, User};
 use crate::settings::ms;
 use crate::store::{NewSession, Rotation};
-use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws, verify_access_token};
+use crate::tokens::{
+    ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws, verify_access_token,
+};
 use uuid::Uuid;
 
 /// Domain separation for sealing a rotated refresh token's successor.
@@ -38,34 +40,63 @@ impl Tessera {
     /// Logs a user in with username and password. Unknown users, wrong
     /// passwords and disabled users get the same answer after the same work.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, username: &str, password: &str, client: &ClientInfo) -> Result<IssuedTokens> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens> {
         let stored = self.store.user_by_username(username).await?;
         let verified = self
             .hasher
-            .verify(password.to_owned(), stored.as_ref().map(|s| s.password_hash.clone()))
+            .verify(
+                password.to_owned(),
+                stored.as_ref().map(|s| s.password_hash.clone()),
+            )
             .await?;
         let user = match stored {
             Some(s) if verified.ok && !s.user.disabled => {
                 if verified.needs_rehash {
                     let hash = self.hasher.hash(password.to_owned()).await?;
-                    self.store.set_password_hash(s.user.id, &hash, self.now()).await?;
+                    self.store
+                        .set_password_hash(s.user.id, &hash, self.now())
+                        .await?;
                 }
                 s.user
             }
             other => {
                 let actor = other.map(|s| s.user.id);
-                self.audit("login.failed", "failure", actor, Some(username.to_owned()), client, None).await;
+                self.audit(
+                    "login.failed",
+                    "failure",
+                    actor,
+                    Some(username.to_owned()),
+                    client,
+                    None,
+                )
+                .await;
                 return Err(Error::InvalidCredentials);
             }
         };
         let tokens = self.open_session(user, client).await?;
-        self.audit("login.succeeded", "success", Some(tokens.user.id), Some(tokens.user.username.clone()), client, None)
-            .await;
+        self.audit(
+            "login.succeeded",
+            "success",
+            Some(tokens.user.id),
+            Some(tokens.user.username.clone()),
+            client,
+            None,
+        )
+        .await;
         Ok(tokens)
     }
 
     /// Creates a session for `user` and issues its first tokens.
-    pub(super) async fn open_session(&self, user: User, client: &ClientInfo) -> Result<IssuedTokens> {
+    pub(super) async fn open_session(
+        &self,
+        user: User,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens> {
         let now = self.now();
         let refresh_token = new_refresh_token();
         let max_expires_at = now.saturating_add(ms(self.settings.session_max_age));
@@ -74,15 +105,31 @@ impl Tessera {
             user_id: user.id,
             created_at: now,
             last_used_at: now,
-            expires_at: now.saturating_add(ms(self.settings.refresh_ttl)).min(max_expires_at),
+            expires_at: now
+                .saturating_add(ms(self.settings.refresh_ttl))
+                .min(max_expires_at),
             max_expires_at,
             revoked_at: None,
-            user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(512).collect()),
+            user_agent: client
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(512).collect()),
             ip: client.ip.clone(),
         };
-        self.store.insert_session(&NewSession { session: session.clone(), refresh_hash: sha256(refresh_token.as_bytes()) }).await?;
+        self.store
+            .insert_session(&NewSession {
+                session: session.clone(),
+                refresh_hash: sha256(refresh_token.as_bytes()),
+            })
+            .await?;
         let access_token = self.issue_access_token(&user, session.id, now)?;
-        Ok(IssuedTokens { access_token, expires_in: self.settings.access_ttl.as_secs(), refresh_token, user, session_id: session.id })
+        Ok(IssuedTokens {
+            access_token,
+            expires_in: self.settings.access_ttl.as_secs(),
+            refresh_token,
+            user,
+            session_id: session.id,
+        })
     }
 
     /// Signs an access token for `user` in session `sid`.
@@ -92,7 +139,9 @@ impl Tessera {
             iss: self.settings.issuer.clone(),
             sub: user.id.to_string(),
             aud: Audience::One(self.settings.audience.clone()),
-            exp: secs.saturating_add(i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(i64::MAX)),
+            exp: secs.saturating_add(
+                i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(i64::MAX),
+            ),
             iat: secs,
             nbf: Some(secs),
             jti: new_jti(now),
@@ -103,7 +152,9 @@ impl Tessera {
             scope: None,
         };
         let ring = self.keys.current();
-        let key = ring.signer(now).ok_or_else(|| Error::Internal("no active signing key".into()))?;
+        let key = ring
+            .signer(now)
+            .ok_or_else(|| Error::Internal("no active signing key".into()))?;
         Ok(sign_jws(key, ACCESS_TOKEN_TYP, &claims).map_err(TokenError::from)?)
     }
 
@@ -120,12 +171,18 @@ impl Tessera {
         let rotation = Rotation {
             old_hash,
             new_hash: sha256(successor.as_bytes()),
-            sealed_new: seal(refresh_token.as_bytes(), GRACE_SEAL_CONTEXT, successor.as_bytes()),
+            sealed_new: seal(
+                refresh_token.as_bytes(),
+                GRACE_SEAL_CONTEXT,
+                successor.as_bytes(),
+            ),
             now,
             idle_ttl_ms: ms(self.settings.refresh_ttl),
         };
         if let Some(session) = self.store.rotate_refresh_token(&rotation).await? {
-            return self.tokens_for_session(session, successor, now, client).await;
+            return self
+                .tokens_for_session(session, successor, now, client)
+                .await;
         }
         // Not the current token: a repeat within the grace window, reuse, or garbage.
         let Some(spent) = self.store.spent_refresh_token(&old_hash).await? else {
@@ -140,13 +197,20 @@ impl Tessera {
                 let successor = open(refresh_token.as_bytes(), GRACE_SEAL_CONTEXT, sealed)
                     .and_then(|b| String::from_utf8(b).ok())
                     .ok_or(Error::InvalidRefreshToken)?;
-                return self.tokens_for_session(spent.session, successor, now, client).await;
+                return self
+                    .tokens_for_session(spent.session, successor, now, client)
+                    .await;
             }
         }
         // Reuse of a rotated token: someone else may hold it. End the session.
         let until = self.revocation_horizon(now);
-        if let Some(revoked) = self.store.revoke_session(spent.session.id, now, until).await? {
-            self.revocations.apply(&crate::store::Revocation::session(revoked.id, until));
+        if let Some(revoked) = self
+            .store
+            .revoke_session(spent.session.id, now, until)
+            .await?
+        {
+            self.revocations
+                .apply(&crate::store::Revocation::session(revoked.id, until));
         }
         self.audit(
             "refresh.reuse_detected",
@@ -172,7 +236,15 @@ impl Tessera {
             _ => return Err(Error::InvalidRefreshToken),
         };
         let access_token = self.issue_access_token(&user, session.id, now)?;
-        self.audit("refresh", "success", Some(user.id), Some(user.username.clone()), client, None).await;
+        self.audit(
+            "refresh",
+            "success",
+            Some(user.id),
+            Some(user.username.clone()),
+            client,
+            None,
+        )
+        .await;
         Ok(IssuedTokens {
             access_token,
             expires_in: self.settings.access_ttl.as_secs(),
@@ -184,7 +256,13 @@ impl Tessera {
 
     /// Verifies an access token under every rule of SPEC §5.
     pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        verify_access_token(token, &self.keys.current(), &self.revocations, &self.verify_policy, self.now())
+        verify_access_token(
+            token,
+            self.keys.current().as_ref(),
+            &self.revocations,
+            &self.verify_policy,
+            self.now(),
+        )
     }
 
     /// The caller a verified token describes.
@@ -201,7 +279,15 @@ impl Tessera {
         if let Some(sid) = caller.session_id {
             self.revoke_session_now(sid).await?;
         }
-        self.audit("logout", "success", Some(caller.user_id), Some(caller.user_id.to_string()), client, None).await;
+        self.audit(
+            "logout",
+            "success",
+            Some(caller.user_id),
+            Some(caller.user_id.to_string()),
+            client,
+            None,
+        )
+        .await;
         Ok(())
     }
 
@@ -225,16 +311,26 @@ impl Tessera {
         let until = self.revocation_horizon(now);
         let revoked = self.store.revoke_session(sid, now, until).await?;
         if revoked.is_some() {
-            self.revocations.apply(&crate::store::Revocation::session(sid, until));
+            self.revocations
+                .apply(&crate::store::Revocation::session(sid, until));
         }
         Ok(revoked)
     }
 
-    pub(super) async fn revoke_user_sessions(&self, user_id: Uuid, except: Option<Uuid>) -> Result<()> {
+    pub(super) async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+    ) -> Result<()> {
         let now = self.now();
         let until = self.revocation_horizon(now);
-        for s in self.store.revoke_user_sessions(user_id, except, now, until).await? {
-            self.revocations.apply(&crate::store::Revocation::session(s.id, until));
+        for s in self
+            .store
+            .revoke_user_sessions(user_id, except, now, until)
+            .await?
+        {
+            self.revocations
+                .apply(&crate::store::Revocation::session(s.id, until));
         }
         Ok(())
     }

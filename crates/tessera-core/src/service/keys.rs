@@ -4,7 +4,9 @@
 use super::Tessera;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
-use crate::keys::{KeyRing, KeyStatus, PublicJwk, SigningKey, alg_name, generate_private_key, is_hmac, parse_alg};
+use crate::keys::{
+    KeyRing, KeyStatus, PublicJwk, SigningKey, alg_name, generate_private_key, is_hmac, parse_alg,
+};
 use crate::settings::ms;
 use crate::store::StoredKey;
 use std::sync::Arc;
@@ -32,21 +34,26 @@ impl Tessera {
         let stored_keys = self.store.signing_keys().await?;
         let mut keys = Vec::with_capacity(stored_keys.len() + 1);
         if is_hmac(self.settings.alg) {
-            let secret = self
-                .settings
-                .hmac_secret
-                .as_ref()
-                .ok_or_else(|| Error::Internal("an HMAC algorithm needs TESSERA_JWT_SECRET".into()))?;
+            let secret = self.settings.hmac_secret.as_ref().ok_or_else(|| {
+                Error::Internal("an HMAC algorithm needs TESSERA_JWT_SECRET".into())
+            })?;
             // The shared secret signs; stored asymmetric keys (from an earlier
             // configuration) only verify what they signed until it expires.
             let mut key = SigningKey::from_hmac_secret(self.settings.alg, &secret.0)?;
-            key.activates_at = stored_keys.iter().map(|k| k.activates_at + 1).max().unwrap_or(0);
+            key.activates_at = stored_keys
+                .iter()
+                .map(|k| k.activates_at + 1)
+                .max()
+                .unwrap_or(0);
             keys.push(Arc::new(key));
         }
         for stored in stored_keys {
-            let alg = parse_alg(&stored.alg).ok_or_else(|| Error::Internal(format!("stored key alg {}", stored.alg)))?;
+            let alg = parse_alg(&stored.alg)
+                .ok_or_else(|| Error::Internal(format!("stored key alg {}", stored.alg)))?;
             if stored.encrypted {
-                return Err(Error::Internal("stored keys are encrypted and no master key is configured".into()));
+                return Err(Error::Internal(
+                    "stored keys are encrypted and no master key is configured".into(),
+                ));
             }
             let key = SigningKey::from_private_der(
                 alg,
@@ -73,7 +80,10 @@ impl Tessera {
         }
         let now = self.now();
         let ring = self.keys.current();
-        if ring.signer(now).is_some_and(|k| k.alg() == self.settings.alg) {
+        if ring
+            .signer(now)
+            .is_some_and(|k| k.alg() == self.settings.alg)
+        {
             return Ok(());
         }
         self.add_key(now).await?;
@@ -87,7 +97,12 @@ impl Tessera {
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
         let now = self.now();
-        let generation = self.store.signing_keys().await?.first().map_or(1, |k| k.generation + 1);
+        let generation = self
+            .store
+            .signing_keys()
+            .await?
+            .first()
+            .map_or(1, |k| k.generation + 1);
         let parsed = SigningKey::from_private_der(alg, &der, now, activates_at, generation)?;
         let stored = StoredKey {
             kid: parsed.kid().to_owned(),
@@ -102,7 +117,10 @@ impl Tessera {
         self.reload_keys().await?;
         if !inserted {
             // Another replica added this generation first; use theirs.
-            tracing::info!(generation, "another process added the next signing key first");
+            tracing::info!(
+                generation,
+                "another process added the next signing key first"
+            );
         } else {
             tracing::info!(kid = %stored.kid, alg = alg_name(alg), activates_at, "signing key added");
         }
@@ -117,7 +135,15 @@ impl Tessera {
         }
         let now = self.now();
         let kid = self.add_key(now).await?;
-        self.audit("key.rotated", "success", None, Some(kid.clone()), &Default::default(), None).await;
+        self.audit(
+            "key.rotated",
+            "success",
+            None,
+            Some(kid.clone()),
+            &Default::default(),
+            None,
+        )
+        .await;
         Ok(kid)
     }
 
@@ -125,7 +151,9 @@ impl Tessera {
     /// of its rotation age and no next key exists, publish one that starts
     /// signing no sooner than the pre-publication period from now.
     pub(super) async fn rotate_keys_if_due(&self) -> Result<Option<String>> {
-        let Some(period) = self.settings.key_rotation else { return Ok(None) };
+        let Some(period) = self.settings.key_rotation else {
+            return Ok(None);
+        };
         if is_hmac(self.settings.alg) {
             return Ok(None);
         }
@@ -134,14 +162,26 @@ impl Tessera {
         if ring.keys().iter().any(|k| k.activates_at > now) {
             return Ok(None);
         }
-        let Some(active) = ring.signer(now) else { return Ok(None) };
+        let Some(active) = ring.signer(now) else {
+            return Ok(None);
+        };
         let due = active.activates_at.saturating_add(ms(period));
         let prepublish = ms(self.settings.key_prepublish);
         if now < due.saturating_sub(prepublish) {
             return Ok(None);
         }
-        let kid = self.add_key(due.max(now.saturating_add(prepublish))).await?;
-        self.audit("key.rotated", "success", None, Some(kid.clone()), &Default::default(), Some(serde_json::json!({"automatic": true}))).await;
+        let kid = self
+            .add_key(due.max(now.saturating_add(prepublish)))
+            .await?;
+        self.audit(
+            "key.rotated",
+            "success",
+            None,
+            Some(kid.clone()),
+            &Default::default(),
+            Some(serde_json::json!({"automatic": true})),
+        )
+        .await;
         Ok(Some(kid))
     }
 
@@ -165,6 +205,8 @@ impl Tessera {
 
     /// The public keys to publish (RFC 7517): next, active and retiring.
     pub fn jwks(&self) -> Vec<PublicJwk> {
-        self.keys.current().published(self.now(), self.settings.token_lifetime_ms())
+        self.keys
+            .current()
+            .published(self.now(), self.settings.token_lifetime_ms())
     }
 }

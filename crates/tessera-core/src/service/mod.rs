@@ -54,7 +54,11 @@ pub struct Tessera {
 impl Tessera {
     /// Starts the service on an opened, migrated store: loads (or creates)
     /// the signing keys and rebuilds the revocation set.
-    pub async fn start(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         let hasher = PasswordHasher::new(settings.hash_cost, settings.hash_concurrency)?;
         let verify_policy = VerifyPolicy {
             issuer: settings.issuer.clone(),
@@ -99,7 +103,9 @@ impl Tessera {
 
     /// The password policy in force.
     pub fn password_policy(&self) -> PasswordPolicy {
-        PasswordPolicy { min_chars: self.settings.password_min_length }
+        PasswordPolicy {
+            min_chars: self.settings.password_min_length,
+        }
     }
 
     fn now(&self) -> Millis {
@@ -128,7 +134,9 @@ impl Tessera {
         self.reload_revocations().await?;
         let now = self.now();
         // Dead sessions are kept a day for the audit trail of reuse detection.
-        self.store.purge_expired(now, now - ms(std::time::Duration::from_secs(86_400))).await?;
+        self.store
+            .purge_expired(now, now - ms(std::time::Duration::from_secs(86_400)))
+            .await?;
         Ok(())
     }
 
@@ -158,4 +166,3 @@ impl Tessera {
         }
     }
 }
-

@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 use crate::model::{
     ROLE_ADMIN, Session, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
 };
-use crate::store::{AuditEntry, AuditQuery, Guarded, NewUser, Revocation, RevocationKind, StoreError, UserChanges};
+use crate::store::{
+    AuditEntry, AuditQuery, Guarded, NewUser, Revocation, RevocationKind, StoreError, UserChanges,
+};
 use uuid::Uuid;
 
 /// The longest first or last name, in characters.
@@ -74,12 +76,20 @@ pub struct Page<T> {
 
 fn check_len(path: &str, value: &Option<String>, max: usize) -> Result<()> {
     match value {
-        Some(v) if v.chars().count() > max => Err(Error::invalid(path, format!("longer than {max} characters"))),
+        Some(v) if v.chars().count() > max => Err(Error::invalid(
+            path,
+            format!("longer than {max} characters"),
+        )),
         _ => Ok(()),
     }
 }
 
-fn check_profile(email: &Option<String>, first: &Option<String>, last: &Option<String>, phone: &Option<String>) -> Result<()> {
+fn check_profile(
+    email: &Option<String>,
+    first: &Option<String>,
+    last: &Option<String>,
+    phone: &Option<String>,
+) -> Result<()> {
     if let Some(e) = email {
         if !is_valid_email(e) {
             return Err(Error::invalid("/email", "not a valid e-mail address"));
@@ -92,7 +102,10 @@ fn check_profile(email: &Option<String>, first: &Option<String>, last: &Option<S
 
 fn check_roles(roles: &[String]) -> Result<Vec<String>> {
     if let Some(bad) = roles.iter().find(|r| !is_valid_role(r)) {
-        return Err(Error::invalid("/roles", format!("{bad:?} is not a valid role name")));
+        return Err(Error::invalid(
+            "/roles",
+            format!("{bad:?} is not a valid role name"),
+        ));
     }
     Ok(normalize_roles(roles.iter().cloned()))
 }
@@ -104,25 +117,54 @@ impl Tessera {
         if !self.settings.allow_registration {
             return Err(Error::RegistrationDisabled);
         }
-        let account = NewAccount { roles: Vec::new(), ..account };
+        let account = NewAccount {
+            roles: Vec::new(),
+            ..account
+        };
         let user = self.create_user(account, None, client).await?;
         let tokens = self.open_session(user, client).await?;
-        self.audit("register", "success", Some(tokens.user.id), Some(tokens.user.username.clone()), client, None).await;
+        self.audit(
+            "register",
+            "success",
+            Some(tokens.user.id),
+            Some(tokens.user.username.clone()),
+            client,
+            None,
+        )
+        .await;
         Ok(tokens)
     }
 
     /// Creates an account (by registration, an administrator or the CLI).
-    pub async fn create_user(&self, account: NewAccount, actor: Option<Uuid>, client: &ClientInfo) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        account: NewAccount,
+        actor: Option<Uuid>,
+        client: &ClientInfo,
+    ) -> Result<User> {
         if !is_valid_username(&account.username) {
-            return Err(Error::invalid("/username", "must match ^[A-Za-z0-9_.-]{3,32}$"));
+            return Err(Error::invalid(
+                "/username",
+                "must match ^[A-Za-z0-9_.-]{3,32}$",
+            ));
         }
-        check_profile(&account.email, &account.first_name, &account.last_name, &account.phone)?;
+        check_profile(
+            &account.email,
+            &account.first_name,
+            &account.last_name,
+            &account.phone,
+        )?;
         let roles = check_roles(&account.roles)?;
         self.password_policy()
             .check(&account.username, &account.password)
             .map_err(|p| Error::password("/password", p))?;
         // A cheap early answer for a taken name; the unique index decides races.
-        if self.store.user_by_username(&account.username).await?.is_some() {
+        if self
+            .store
+            .user_by_username(&account.username)
+            .await?
+            .is_some()
+        {
             return Err(Error::UsernameTaken);
         }
         let password_hash = self.hasher.hash(account.password).await?;
@@ -145,7 +187,15 @@ impl Tessera {
                 e => Error::Store(e),
             })?;
         if actor.is_some() {
-            self.audit("user.created", "success", actor, Some(user.username.clone()), client, None).await;
+            self.audit(
+                "user.created",
+                "success",
+                actor,
+                Some(user.username.clone()),
+                client,
+                None,
+            )
+            .await;
         }
         Ok(user)
     }
@@ -161,7 +211,10 @@ impl Tessera {
             roles: vec![ROLE_ADMIN.to_owned()],
             ..NewAccount::default()
         };
-        match self.create_user(account, None, &ClientInfo::default()).await {
+        match self
+            .create_user(account, None, &ClientInfo::default())
+            .await
+        {
             Ok(_) | Err(Error::UsernameTaken) => Ok(true),
             Err(e) => Err(e),
         }
@@ -169,12 +222,22 @@ impl Tessera {
 
     /// Finds a user by username (case-insensitive).
     pub async fn user(&self, username: &str) -> Result<User> {
-        Ok(self.store.user_by_username(username).await?.ok_or(Error::UserNotFound)?.user)
+        Ok(self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or(Error::UserNotFound)?
+            .user)
     }
 
     /// Finds a user by id.
     pub async fn user_by_id(&self, id: Uuid) -> Result<User> {
-        Ok(self.store.user_by_id(id).await?.ok_or(Error::UserNotFound)?.user)
+        Ok(self
+            .store
+            .user_by_id(id)
+            .await?
+            .ok_or(Error::UserNotFound)?
+            .user)
     }
 
     /// Users ordered by lower-cased username, `limit` per page.
@@ -183,14 +246,23 @@ impl Tessera {
             Some(c) => Some(
                 b64url_decode(c)
                     .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| Error::invalid("/cursor", "not a cursor from a previous page"))?,
+                    .ok_or_else(|| {
+                        Error::invalid("/cursor", "not a cursor from a previous page")
+                    })?,
             ),
             None => None,
         };
-        let mut items = self.store.list_users(after.as_deref(), limit.saturating_add(1)).await?;
+        let mut items = self
+            .store
+            .list_users(after.as_deref(), limit.saturating_add(1))
+            .await?;
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
-        let next_cursor = if more { items.last().map(|u| b64url(u.username.to_lowercase())) } else { None };
+        let next_cursor = if more {
+            items.last().map(|u| b64url(u.username.to_lowercase()))
+        } else {
+            None
+        };
         Ok(Page { items, next_cursor })
     }
 
@@ -206,7 +278,12 @@ impl Tessera {
     ) -> Result<User> {
         let before = self.user(username).await?;
         let flat = |f: &Option<Option<String>>| f.clone().flatten();
-        check_profile(&flat(&changes.email), &flat(&changes.first_name), &flat(&changes.last_name), &flat(&changes.phone))?;
+        check_profile(
+            &flat(&changes.email),
+            &flat(&changes.first_name),
+            &flat(&changes.last_name),
+            &flat(&changes.phone),
+        )?;
         let roles = changes.roles.as_deref().map(check_roles).transpose()?;
         let now = self.now();
         let store_changes = UserChanges {
@@ -217,7 +294,11 @@ impl Tessera {
             roles,
             disabled: changes.disabled,
         };
-        let after = match self.store.update_user(before.id, &store_changes, now).await? {
+        let after = match self
+            .store
+            .update_user(before.id, &store_changes, now)
+            .await?
+        {
             Guarded::Done(u) => u,
             Guarded::NotFound => return Err(Error::UserNotFound),
             Guarded::LastAdmin => return Err(Error::LastAdmin),
@@ -232,13 +313,27 @@ impl Tessera {
         }
         if roles_changed {
             let detail = serde_json::json!({"from": before.roles, "to": after.roles});
-            self.audit("role.changed", "success", Some(actor.user_id), Some(after.id.to_string()), client, Some(detail))
-                .await;
+            self.audit(
+                "role.changed",
+                "success",
+                Some(actor.user_id),
+                Some(after.id.to_string()),
+                client,
+                Some(detail),
+            )
+            .await;
         }
         if before.disabled != after.disabled {
             let detail = serde_json::json!({"disabled": after.disabled});
-            self.audit("user.disabled", "success", Some(actor.user_id), Some(after.id.to_string()), client, Some(detail))
-                .await;
+            self.audit(
+                "user.disabled",
+                "success",
+                Some(actor.user_id),
+                Some(after.id.to_string()),
+                client,
+                Some(detail),
+            )
+            .await;
         }
         Ok(after)
     }
@@ -246,9 +341,17 @@ impl Tessera {
     /// Replaces a user's roles (CLI); same rules as [`Tessera::update_user`].
     pub async fn set_roles(&self, username: &str, roles: Vec<String>) -> Result<User> {
         let user = self.user(username).await?;
-        let system = Caller { user_id: user.id, session_id: None, is_admin: true };
-        let changes = ProfileChanges { roles: Some(roles), ..ProfileChanges::default() };
-        self.update_user(&system, username, changes, &ClientInfo::default()).await
+        let system = Caller {
+            user_id: user.id,
+            session_id: None,
+            is_admin: true,
+        };
+        let changes = ProfileChanges {
+            roles: Some(roles),
+            ..ProfileChanges::default()
+        };
+        self.update_user(&system, username, changes, &ClientInfo::default())
+            .await
     }
 
     /// Refuses every access token of `user_id` minted before now.
@@ -260,7 +363,9 @@ impl Tessera {
             not_before: now,
             expires_at: self.revocation_horizon(now),
         };
-        self.store.insert_revocations(std::slice::from_ref(&revocation)).await?;
+        self.store
+            .insert_revocations(std::slice::from_ref(&revocation))
+            .await?;
         self.revocations.apply(&revocation);
         Ok(())
     }
@@ -276,17 +381,34 @@ impl Tessera {
         new_password: &str,
         client: &ClientInfo,
     ) -> Result<()> {
-        let target = self.store.user_by_username(username).await?.ok_or(Error::UserNotFound)?;
+        let target = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or(Error::UserNotFound)?;
         let is_self = target.user.id == actor.user_id;
         if !is_self && !actor.is_admin {
-            return Err(Error::Forbidden("only the user or an admin may change this password".into()));
+            return Err(Error::Forbidden(
+                "only the user or an admin may change this password".into(),
+            ));
         }
         if is_self {
-            let current = current_password.ok_or_else(|| Error::invalid("/current_password", "is required"))?;
-            let verified = self.hasher.verify(current.to_owned(), Some(target.password_hash.clone())).await?;
+            let current = current_password
+                .ok_or_else(|| Error::invalid("/current_password", "is required"))?;
+            let verified = self
+                .hasher
+                .verify(current.to_owned(), Some(target.password_hash.clone()))
+                .await?;
             if !verified.ok {
-                self.audit("password.changed", "failure", Some(actor.user_id), Some(target.user.id.to_string()), client, None)
-                    .await;
+                self.audit(
+                    "password.changed",
+                    "failure",
+                    Some(actor.user_id),
+                    Some(target.user.id.to_string()),
+                    client,
+                    None,
+                )
+                .await;
                 return Err(Error::InvalidCredentials);
             }
         }
@@ -294,16 +416,30 @@ impl Tessera {
             .check(&target.user.username, new_password)
             .map_err(|p| Error::password("/new_password", p))?;
         let hash = self.hasher.hash(new_password.to_owned()).await?;
-        self.store.set_password_hash(target.user.id, &hash, self.now()).await?;
+        self.store
+            .set_password_hash(target.user.id, &hash, self.now())
+            .await?;
         let keep = if is_self { actor.session_id } else { None };
         self.revoke_user_sessions(target.user.id, keep).await?;
-        self.audit("password.changed", "success", Some(actor.user_id), Some(target.user.id.to_string()), client, None)
-            .await;
+        self.audit(
+            "password.changed",
+            "success",
+            Some(actor.user_id),
+            Some(target.user.id.to_string()),
+            client,
+            None,
+        )
+        .await;
         Ok(())
     }
 
     /// Deletes a user and ends every session and token of theirs.
-    pub async fn delete_user(&self, actor: Option<&Caller>, username: &str, client: &ClientInfo) -> Result<User> {
+    pub async fn delete_user(
+        &self,
+        actor: Option<&Caller>,
+        username: &str,
+        client: &ClientInfo,
+    ) -> Result<User> {
         let target = self.user(username).await?;
         let deleted = match self.store.delete_user(target.id).await? {
             Guarded::Done(u) => u,
@@ -330,8 +466,17 @@ impl Tessera {
 
     /// Revokes one session: the owner's or, for an admin, anyone's. Anything
     /// else is "not found", so session ids cannot be probed.
-    pub async fn delete_session(&self, actor: &Caller, session_id: Uuid, client: &ClientInfo) -> Result<()> {
-        let session = self.store.session_by_id(session_id).await?.ok_or(Error::NotFound)?;
+    pub async fn delete_session(
+        &self,
+        actor: &Caller,
+        session_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let session = self
+            .store
+            .session_by_id(session_id)
+            .await?
+            .ok_or(Error::NotFound)?;
         if session.user_id != actor.user_id && !actor.is_admin {
             return Err(Error::NotFound);
         }
@@ -356,4 +501,3 @@ impl Tessera {
         Ok(self.store.audit_entries(query).await?)
     }
 }
-

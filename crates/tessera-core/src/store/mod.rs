@@ -265,7 +265,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Users ordered by lower-cased username, after `after` (a lower-cased username).
     async fn list_users(&self, after: Option<&str>, limit: u32) -> StoreResult<Vec<User>>;
     /// Applies `changes`, refusing to leave no enabled admin.
-    async fn update_user(&self, id: Uuid, changes: &UserChanges, now: Millis) -> StoreResult<Guarded<User>>;
+    async fn update_user(
+        &self,
+        id: Uuid,
+        changes: &UserChanges,
+        now: Millis,
+    ) -> StoreResult<Guarded<User>>;
     /// Replaces a password hash.
     async fn set_password_hash(&self, id: Uuid, hash: &str, now: Millis) -> StoreResult<bool>;
     /// Deletes a user (and their sessions), refusing to delete the last enabled admin.
@@ -282,7 +287,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Finds a refresh token that has already been rotated away.
     async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>>;
     /// Revokes one session and records the revocation; `None` if it does not exist.
-    async fn revoke_session(&self, id: Uuid, now: Millis, until: Millis) -> StoreResult<Option<Session>>;
+    async fn revoke_session(
+        &self,
+        id: Uuid,
+        now: Millis,
+        until: Millis,
+    ) -> StoreResult<Option<Session>>;
     /// Revokes a user's live sessions except `except`; returns those revoked.
     async fn revoke_user_sessions(
         &self,
@@ -343,7 +353,10 @@ mod tests {
 
     #[test]
     fn database_passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://tessera.db"), "sqlite://tessera.db");
     }

@@ -37,8 +37,8 @@ impl TryFrom<UserRow> for StoredUser {
     type Error = StoreError;
 
     fn try_from(row: UserRow) -> Result<Self, StoreError> {
-        let roles: Vec<String> =
-            serde_json::from_str(&row.roles).map_err(|_| StoreError::Corrupt("users.roles".into()))?;
+        let roles: Vec<String> = serde_json::from_str(&row.roles)
+            .map_err(|_| StoreError::Corrupt("users.roles".into()))?;
         Ok(StoredUser {
             user: User {
                 id: parse_uuid(&row.id)?,
@@ -118,7 +118,8 @@ impl TryFrom<RevocationRow> for Revocation {
 
     fn try_from(row: RevocationRow) -> Result<Self, StoreError> {
         Ok(Revocation {
-            kind: RevocationKind::parse(&row.kind).ok_or_else(|| StoreError::Corrupt("revocations.kind".into()))?,
+            kind: RevocationKind::parse(&row.kind)
+                .ok_or_else(|| StoreError::Corrupt("revocations.kind".into()))?,
             subject: row.subject,
             not_before: row.not_before,
             expires_at: row.expires_at,

@@ -8,14 +8,16 @@ use super::rows::{
     user_columns,
 };
 use super::{
-    AuditEntry, AuditQuery, Guarded, NewSession, NewUser, Revocation, Rotation, SpentToken, Store, StoreResult,
-    StoredKey, UserChanges,
+    AuditEntry, AuditQuery, Guarded, NewSession, NewUser, Revocation, Rotation, SpentToken, Store,
+    StoreResult, StoredKey, UserChanges,
 };
 use crate::clock::Millis;
 use crate::model::{ROLE_ADMIN, Session, StoredUser, User};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -39,7 +41,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         Ok(Self { pool })
     }
 }
@@ -496,7 +501,11 @@ sql_store!(PgStore, sqlx::Postgres, "migrations/postgres");
 impl Revocation {
     /// A revocation of every access token of session `sid`, kept until `until`.
     pub fn session(sid: Uuid, until: Millis) -> Self {
-        Revocation { kind: super::RevocationKind::Session, subject: sid.to_string(), not_before: 0, expires_at: until }
+        Revocation {
+            kind: super::RevocationKind::Session,
+            subject: sid.to_string(),
+            not_before: 0,
+            expires_at: until,
+        }
     }
 }
-

@@ -1,0 +1,90 @@
+//! The route table and the layers around it — the one place that says which
+//! handler answers which path.
+
+use crate::error::ApiError;
+use crate::metrics::track;
+use crate::routes::{auth, keys, ops, sessions, users};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use std::sync::Arc;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Builds the application: every route, the error fallbacks and the layers.
+pub fn router(state: AppState, cors_origins: &[String]) -> Router {
+    let openapi = Arc::new(crate::openapi::document(
+        &state.schemas,
+        &state.tessera.settings().issuer,
+    ));
+    Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-all", post(auth::logout_all))
+        .route("/auth/verify", get(auth::verify))
+        .route("/me", get(users::me))
+        .route("/users", get(users::list_users))
+        .route(
+            "/users/{username}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route("/users/{username}/password", post(users::change_password))
+        .route("/users/{username}/sessions", get(users::user_sessions))
+        .route("/sessions/{id}", delete(sessions::delete_session))
+        .route("/.well-known/jwks.json", get(keys::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(keys::openid_configuration),
+        )
+        .route("/admin/keys", get(keys::list_keys))
+        .route("/admin/keys/rotate", post(keys::rotate_keys))
+        .route("/admin/audit", get(ops::audit_log))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/schemas", get(ops::list_schemas))
+        .route("/schemas/{name}", get(ops::schema))
+        .route(
+            "/openapi.json",
+            get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+        )
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .route_layer(middleware::from_fn_with_state(state.metrics.clone(), track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors(cors_origins))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// CORS for the configured origins only; none by default.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([
+            HeaderName::from_static("x-auth-subject"),
+            HeaderName::from_static("x-auth-username"),
+            HeaderName::from_static("x-auth-roles"),
+        ])
+}

@@ -1,0 +1,260 @@
+//! The one error type of the HTTP API. Every handler returns
+//! `Result<_, ApiError>`; each variant documents its status and carries the
+//! stable `code` of SPEC §2. Domain errors are mapped by hand so nothing
+//! becomes a 500 by accident, and a 500 never shows its cause.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tessera_core::Error;
+use tessera_core::tokens::TokenError;
+
+/// One entry of `details`: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// JSON pointer into the request body.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// An API error: status, code, message and optional field details.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 `validation_failed`.
+    Validation {
+        /// Summary.
+        message: String,
+        /// The offending fields.
+        details: Vec<FieldError>,
+    },
+    /// 400 `malformed_json`.
+    MalformedJson(String),
+    /// 400 `password_too_weak`.
+    PasswordTooWeak(String),
+    /// 400 `password_too_common`.
+    PasswordTooCommon,
+    /// 401 `unauthenticated`: no bearer token.
+    Unauthenticated,
+    /// 401 `invalid_token`.
+    InvalidToken,
+    /// 401 `invalid_credentials`.
+    InvalidCredentials,
+    /// 401 `invalid_refresh_token`.
+    InvalidRefreshToken,
+    /// 403 `forbidden`.
+    Forbidden(String),
+    /// 403 `registration_disabled`.
+    RegistrationDisabled,
+    /// 404 `user_not_found`.
+    UserNotFound,
+    /// 404 `not_found`.
+    NotFound,
+    /// 405 `method_not_allowed`.
+    MethodNotAllowed,
+    /// 409 `username_taken`.
+    UsernameTaken,
+    /// 409 `last_admin`.
+    LastAdmin,
+    /// 409 `key_rotation_unavailable`.
+    KeyRotationUnavailable,
+    /// 413 `payload_too_large`.
+    PayloadTooLarge,
+    /// 415 `unsupported_media_type`.
+    UnsupportedMediaType,
+    /// 429 `too_many_attempts`, with `Retry-After`.
+    TooManyAttempts {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// 500 `internal`; the cause is logged, never sent.
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            Validation { .. } | MalformedJson(_) | PasswordTooWeak(_) | PasswordTooCommon => {
+                StatusCode::BAD_REQUEST
+            }
+            Unauthenticated | InvalidToken | InvalidCredentials | InvalidRefreshToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            Forbidden(_) | RegistrationDisabled => StatusCode::FORBIDDEN,
+            UserNotFound | NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            UsernameTaken | LastAdmin | KeyRotationUnavailable => StatusCode::CONFLICT,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            Validation { .. } => "validation_failed",
+            MalformedJson(_) => "malformed_json",
+            PasswordTooWeak(_) => "password_too_weak",
+            PasswordTooCommon => "password_too_common",
+            Unauthenticated => "unauthenticated",
+            InvalidToken => "invalid_token",
+            InvalidCredentials => "invalid_credentials",
+            InvalidRefreshToken => "invalid_refresh_token",
+            Forbidden(_) => "forbidden",
+            RegistrationDisabled => "registration_disabled",
+            UserNotFound => "user_not_found",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            UsernameTaken => "username_taken",
+            LastAdmin => "last_admin",
+            KeyRotationUnavailable => "key_rotation_unavailable",
+            PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            TooManyAttempts { .. } => "too_many_attempts",
+            Internal(_) => "internal",
+        }
+    }
+
+    fn message(&self) -> String {
+        use ApiError::*;
+        match self {
+            Validation { message, .. } => message.clone(),
+            MalformedJson(m) => format!("the request body is not valid JSON: {m}"),
+            PasswordTooWeak(m) => m.clone(),
+            PasswordTooCommon => {
+                "the password is on the list of common or breached passwords".into()
+            }
+            Unauthenticated => "a bearer token is required".into(),
+            InvalidToken => "the access token is invalid, expired or revoked".into(),
+            InvalidCredentials => "invalid username or password".into(),
+            InvalidRefreshToken => "the refresh token is invalid, expired or revoked".into(),
+            Forbidden(m) => m.clone(),
+            RegistrationDisabled => "registration is disabled".into(),
+            UserNotFound => "user not found".into(),
+            NotFound => "not found".into(),
+            MethodNotAllowed => "method not allowed".into(),
+            UsernameTaken => "username is already taken".into(),
+            LastAdmin => "the last admin cannot be removed, demoted, disabled or deleted".into(),
+            KeyRotationUnavailable => {
+                "keys cannot be rotated with an HMAC algorithm; change TESSERA_JWT_SECRET instead"
+                    .into()
+            }
+            PayloadTooLarge => "the request body is larger than 64 KiB".into(),
+            UnsupportedMediaType => "the request body must be application/json".into(),
+            TooManyAttempts { .. } => "too many attempts; try again later".into(),
+            Internal(_) => "internal server error".into(),
+        }
+    }
+
+    /// A 403 with a message.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::Forbidden(message.into())
+    }
+
+    /// A 400 `validation_failed` for one field.
+    pub fn invalid(path: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation {
+            message: "the request is invalid".into(),
+            details: vec![FieldError {
+                path: path.into(),
+                message: message.into(),
+            }],
+        }
+    }
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// HTTP status, repeated.
+    pub status: u16,
+    /// Stable code (SPEC §2).
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// Field-level problems, for `validation_failed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<FieldError>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
+        }
+        let details = match &self {
+            ApiError::Validation { details, .. } => details.clone(),
+            _ => Vec::new(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                status: status.as_u16(),
+                code: self.code(),
+                message: self.message(),
+                details,
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthenticated | ApiError::InvalidCredentials => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::InvalidToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            ApiError::TooManyAttempts { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Validation { path, message } => ApiError::invalid(&path, message),
+            Error::PasswordTooWeak(m) => ApiError::PasswordTooWeak(m),
+            Error::PasswordTooCommon => ApiError::PasswordTooCommon,
+            Error::UsernameTaken => ApiError::UsernameTaken,
+            Error::RegistrationDisabled => ApiError::RegistrationDisabled,
+            Error::InvalidCredentials => ApiError::InvalidCredentials,
+            Error::InvalidRefreshToken => ApiError::InvalidRefreshToken,
+            Error::UserNotFound => ApiError::UserNotFound,
+            Error::NotFound => ApiError::NotFound,
+            Error::Forbidden(m) => ApiError::Forbidden(m),
+            Error::LastAdmin => ApiError::LastAdmin,
+            Error::KeyRotationUnavailable => ApiError::KeyRotationUnavailable,
+            Error::InvalidToken(_) => ApiError::InvalidToken,
+            Error::Store(e) => ApiError::Internal(e.to_string()),
+            Error::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(_: TokenError) -> Self {
+        ApiError::InvalidToken
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

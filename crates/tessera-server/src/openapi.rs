@@ -1,0 +1,61 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations. The
+//! request-body components are replaced by the very JSON Schemas the server
+//! validates with, so the document cannot drift from what is enforced.
+
+use crate::routes::{auth, keys, ops, sessions, users};
+use crate::schemas::Schemas;
+use serde_json::Value;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tessera", description = "Self-hosted authentication and authorization with JSON Web Tokens."),
+    paths(
+        auth::register, auth::login, auth::refresh, auth::logout, auth::logout_all, auth::verify,
+        users::me, users::list_users, users::get_user, users::update_user, users::change_password,
+        users::delete_user, users::user_sessions, sessions::delete_session,
+        keys::jwks, keys::openid_configuration, keys::list_keys, keys::rotate_keys,
+        ops::healthz, ops::readyz, ops::metrics, ops::list_schemas, ops::schema, ops::audit_log,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+/// Request-body components and the schema each must be.
+const BODIES: [(&str, &str); 5] = [
+    ("RegisterBody", "register"),
+    ("LoginBody", "login"),
+    ("RefreshBody", "refresh"),
+    ("UserUpdateBody", "user_update"),
+    ("PasswordChangeBody", "password_change"),
+];
+
+/// The OpenAPI document as JSON.
+pub fn document(schemas: &Schemas, issuer: &str) -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    doc["servers"] = serde_json::json!([{"url": issuer}]);
+    for (component, name) in BODIES {
+        if let Some(schema) = schemas.document(name) {
+            let mut schema = schema.clone();
+            if let Some(map) = schema.as_object_mut() {
+                map.remove("$schema");
+                map.remove("$id");
+            }
+            doc["components"]["schemas"][component] = schema;
+        }
+    }
+    doc
+}

@@ -1,0 +1,164 @@
+//! `/auth/*`: register, login, refresh, logout, logout-all and forward-auth verify.
+
+use super::no_store;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AuthUser, Client, RequestBody, ValidJson};
+use crate::state::AppState;
+use crate::views::TokenResponse;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tessera_core::service::NewAccount;
+use utoipa::ToSchema;
+
+/// Body of `POST /auth/register` (schema `register`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    /// `^[A-Za-z0-9_.-]{3,32}$`.
+    pub username: String,
+    /// At least the configured minimum, at most 128 characters.
+    pub password: String,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+}
+
+impl RequestBody for RegisterBody {
+    const SCHEMA: &'static str = "register";
+}
+
+/// Body of `POST /auth/login` (schema `login`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// Username (any case).
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl RequestBody for LoginBody {
+    const SCHEMA: &'static str = "login";
+}
+
+/// Body of `POST /auth/refresh` (schema `refresh`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    /// The refresh token.
+    pub refresh_token: String,
+}
+
+impl RequestBody for RefreshBody {
+    const SCHEMA: &'static str = "refresh";
+}
+
+/// `POST /auth/register`
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, body = TokenResponse), (status = 400, body = crate::error::ErrorBody),
+              (status = 403, description = "registration_disabled"), (status = 409, description = "username_taken")))]
+pub async fn register(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ValidJson(body): ValidJson<RegisterBody>,
+) -> ApiResult<Response> {
+    let account = NewAccount {
+        username: body.username,
+        password: body.password,
+        email: body.email,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        phone: body.phone,
+        roles: Vec::new(),
+    };
+    let tokens = state.tessera.register(account, &client).await?;
+    Ok(no_store((
+        StatusCode::CREATED,
+        Json(TokenResponse::from(tokens)),
+    )))
+}
+
+/// `POST /auth/login`
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_credentials"),
+              (status = 429, description = "too_many_attempts")))]
+pub async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ValidJson(body): ValidJson<LoginBody>,
+) -> ApiResult<Response> {
+    let result = state
+        .tessera
+        .login(&body.username, &body.password, &client)
+        .await;
+    state
+        .metrics
+        .count_outcome("login", if result.is_ok() { "success" } else { "failure" });
+    Ok(no_store(Json(TokenResponse::from(result?))))
+}
+
+/// `POST /auth/refresh`
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshBody,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_refresh_token")))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ValidJson(body): ValidJson<RefreshBody>,
+) -> ApiResult<Response> {
+    let result = state.tessera.refresh(&body.refresh_token, &client).await;
+    state.metrics.count_outcome(
+        "refresh",
+        if result.is_ok() { "success" } else { "failure" },
+    );
+    Ok(no_store(Json(TokenResponse::from(result?))))
+}
+
+/// `POST /auth/logout`
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "the session is revoked"), (status = 401, description = "unauthenticated or invalid_token")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Client(client): Client,
+    auth: AuthUser,
+) -> ApiResult<StatusCode> {
+    let caller = auth.person()?;
+    state.tessera.logout(&caller, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /auth/logout-all`
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "every session of the user is revoked")))]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    Client(client): Client,
+    auth: AuthUser,
+) -> ApiResult<StatusCode> {
+    let caller = auth.person()?;
+    state.tessera.logout_all(&caller, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /auth/verify` — for reverse-proxy forward-auth.
+#[utoipa::path(get, path = "/auth/verify", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "valid; X-Auth-Subject, X-Auth-Username, X-Auth-Roles headers"),
+              (status = 401, description = "unauthenticated or invalid_token")))]
+pub async fn verify(auth: AuthUser) -> ApiResult<Response> {
+    let mut headers = HeaderMap::new();
+    let value = |s: &str| HeaderValue::from_str(s).map_err(|_| ApiError::InvalidToken);
+    headers.insert("x-auth-subject", value(&auth.claims.sub)?);
+    if let Some(username) = &auth.claims.username {
+        headers.insert("x-auth-username", value(username)?);
+    }
+    let roles = auth.claims.roles.as_deref().unwrap_or_default().join(",");
+    headers.insert("x-auth-roles", value(&roles)?);
+    Ok((StatusCode::OK, headers).into_response())
+}

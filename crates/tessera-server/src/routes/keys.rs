@@ -1,0 +1,94 @@
+//! Keys and discovery: the JWKS, the OpenID discovery document, and the
+//! admin key listing and rotation.
+
+use crate::error::ApiResult;
+use crate::extract::{AuthUser, Client};
+use crate::state::AppState;
+use crate::views::KeyView;
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tessera_core::keys::{SUPPORTED_ALGORITHMS, alg_name, is_hmac};
+use utoipa::ToSchema;
+
+/// `GET /.well-known/jwks.json`
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "keys",
+    responses((status = 200, description = "JWK Set (RFC 7517) of the next, active and retiring public keys")))]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = Json(json!({"keys": state.tessera.jwks()})).into_response();
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// `GET /.well-known/openid-configuration`
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "keys",
+    responses((status = 200, description = "OpenID Connect discovery document")))]
+pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> {
+    let settings = state.tessera.settings();
+    let issuer = &settings.issuer;
+    let algs: Vec<&str> = if is_hmac(settings.alg) {
+        vec![alg_name(settings.alg)]
+    } else {
+        SUPPORTED_ALGORITHMS
+            .iter()
+            .filter(|a| !is_hmac(**a))
+            .map(|a| alg_name(*a))
+            .collect()
+    };
+    Json(json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "grant_types_supported": ["password", "refresh_token"],
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "access_token_signing_alg": alg_name(settings.alg),
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "username", "roles"],
+    }))
+}
+
+/// `{keys: […]}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    /// Every key, newest first.
+    pub keys: Vec<KeyView>,
+}
+
+/// `GET /admin/keys`
+#[utoipa::path(get, path = "/admin/keys", tag = "admin", security(("bearer" = [])), responses((status = 200, body = KeyList)))]
+pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<KeyList>> {
+    auth.require_admin()?;
+    Ok(Json(KeyList {
+        keys: state
+            .tessera
+            .list_keys()
+            .into_iter()
+            .map(KeyView::from)
+            .collect(),
+    }))
+}
+
+/// `POST /admin/keys/rotate`
+#[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "{kid}: the key that signs from now on"), (status = 409, description = "key_rotation_unavailable (HMAC)")))]
+pub async fn rotate_keys(
+    State(state): State<AppState>,
+    Client(_client): Client,
+    auth: AuthUser,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let kid = state.tessera.rotate_keys().await?;
+    Ok(Json(json!({"kid": kid})))
+}

@@ -1,0 +1,268 @@
+//! The JSON Schemas (draft 2020-12) every request body is validated against,
+//! published at `GET /schemas/<name>.json`, and the translation of schema
+//! violations into `details` that never echo the submitted values.
+
+use crate::error::{ApiError, FieldError};
+use jsonschema::error::ValidationErrorKind;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The username rule of SPEC §3.
+pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9_.-]{3,32}$";
+/// Role names.
+pub const ROLE_PATTERN: &str = "^[A-Za-z0-9_.:-]{1,64}$";
+const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// The published schemas and their compiled validators.
+pub struct Schemas {
+    documents: BTreeMap<&'static str, Value>,
+    validators: BTreeMap<&'static str, jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for Schemas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schemas")
+            .field("names", &self.documents.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn optional_string(max: u64) -> Value {
+    json!({"type": ["string", "null"], "maxLength": max})
+}
+
+fn object(id: String, title: &str, required: &[&str], properties: Value) -> Value {
+    json!({
+        "$schema": DRAFT,
+        "$id": id,
+        "title": title,
+        "type": "object",
+        "additionalProperties": false,
+        "required": required,
+        "properties": properties,
+    })
+}
+
+impl Schemas {
+    /// Builds every schema for an issuer and a minimum password length.
+    pub fn new(issuer: &str, password_min: usize) -> Result<Self, String> {
+        let id = |name: &str| format!("{}/schemas/{name}.json", issuer.trim_end_matches('/'));
+        let password = json!({"type": "string", "minLength": password_min, "maxLength": 128});
+        let mut documents = BTreeMap::new();
+        documents.insert(
+            "register",
+            object(
+                id("register"),
+                "Register a new user",
+                &["username", "password"],
+                json!({
+                    "username": {"type": "string", "pattern": USERNAME_PATTERN},
+                    "password": password,
+                    "email": {"type": ["string", "null"], "maxLength": 254, "format": "email"},
+                    "first_name": optional_string(100),
+                    "last_name": optional_string(100),
+                    "phone": optional_string(32),
+                }),
+            ),
+        );
+        documents.insert(
+            "login",
+            object(
+                id("login"),
+                "Log in with a username and password",
+                &["username", "password"],
+                json!({
+                    "username": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "password": {"type": "string", "minLength": 1, "maxLength": 128},
+                }),
+            ),
+        );
+        documents.insert(
+            "refresh",
+            object(
+                id("refresh"),
+                "Exchange a refresh token",
+                &["refresh_token"],
+                json!({
+                    "refresh_token": {"type": "string", "minLength": 1, "maxLength": 512},
+                }),
+            ),
+        );
+        let mut update = object(
+            id("user_update"),
+            "Change a user",
+            &[],
+            json!({
+                "email": {"type": ["string", "null"], "maxLength": 254, "format": "email"},
+                "first_name": optional_string(100),
+                "last_name": optional_string(100),
+                "phone": optional_string(32),
+                "roles": {"type": "array", "maxItems": 64, "items": {"type": "string", "pattern": ROLE_PATTERN}},
+                "disabled": {"type": "boolean"},
+            }),
+        );
+        update["minProperties"] = json!(1);
+        documents.insert("user_update", update);
+        documents.insert(
+            "password_change",
+            object(
+                id("password_change"),
+                "Change a password",
+                &["new_password"],
+                json!({
+                    "current_password": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "new_password": password,
+                }),
+            ),
+        );
+        let mut validators = BTreeMap::new();
+        for (name, doc) in &documents {
+            let validator = jsonschema::draft202012::options()
+                .should_validate_formats(true)
+                .build(doc)
+                .map_err(|e| format!("schema {name}: {e}"))?;
+            validators.insert(*name, validator);
+        }
+        Ok(Self {
+            documents,
+            validators,
+        })
+    }
+
+    /// The published document named `name`.
+    pub fn document(&self, name: &str) -> Option<&Value> {
+        self.documents.get(name)
+    }
+
+    /// Every schema name.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.documents.keys().copied()
+    }
+
+    /// Validates `instance` against schema `name`.
+    pub fn validate(&self, name: &str, instance: &Value) -> Result<(), ApiError> {
+        let Some(validator) = self.validators.get(name) else {
+            return Err(ApiError::Internal(format!("no schema {name}")));
+        };
+        let mut details: Vec<FieldError> = Vec::new();
+        for error in validator.iter_errors(instance) {
+            let path = error.instance_path().to_string();
+            details.extend(describe(&path, error.kind()));
+        }
+        if details.is_empty() {
+            return Ok(());
+        }
+        details.sort_by(|a, b| a.path.cmp(&b.path));
+        details.dedup();
+        Err(ApiError::Validation {
+            message: format!("request body does not match schema {name}"),
+            details,
+        })
+    }
+}
+
+/// Turns one violation into field errors, without quoting the value (it may
+/// be a password).
+fn describe(path: &str, kind: &ValidationErrorKind) -> Vec<FieldError> {
+    let at = |p: String, m: String| FieldError {
+        path: p,
+        message: m,
+    };
+    let here = |m: String| vec![at(path.to_owned(), m)];
+    match kind {
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            vec![at(format!("{path}/{name}"), "is required".into())]
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|name| at(format!("{path}/{name}"), "is not an allowed field".into()))
+            .collect(),
+        ValidationErrorKind::MinLength { limit } => {
+            here(format!("shorter than {limit} characters"))
+        }
+        ValidationErrorKind::MaxLength { limit } => here(format!("longer than {limit} characters")),
+        ValidationErrorKind::Pattern { pattern } => here(format!("does not match {pattern}")),
+        ValidationErrorKind::Type { kind } => {
+            here(format!("has the wrong type (expected {})", type_name(kind)))
+        }
+        ValidationErrorKind::MinProperties { .. } => here("must not be empty".into()),
+        ValidationErrorKind::MaxItems { limit } => here(format!("has more than {limit} items")),
+        ValidationErrorKind::Format { format } => here(format!("is not a valid {format}")),
+        other => here(format!("is invalid ({})", other.keyword())),
+    }
+}
+
+fn type_name(kind: &jsonschema::error::TypeKind) -> String {
+    match kind {
+        jsonschema::error::TypeKind::Single(t) => t.to_string(),
+        jsonschema::error::TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details(name: &str, body: Value) -> Vec<FieldError> {
+        match Schemas::new("http://x", 12).unwrap().validate(name, &body) {
+            Err(ApiError::Validation { details, .. }) => details,
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn short_password_is_reported_without_its_value() {
+        let d = details(
+            "register",
+            json!({"username": "alice", "password": "hunter2"}),
+        );
+        assert_eq!(
+            d,
+            vec![FieldError {
+                path: "/password".into(),
+                message: "shorter than 12 characters".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_name_their_paths() {
+        let d = details("login", json!({"username": "a", "admin": true}));
+        let paths: Vec<_> = d.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["/admin", "/password"]);
+    }
+
+    #[test]
+    fn update_refuses_empty_objects_and_null_roles() {
+        assert_eq!(details("user_update", json!({}))[0].path, "");
+        assert_eq!(
+            details("user_update", json!({"roles": null}))[0].path,
+            "/roles"
+        );
+        assert_eq!(
+            details("user_update", json!({"disabled": null}))[0].path,
+            "/disabled"
+        );
+    }
+
+    #[test]
+    fn valid_bodies_pass() {
+        let s = Schemas::new("http://x", 12).unwrap();
+        assert!(
+            s.validate(
+                "register",
+                &json!({"username": "alice", "password": "a long passphrase", "email": null})
+            )
+            .is_ok()
+        );
+        assert!(
+            s.validate("user_update", &json!({"first_name": null}))
+                .is_ok()
+        );
+    }
+}

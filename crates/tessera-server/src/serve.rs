@@ -1,0 +1,136 @@
+//! Starting the server: open the store, start the domain, bootstrap the
+//! admin, serve on a listener until shutdown, and run periodic upkeep.
+
+use crate::app::router;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::schemas::Schemas;
+use crate::state::AppState;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_core::Tessera;
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::store::{self, StoreError, redact_url};
+use tokio::net::TcpListener;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The domain could not start (keys, bootstrap admin…).
+    #[error(transparent)]
+    Domain(#[from] tessera_core::Error),
+    /// A schema failed to compile.
+    #[error("schemas: {0}")]
+    Schemas(String),
+    /// Listening failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the configured store and starts the domain service.
+pub async fn start_domain(
+    config: &Config,
+    bound: SocketAddr,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<Tessera>, ServeError> {
+    tracing::info!(database = %redact_url(&config.database_url), "opening database");
+    let store = store::connect(&config.database_url).await?;
+    let tessera = Arc::new(Tessera::start(store, config.settings_for(bound), clock).await?);
+    if let Some(admin) = &config.admin {
+        if tessera
+            .ensure_admin(&admin.username, &admin.password)
+            .await?
+        {
+            tracing::info!(username = %admin.username, "bootstrap admin created");
+        }
+    }
+    Ok(tessera)
+}
+
+/// The application state for a started domain.
+pub fn app_state(config: &Config, tessera: Arc<Tessera>) -> Result<AppState, ServeError> {
+    let schemas = Schemas::new(
+        &tessera.settings().issuer,
+        tessera.settings().password_min_length,
+    )
+    .map_err(ServeError::Schemas)?;
+    Ok(AppState {
+        tessera,
+        schemas: Arc::new(schemas),
+        metrics: Arc::new(Metrics::default()),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+    })
+}
+
+/// Serves on `listener` with the system clock until `shutdown` completes.
+pub async fn launch(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    launch_with_clock(config, listener, Arc::new(SystemClock), shutdown).await
+}
+
+/// Serves on `listener` with `clock` until `shutdown` completes.
+pub async fn launch_with_clock(
+    config: Config,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let bound = listener.local_addr()?;
+    let tessera = start_domain(&config, bound, clock).await?;
+    let state = app_state(&config, tessera.clone())?;
+    let app = router(state, &config.cors_origins);
+    let upkeep = tokio::spawn(maintain(tessera.clone()));
+    tracing::info!(address = %bound, issuer = %tessera.settings().issuer, "Tessera listening on http://{bound}");
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    upkeep.abort();
+    tracing::info!("Tessera stopped");
+    Ok(served?)
+}
+
+/// Every minute: key rotation, revocation refresh, purging.
+async fn maintain(tessera: Arc<Tessera>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = tessera.maintain().await {
+            tracing::warn!(error = %e, "periodic maintenance failed");
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

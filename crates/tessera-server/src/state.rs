@@ -1,0 +1,21 @@
+//! What every handler shares: the domain service, the schemas, the metrics
+//! and the network facts needed to identify clients.
+
+use crate::config::Cidr;
+use crate::metrics::Metrics;
+use crate::schemas::Schemas;
+use std::sync::Arc;
+use tessera_core::Tessera;
+
+/// Shared application state (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The domain service.
+    pub tessera: Arc<Tessera>,
+    /// Request-body schemas.
+    pub schemas: Arc<Schemas>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<Cidr>>,
+}

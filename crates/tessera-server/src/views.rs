@@ -1,0 +1,166 @@
+//! Response bodies: what clients see of users, sessions, keys and tokens.
+//! Nothing here can hold a password, hash, refresh-token hash or private key.
+
+use serde::Serialize;
+use tessera_core::clock::rfc3339;
+use tessera_core::model::{Session, User};
+use tessera_core::service::{IssuedTokens, KeyInfo};
+use utoipa::ToSchema;
+
+/// Every field of a user (self and admins).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FullUser {
+    /// Stable id; the token's `sub`.
+    pub id: String,
+    /// Username as registered.
+    pub username: String,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Roles; always includes `user`.
+    pub roles: Vec<String>,
+    /// Whether the user is disabled.
+    pub disabled: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+impl From<User> for FullUser {
+    fn from(u: User) -> Self {
+        FullUser {
+            id: u.id.to_string(),
+            username: u.username,
+            email: u.email,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            phone: u.phone,
+            roles: u.roles,
+            disabled: u.disabled,
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+/// The public view of a user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BasicUser {
+    /// Username.
+    pub username: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+}
+
+impl From<User> for BasicUser {
+    fn from(u: User) -> Self {
+        BasicUser {
+            username: u.username,
+            first_name: u.first_name,
+            last_name: u.last_name,
+        }
+    }
+}
+
+/// `{user: …}` with the full view.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserEnvelope {
+    /// The user.
+    pub user: FullUser,
+}
+
+/// The answer of register, login and refresh.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Signed JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access-token lifetime in seconds.
+    pub expires_in: u64,
+    /// Opaque refresh token.
+    pub refresh_token: String,
+    /// The user, full view.
+    pub user: FullUser,
+}
+
+impl From<IssuedTokens> for TokenResponse {
+    fn from(t: IssuedTokens) -> Self {
+        TokenResponse {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+            refresh_token: t.refresh_token,
+            user: t.user.into(),
+        }
+    }
+}
+
+/// A live session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Session id (the tokens' `sid`).
+    pub id: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub last_used_at: String,
+    /// When the refresh token expires unless used.
+    pub expires_at: String,
+    /// User agent at login.
+    pub user_agent: Option<String>,
+    /// IP at login.
+    pub ip: Option<String>,
+}
+
+impl From<Session> for SessionView {
+    fn from(s: Session) -> Self {
+        SessionView {
+            id: s.id.to_string(),
+            created_at: rfc3339(s.created_at),
+            last_used_at: rfc3339(s.last_used_at),
+            expires_at: rfc3339(s.expires_at),
+            user_agent: s.user_agent,
+            ip: s.ip,
+        }
+    }
+}
+
+/// A signing key's public facts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    /// Key id.
+    pub kid: String,
+    /// Algorithm.
+    pub alg: String,
+    /// `next`, `active`, `retiring` or `retired`.
+    #[schema(value_type = String)]
+    pub status: tessera_core::keys::KeyStatus,
+    /// RFC 3339.
+    pub created_at: String,
+    /// When it starts or started signing.
+    pub activates_at: String,
+    /// When a superseded key stops verifying.
+    pub retire_after: Option<String>,
+}
+
+impl From<KeyInfo> for KeyView {
+    fn from(k: KeyInfo) -> Self {
+        KeyView {
+            kid: k.kid,
+            alg: k.alg,
+            status: k.status,
+            created_at: rfc3339(k.created_at),
+            activates_at: rfc3339(k.activates_at),
+            retire_after: k.retire_after.map(rfc3339),
+        }
+    }
+}
