@@ -32,3 +32,6 @@ pub mod tokens;
 pub use error::{Error, Result};
 pub use service::{Caller, ClientInfo, Tessera};
 pub use settings::Settings;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

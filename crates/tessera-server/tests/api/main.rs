@@ -1,0 +1,10 @@
+//! End-to-end tests: the real server on port 0, spoken to over HTTP.
+
+mod helpers;
+
+mod auth;
+mod conventions;
+mod keys;
+mod refresh;
+mod tokens;
+mod users;
