@@ -11,10 +11,13 @@ pub enum DurationError {
     /// Zero where a positive duration is required.
     #[error("must be positive")]
     Zero,
-    /// Larger than can be represented.
-    #[error("too large")]
+    /// Longer than a hundred years.
+    #[error("too large (at most 100 years)")]
     TooLarge,
 }
+
+/// The longest duration accepted: about a hundred years.
+const MAX_SECS: u64 = 100 * 365 * 86_400;
 
 /// Parses a duration; a bare number is seconds. Zero is allowed here;
 /// [`parse_positive_duration`] refuses it.
@@ -41,6 +44,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     };
     value
         .checked_mul(factor)
+        .filter(|secs| *secs <= MAX_SECS)
         .map(Duration::from_secs)
         .ok_or(DurationError::TooLarge)
 }

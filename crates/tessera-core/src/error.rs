@@ -50,6 +50,12 @@ pub enum Error {
     /// Keys cannot rotate: `HS*` keys are the configured shared secret.
     #[error("keys cannot be rotated with an HMAC algorithm; change TESSERA_JWT_SECRET instead")]
     KeyRotationUnavailable,
+    /// Too many attempts from this username or client; retry after the given seconds.
+    #[error("too many attempts; retry after {retry_after} s")]
+    TooManyAttempts {
+        /// Whole seconds to wait.
+        retry_after: u64,
+    },
     /// A token was refused.
     #[error("invalid token: {0}")]
     InvalidToken(#[from] TokenError),

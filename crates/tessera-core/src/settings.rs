@@ -15,6 +15,15 @@ impl std::fmt::Debug for SecretBytes {
     }
 }
 
+/// At most `count` events per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// How many.
+    pub count: u32,
+    /// Per how long.
+    pub per: Duration,
+}
+
 /// How Tessera issues and checks tokens and sessions.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -48,6 +57,12 @@ pub struct Settings {
     pub hash_cost: HashCost,
     /// How many password hashes may run at once.
     pub hash_concurrency: usize,
+    /// Failed logins per username before throttling (per client IP: four times this).
+    pub login_max_failures: u32,
+    /// The longest a throttled username or IP waits.
+    pub lockout_max: Duration,
+    /// Registrations allowed per client IP.
+    pub registration_rate: RateLimit,
 }
 
 impl Settings {
@@ -70,6 +85,12 @@ impl Settings {
             allow_registration: true,
             hash_cost: HashCost::OWASP,
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            login_max_failures: 5,
+            lockout_max: Duration::from_secs(15 * 60),
+            registration_rate: RateLimit {
+                count: 20,
+                per: Duration::from_secs(60),
+            },
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tessera_core::duration::{parse_duration, parse_positive_duration};
 use tessera_core::keys::{is_hmac, parse_alg};
 use tessera_core::password::{HashCost, MAX_PASSWORD_CHARS};
-use tessera_core::settings::{SecretBytes, Settings};
+use tessera_core::settings::{RateLimit, SecretBytes, Settings};
 
 /// A refused configuration value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,30 +72,20 @@ fn masked(value: u128, prefix: u8, bits: u8) -> u128 {
     value >> (bits - prefix)
 }
 
-/// `N/s`, `N/min` or `N/h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    /// How many.
-    pub count: u32,
-    /// Per how long.
-    pub per: Duration,
-}
-
-impl Rate {
-    fn parse(text: &str) -> Option<Self> {
-        let (count, unit) = text.trim().split_once('/')?;
-        let count: u32 = count.trim().parse().ok().filter(|c| *c > 0)?;
-        let per = match unit.trim() {
-            "s" | "sec" => 1,
-            "m" | "min" => 60,
-            "h" | "hour" => 3_600,
-            _ => return None,
-        };
-        Some(Rate {
-            count,
-            per: Duration::from_secs(per),
-        })
-    }
+/// Parses `N/s`, `N/min` or `N/h`.
+fn parse_rate(text: &str) -> Option<RateLimit> {
+    let (count, unit) = text.trim().split_once('/')?;
+    let count: u32 = count.trim().parse().ok().filter(|c| *c > 0)?;
+    let per = match unit.trim() {
+        "s" | "sec" => 1,
+        "m" | "min" => 60,
+        "h" | "hour" => 3_600,
+        _ => return None,
+    };
+    Some(RateLimit {
+        count,
+        per: Duration::from_secs(per),
+    })
 }
 
 /// The initial administrator to create at start-up.
@@ -132,12 +122,6 @@ pub struct Config {
     pub master_key: Option<SecretBytes>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<Cidr>,
-    /// Failed logins per username before throttling (per IP: four times this).
-    pub login_max_failures: u32,
-    /// Registrations allowed per client IP.
-    pub registration_rate: Rate,
-    /// The longest throttling wait.
-    pub lockout_max: Duration,
     /// The admin to create at start-up.
     pub admin: Option<BootstrapAdmin>,
     /// Allowed browser origins.
@@ -266,7 +250,7 @@ impl Config {
             100,
         )?;
         let rate_text = get("TESSERA_REGISTRATION_RATE").unwrap_or_else(|| "20/min".into());
-        let registration_rate = Rate::parse(&rate_text).ok_or_else(|| {
+        let registration_rate = parse_rate(&rate_text).ok_or_else(|| {
             bad(
                 "TESSERA_REGISTRATION_RATE",
                 format!("expected N/s, N/min or N/h, got {rate_text:?}"),
@@ -349,6 +333,9 @@ impl Config {
         settings.password_min_length = password_min_length;
         settings.allow_registration = allow_registration;
         settings.hash_cost = HashCost::OWASP;
+        settings.login_max_failures = login_max_failures as u32;
+        settings.registration_rate = registration_rate;
+        settings.lockout_max = lockout_max;
 
         Ok(Config {
             bind,
@@ -358,9 +345,6 @@ impl Config {
             settings,
             master_key,
             trusted_proxies,
-            login_max_failures: login_max_failures as u32,
-            registration_rate,
-            lockout_max,
             admin,
             cors_origins,
             log: get("TESSERA_LOG").unwrap_or_else(|| "info".into()),
@@ -445,10 +429,12 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://tessera.db");
         assert_eq!(c.settings.access_ttl, Duration::from_secs(900));
         assert_eq!(c.settings.refresh_grace, Duration::from_secs(10));
-        assert_eq!(c.login_max_failures, 5);
+        assert_eq!(c.settings.login_max_failures, 5);
+        assert_eq!(c.settings.lockout_max, Duration::from_secs(900));
+        assert_eq!(c.settings.hash_cost, HashCost::OWASP);
         assert_eq!(
-            c.registration_rate,
-            Rate {
+            c.settings.registration_rate,
+            RateLimit {
                 count: 20,
                 per: Duration::from_secs(60)
             }

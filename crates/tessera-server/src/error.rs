@@ -244,6 +244,7 @@ impl From<Error> for ApiError {
             Error::LastAdmin => ApiError::LastAdmin,
             Error::KeyRotationUnavailable => ApiError::KeyRotationUnavailable,
             Error::InvalidToken(_) => ApiError::InvalidToken,
+            Error::TooManyAttempts { retry_after } => ApiError::TooManyAttempts { retry_after },
             Error::Store(e) => ApiError::Internal(e.to_string()),
             Error::Internal(m) => ApiError::Internal(m),
         }

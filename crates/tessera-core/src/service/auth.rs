@@ -46,6 +46,7 @@ impl Tessera {
         password: &str,
         client: &ClientInfo,
     ) -> Result<IssuedTokens> {
+        self.check_login_allowed(username, client).await?;
         let stored = self.store.user_by_username(username).await?;
         let verified = self
             .hasher
@@ -65,6 +66,7 @@ impl Tessera {
                 s.user
             }
             other => {
+                self.record_login_failure(username, client).await?;
                 let actor = other.map(|s| s.user.id);
                 self.audit(
                     "login.failed",
@@ -78,6 +80,7 @@ impl Tessera {
                 return Err(Error::InvalidCredentials);
             }
         };
+        self.record_login_success(username).await?;
         let tokens = self.open_session(user, client).await?;
         self.audit(
             "login.succeeded",

@@ -3,6 +3,7 @@
 
 mod auth;
 mod keys;
+mod throttle;
 mod users;
 
 pub use auth::IssuedTokens;

@@ -117,6 +117,7 @@ impl Tessera {
         if !self.settings.allow_registration {
             return Err(Error::RegistrationDisabled);
         }
+        self.check_registration_rate(client).await?;
         let account = NewAccount {
             roles: Vec::new(),
             ..account
@@ -441,11 +442,23 @@ impl Tessera {
         client: &ClientInfo,
     ) -> Result<User> {
         let target = self.user(username).await?;
+        // The sessions vanish with the user (ON DELETE CASCADE): note them
+        // first, so their tokens are refused by `sid` and not only by the
+        // issue-time cut-off (which spares a token minted in the same
+        // millisecond, or by a replica whose clock runs ahead).
+        let sessions = self.store.live_sessions(target.id, self.now()).await?;
         let deleted = match self.store.delete_user(target.id).await? {
             Guarded::Done(u) => u,
             Guarded::NotFound => return Err(Error::UserNotFound),
             Guarded::LastAdmin => return Err(Error::LastAdmin),
         };
+        let until = self.revocation_horizon(self.now());
+        let revoked: Vec<Revocation> = sessions
+            .iter()
+            .map(|s| Revocation::session(s.id, until))
+            .collect();
+        self.store.insert_revocations(&revoked).await?;
+        self.revocations.apply_all(&revoked);
         self.cut_off_tokens(deleted.id).await?;
         self.audit(
             "user.deleted",

@@ -314,6 +314,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// All signing keys, newest generation first.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
 
+    /// The latest `blocked_until` of `keys` if it is after `now`.
+    async fn throttle_blocked_until(&self, keys: [&str; 2], now: Millis) -> StoreResult<Option<Millis>>;
+    /// Counts a failure for `key`, starting a new count when the previous
+    /// failure was before `window_start`; returns the count.
+    async fn throttle_failure(&self, key: &str, now: Millis, window_start: Millis) -> StoreResult<i64>;
+    /// Blocks `key` until `until`.
+    async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()>;
+    /// Forgets `key`'s failures.
+    async fn throttle_clear(&self, key: &str) -> StoreResult<()>;
+    /// Counts one event against a fixed window of `window_ms`; returns the
+    /// count in the window and when the window ends.
+    async fn rate_limit_hit(&self, key: &str, now: Millis, window_ms: Millis) -> StoreResult<(i64, Millis)>;
+
     /// Appends to the audit log.
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Reads the audit log, newest first.

@@ -89,9 +89,28 @@ fn field(change: &Option<Option<String>>) -> (bool, Option<String>) {
     }
 }
 
+/// Serialises the changes that could remove an enabled admin (PostgreSQL).
+///
+/// The last-admin guard reads the other admins in the same statement that
+/// changes this one; under PostgreSQL's READ COMMITTED two such statements on
+/// two admins would each see the other still in place and both succeed,
+/// leaving none. A transaction-scoped advisory lock taken first makes them
+/// take turns, and each statement's snapshot then sees the other's outcome.
+/// SQLite needs nothing: it runs one writer at a time.
+const PG_ADMIN_GUARD_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7465737301)");
+
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $migrations:literal) => {
+    ($store:ty, $db:ty, $migrations:literal, $admin_lock:expr) => {
         impl $store {
+            /// Takes the lock that serialises guarded admin changes, if the backend needs one.
+            async fn lock_admin_guard(tx: &mut sqlx::Transaction<'_, $db>) -> StoreResult<()> {
+                let lock: Option<&str> = $admin_lock;
+                if let Some(sql) = lock {
+                    sqlx::query::<$db>(sql).execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
             async fn insert_revocation(tx: &mut sqlx::Transaction<'_, $db>, r: &Revocation) -> StoreResult<()> {
                 sqlx::query::<$db>(
                     "INSERT INTO revocations (kind, subject, not_before, expires_at) VALUES ($1, $2, $3, $4) \
@@ -188,6 +207,10 @@ macro_rules! sql_store {
                 // The guard keeps at least one enabled admin: the change goes
                 // through if the user remains an enabled admin, was not one, or
                 // another enabled admin exists.
+                let mut tx = self.pool.begin().await?;
+                if c.roles.is_some() || c.disabled == Some(true) {
+                    Self::lock_admin_guard(&mut tx).await?;
+                }
                 let row = sqlx::query_as::<$db, UserRow>(concat!(
                     "UPDATE users SET \
                        email = CASE WHEN $2 THEN $3 ELSE email END, \
@@ -217,8 +240,9 @@ macro_rules! sql_store {
                 .bind(is_admin)
                 .bind(c.disabled)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 match row {
                     Some(row) => Ok(Guarded::Done(User::try_from(row)?)),
                     None if self.user_by_id(id).await?.is_some() => Ok(Guarded::LastAdmin),
@@ -237,6 +261,8 @@ macro_rules! sql_store {
             }
 
             async fn delete_user(&self, id: Uuid) -> StoreResult<Guarded<User>> {
+                let mut tx = self.pool.begin().await?;
+                Self::lock_admin_guard(&mut tx).await?;
                 let row = sqlx::query_as::<$db, UserRow>(concat!(
                     "DELETE FROM users WHERE id = $1 AND ( \
                        NOT (is_admin AND NOT disabled) \
@@ -244,8 +270,9 @@ macro_rules! sql_store {
                      RETURNING ", user_columns!()
                 ))
                 .bind(id.to_string())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 match row {
                     Some(row) => Ok(Guarded::Done(User::try_from(row)?)),
                     None if self.user_by_id(id).await?.is_some() => Ok(Guarded::LastAdmin),
@@ -421,8 +448,14 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+                let c = sqlx::query::<$db>("DELETE FROM throttle WHERE updated_at <= $1 AND blocked_until <= $2")
+                    .bind(dead_session_cutoff)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 tx.commit().await?;
-                Ok(a + b)
+                Ok(a + b + c)
             }
 
             async fn insert_signing_key(&self, k: &StoredKey) -> StoreResult<bool> {
@@ -452,6 +485,63 @@ macro_rules! sql_store {
                 .into_iter()
                 .map(StoredKey::from)
                 .collect())
+            }
+
+            async fn throttle_blocked_until(&self, keys: [&str; 2], now: Millis) -> StoreResult<Option<Millis>> {
+                let until: Option<i64> = sqlx::query_scalar::<$db, Option<i64>>(
+                    "SELECT MAX(blocked_until) FROM throttle WHERE key IN ($1, $2)",
+                )
+                .bind(keys[0])
+                .bind(keys[1])
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(until.filter(|u| *u > now))
+            }
+
+            async fn throttle_failure(&self, key: &str, now: Millis, window_start: Millis) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar::<$db, i64>(
+                    "INSERT INTO throttle (key, hits, blocked_until, updated_at) VALUES ($1, 1, 0, $2) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       hits = CASE WHEN throttle.updated_at < $3 THEN 1 ELSE throttle.hits + 1 END, \
+                       updated_at = $2 \
+                     RETURNING hits",
+                )
+                .bind(key)
+                .bind(now)
+                .bind(window_start)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()> {
+                sqlx::query::<$db>("UPDATE throttle SET blocked_until = $2 WHERE key = $1")
+                    .bind(key)
+                    .bind(until)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn throttle_clear(&self, key: &str) -> StoreResult<()> {
+                sqlx::query::<$db>("DELETE FROM throttle WHERE key = $1").bind(key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn rate_limit_hit(&self, key: &str, now: Millis, window_ms: Millis) -> StoreResult<(i64, Millis)> {
+                let end = now.saturating_add(window_ms);
+                Ok(sqlx::query_as::<$db, (i64, i64)>(
+                    "INSERT INTO throttle (key, hits, blocked_until, updated_at) VALUES ($1, 1, $3, $2) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       hits = CASE WHEN throttle.blocked_until <= $2 THEN 1 ELSE throttle.hits + 1 END, \
+                       blocked_until = CASE WHEN throttle.blocked_until <= $2 THEN $3 ELSE throttle.blocked_until END, \
+                       updated_at = $2 \
+                     RETURNING hits, blocked_until",
+                )
+                .bind(key)
+                .bind(now)
+                .bind(end)
+                .fetch_one(&self.pool)
+                .await?)
             }
 
             async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
@@ -495,8 +585,13 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, "migrations/sqlite");
-sql_store!(PgStore, sqlx::Postgres, "migrations/postgres");
+sql_store!(SqliteStore, sqlx::Sqlite, "migrations/sqlite", None);
+sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    "migrations/postgres",
+    PG_ADMIN_GUARD_LOCK
+);
 
 impl Revocation {
     /// A revocation of every access token of session `sid`, kept until `until`.

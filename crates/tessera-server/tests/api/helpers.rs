@@ -62,6 +62,10 @@ impl TestAppBuilder {
         let mut env = self.env;
         env.entry("TESSERA_BIND".into())
             .or_insert_with(|| "127.0.0.1:0".into());
+        // Every test client is 127.0.0.1: keep per-IP limits out of the way
+        // unless a test is about them.
+        env.entry("TESSERA_REGISTRATION_RATE".into()).or_insert_with(|| "100000/s".into());
+        env.entry("TESSERA_LOGIN_MAX_FAILURES".into()).or_insert_with(|| "100".into());
         env.insert("TESSERA_DATABASE_URL".into(), url.clone());
         let mut config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
         // Cheap hashing keeps the suite fast; the production cost is tested in the core.

@@ -6,5 +6,6 @@ mod auth;
 mod conventions;
 mod keys;
 mod refresh;
+mod throttle;
 mod tokens;
 mod users;
