@@ -56,6 +56,9 @@ pub enum Error {
         /// Whole seconds to wait.
         retry_after: u64,
     },
+    /// The configuration cannot work with what is stored (e.g. a wrong master key).
+    #[error("{0}")]
+    Config(String),
     /// A token was refused.
     #[error("invalid token: {0}")]
     InvalidToken(#[from] TokenError),

@@ -63,6 +63,8 @@ pub struct Settings {
     pub lockout_max: Duration,
     /// Registrations allowed per client IP.
     pub registration_rate: RateLimit,
+    /// 32-byte key sealing private signing keys at rest (`None`: stored in the clear).
+    pub master_key: Option<SecretBytes>,
 }
 
 impl Settings {
@@ -91,6 +93,7 @@ impl Settings {
                 count: 20,
                 per: Duration::from_secs(60),
             },
+            master_key: None,
         }
     }
 

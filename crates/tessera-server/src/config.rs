@@ -336,6 +336,7 @@ impl Config {
         settings.login_max_failures = login_max_failures as u32;
         settings.registration_rate = registration_rate;
         settings.lockout_max = lockout_max;
+        settings.master_key = master_key.clone();
 
         Ok(Config {
             bind,

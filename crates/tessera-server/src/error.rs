@@ -246,7 +246,7 @@ impl From<Error> for ApiError {
             Error::InvalidToken(_) => ApiError::InvalidToken,
             Error::TooManyAttempts { retry_after } => ApiError::TooManyAttempts { retry_after },
             Error::Store(e) => ApiError::Internal(e.to_string()),
-            Error::Internal(m) => ApiError::Internal(m),
+            Error::Internal(m) | Error::Config(m) => ApiError::Internal(m),
         }
     }
 }

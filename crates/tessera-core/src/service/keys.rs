@@ -3,6 +3,7 @@
 
 use super::Tessera;
 use crate::clock::Millis;
+use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
 use crate::keys::{
     KeyRing, KeyStatus, PublicJwk, SigningKey, alg_name, generate_private_key, is_hmac, parse_alg,
@@ -10,6 +11,11 @@ use crate::keys::{
 use crate::settings::ms;
 use crate::store::StoredKey;
 use std::sync::Arc;
+
+/// Binds a sealed private key to its key id.
+fn key_context(kid: &str) -> Vec<u8> {
+    format!("tessera signing key v1:{kid}").into_bytes()
+}
 
 /// A key as the admin API lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,14 +56,10 @@ impl Tessera {
         for stored in stored_keys {
             let alg = parse_alg(&stored.alg)
                 .ok_or_else(|| Error::Internal(format!("stored key alg {}", stored.alg)))?;
-            if stored.encrypted {
-                return Err(Error::Internal(
-                    "stored keys are encrypted and no master key is configured".into(),
-                ));
-            }
+            let der = self.unseal_private_key(&stored)?;
             let key = SigningKey::from_private_der(
                 alg,
-                &stored.private_der,
+                &der,
                 stored.created_at,
                 stored.activates_at,
                 stored.generation,
@@ -65,6 +67,51 @@ impl Tessera {
             keys.push(Arc::new(key));
         }
         self.keys.replace(KeyRing::new(keys));
+        Ok(())
+    }
+
+    /// Seals private key material under the master key, if one is configured.
+    fn seal_private_key(&self, kid: &str, der: &[u8]) -> Vec<u8> {
+        match &self.settings.master_key {
+            Some(master) => seal(&master.0, &key_context(kid), der),
+            None => der.to_vec(),
+        }
+    }
+
+    /// The plain private key of a stored key, opening it with the master key.
+    fn unseal_private_key(&self, stored: &StoredKey) -> Result<Vec<u8>> {
+        if !stored.encrypted {
+            return Ok(stored.private_der.clone());
+        }
+        let master = self.settings.master_key.as_ref().ok_or_else(|| {
+            Error::Config("the stored signing keys are encrypted: set TESSERA_MASTER_KEY to the key that sealed them".into())
+        })?;
+        open(&master.0, &key_context(&stored.kid), &stored.private_der).ok_or_else(|| {
+            Error::Config(
+                "TESSERA_MASTER_KEY does not open the stored signing keys (wrong master key?)"
+                    .into(),
+            )
+        })
+    }
+
+    /// With a master key, seals keys stored in the clear; without one, warns.
+    pub(super) async fn protect_stored_keys(&self) -> Result<()> {
+        let stored = self.store.signing_keys().await?;
+        if self.settings.master_key.is_none() {
+            if !stored.is_empty() || !is_hmac(self.settings.alg) {
+                tracing::warn!(
+                    "private signing keys are stored unencrypted; set TESSERA_MASTER_KEY to encrypt them at rest"
+                );
+            }
+            return Ok(());
+        }
+        for key in stored.iter().filter(|k| !k.encrypted) {
+            let sealed = self.seal_private_key(&key.kid, &key.private_der);
+            self.store
+                .update_signing_key_material(&key.kid, &sealed, true)
+                .await?;
+            tracing::info!(kid = %key.kid, "signing key sealed under the master key");
+        }
         Ok(())
     }
 
@@ -108,8 +155,8 @@ impl Tessera {
             kid: parsed.kid().to_owned(),
             generation,
             alg: alg_name(alg).to_owned(),
-            private_der: der,
-            encrypted: false,
+            private_der: self.seal_private_key(parsed.kid(), &der),
+            encrypted: self.settings.master_key.is_some(),
             created_at: now,
             activates_at,
         };

@@ -77,6 +77,7 @@ impl Tessera {
             verify_policy,
         };
         tessera.reload_keys().await?;
+        tessera.protect_stored_keys().await?;
         tessera.ensure_signing_key().await?;
         tessera.reload_revocations().await?;
         Ok(tessera)

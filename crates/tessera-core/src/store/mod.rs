@@ -311,6 +311,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Adds a signing key; `false` if another process took that generation first.
     async fn insert_signing_key(&self, key: &StoredKey) -> StoreResult<bool>;
+    /// Replaces a key's stored private material (to seal it under a master key).
+    async fn update_signing_key_material(&self, kid: &str, private_der: &[u8], encrypted: bool) -> StoreResult<()>;
     /// All signing keys, newest generation first.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
 

@@ -475,6 +475,16 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn update_signing_key_material(&self, kid: &str, private_der: &[u8], encrypted: bool) -> StoreResult<()> {
+                sqlx::query::<$db>("UPDATE signing_keys SET private_der = $2, encrypted = $3 WHERE kid = $1")
+                    .bind(kid)
+                    .bind(private_der)
+                    .bind(encrypted)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
                 Ok(sqlx::query_as::<$db, KeyRow>(
                     "SELECT kid, generation, alg, private_der, encrypted, created_at, activates_at \

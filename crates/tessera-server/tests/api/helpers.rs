@@ -64,8 +64,10 @@ impl TestAppBuilder {
             .or_insert_with(|| "127.0.0.1:0".into());
         // Every test client is 127.0.0.1: keep per-IP limits out of the way
         // unless a test is about them.
-        env.entry("TESSERA_REGISTRATION_RATE".into()).or_insert_with(|| "100000/s".into());
-        env.entry("TESSERA_LOGIN_MAX_FAILURES".into()).or_insert_with(|| "100".into());
+        env.entry("TESSERA_REGISTRATION_RATE".into())
+            .or_insert_with(|| "100000/s".into());
+        env.entry("TESSERA_LOGIN_MAX_FAILURES".into())
+            .or_insert_with(|| "100".into());
         env.insert("TESSERA_DATABASE_URL".into(), url.clone());
         let mut config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
         // Cheap hashing keeps the suite fast; the production cost is tested in the core.
@@ -99,7 +101,7 @@ impl TestAppBuilder {
             database_url: url,
             shutdown: Some(tx),
             handle: Some(handle),
-            _dir: dir,
+            dir: Some(dir),
         };
         // Wait until the server answers (start-up runs migrations first).
         for _ in 0..200 {
@@ -136,7 +138,7 @@ pub struct TestApp {
     pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), tessera_server::serve::ServeError>>>,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for TestApp {
@@ -178,6 +180,19 @@ impl TestApp {
         if let Some(h) = self.handle.take() {
             let _ = h.await;
         }
+    }
+
+    /// Stops the server but keeps its database directory, for a restart on
+    /// the same data with `builder().database_url(..)`.
+    pub async fn stop_keeping_data(mut self) -> Option<tempfile::TempDir> {
+        let dir = self.dir.take();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        dir
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -255,30 +270,28 @@ impl TestApp {
         .await
     }
 
-    /// Registers a user and makes them an admin through the CLI path
-    /// (`set_roles` on the same database is what `tessera user set-roles` does);
-    /// returns a fresh login with the admin role.
+    /// Registers a user and gives them the admin role directly in the
+    /// database (what `tessera user set-roles` amounts to); returns a fresh
+    /// login, whose token carries the role.
     pub async fn admin(&self, username: &str) -> Session {
         self.register(username).await;
         let store = tessera_core::store::connect(&self.database_url)
             .await
             .expect("store");
-        let settings = tessera_core::Settings::new(self.base.clone());
-        let mut settings = settings;
-        settings.hash_cost = HashCost {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        };
-        let domain = tessera_core::Tessera::start(store, settings, Arc::new(self.clock.clone()))
+        let user = store
+            .user_by_username(username)
             .await
-            .expect("domain");
-        domain
-            .set_roles(username, vec!["admin".into()])
+            .expect("lookup")
+            .expect("user");
+        let changes = tessera_core::store::UserChanges {
+            roles: Some(tessera_core::model::normalize_roles(["admin"])),
+            ..Default::default()
+        };
+        let now = tessera_core::clock::Clock::now_ms(&self.clock);
+        store
+            .update_user(user.user.id, &changes, now)
             .await
             .expect("set roles");
-        // The running server learns of the cut-off on its next upkeep; the
-        // fresh login below does not depend on it.
         self.login(username, PASSWORD).await
     }
 }

@@ -2,9 +2,11 @@
 
 mod helpers;
 
+mod at_rest;
 mod auth;
 mod conventions;
 mod keys;
+mod postgres;
 mod refresh;
 mod throttle;
 mod tokens;
