@@ -174,11 +174,10 @@ impl Config {
         }
 
         let issuer = get("TESSERA_ISSUER").map(|i| i.trim_end_matches('/').to_owned());
-        if let Some(i) = &issuer {
-            if !(i.starts_with("http://") || i.starts_with("https://")) {
+        if let Some(i) = &issuer
+            && !(i.starts_with("http://") || i.starts_with("https://")) {
                 return Err(bad("TESSERA_ISSUER", "must be an http:// or https:// URL"));
             }
-        }
         let audience = get("TESSERA_AUDIENCE");
 
         let alg_text = get("TESSERA_JWT_ALG").unwrap_or_else(|| "ES256".into());
@@ -200,14 +199,13 @@ impl Config {
             _ => Some(duration("TESSERA_KEY_ROTATION", "30d", false)?),
         };
         let key_prepublish = duration("TESSERA_KEY_PREPUBLISH", "1h", false)?;
-        if let Some(period) = key_rotation {
-            if key_prepublish >= period {
+        if let Some(period) = key_rotation
+            && key_prepublish >= period {
                 return Err(bad(
                     "TESSERA_KEY_PREPUBLISH",
                     "must be shorter than TESSERA_KEY_ROTATION",
                 ));
             }
-        }
 
         let master_key = match get("TESSERA_MASTER_KEY") {
             Some(text) => {

@@ -47,6 +47,12 @@ const BODIES: [(&str, &str); 5] = [
 pub fn document(schemas: &Schemas, issuer: &str) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
     doc["servers"] = serde_json::json!([{"url": issuer}]);
+    // The document describes itself too (its route is not an annotated handler).
+    doc["paths"]["/openapi.json"] = serde_json::json!({"get": {
+        "tags": ["ops"],
+        "operationId": "openapi",
+        "responses": {"200": {"description": "this OpenAPI 3.1 document"}},
+    }});
     for (component, name) in BODIES {
         if let Some(schema) = schemas.document(name) {
             let mut schema = schema.clone();

@@ -41,14 +41,13 @@ pub async fn start_domain(
     tracing::info!(database = %redact_url(&config.database_url), "opening database");
     let store = store::connect(&config.database_url).await?;
     let tessera = Arc::new(Tessera::start(store, config.settings_for(bound), clock).await?);
-    if let Some(admin) = &config.admin {
-        if tessera
+    if let Some(admin) = &config.admin
+        && tessera
             .ensure_admin(&admin.username, &admin.password)
             .await?
         {
             tracing::info!(username = %admin.username, "bootstrap admin created");
         }
-    }
     Ok(tessera)
 }
 

@@ -195,15 +195,16 @@ impl Tessera {
             return Err(Error::InvalidRefreshToken);
         }
         let grace = ms(self.settings.refresh_grace);
-        if grace > 0 && now.saturating_sub(spent.spent_at) <= grace {
-            if let Some(sealed) = &spent.sealed_successor {
-                let successor = open(refresh_token.as_bytes(), GRACE_SEAL_CONTEXT, sealed)
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or(Error::InvalidRefreshToken)?;
-                return self
-                    .tokens_for_session(spent.session, successor, now, client)
-                    .await;
-            }
+        if grace > 0
+            && now.saturating_sub(spent.spent_at) <= grace
+            && let Some(sealed) = &spent.sealed_successor
+        {
+            let successor = open(refresh_token.as_bytes(), GRACE_SEAL_CONTEXT, sealed)
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or(Error::InvalidRefreshToken)?;
+            return self
+                .tokens_for_session(spent.session, successor, now, client)
+                .await;
         }
         // Reuse of a rotated token: someone else may hold it. End the session.
         let until = self.revocation_horizon(now);

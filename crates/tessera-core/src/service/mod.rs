@@ -157,7 +157,9 @@ impl Tessera {
             at: self.now(),
             event: event.to_owned(),
             actor: actor.map(|a| a.to_string()),
-            subject,
+            // A subject may be a name a client sent (a failed login); PostgreSQL
+            // text cannot hold U+0000, and the entry must not be lost over it.
+            subject: subject.map(|s| s.replace('\0', "\u{FFFD}")),
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             outcome: outcome.to_owned(),

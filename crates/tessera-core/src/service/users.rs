@@ -76,6 +76,8 @@ pub struct Page<T> {
 
 fn check_len(path: &str, value: &Option<String>, max: usize) -> Result<()> {
     match value {
+        // Text columns cannot hold U+0000 on PostgreSQL; refuse it everywhere alike.
+        Some(v) if v.contains('\0') => Err(Error::invalid(path, "must not contain U+0000")),
         Some(v) if v.chars().count() > max => Err(Error::invalid(
             path,
             format!("longer than {max} characters"),
@@ -90,10 +92,10 @@ fn check_profile(
     last: &Option<String>,
     phone: &Option<String>,
 ) -> Result<()> {
-    if let Some(e) = email {
-        if !is_valid_email(e) {
-            return Err(Error::invalid("/email", "not a valid e-mail address"));
-        }
+    if let Some(e) = email
+        && !is_valid_email(e)
+    {
+        return Err(Error::invalid("/email", "not a valid e-mail address"));
     }
     check_len("/first_name", first, MAX_NAME_CHARS)?;
     check_len("/last_name", last, MAX_NAME_CHARS)?;
@@ -511,6 +513,11 @@ impl Tessera {
 
     /// Reads the audit log, newest first.
     pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        for (path, filter) in [("/user", &query.user), ("/event", &query.event)] {
+            if filter.as_deref().is_some_and(|f| f.contains('\0')) {
+                return Err(Error::invalid(path, "must not contain U+0000"));
+            }
+        }
         Ok(self.store.audit_entries(query).await?)
     }
 }

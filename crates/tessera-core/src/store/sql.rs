@@ -166,6 +166,11 @@ macro_rules! sql_store {
             }
 
             async fn user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>> {
+                // No username holds U+0000 (PostgreSQL text cannot even be
+                // compared with one): such a name names nobody.
+                if username.contains('\0') {
+                    return Ok(None);
+                }
                 sqlx::query_as::<$db, UserRow>(concat!("SELECT ", user_columns!(), " FROM users WHERE username_lower = $1"))
                     .bind(username.to_lowercase())
                     .fetch_optional(&self.pool)

@@ -105,10 +105,10 @@ impl TestAppBuilder {
         };
         // Wait until the server answers (start-up runs migrations first).
         for _ in 0..200 {
-            if let Ok(r) = app.client.get(app.url("/healthz")).send().await {
-                if r.status() == StatusCode::OK {
-                    return Some(app);
-                }
+            if let Ok(r) = app.client.get(app.url("/healthz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return Some(app);
             }
             if app.handle.as_ref().is_some_and(|h| h.is_finished()) {
                 break;

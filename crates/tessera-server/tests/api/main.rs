@@ -1,5 +1,8 @@
 //! End-to-end tests: the real server on port 0, spoken to over HTTP.
 
+// A failed expectation is how a test reports; panicking is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod at_rest;

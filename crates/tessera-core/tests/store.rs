@@ -1,0 +1,1420 @@
+//! The conformance suite of the `Store` trait: every case is one async
+//! function over `Arc<dyn Store>`, run on SQLite (a file in a tempdir) and on
+//! PostgreSQL (a fresh schema; skipped when no server answers, except under
+//! `CI=true`, where an unreachable PostgreSQL fails the test).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use tessera_core::clock::Millis;
+use tessera_core::model::Session;
+use tessera_core::store::{
+    AuditEntry, AuditQuery, Guarded, NewSession, NewUser, Revocation, RevocationKind, Rotation,
+    Store, StoreError, StoredKey, UserChanges,
+};
+use uuid::Uuid;
+
+/// A fixed "now" for the suite; the store never reads a clock itself.
+const NOW: Millis = 1_700_000_000_000;
+const MINUTE: Millis = 60_000;
+const DAY: Millis = 86_400_000;
+
+/// Generates, for every case, a test on SQLite and one on PostgreSQL.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let url = tessera_core::testing::fresh_sqlite_url(dir.path());
+                    let store = tessera_core::store::connect(&url).await.expect("connect to SQLite");
+                    super::$case(store).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(url) = tessera_core::testing::fresh_postgres_url().await else {
+                        return;
+                    };
+                    let store = tessera_core::store::connect(&url).await.expect("connect to PostgreSQL");
+                    super::$case(store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrations_are_idempotent_and_the_store_answers,
+    users_are_found_by_username_ignoring_case_and_by_id,
+    usernames_are_unique_ignoring_case,
+    concurrent_inserts_of_one_username_admit_exactly_one,
+    users_are_listed_by_lowercased_username_with_cursor_and_limit,
+    update_user_sets_and_clears_profile_fields_roles_and_disabled,
+    update_user_keeps_an_enabled_admin,
+    delete_user_keeps_an_enabled_admin,
+    deleting_a_user_deletes_their_sessions_and_spent_tokens,
+    password_hashes_are_replaced,
+    sessions_are_inserted_found_and_listed_live_newest_first,
+    a_refresh_token_rotates_exactly_once,
+    rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_sessions,
+    spent_tokens_return_the_sealed_successor_only_for_the_latest,
+    revoke_session_records_a_durable_revocation,
+    revoke_user_sessions_spares_the_exception_and_other_users,
+    insert_revocations_upserts_keeping_the_later_cutoffs,
+    purge_expired_forgets_dead_revocations_and_sessions,
+    signing_keys_are_unique_per_generation_and_ordered_newest_first,
+    audit_entries_are_appended_and_filtered,
+    concurrent_rotations_of_one_token_mint_exactly_one_successor,
+    concurrent_demotions_and_deletions_keep_an_enabled_admin,
+);
+
+// ---------------------------------------------------------------- helpers
+
+fn new_user(username: &str, roles: &[&str]) -> NewUser {
+    let mut roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+    roles.push("user".into());
+    roles.sort();
+    roles.dedup();
+    NewUser {
+        id: Uuid::new_v4(),
+        username: username.into(),
+        email: None,
+        first_name: None,
+        last_name: None,
+        phone: None,
+        roles,
+        password_hash: format!("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$hash-of-{username}"),
+        now: NOW,
+    }
+}
+
+async fn add_user(store: &Arc<dyn Store>, username: &str, roles: &[&str]) -> Uuid {
+    store
+        .insert_user(&new_user(username, roles))
+        .await
+        .expect("insert user")
+        .id
+}
+
+fn random_hash() -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    out[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    out
+}
+
+/// A session of `user_id` created at `created_at`, idle-expiring a day later.
+fn new_session(user_id: Uuid, created_at: Millis) -> (NewSession, [u8; 32]) {
+    let hash = random_hash();
+    let session = Session {
+        id: Uuid::new_v4(),
+        user_id,
+        created_at,
+        last_used_at: created_at,
+        expires_at: created_at + DAY,
+        max_expires_at: created_at + 90 * DAY,
+        revoked_at: None,
+        user_agent: Some("store-test/1.0".into()),
+        ip: Some("192.0.2.7".into()),
+    };
+    (
+        NewSession {
+            session,
+            refresh_hash: hash,
+        },
+        hash,
+    )
+}
+
+async fn add_session(
+    store: &Arc<dyn Store>,
+    user_id: Uuid,
+    created_at: Millis,
+) -> (Session, [u8; 32]) {
+    let (new, hash) = new_session(user_id, created_at);
+    store.insert_session(&new).await.expect("insert session");
+    (new.session, hash)
+}
+
+fn rotation(old: [u8; 32], now: Millis) -> Rotation {
+    Rotation {
+        old_hash: old,
+        new_hash: random_hash(),
+        sealed_new: random_hash().to_vec(),
+        now,
+        idle_ttl_ms: DAY,
+    }
+}
+
+fn done<T: std::fmt::Debug>(g: Guarded<T>) -> T {
+    match g {
+        Guarded::Done(v) => v,
+        other => panic!("expected Done, got {other:?}"),
+    }
+}
+
+// ------------------------------------------------------------------ cases
+
+async fn migrations_are_idempotent_and_the_store_answers(store: Arc<dyn Store>) {
+    store.migrate().await.expect("second migration run");
+    store.ping().await.expect("ping");
+    assert!(store.list_users(None, 10).await.expect("list").is_empty());
+    assert!(store.signing_keys().await.expect("keys").is_empty());
+}
+
+async fn users_are_found_by_username_ignoring_case_and_by_id(store: Arc<dyn Store>) {
+    let mut user = new_user("Alice.Smith", &["admin"]);
+    user.email = Some("alice@example.com".into());
+    user.first_name = Some("Alice".into());
+    user.last_name = Some("Smith".into());
+    user.phone = Some("+1 555 0100".into());
+    let inserted = store.insert_user(&user).await.expect("insert");
+    assert_eq!(inserted.id, user.id);
+    assert_eq!(inserted.username, "Alice.Smith", "stored as registered");
+    assert_eq!(inserted.roles, vec!["admin", "user"]);
+    assert!(!inserted.disabled);
+    assert_eq!((inserted.created_at, inserted.updated_at), (NOW, NOW));
+
+    for spelling in ["Alice.Smith", "alice.smith", "ALICE.SMITH", "aLiCe.SmItH"] {
+        let found = store
+            .user_by_username(spelling)
+            .await
+            .expect("lookup")
+            .unwrap_or_else(|| panic!("{spelling} not found"));
+        assert_eq!(found.user, inserted, "{spelling}");
+        assert_eq!(found.password_hash, user.password_hash);
+    }
+    let by_id = store
+        .user_by_id(user.id)
+        .await
+        .expect("by id")
+        .expect("found");
+    assert_eq!(by_id.user, inserted);
+    assert_eq!(by_id.user.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(by_id.user.phone.as_deref(), Some("+1 555 0100"));
+
+    assert!(
+        store
+            .user_by_username("alice")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(
+        store
+            .user_by_username("alice.smith2")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(
+        store
+            .user_by_id(Uuid::new_v4())
+            .await
+            .expect("by id")
+            .is_none()
+    );
+    // SQL metacharacters are data, not syntax.
+    assert!(
+        store
+            .user_by_username("x' OR '1'='1")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(store.user_by_username("%").await.expect("lookup").is_none());
+}
+
+async fn usernames_are_unique_ignoring_case(store: Arc<dyn Store>) {
+    add_user(&store, "bob", &[]).await;
+    for taken in ["bob", "BOB", "Bob"] {
+        let err = store.insert_user(&new_user(taken, &[])).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict), "{taken}: {err:?}");
+    }
+    // A duplicate id is a conflict too.
+    let mut same_id = new_user("robert", &[]);
+    same_id.id = store
+        .user_by_username("bob")
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    assert!(matches!(
+        store.insert_user(&same_id).await.unwrap_err(),
+        StoreError::Conflict
+    ));
+    assert_eq!(store.list_users(None, 10).await.unwrap().len(), 1);
+    add_user(&store, "bobby", &[]).await;
+}
+
+async fn concurrent_inserts_of_one_username_admit_exactly_one(store: Arc<dyn Store>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let store = store.clone();
+        let name = if i % 2 == 0 { "Carol" } else { "carol" };
+        tasks.spawn(async move { store.insert_user(&new_user(name, &[])).await });
+    }
+    let (mut ok, mut conflicts) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        match r.expect("task") {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict) => conflicts += 1,
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert_eq!((ok, conflicts), (1, 19));
+    assert_eq!(store.list_users(None, 100).await.unwrap().len(), 1);
+}
+
+async fn users_are_listed_by_lowercased_username_with_cursor_and_limit(store: Arc<dyn Store>) {
+    // Punctuation, digits and case: a linguistic collation (en_US) would
+    // ignore the punctuation and interleave these differently from bytes.
+    let names = [
+        "zed", "Alpha", "a.bc", "a-bc", "a_bc", "a1bc", "A2bc", "abc", "ab.d", "ab-d", "ab_d",
+        "ab0d", "_under", "-dash", ".dot", "9lives", "Beta", "b.a", "ba", "BAA",
+    ];
+    for n in names {
+        add_user(&store, n, &[]).await;
+    }
+    let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    expected.sort_by_key(|n| n.to_lowercase().into_bytes());
+
+    let all: Vec<String> = store
+        .list_users(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(all, expected, "one page");
+
+    for page_size in [1u32, 3, 7] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = store
+                .list_users(cursor.as_deref(), page_size)
+                .await
+                .unwrap();
+            assert!(page.len() <= page_size as usize, "limit {page_size}");
+            let Some(last) = page.last() else { break };
+            cursor = Some(last.username.to_lowercase());
+            seen.extend(page.into_iter().map(|u| u.username));
+            assert!(seen.len() <= names.len(), "pagination does not end");
+        }
+        assert_eq!(seen, expected, "pages of {page_size}");
+    }
+
+    // The cursor is exclusive and need not name an existing user.
+    let after_b: Vec<String> = store
+        .list_users(Some("b"), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    let want: Vec<String> = expected
+        .iter()
+        .filter(|n| n.to_lowercase().as_str() > "b")
+        .cloned()
+        .collect();
+    assert_eq!(after_b, want);
+    assert!(store.list_users(Some("zed"), 100).await.unwrap().is_empty());
+    assert_eq!(store.list_users(None, 2).await.unwrap().len(), 2);
+}
+
+async fn update_user_sets_and_clears_profile_fields_roles_and_disabled(store: Arc<dyn Store>) {
+    let id = add_user(&store, "dave", &[]).await;
+    let later = NOW + MINUTE;
+
+    let set = UserChanges {
+        email: Some(Some("dave@example.com".into())),
+        first_name: Some(Some("Dave".into())),
+        last_name: Some(Some("Jones".into())),
+        phone: Some(Some("+44 20 7946 0000".into())),
+        ..UserChanges::default()
+    };
+    let u = done(store.update_user(id, &set, later).await.unwrap());
+    assert_eq!(u.email.as_deref(), Some("dave@example.com"));
+    assert_eq!(u.first_name.as_deref(), Some("Dave"));
+    assert_eq!(u.last_name.as_deref(), Some("Jones"));
+    assert_eq!(u.phone.as_deref(), Some("+44 20 7946 0000"));
+    assert_eq!((u.created_at, u.updated_at), (NOW, later));
+
+    // Clearing one field leaves the others.
+    let clear = UserChanges {
+        phone: Some(None),
+        first_name: Some(None),
+        ..UserChanges::default()
+    };
+    let u = done(store.update_user(id, &clear, later + 1).await.unwrap());
+    assert_eq!(u.phone, None);
+    assert_eq!(u.first_name, None);
+    assert_eq!(u.email.as_deref(), Some("dave@example.com"));
+    assert_eq!(u.last_name.as_deref(), Some("Jones"));
+
+    // An empty change touches only updated_at.
+    let u = done(
+        store
+            .update_user(id, &UserChanges::default(), later + 2)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(u.email.as_deref(), Some("dave@example.com"));
+    assert_eq!(u.updated_at, later + 2);
+
+    let roles = UserChanges {
+        roles: Some(vec!["auditor".into(), "user".into()]),
+        ..UserChanges::default()
+    };
+    let u = done(store.update_user(id, &roles, later + 3).await.unwrap());
+    assert_eq!(u.roles, vec!["auditor", "user"]);
+    assert!(!u.is_admin());
+
+    let disable = UserChanges {
+        disabled: Some(true),
+        ..UserChanges::default()
+    };
+    let u = done(store.update_user(id, &disable, later + 4).await.unwrap());
+    assert!(u.disabled);
+    assert_eq!(u.roles, vec!["auditor", "user"], "roles untouched");
+    let stored = store.user_by_id(id).await.unwrap().unwrap();
+    assert_eq!(stored.user, u, "the change is persisted");
+    assert!(stored.user.disabled);
+
+    let enable = UserChanges {
+        disabled: Some(false),
+        ..UserChanges::default()
+    };
+    assert!(!done(store.update_user(id, &enable, later + 5).await.unwrap()).disabled);
+
+    assert_eq!(
+        store
+            .update_user(Uuid::new_v4(), &set, later)
+            .await
+            .unwrap(),
+        Guarded::NotFound
+    );
+}
+
+async fn update_user_keeps_an_enabled_admin(store: Arc<dyn Store>) {
+    let root = add_user(&store, "root", &["admin"]).await;
+    let plain = add_user(&store, "plain", &[]).await;
+    let demote = UserChanges {
+        roles: Some(vec!["user".into()]),
+        ..UserChanges::default()
+    };
+    let disable = UserChanges {
+        disabled: Some(true),
+        ..UserChanges::default()
+    };
+    let demote_and_disable = UserChanges {
+        roles: Some(vec!["user".into()]),
+        disabled: Some(true),
+        ..UserChanges::default()
+    };
+
+    // The only enabled admin can be neither demoted nor disabled.
+    for change in [&demote, &disable, &demote_and_disable] {
+        assert_eq!(
+            store.update_user(root, change, NOW).await.unwrap(),
+            Guarded::LastAdmin,
+            "{change:?}"
+        );
+    }
+    let still = store.user_by_id(root).await.unwrap().unwrap().user;
+    assert!(
+        still.is_admin() && !still.disabled,
+        "refused changes leave no trace"
+    );
+    // ...but other changes to them go through, including re-stating admin.
+    let profile = UserChanges {
+        email: Some(Some("root@example.com".into())),
+        roles: Some(vec!["admin".into(), "ops".into(), "user".into()]),
+        disabled: Some(false),
+        ..UserChanges::default()
+    };
+    done(store.update_user(root, &profile, NOW).await.unwrap());
+    // Changes to non-admins are never guarded.
+    done(store.update_user(plain, &disable, NOW).await.unwrap());
+    done(store.update_user(plain, &demote, NOW).await.unwrap());
+
+    // A disabled admin does not count as the other admin.
+    let sleeper = add_user(&store, "sleeper", &["admin"]).await;
+    done(store.update_user(sleeper, &disable, NOW).await.unwrap());
+    assert_eq!(
+        store.update_user(root, &demote, NOW).await.unwrap(),
+        Guarded::LastAdmin
+    );
+
+    // With a second enabled admin, the first may go; then the second is the last.
+    let second = add_user(&store, "second", &["admin"]).await;
+    let u = done(store.update_user(root, &demote, NOW).await.unwrap());
+    assert!(!u.is_admin());
+    assert_eq!(
+        store.update_user(second, &disable, NOW).await.unwrap(),
+        Guarded::LastAdmin
+    );
+    // Re-enabling the disabled admin makes room again.
+    let enable = UserChanges {
+        disabled: Some(false),
+        ..UserChanges::default()
+    };
+    done(store.update_user(sleeper, &enable, NOW).await.unwrap());
+    assert!(done(store.update_user(second, &disable, NOW).await.unwrap()).disabled);
+    // Promoting a user is always allowed.
+    let promote = UserChanges {
+        roles: Some(vec!["admin".into(), "user".into()]),
+        ..UserChanges::default()
+    };
+    assert!(done(store.update_user(plain, &promote, NOW).await.unwrap()).is_admin());
+}
+
+async fn delete_user_keeps_an_enabled_admin(store: Arc<dyn Store>) {
+    let root = add_user(&store, "root", &["admin"]).await;
+    let plain = add_user(&store, "plain", &[]).await;
+    assert_eq!(store.delete_user(root).await.unwrap(), Guarded::LastAdmin);
+    assert!(store.user_by_id(root).await.unwrap().is_some());
+
+    let deleted = done(store.delete_user(plain).await.unwrap());
+    assert_eq!(deleted.username, "plain");
+    assert!(store.user_by_id(plain).await.unwrap().is_none());
+    assert_eq!(store.delete_user(plain).await.unwrap(), Guarded::NotFound);
+    assert_eq!(
+        store.delete_user(Uuid::new_v4()).await.unwrap(),
+        Guarded::NotFound
+    );
+
+    // A disabled admin can always be deleted, and does not count as another admin.
+    let sleeper = add_user(&store, "sleeper", &["admin"]).await;
+    let disable = UserChanges {
+        disabled: Some(true),
+        ..UserChanges::default()
+    };
+    done(store.update_user(sleeper, &disable, NOW).await.unwrap());
+    assert_eq!(store.delete_user(root).await.unwrap(), Guarded::LastAdmin);
+    done(store.delete_user(sleeper).await.unwrap());
+
+    // With two enabled admins, either may be deleted; then the other is the last.
+    let second = add_user(&store, "second", &["admin"]).await;
+    assert_eq!(
+        done(store.delete_user(root).await.unwrap()).username,
+        "root"
+    );
+    assert_eq!(store.delete_user(second).await.unwrap(), Guarded::LastAdmin);
+    // The name is free again.
+    add_user(&store, "ROOT", &[]).await;
+}
+
+async fn deleting_a_user_deletes_their_sessions_and_spent_tokens(store: Arc<dyn Store>) {
+    let erin = add_user(&store, "erin", &[]).await;
+    let frank = add_user(&store, "frank", &[]).await;
+    let (s1, h1) = add_session(&store, erin, NOW).await;
+    let (s2, _) = add_session(&store, erin, NOW + 1).await;
+    let (other, _) = add_session(&store, frank, NOW).await;
+    store
+        .rotate_refresh_token(&rotation(h1, NOW + MINUTE))
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert!(store.spent_refresh_token(&h1).await.unwrap().is_some());
+
+    done(store.delete_user(erin).await.unwrap());
+    assert!(store.session_by_id(s1.id).await.unwrap().is_none());
+    assert!(store.session_by_id(s2.id).await.unwrap().is_none());
+    assert!(store.live_sessions(erin, NOW).await.unwrap().is_empty());
+    assert!(store.spent_refresh_token(&h1).await.unwrap().is_none());
+    assert_eq!(store.session_by_id(other.id).await.unwrap(), Some(other));
+}
+
+async fn password_hashes_are_replaced(store: Arc<dyn Store>) {
+    let id = add_user(&store, "grace", &[]).await;
+    assert!(
+        store
+            .set_password_hash(id, "$argon2id$new", NOW + 5)
+            .await
+            .unwrap()
+    );
+    let u = store.user_by_username("GRACE").await.unwrap().unwrap();
+    assert_eq!(u.password_hash, "$argon2id$new");
+    assert_eq!(u.user.updated_at, NOW + 5);
+    assert!(
+        !store
+            .set_password_hash(Uuid::new_v4(), "x", NOW)
+            .await
+            .unwrap()
+    );
+}
+
+async fn sessions_are_inserted_found_and_listed_live_newest_first(store: Arc<dyn Store>) {
+    let heidi = add_user(&store, "heidi", &[]).await;
+    let ivan = add_user(&store, "ivan", &[]).await;
+    let (oldest, _) = add_session(&store, heidi, NOW - 3 * MINUTE).await;
+    let (middle, _) = add_session(&store, heidi, NOW - 2 * MINUTE).await;
+    let (newest, _) = add_session(&store, heidi, NOW - MINUTE).await;
+    let (revoked, _) = add_session(&store, heidi, NOW - 30_000).await;
+    let (mut expired, _) = new_session(heidi, NOW - 2 * DAY);
+    expired.session.user_agent = None;
+    expired.session.ip = None;
+    store.insert_session(&expired).await.unwrap();
+    add_session(&store, ivan, NOW).await;
+
+    assert_eq!(
+        store.session_by_id(middle.id).await.unwrap(),
+        Some(middle.clone())
+    );
+    assert_eq!(
+        store.session_by_id(expired.session.id).await.unwrap(),
+        Some(expired.session.clone()),
+        "nulls round-trip"
+    );
+    assert!(store.session_by_id(Uuid::new_v4()).await.unwrap().is_none());
+
+    store
+        .revoke_session(revoked.id, NOW, NOW + DAY)
+        .await
+        .unwrap()
+        .expect("revoked");
+    let live = store.live_sessions(heidi, NOW).await.unwrap();
+    assert_eq!(live, vec![newest.clone(), middle, oldest.clone()]);
+    // Expiry is exclusive: a session expiring exactly now is dead.
+    let at_expiry = store.live_sessions(heidi, oldest.expires_at).await.unwrap();
+    assert!(!at_expiry.contains(&oldest));
+    assert!(at_expiry.contains(&newest));
+    assert_eq!(store.live_sessions(ivan, NOW).await.unwrap().len(), 1);
+    assert!(
+        store
+            .live_sessions(Uuid::new_v4(), NOW)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A refresh hash belongs to one session only.
+    let (mut dup, _) = new_session(ivan, NOW);
+    dup.refresh_hash = {
+        let (n, h) = new_session(ivan, NOW);
+        store.insert_session(&n).await.unwrap();
+        h
+    };
+    assert!(matches!(
+        store.insert_session(&dup).await.unwrap_err(),
+        StoreError::Conflict
+    ));
+    // A session needs an existing user.
+    let (orphan, _) = new_session(Uuid::new_v4(), NOW);
+    assert!(store.insert_session(&orphan).await.is_err());
+}
+
+async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
+    let judy = add_user(&store, "judy", &[]).await;
+    let (session, h0) = add_session(&store, judy, NOW).await;
+    let r1 = rotation(h0, NOW + MINUTE);
+    let rotated = store
+        .rotate_refresh_token(&r1)
+        .await
+        .unwrap()
+        .expect("first rotation");
+    assert_eq!(rotated.id, session.id);
+    assert_eq!(rotated.last_used_at, NOW + MINUTE);
+    assert_eq!(
+        rotated.expires_at,
+        NOW + MINUTE + DAY,
+        "rotation extends the idle expiry"
+    );
+    assert_eq!(rotated.created_at, NOW);
+    assert_eq!(
+        store.session_by_id(session.id).await.unwrap(),
+        Some(rotated.clone())
+    );
+
+    // The same old token again: nothing.
+    assert!(
+        store
+            .rotate_refresh_token(&rotation(h0, NOW + MINUTE))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .rotate_refresh_token(&rotation(h0, NOW + 2 * MINUTE))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // An unknown token: nothing.
+    assert!(
+        store
+            .rotate_refresh_token(&rotation(random_hash(), NOW))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The new token rotates, once.
+    let r2 = rotation(r1.new_hash, NOW + 2 * MINUTE);
+    assert!(store.rotate_refresh_token(&r2).await.unwrap().is_some());
+    assert!(
+        store
+            .rotate_refresh_token(&rotation(r1.new_hash, NOW + 3 * MINUTE))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .rotate_refresh_token(&rotation(r2.new_hash, NOW + 3 * MINUTE))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_sessions(
+    store: Arc<dyn Store>,
+) {
+    let kim = add_user(&store, "kim", &[]).await;
+    let (mut near_end, h) = new_session(kim, NOW);
+    near_end.session.max_expires_at = NOW + 2 * MINUTE;
+    near_end.session.expires_at = NOW + 2 * MINUTE;
+    store.insert_session(&near_end).await.unwrap();
+    let rotated = store
+        .rotate_refresh_token(&rotation(h, NOW + MINUTE))
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert_eq!(
+        rotated.expires_at,
+        NOW + 2 * MINUTE,
+        "never past max_expires_at"
+    );
+
+    // Expired: refused (expiry is exclusive).
+    let (expired, h) = add_session(&store, kim, NOW).await;
+    assert!(
+        store
+            .rotate_refresh_token(&rotation(h, expired.expires_at))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store.spent_refresh_token(&h).await.unwrap().is_none(),
+        "a refused rotation spends nothing"
+    );
+    // Revoked: refused.
+    let (revoked, h) = add_session(&store, kim, NOW).await;
+    store
+        .revoke_session(revoked.id, NOW, NOW + DAY)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .rotate_refresh_token(&rotation(h, NOW + 1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn spent_tokens_return_the_sealed_successor_only_for_the_latest(store: Arc<dyn Store>) {
+    let leo = add_user(&store, "leo", &[]).await;
+    let (session, t0) = add_session(&store, leo, NOW).await;
+    assert!(
+        store.spent_refresh_token(&t0).await.unwrap().is_none(),
+        "not yet spent"
+    );
+
+    let r1 = rotation(t0, NOW + MINUTE);
+    store
+        .rotate_refresh_token(&r1)
+        .await
+        .unwrap()
+        .expect("rotate t0");
+    let spent = store
+        .spent_refresh_token(&t0)
+        .await
+        .unwrap()
+        .expect("t0 spent");
+    assert_eq!(spent.session.id, session.id);
+    assert_eq!(spent.spent_at, NOW + MINUTE);
+    assert_eq!(spent.sealed_successor.as_deref(), Some(&r1.sealed_new[..]));
+
+    let r2 = rotation(r1.new_hash, NOW + 2 * MINUTE);
+    let after = store
+        .rotate_refresh_token(&r2)
+        .await
+        .unwrap()
+        .expect("rotate t1");
+    let spent0 = store
+        .spent_refresh_token(&t0)
+        .await
+        .unwrap()
+        .expect("t0 still known");
+    assert_eq!(spent0.sealed_successor, None, "t0 is no longer the latest");
+    assert_eq!(spent0.spent_at, NOW + MINUTE);
+    let spent1 = store
+        .spent_refresh_token(&r1.new_hash)
+        .await
+        .unwrap()
+        .expect("t1 spent");
+    assert_eq!(spent1.sealed_successor.as_deref(), Some(&r2.sealed_new[..]));
+    assert_eq!(spent1.spent_at, NOW + 2 * MINUTE);
+    assert_eq!(
+        spent1.session, after,
+        "the spent token carries its session's current state"
+    );
+    assert!(
+        store
+            .spent_refresh_token(&r2.new_hash)
+            .await
+            .unwrap()
+            .is_none(),
+        "current token"
+    );
+    assert!(
+        store
+            .spent_refresh_token(&random_hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Revocation shows on the spent token's session.
+    store
+        .revoke_session(session.id, NOW + 3 * MINUTE, NOW + DAY)
+        .await
+        .unwrap();
+    let spent1 = store
+        .spent_refresh_token(&r1.new_hash)
+        .await
+        .unwrap()
+        .expect("t1 spent");
+    assert_eq!(spent1.session.revoked_at, Some(NOW + 3 * MINUTE));
+}
+
+async fn revoke_session_records_a_durable_revocation(store: Arc<dyn Store>) {
+    let mia = add_user(&store, "mia", &[]).await;
+    let (session, _) = add_session(&store, mia, NOW).await;
+    let until = NOW + 15 * MINUTE;
+    let revoked = store
+        .revoke_session(session.id, NOW + 1, until)
+        .await
+        .unwrap()
+        .expect("revoked");
+    assert_eq!(revoked.id, session.id);
+    assert_eq!(revoked.revoked_at, Some(NOW + 1));
+    assert!(store.live_sessions(mia, NOW + 2).await.unwrap().is_empty());
+
+    let active = store.active_revocations(NOW + 2).await.unwrap();
+    assert_eq!(
+        active,
+        vec![Revocation {
+            kind: RevocationKind::Session,
+            subject: session.id.to_string(),
+            not_before: 0,
+            expires_at: until,
+        }]
+    );
+    // Revoking again keeps the first time and extends the record.
+    let again = store
+        .revoke_session(session.id, NOW + 5, until + MINUTE)
+        .await
+        .unwrap()
+        .expect("still exists");
+    assert_eq!(again.revoked_at, Some(NOW + 1));
+    let active = store.active_revocations(NOW + 2).await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].expires_at, until + MINUTE);
+    // Gone from active once expired.
+    assert!(
+        store
+            .active_revocations(until + MINUTE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert!(
+        store
+            .revoke_session(Uuid::new_v4(), NOW, until)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.active_revocations(NOW).await.unwrap().len(),
+        1,
+        "nothing recorded for unknown sessions"
+    );
+}
+
+async fn revoke_user_sessions_spares_the_exception_and_other_users(store: Arc<dyn Store>) {
+    let nick = add_user(&store, "nick", &[]).await;
+    let olga = add_user(&store, "olga", &[]).await;
+    let (a, _) = add_session(&store, nick, NOW).await;
+    let (b, _) = add_session(&store, nick, NOW + 1).await;
+    let (keep, _) = add_session(&store, nick, NOW + 2).await;
+    let (theirs, _) = add_session(&store, olga, NOW).await;
+    let until = NOW + DAY;
+
+    let revoked = store
+        .revoke_user_sessions(nick, Some(keep.id), NOW + 10, until)
+        .await
+        .unwrap();
+    let ids: HashSet<Uuid> = revoked.iter().map(|s| s.id).collect();
+    assert_eq!(ids, HashSet::from([a.id, b.id]));
+    assert!(revoked.iter().all(|s| s.revoked_at == Some(NOW + 10)));
+    assert_eq!(
+        store.live_sessions(nick, NOW + 11).await.unwrap(),
+        vec![keep.clone()]
+    );
+    assert_eq!(
+        store.live_sessions(olga, NOW + 11).await.unwrap(),
+        vec![theirs.clone()]
+    );
+
+    let subjects: HashSet<String> = store
+        .active_revocations(NOW + 11)
+        .await
+        .unwrap()
+        .into_iter()
+        .inspect(|r| {
+            assert_eq!(r.kind, RevocationKind::Session);
+            assert_eq!(r.expires_at, until);
+        })
+        .map(|r| r.subject)
+        .collect();
+    assert_eq!(
+        subjects,
+        HashSet::from([a.id.to_string(), b.id.to_string()])
+    );
+
+    // Already-revoked sessions are not revoked (or returned) twice.
+    let rest = store
+        .revoke_user_sessions(nick, None, NOW + 20, until)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|s| s.id).collect::<Vec<_>>(), vec![keep.id]);
+    assert_eq!(
+        store.session_by_id(a.id).await.unwrap().unwrap().revoked_at,
+        Some(NOW + 10)
+    );
+    assert_eq!(store.active_revocations(NOW + 21).await.unwrap().len(), 3);
+    assert!(
+        store
+            .revoke_user_sessions(nick, None, NOW + 30, until)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .live_sessions(olga, NOW + 31)
+            .await
+            .unwrap()
+            .contains(&theirs)
+    );
+}
+
+async fn insert_revocations_upserts_keeping_the_later_cutoffs(store: Arc<dyn Store>) {
+    let rev = |kind, subject: &str, not_before, expires_at| Revocation {
+        kind,
+        subject: subject.into(),
+        not_before,
+        expires_at,
+    };
+    store
+        .insert_revocations(&[
+            rev(RevocationKind::User, "u-1", NOW, NOW + DAY),
+            rev(RevocationKind::Token, "jti-1", 0, NOW + MINUTE),
+            rev(RevocationKind::Session, "u-1", 0, NOW + MINUTE),
+        ])
+        .await
+        .unwrap();
+    store.insert_revocations(&[]).await.unwrap();
+    // Earlier not_before, later expiry: the expiry moves, not_before stays.
+    store
+        .insert_revocations(&[rev(RevocationKind::User, "u-1", NOW - 5, NOW + 2 * DAY)])
+        .await
+        .unwrap();
+    // Later not_before, earlier expiry: not_before moves, expiry stays.
+    store
+        .insert_revocations(&[rev(RevocationKind::User, "u-1", NOW + 7, NOW + 1)])
+        .await
+        .unwrap();
+    // The same subject twice in one batch.
+    store
+        .insert_revocations(&[
+            rev(RevocationKind::Token, "jti-2", 0, NOW + 10 * MINUTE),
+            rev(RevocationKind::Token, "jti-2", 0, NOW + 5 * MINUTE),
+        ])
+        .await
+        .unwrap();
+
+    let mut active = store.active_revocations(NOW).await.unwrap();
+    active.sort_by(|x, y| (x.kind.as_str(), &x.subject).cmp(&(y.kind.as_str(), &y.subject)));
+    assert_eq!(
+        active,
+        vec![
+            rev(RevocationKind::Session, "u-1", 0, NOW + MINUTE),
+            rev(RevocationKind::Token, "jti-1", 0, NOW + MINUTE),
+            rev(RevocationKind::Token, "jti-2", 0, NOW + 10 * MINUTE),
+            rev(RevocationKind::User, "u-1", NOW + 7, NOW + 2 * DAY),
+        ]
+    );
+    // Only those still in force (expiry exclusive).
+    let later: Vec<String> = store
+        .active_revocations(NOW + MINUTE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{}:{}", r.kind.as_str(), r.subject))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(later, vec!["token:jti-2", "user:u-1"]);
+}
+
+async fn purge_expired_forgets_dead_revocations_and_sessions(store: Arc<dyn Store>) {
+    let pat = add_user(&store, "pat", &[]).await;
+    store
+        .insert_revocations(&[
+            Revocation {
+                kind: RevocationKind::Token,
+                subject: "old".into(),
+                not_before: 0,
+                expires_at: NOW - 1,
+            },
+            Revocation {
+                kind: RevocationKind::Token,
+                subject: "edge".into(),
+                not_before: 0,
+                expires_at: NOW,
+            },
+            Revocation {
+                kind: RevocationKind::Token,
+                subject: "fresh".into(),
+                not_before: 0,
+                expires_at: NOW + 1,
+            },
+        ])
+        .await
+        .unwrap();
+    let cutoff = NOW - 7 * DAY;
+    // Expired long ago, with a spent token: purged (the spent token with it).
+    let (long_dead, h) = add_session(&store, pat, cutoff - 2 * DAY).await;
+    store
+        .rotate_refresh_token(&rotation(h, cutoff - 2 * DAY + 1))
+        .await
+        .unwrap()
+        .expect("rotated");
+    // Revoked long ago: purged.
+    let (revoked_long_ago, _) = add_session(&store, pat, NOW).await;
+    store
+        .revoke_session(revoked_long_ago.id, cutoff - 1, cutoff)
+        .await
+        .unwrap();
+    // Expired, but after the cutoff: kept (reuse detection still needs it).
+    let (recently_expired, _) = add_session(&store, pat, cutoff - DAY + 1).await;
+    // Revoked after the cutoff: kept.
+    let (recently_revoked, _) = add_session(&store, pat, NOW).await;
+    store
+        .revoke_session(recently_revoked.id, NOW - 1, cutoff)
+        .await
+        .unwrap();
+    let (live, _) = add_session(&store, pat, NOW).await;
+
+    let purged = store.purge_expired(NOW, cutoff).await.unwrap();
+    // Revocations: old, edge, and the two session revocations until `cutoff`; sessions: two.
+    assert_eq!(purged, 4 + 2);
+    let left: HashSet<String> = store
+        .active_revocations(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.subject)
+        .collect();
+    assert_eq!(left, HashSet::from(["fresh".to_owned()]));
+    assert!(store.session_by_id(long_dead.id).await.unwrap().is_none());
+    assert!(store.spent_refresh_token(&h).await.unwrap().is_none());
+    assert!(
+        store
+            .session_by_id(revoked_long_ago.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .session_by_id(recently_expired.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .session_by_id(recently_revoked.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.session_by_id(live.id).await.unwrap(), Some(live));
+    assert_eq!(
+        store.purge_expired(NOW, cutoff).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    assert!(
+        store.user_by_id(pat).await.unwrap().is_some(),
+        "users are never purged"
+    );
+}
+
+async fn signing_keys_are_unique_per_generation_and_ordered_newest_first(store: Arc<dyn Store>) {
+    let key = |kid: &str, generation: i64, encrypted: bool| StoredKey {
+        kid: kid.into(),
+        generation,
+        alg: "ES256".into(),
+        private_der: vec![0x30, 0x81, generation as u8, 0x00, 0xff],
+        encrypted,
+        created_at: NOW + generation,
+        activates_at: NOW + generation * MINUTE,
+    };
+    assert!(
+        store
+            .insert_signing_key(&key("kid-2", 2, false))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .insert_signing_key(&key("kid-1", 1, true))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .insert_signing_key(&key("kid-3", 3, false))
+            .await
+            .unwrap()
+    );
+    // Another process took generation 3 first.
+    assert!(
+        !store
+            .insert_signing_key(&key("kid-3b", 3, false))
+            .await
+            .unwrap()
+    );
+    // The same key twice.
+    assert!(
+        !store
+            .insert_signing_key(&key("kid-1", 4, false))
+            .await
+            .unwrap()
+    );
+
+    let keys = store.signing_keys().await.unwrap();
+    let summary: Vec<(String, i64)> = keys.iter().map(|k| (k.kid.clone(), k.generation)).collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("kid-3".into(), 3),
+            ("kid-2".into(), 2),
+            ("kid-1".into(), 1)
+        ]
+    );
+    let k1 = &keys[2];
+    let want = key("kid-1", 1, true);
+    assert_eq!(k1.alg, "ES256");
+    assert_eq!(k1.private_der, want.private_der);
+    assert!(k1.encrypted);
+    assert!(!keys[0].encrypted);
+    assert_eq!(
+        (k1.created_at, k1.activates_at),
+        (want.created_at, want.activates_at)
+    );
+
+    // Concurrent inserts of the same generation: exactly one wins.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let store = store.clone();
+        let k = key(&format!("race-{i}"), 5, false);
+        tasks.spawn(async move { store.insert_signing_key(&k).await });
+    }
+    let mut won = 0;
+    while let Some(r) = tasks.join_next().await {
+        if r.expect("task").expect("insert") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.signing_keys().await.unwrap()[0].generation, 5);
+}
+
+async fn audit_entries_are_appended_and_filtered(store: Arc<dyn Store>) {
+    let entry = |at: Millis, event: &str, actor: Option<&str>, subject: Option<&str>| AuditEntry {
+        id: 0,
+        at,
+        event: event.into(),
+        actor: actor.map(Into::into),
+        subject: subject.map(Into::into),
+        ip: Some("198.51.100.4".into()),
+        user_agent: Some("curl/8".into()),
+        outcome: if event.ends_with("failed") {
+            "failure"
+        } else {
+            "success"
+        }
+        .into(),
+        detail: Some(r#"{"reason":"test"}"#.into()),
+    };
+    let entries = [
+        entry(1000, "login.succeeded", Some("u1"), Some("u1")),
+        entry(2000, "login.failed", None, Some("alice")),
+        entry(3000, "user.deleted", Some("admin"), Some("u1")),
+        entry(4000, "login.succeeded", Some("u2"), Some("u2")),
+        entry(5000, "login.failed", None, Some("u2")),
+    ];
+    for e in &entries {
+        store.append_audit(e).await.unwrap();
+    }
+    let mut bare = entry(6000, "keys.rotated", None, None);
+    bare.ip = None;
+    bare.user_agent = None;
+    bare.detail = None;
+    store.append_audit(&bare).await.unwrap();
+
+    let q = |f: &dyn Fn(&mut AuditQuery)| {
+        let mut query = AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        };
+        f(&mut query);
+        query
+    };
+    let ats = |v: &[AuditEntry]| v.iter().map(|e| e.at).collect::<Vec<_>>();
+
+    let all = store.audit_entries(&q(&|_| {})).await.unwrap();
+    assert_eq!(
+        ats(&all),
+        vec![6000, 5000, 4000, 3000, 2000, 1000],
+        "newest first"
+    );
+    assert!(
+        all.windows(2).all(|w| w[0].id > w[1].id),
+        "ids increase with appends"
+    );
+    // Every field round-trips; the id is the store's.
+    let first = all.last().unwrap();
+    assert_eq!(
+        AuditEntry {
+            id: 0,
+            ..first.clone()
+        },
+        entries[0]
+    );
+    assert_eq!(
+        AuditEntry {
+            id: 0,
+            ..all[0].clone()
+        },
+        bare
+    );
+
+    let by_user = store
+        .audit_entries(&q(&|q| q.user = Some("u1".into())))
+        .await
+        .unwrap();
+    assert_eq!(ats(&by_user), vec![3000, 1000], "actor or subject");
+    let by_admin = store
+        .audit_entries(&q(&|q| q.user = Some("admin".into())))
+        .await
+        .unwrap();
+    assert_eq!(ats(&by_admin), vec![3000]);
+    let by_event = store
+        .audit_entries(&q(&|q| q.event = Some("login.failed".into())))
+        .await
+        .unwrap();
+    assert_eq!(ats(&by_event), vec![5000, 2000]);
+    let both = store
+        .audit_entries(&q(&|q| {
+            q.user = Some("u2".into());
+            q.event = Some("login.failed".into());
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ats(&both), vec![5000]);
+    let window = store
+        .audit_entries(&q(&|q| {
+            q.since = Some(2000);
+            q.until = Some(4000);
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        ats(&window),
+        vec![3000, 2000],
+        "since inclusive, until exclusive"
+    );
+    let cursor = all[2].id; // the 4000 entry
+    let page = store
+        .audit_entries(&q(&|q| q.before_id = Some(cursor)))
+        .await
+        .unwrap();
+    assert_eq!(ats(&page), vec![3000, 2000, 1000]);
+    let limited = store.audit_entries(&q(&|q| q.limit = 2)).await.unwrap();
+    assert_eq!(ats(&limited), vec![6000, 5000]);
+    let next = store
+        .audit_entries(&q(&|q| {
+            q.limit = 2;
+            q.before_id = Some(limited[1].id);
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ats(&next), vec![4000, 3000]);
+    assert!(
+        store
+            .audit_entries(&q(&|q| q.user = Some("nobody".into())))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .audit_entries(&q(&|q| q.user = Some("' OR 1=1 --".into())))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn concurrent_rotations_of_one_token_mint_exactly_one_successor(store: Arc<dyn Store>) {
+    let quinn = add_user(&store, "quinn", &[]).await;
+    let (session, old) = add_session(&store, quinn, NOW).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let store = store.clone();
+        let barrier = barrier.clone();
+        tasks.spawn(async move {
+            let r = rotation(old, NOW + MINUTE + i);
+            barrier.wait().await;
+            store
+                .rotate_refresh_token(&r)
+                .await
+                .map(|s| s.map(|s| (s, r.new_hash, r.sealed_new)))
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        if let Some(w) = r.expect("task").expect("rotation must not error") {
+            winners.push(w);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one rotation wins");
+    let (winner, new_hash, sealed) = winners.pop().unwrap();
+    assert_eq!(winner.id, session.id);
+    let spent = store
+        .spent_refresh_token(&old)
+        .await
+        .unwrap()
+        .expect("spent");
+    assert_eq!(
+        spent.sealed_successor,
+        Some(sealed),
+        "the winner's successor is the one kept"
+    );
+    assert_eq!(spent.spent_at, winner.last_used_at);
+    // The winner's token is the session's current one.
+    assert!(
+        store
+            .rotate_refresh_token(&rotation(new_hash, NOW + DAY / 2))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn concurrent_demotions_and_deletions_keep_an_enabled_admin(store: Arc<dyn Store>) {
+    let demote = UserChanges {
+        roles: Some(vec!["user".into()]),
+        ..UserChanges::default()
+    };
+    let disable = UserChanges {
+        disabled: Some(true),
+        ..UserChanges::default()
+    };
+    let enabled_admins = |store: Arc<dyn Store>| async move {
+        store
+            .list_users(None, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.is_admin() && !u.disabled)
+            .map(|u| u.id)
+            .collect::<Vec<_>>()
+    };
+    let mut a = add_user(&store, "admin-a", &["admin"]).await;
+    for round in 0..12 {
+        // Exactly two enabled admins, each removed by a different request at once.
+        let b = add_user(&store, &format!("admin-b{round}"), &["admin"]).await;
+        assert_eq!(enabled_admins(store.clone()).await.len(), 2);
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (id, how) in [(a, round % 3), (b, (round / 3) % 3)] {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            let (demote, disable) = (demote.clone(), disable.clone());
+            tasks.spawn(async move {
+                barrier.wait().await;
+                let outcome = match how {
+                    0 => store
+                        .update_user(id, &demote, NOW)
+                        .await
+                        .map(|g| g.into_unit()),
+                    1 => store
+                        .update_user(id, &disable, NOW)
+                        .await
+                        .map(|g| g.into_unit()),
+                    _ => store.delete_user(id).await.map(|g| g.into_unit()),
+                };
+                outcome.expect("guarded change")
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            outcomes.push(r.expect("task"));
+        }
+        outcomes.sort_by_key(|g| *g == Guarded::LastAdmin);
+        assert_eq!(
+            outcomes,
+            vec![Guarded::Done(()), Guarded::LastAdmin],
+            "round {round}: exactly one of the two is refused"
+        );
+        let left = enabled_admins(store.clone()).await;
+        assert_eq!(left.len(), 1, "round {round}: one enabled admin remains");
+        a = left[0];
+    }
+}
+
+trait IntoUnit {
+    fn into_unit(self) -> Guarded<()>;
+}
+
+impl<T> IntoUnit for Guarded<T> {
+    fn into_unit(self) -> Guarded<()> {
+        match self {
+            Guarded::Done(_) => Guarded::Done(()),
+            Guarded::NotFound => Guarded::NotFound,
+            Guarded::LastAdmin => Guarded::LastAdmin,
+        }
+    }
+}
