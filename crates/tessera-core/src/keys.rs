@@ -141,7 +141,10 @@ impl PublicJwk {
 }
 
 /// Parsed key pairs differ in size; one per key, so boxing buys nothing.
-#[expect(clippy::large_enum_variant, reason = "one signer per key, never in bulk")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one signer per key, never in bulk"
+)]
 enum Signer {
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),

@@ -7,10 +7,13 @@ use crate::routes::{auth, keys, ops, sessions, users};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use std::sync::Arc;
+use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -19,7 +22,7 @@ use tower_http::trace::TraceLayer;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Builds the application: every route, the error fallbacks and the layers.
-pub fn router(state: AppState, cors_origins: &[String]) -> Router {
+pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duration) -> Router {
     let openapi = Arc::new(crate::openapi::document(
         &state.schemas,
         &state.tessera.settings().issuer,
@@ -62,6 +65,9 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(middleware::from_fn_with_state(state.metrics.clone(), track))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            time_limit(request, next, request_timeout)
+        }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(cors_origins))
         .layer(SetResponseHeaderLayer::overriding(
@@ -70,6 +76,15 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers 408 in the error shape when a request (slow body included) takes
+/// longer than allowed, so a slow client cannot hold a worker.
+async fn time_limit(request: Request, next: Next, limit: Duration) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    }
 }
 
 /// CORS for the configured origins only; none by default.

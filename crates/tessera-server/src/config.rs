@@ -124,6 +124,10 @@ pub struct Config {
     pub trusted_proxies: Vec<Cidr>,
     /// The admin to create at start-up.
     pub admin: Option<BootstrapAdmin>,
+    /// Connection limits (`TESSERA_MAX_CONNECTIONS`).
+    pub limits: crate::listener::ConnectionLimits,
+    /// The longest a request may take (`TESSERA_REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
     /// Allowed browser origins.
     pub cors_origins: Vec<String>,
     /// Log filter.
@@ -175,9 +179,10 @@ impl Config {
 
         let issuer = get("TESSERA_ISSUER").map(|i| i.trim_end_matches('/').to_owned());
         if let Some(i) = &issuer
-            && !(i.starts_with("http://") || i.starts_with("https://")) {
-                return Err(bad("TESSERA_ISSUER", "must be an http:// or https:// URL"));
-            }
+            && !(i.starts_with("http://") || i.starts_with("https://"))
+        {
+            return Err(bad("TESSERA_ISSUER", "must be an http:// or https:// URL"));
+        }
         let audience = get("TESSERA_AUDIENCE");
 
         let alg_text = get("TESSERA_JWT_ALG").unwrap_or_else(|| "ES256".into());
@@ -200,12 +205,13 @@ impl Config {
         };
         let key_prepublish = duration("TESSERA_KEY_PREPUBLISH", "1h", false)?;
         if let Some(period) = key_rotation
-            && key_prepublish >= period {
-                return Err(bad(
-                    "TESSERA_KEY_PREPUBLISH",
-                    "must be shorter than TESSERA_KEY_ROTATION",
-                ));
-            }
+            && key_prepublish >= period
+        {
+            return Err(bad(
+                "TESSERA_KEY_PREPUBLISH",
+                "must be shorter than TESSERA_KEY_ROTATION",
+            ));
+        }
 
         let master_key = match get("TESSERA_MASTER_KEY") {
             Some(text) => {
@@ -318,6 +324,20 @@ impl Config {
             }
         };
 
+        let max_connections = parse_number(
+            get("TESSERA_MAX_CONNECTIONS"),
+            "TESSERA_MAX_CONNECTIONS",
+            16_384,
+            1,
+            1_000_000,
+        )? as usize;
+        let limits = crate::listener::ConnectionLimits {
+            max_connections,
+            header_read_timeout: duration("TESSERA_HEADER_TIMEOUT", "10s", false)?,
+            ..Default::default()
+        };
+        let request_timeout = duration("TESSERA_REQUEST_TIMEOUT", "30s", false)?;
+
         let mut settings = Settings::new("");
         settings.alg = alg;
         settings.hmac_secret = hmac_secret;
@@ -345,6 +365,8 @@ impl Config {
             master_key,
             trusted_proxies,
             admin,
+            limits,
+            request_timeout,
             cors_origins,
             log: get("TESSERA_LOG").unwrap_or_else(|| "info".into()),
             log_json,

@@ -67,6 +67,8 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// 408 `request_timeout`: the request took longer than allowed.
+    RequestTimeout,
     /// 500 `internal`; the cause is logged, never sent.
     Internal(String),
 }
@@ -89,6 +91,7 @@ impl ApiError {
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,6 +119,7 @@ impl ApiError {
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             TooManyAttempts { .. } => "too_many_attempts",
+            RequestTimeout => "request_timeout",
             Internal(_) => "internal",
         }
     }
@@ -147,6 +151,7 @@ impl ApiError {
             PayloadTooLarge => "the request body is larger than 64 KiB".into(),
             UnsupportedMediaType => "the request body must be application/json".into(),
             TooManyAttempts { .. } => "too many attempts; try again later".into(),
+            RequestTimeout => "the request took too long".into(),
             Internal(_) => "internal server error".into(),
         }
     }

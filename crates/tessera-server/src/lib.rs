@@ -12,12 +12,14 @@
 //! - [`metrics`]: Prometheus metrics and their middleware.
 //! - [`config`]: configuration from the environment.
 //! - [`serve`]: start-up, serving, upkeep and shutdown.
+//! - [`listener`]: accepting connections with timeouts and a cap.
 //! - [`state`]: what handlers share.
 
 pub mod app;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

@@ -45,9 +45,9 @@ pub async fn start_domain(
         && tessera
             .ensure_admin(&admin.username, &admin.password)
             .await?
-        {
-            tracing::info!(username = %admin.username, "bootstrap admin created");
-        }
+    {
+        tracing::info!(username = %admin.username, "bootstrap admin created");
+    }
     Ok(tessera)
 }
 
@@ -85,18 +85,13 @@ pub async fn launch_with_clock(
     let bound = listener.local_addr()?;
     let tessera = start_domain(&config, bound, clock).await?;
     let state = app_state(&config, tessera.clone())?;
-    let app = router(state, &config.cors_origins);
+    let app = router(state, &config.cors_origins, config.request_timeout);
     let upkeep = tokio::spawn(maintain(tessera.clone()));
     tracing::info!(address = %bound, issuer = %tessera.settings().issuer, "Tessera listening on http://{bound}");
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    crate::listener::serve(listener, app, config.limits, shutdown).await;
     upkeep.abort();
     tracing::info!("Tessera stopped");
-    Ok(served?)
+    Ok(())
 }
 
 /// Every minute: key rotation, revocation refresh, purging.

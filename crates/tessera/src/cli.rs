@@ -134,6 +134,7 @@ fn init_tracing(config: &Config, serving: bool) {
     let filter = tracing_subscriber_filter(&config.log, serving);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if config.log_json {
         builder.json().init();

@@ -11,7 +11,11 @@ use crate::settings::ms;
 const IP_FACTOR: u32 = 4;
 
 fn user_key(username: &str) -> String {
-    format!("login:user:{}", username.to_lowercase())
+    // PostgreSQL text cannot hold U+0000, and no real username contains it.
+    format!(
+        "login:user:{}",
+        username.to_lowercase().replace('\0', "\u{FFFD}")
+    )
 }
 
 fn ip_key(ip: &str) -> String {

@@ -312,22 +312,41 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Adds a signing key; `false` if another process took that generation first.
     async fn insert_signing_key(&self, key: &StoredKey) -> StoreResult<bool>;
     /// Replaces a key's stored private material (to seal it under a master key).
-    async fn update_signing_key_material(&self, kid: &str, private_der: &[u8], encrypted: bool) -> StoreResult<()>;
+    async fn update_signing_key_material(
+        &self,
+        kid: &str,
+        private_der: &[u8],
+        encrypted: bool,
+    ) -> StoreResult<()>;
     /// All signing keys, newest generation first.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
 
     /// The latest `blocked_until` of `keys` if it is after `now`.
-    async fn throttle_blocked_until(&self, keys: [&str; 2], now: Millis) -> StoreResult<Option<Millis>>;
+    async fn throttle_blocked_until(
+        &self,
+        keys: [&str; 2],
+        now: Millis,
+    ) -> StoreResult<Option<Millis>>;
     /// Counts a failure for `key`, starting a new count when the previous
     /// failure was before `window_start`; returns the count.
-    async fn throttle_failure(&self, key: &str, now: Millis, window_start: Millis) -> StoreResult<i64>;
+    async fn throttle_failure(
+        &self,
+        key: &str,
+        now: Millis,
+        window_start: Millis,
+    ) -> StoreResult<i64>;
     /// Blocks `key` until `until`.
     async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()>;
     /// Forgets `key`'s failures.
     async fn throttle_clear(&self, key: &str) -> StoreResult<()>;
     /// Counts one event against a fixed window of `window_ms`; returns the
     /// count in the window and when the window ends.
-    async fn rate_limit_hit(&self, key: &str, now: Millis, window_ms: Millis) -> StoreResult<(i64, Millis)>;
+    async fn rate_limit_hit(
+        &self,
+        key: &str,
+        now: Millis,
+        window_ms: Millis,
+    ) -> StoreResult<(i64, Millis)>;
 
     /// Appends to the audit log.
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;

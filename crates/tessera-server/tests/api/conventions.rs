@@ -273,6 +273,12 @@ async fn unsupported_methods_are_405_in_the_error_shape() {
             .send(method.clone(), path, Some(&alice.access), None)
             .await;
         assert_eq!(header(&r, "x-content-type-options"), Some("nosniff"));
+        // RFC 9110 §15.5.6: a 405 names the methods that are allowed.
+        assert!(
+            header(&r, "allow").is_some_and(|a| !a.is_empty() && !a.contains(method.as_str())),
+            "Allow on {method} {path}: {:?}",
+            r.headers().get("allow")
+        );
         assert_error(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     }
 }

@@ -103,9 +103,14 @@ impl TestAppBuilder {
             handle: Some(handle),
             dir: Some(dir),
         };
-        // Wait until the server answers (start-up runs migrations first).
+        // Wait until the server answers (start-up runs migrations first),
+        // with a client that keeps no idle connection open afterwards.
+        let probe = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("probe client");
         for _ in 0..200 {
-            if let Ok(r) = app.client.get(app.url("/healthz")).send().await
+            if let Ok(r) = probe.get(app.url("/healthz")).send().await
                 && r.status() == StatusCode::OK
             {
                 return Some(app);

@@ -3,11 +3,6 @@
 //! only that one rule can be why it is refused; next to each forgery, the
 //! same construction with the rule kept is accepted, so every test can fail.
 
-#![allow(
-    clippy::expect_used,
-    reason = "in a test, an expectation that does not hold is a failure to report"
-)]
-
 use crate::helpers::*;
 use base64::Engine as _;
 use base64::alphabet::URL_SAFE;
