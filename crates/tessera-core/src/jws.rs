@@ -45,6 +45,17 @@ pub struct CompactJws<'a> {
 
 /// Splits and decodes a compact JWS; the payload must also be a JSON object.
 pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JwsError> {
+    let jws = parse_compact_opaque(token)?;
+    // The claims must be a JSON object without duplicates too; parsed again
+    // into typed claims by the caller.
+    strict_object(&jws.payload)?;
+    Ok(jws)
+}
+
+/// Like [`parse_compact`], but the payload is left as bytes, not required to
+/// be JSON: for a JWS that is not a JWT (such as the test vectors of other
+/// projects). Every other rule is the same.
+pub fn parse_compact_opaque(token: &str) -> Result<CompactJws<'_>, JwsError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwsError::TooLarge);
     }
@@ -61,9 +72,6 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JwsError> {
     let payload = b64url_decode(p).ok_or(JwsError::Base64)?;
     let signature = b64url_decode(s).ok_or(JwsError::Base64)?;
     let header = strict_object(&header_bytes)?;
-    // The claims must be a JSON object without duplicates too; parsed again
-    // into typed claims by the caller.
-    strict_object(&payload)?;
     Ok(CompactJws {
         signing_input: &token[..h.len() + 1 + p.len()],
         signature_b64: s,
@@ -226,6 +234,29 @@ mod tests {
             parse_compact("e30=.e30.c2ln").unwrap_err(),
             JwsError::Base64,
             "padding"
+        );
+    }
+
+    #[test]
+    fn opaque_payloads_are_left_to_the_caller() {
+        let t = format!(
+            "{}.{}.{}",
+            b64url(r#"{"alg":"HS256"}"#),
+            b64url("foo"),
+            b64url("sig")
+        );
+        assert_eq!(parse_compact(&t).unwrap_err(), JwsError::Json);
+        let jws = parse_compact_opaque(&t).unwrap();
+        assert_eq!(jws.payload, b"foo");
+        assert_eq!(
+            parse_compact_opaque(&token("[]", "{}")).unwrap_err(),
+            JwsError::Json,
+            "the header is still a JSON object"
+        );
+        assert_eq!(
+            parse_compact_opaque("e30..c2ln").unwrap_err(),
+            JwsError::Shape,
+            "and no part is empty"
         );
     }
 

@@ -65,6 +65,8 @@ pub struct Settings {
     pub registration_rate: RateLimit,
     /// 32-byte key sealing private signing keys at rest (`None`: stored in the clear).
     pub master_key: Option<SecretBytes>,
+    /// How long audit entries are kept (`None`: forever).
+    pub audit_retention: Option<Duration>,
 }
 
 impl Settings {
@@ -94,6 +96,7 @@ impl Settings {
                 per: Duration::from_secs(60),
             },
             master_key: None,
+            audit_retention: Some(Duration::from_secs(365 * 86_400)),
         }
     }
 

@@ -5,8 +5,8 @@
 
 use crate::clock::Millis;
 use crate::crypto::b64url;
-use crate::jws::{JwsError, is_access_token_typ, parse_compact};
-use crate::keys::{KeyError, KeyRing, PublicJwk, SigningKey, alg_name, parse_alg};
+use crate::jws::{CompactJws, JwsError, is_access_token_typ, parse_compact, parse_compact_opaque};
+use crate::keys::{KeyError, KeyRing, PublicJwk, SigningKey, alg_name};
 use crate::revocation::RevocationSet;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::{Deserialize, Serialize};
@@ -234,8 +234,14 @@ impl KeySource for [PublicJwk] {
         _now_ms: Millis,
         _lifetime: Millis,
     ) -> Option<(Algorithm, Cow<'_, DecodingKey>)> {
-        let jwk = self.iter().find(|k| k.kid == kid)?;
-        Some((parse_alg(&jwk.alg)?, Cow::Owned(jwk.decoding_key().ok()?)))
+        // A kid that names two keys is ambiguous: neither is used.
+        let mut named = self.iter().filter(|k| k.kid == kid);
+        let jwk = named.next()?;
+        if named.next().is_some() {
+            return None;
+        }
+        let (alg, key) = jwk.verifying_key().ok()?;
+        Some((alg, Cow::Owned(key)))
     }
 }
 
@@ -251,13 +257,7 @@ pub fn verify_access_token(
     let jws = parse_compact(token)?;
     let header = &jws.header;
     // 2. The algorithm is pinned by the key the `kid` names.
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .ok_or(TokenError::BadAlgorithm)?;
-    if alg.eq_ignore_ascii_case("none") {
-        return Err(TokenError::BadAlgorithm);
-    }
+    let alg = header_alg(header)?;
     // 3. typ, crit; jku/jwk/x5u/x5c are never consulted.
     let typ = header
         .get("typ")
@@ -266,30 +266,9 @@ pub fn verify_access_token(
     if !is_access_token_typ(typ) {
         return Err(TokenError::WrongType);
     }
-    if header.contains_key("crit") {
-        return Err(TokenError::Critical);
-    }
-    let kid = header
-        .get("kid")
-        .and_then(Value::as_str)
-        .ok_or(TokenError::UnknownKey)?;
-    let (key_alg, key) = ring
-        .verifying_key(kid, now_ms, policy.token_lifetime_ms)
-        .ok_or(TokenError::UnknownKey)?;
-    if alg != alg_name(key_alg) {
-        return Err(TokenError::AlgorithmMismatch);
-    }
-    // 4. The signature, with the key's own algorithm.
-    let valid = jsonwebtoken::crypto::verify(
-        jws.signature_b64,
-        jws.signing_input.as_bytes(),
-        &key,
-        key_alg,
-    )
-    .unwrap_or(false);
-    if !valid {
-        return Err(TokenError::BadSignature);
-    }
+    refuse_crit(header)?;
+    // 2 and 4. The key `kid` names, its algorithm, and the signature.
+    verify_signature(&jws, alg, ring, now_ms, policy.token_lifetime_ms)?;
     // 5. Claims: types, time, issuer, audience.
     let claims: AccessClaims =
         serde_json::from_slice(&jws.payload).map_err(|_| TokenError::BadClaims)?;
@@ -321,6 +300,78 @@ pub fn verify_access_token(
         return Err(TokenError::Revoked);
     }
     Ok(claims)
+}
+
+/// Verifies any compact JWS, not only an access token, under the rules of
+/// SPEC §5 that do not concern claims: size, shape, canonical base64url, a
+/// JSON header without duplicates, `alg` present and not `none`, no `crit`,
+/// `kid` naming a key of `keys`, `alg` equal to that key's algorithm, and the
+/// signature. `typ` and the payload are not examined; `jku`, `jwk`, `x5u` and
+/// `x5c` are never consulted. [`verify_access_token`] applies the same steps.
+pub fn verify_jws<'a>(
+    token: &'a str,
+    keys: &(impl KeySource + ?Sized),
+    now_ms: Millis,
+    token_lifetime_ms: Millis,
+) -> Result<CompactJws<'a>, TokenError> {
+    let jws = parse_compact_opaque(token)?;
+    let alg = header_alg(&jws.header)?;
+    refuse_crit(&jws.header)?;
+    verify_signature(&jws, alg, keys, now_ms, token_lifetime_ms)?;
+    Ok(jws)
+}
+
+/// The header's `alg`; a missing one and `none` are refused.
+fn header_alg(header: &serde_json::Map<String, Value>) -> Result<&str, TokenError> {
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::BadAlgorithm)?;
+    if alg.eq_ignore_ascii_case("none") {
+        return Err(TokenError::BadAlgorithm);
+    }
+    Ok(alg)
+}
+
+/// A `crit` header is refused: Tessera understands no extension.
+fn refuse_crit(header: &serde_json::Map<String, Value>) -> Result<(), TokenError> {
+    if header.contains_key("crit") {
+        return Err(TokenError::Critical);
+    }
+    Ok(())
+}
+
+/// Finds the key `kid` names, requires `alg` to be that key's algorithm, and
+/// checks the signature with the key's own algorithm.
+fn verify_signature(
+    jws: &CompactJws<'_>,
+    alg: &str,
+    keys: &(impl KeySource + ?Sized),
+    now_ms: Millis,
+    token_lifetime_ms: Millis,
+) -> Result<(), TokenError> {
+    let kid = jws
+        .header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::UnknownKey)?;
+    let (key_alg, key) = keys
+        .verifying_key(kid, now_ms, token_lifetime_ms)
+        .ok_or(TokenError::UnknownKey)?;
+    if alg != alg_name(key_alg) {
+        return Err(TokenError::AlgorithmMismatch);
+    }
+    let valid = jsonwebtoken::crypto::verify(
+        jws.signature_b64,
+        jws.signing_input.as_bytes(),
+        &key,
+        key_alg,
+    )
+    .unwrap_or(false);
+    if !valid {
+        return Err(TokenError::BadSignature);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -404,6 +455,71 @@ mod tests {
             verify_access_token(&token, &ring, &revs, &policy(), NOW - 61_000),
             Err(TokenError::NotYetValid)
         );
+    }
+
+    #[test]
+    fn verify_jws_applies_the_header_rules_to_any_payload() {
+        let ring = ring();
+        let key = ring.signer(NOW).unwrap();
+        let sign = |header: &str, payload: &str| {
+            let input = format!("{}.{}", b64url(header), b64url(payload));
+            let sig = b64url(key.sign(input.as_bytes()).unwrap());
+            format!("{input}.{sig}")
+        };
+        let kid = key.kid();
+        let plain = sign(&format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#), "not JSON");
+        let jws = verify_jws(&plain, &ring, NOW, 0).unwrap();
+        assert_eq!(jws.payload, b"not JSON");
+        assert_eq!(
+            verify_access_token(&plain, &ring, &RevocationSet::new(), &policy(), NOW).unwrap_err(),
+            TokenError::Malformed(JwsError::Json)
+        );
+        let crit = sign(
+            &format!(r#"{{"alg":"ES256","kid":"{kid}","crit":["exp"],"exp":1}}"#),
+            "x",
+        );
+        assert_eq!(
+            verify_jws(&crit, &ring, NOW, 0).unwrap_err(),
+            TokenError::Critical
+        );
+        let other_alg = sign(&format!(r#"{{"alg":"ES384","kid":"{kid}"}}"#), "x");
+        assert_eq!(
+            verify_jws(&other_alg, &ring, NOW, 0).unwrap_err(),
+            TokenError::AlgorithmMismatch
+        );
+        let none = sign(&format!(r#"{{"alg":"none","kid":"{kid}"}}"#), "x");
+        assert_eq!(
+            verify_jws(&none, &ring, NOW, 0).unwrap_err(),
+            TokenError::BadAlgorithm
+        );
+        let no_kid = sign(r#"{"alg":"ES256"}"#, "x");
+        assert_eq!(
+            verify_jws(&no_kid, &ring, NOW, 0).unwrap_err(),
+            TokenError::UnknownKey
+        );
+    }
+
+    #[test]
+    fn an_ambiguous_kid_in_a_jwk_set_names_no_key() {
+        let ring = ring();
+        let token = sign_jws(ring.signer(NOW).unwrap(), ACCESS_TOKEN_TYP, &claims()).unwrap();
+        let jwk = ring.keys()[0].public_jwk().unwrap().clone();
+        let revs = RevocationSet::new();
+        assert!(
+            verify_access_token(&token, [jwk.clone()].as_slice(), &revs, &policy(), NOW).is_ok()
+        );
+        let other = ring_jwk_with_kid(&jwk.kid);
+        assert_eq!(
+            verify_access_token(&token, [jwk, other].as_slice(), &revs, &policy(), NOW),
+            Err(TokenError::UnknownKey)
+        );
+    }
+
+    fn ring_jwk_with_kid(kid: &str) -> PublicJwk {
+        PublicJwk {
+            kid: kid.into(),
+            ..ring().keys()[0].public_jwk().unwrap().clone()
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use tessera_core::clock::Millis;
 use tessera_core::model::Session;
 use tessera_core::store::{
-    AuditEntry, AuditQuery, Guarded, NewSession, NewUser, Revocation, RevocationKind, Rotation,
-    Store, StoreError, StoredKey, UserChanges,
+    AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Revocation, RevocationKind,
+    Rotation, SessionRevocation, Store, StoreError, StoredKey, UserChanges,
 };
 use uuid::Uuid;
 
@@ -76,6 +76,15 @@ conformance!(
     login_throttle_counts_failures_per_key_within_a_window_and_blocks,
     rate_limits_count_hits_in_fixed_windows,
     concurrent_throttle_and_rate_limit_counts_are_exact,
+    insert_user_writes_the_first_session_and_audit_with_the_user_or_nothing,
+    update_user_applies_its_follow_up_only_when_the_change_goes_through,
+    delete_user_revokes_sessions_before_the_cascade_and_records_audit_or_nothing,
+    change_password_revokes_all_but_the_exception_and_records_audit,
+    rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_rotates,
+    revoke_session_records_audit_only_for_an_existing_session,
+    insert_signing_key_records_audit_only_when_it_takes_the_generation,
+    throttle_failure_records_its_audit_entry_with_the_count,
+    insert_session_and_revoke_user_sessions_record_their_audit,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -100,7 +109,7 @@ fn new_user(username: &str, roles: &[&str]) -> NewUser {
 
 async fn add_user(store: &Arc<dyn Store>, username: &str, roles: &[&str]) -> Uuid {
     store
-        .insert_user(&new_user(username, roles))
+        .insert_user(&new_user(username, roles), None, &[])
         .await
         .expect("insert user")
         .id
@@ -142,7 +151,10 @@ async fn add_session(
     created_at: Millis,
 ) -> (Session, [u8; 32]) {
     let (new, hash) = new_session(user_id, created_at);
-    store.insert_session(&new).await.expect("insert session");
+    store
+        .insert_session(&new, &[])
+        .await
+        .expect("insert session");
     (new.session, hash)
 }
 
@@ -163,6 +175,50 @@ fn done<T: std::fmt::Debug>(g: Guarded<T>) -> T {
     }
 }
 
+/// An audit entry as a caller hands it to the store (the store assigns the id).
+fn audit_entry(event: &str, actor: Option<&str>, subject: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: NOW,
+        event: event.into(),
+        actor: actor.map(Into::into),
+        subject: subject.map(Into::into),
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("store-test/1.0".into()),
+        outcome: "success".into(),
+        detail: Some(r#"{"via":"store-test"}"#.into()),
+    }
+}
+
+/// The whole audit log, newest first, with the store's ids cleared so
+/// entries compare equal to what was handed in.
+async fn audit_log(store: &Arc<dyn Store>) -> Vec<AuditEntry> {
+    store
+        .audit_entries(&AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit entries")
+        .into_iter()
+        .map(|e| AuditEntry { id: 0, ..e })
+        .collect()
+}
+
+/// The subjects of the revocations in force at `now`, by kind.
+async fn revoked_subjects(
+    store: &Arc<dyn Store>,
+    now: Millis,
+) -> HashSet<(RevocationKind, String)> {
+    store
+        .active_revocations(now)
+        .await
+        .expect("active revocations")
+        .into_iter()
+        .map(|r| (r.kind, r.subject))
+        .collect()
+}
+
 // ------------------------------------------------------------------ cases
 
 async fn migrations_are_idempotent_and_the_store_answers(store: Arc<dyn Store>) {
@@ -178,7 +234,7 @@ async fn users_are_found_by_username_ignoring_case_and_by_id(store: Arc<dyn Stor
     user.first_name = Some("Alice".into());
     user.last_name = Some("Smith".into());
     user.phone = Some("+1 555 0100".into());
-    let inserted = store.insert_user(&user).await.expect("insert");
+    let inserted = store.insert_user(&user, None, &[]).await.expect("insert");
     assert_eq!(inserted.id, user.id);
     assert_eq!(inserted.username, "Alice.Smith", "stored as registered");
     assert_eq!(inserted.roles, vec!["admin", "user"]);
@@ -238,7 +294,10 @@ async fn users_are_found_by_username_ignoring_case_and_by_id(store: Arc<dyn Stor
 async fn usernames_are_unique_ignoring_case(store: Arc<dyn Store>) {
     add_user(&store, "bob", &[]).await;
     for taken in ["bob", "BOB", "Bob"] {
-        let err = store.insert_user(&new_user(taken, &[])).await.unwrap_err();
+        let err = store
+            .insert_user(&new_user(taken, &[]), None, &[])
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Conflict), "{taken}: {err:?}");
     }
     // A duplicate id is a conflict too.
@@ -251,7 +310,7 @@ async fn usernames_are_unique_ignoring_case(store: Arc<dyn Store>) {
         .user
         .id;
     assert!(matches!(
-        store.insert_user(&same_id).await.unwrap_err(),
+        store.insert_user(&same_id, None, &[]).await.unwrap_err(),
         StoreError::Conflict
     ));
     assert_eq!(store.list_users(None, 10).await.unwrap().len(), 1);
@@ -263,7 +322,7 @@ async fn concurrent_inserts_of_one_username_admit_exactly_one(store: Arc<dyn Sto
     for i in 0..20 {
         let store = store.clone();
         let name = if i % 2 == 0 { "Carol" } else { "carol" };
-        tasks.spawn(async move { store.insert_user(&new_user(name, &[])).await });
+        tasks.spawn(async move { store.insert_user(&new_user(name, &[]), None, &[]).await });
     }
     let (mut ok, mut conflicts) = (0, 0);
     while let Some(r) = tasks.join_next().await {
@@ -345,7 +404,12 @@ async fn update_user_sets_and_clears_profile_fields_roles_and_disabled(store: Ar
         phone: Some(Some("+44 20 7946 0000".into())),
         ..UserChanges::default()
     };
-    let u = done(store.update_user(id, &set, later).await.unwrap());
+    let u = done(
+        store
+            .update_user(id, &set, later, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
     assert_eq!(u.email.as_deref(), Some("dave@example.com"));
     assert_eq!(u.first_name.as_deref(), Some("Dave"));
     assert_eq!(u.last_name.as_deref(), Some("Jones"));
@@ -358,7 +422,12 @@ async fn update_user_sets_and_clears_profile_fields_roles_and_disabled(store: Ar
         first_name: Some(None),
         ..UserChanges::default()
     };
-    let u = done(store.update_user(id, &clear, later + 1).await.unwrap());
+    let u = done(
+        store
+            .update_user(id, &clear, later + 1, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
     assert_eq!(u.phone, None);
     assert_eq!(u.first_name, None);
     assert_eq!(u.email.as_deref(), Some("dave@example.com"));
@@ -367,7 +436,7 @@ async fn update_user_sets_and_clears_profile_fields_roles_and_disabled(store: Ar
     // An empty change touches only updated_at.
     let u = done(
         store
-            .update_user(id, &UserChanges::default(), later + 2)
+            .update_user(id, &UserChanges::default(), later + 2, &FollowUp::default())
             .await
             .unwrap(),
     );
@@ -378,7 +447,12 @@ async fn update_user_sets_and_clears_profile_fields_roles_and_disabled(store: Ar
         roles: Some(vec!["auditor".into(), "user".into()]),
         ..UserChanges::default()
     };
-    let u = done(store.update_user(id, &roles, later + 3).await.unwrap());
+    let u = done(
+        store
+            .update_user(id, &roles, later + 3, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
     assert_eq!(u.roles, vec!["auditor", "user"]);
     assert!(!u.is_admin());
 
@@ -386,7 +460,12 @@ async fn update_user_sets_and_clears_profile_fields_roles_and_disabled(store: Ar
         disabled: Some(true),
         ..UserChanges::default()
     };
-    let u = done(store.update_user(id, &disable, later + 4).await.unwrap());
+    let u = done(
+        store
+            .update_user(id, &disable, later + 4, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
     assert!(u.disabled);
     assert_eq!(u.roles, vec!["auditor", "user"], "roles untouched");
     let stored = store.user_by_id(id).await.unwrap().unwrap();
@@ -397,11 +476,19 @@ async fn update_user_sets_and_clears_profile_fields_roles_and_disabled(store: Ar
         disabled: Some(false),
         ..UserChanges::default()
     };
-    assert!(!done(store.update_user(id, &enable, later + 5).await.unwrap()).disabled);
+    assert!(
+        !done(
+            store
+                .update_user(id, &enable, later + 5, &FollowUp::default())
+                .await
+                .unwrap()
+        )
+        .disabled
+    );
 
     assert_eq!(
         store
-            .update_user(Uuid::new_v4(), &set, later)
+            .update_user(Uuid::new_v4(), &set, later, &FollowUp::default())
             .await
             .unwrap(),
         Guarded::NotFound
@@ -428,7 +515,10 @@ async fn update_user_keeps_an_enabled_admin(store: Arc<dyn Store>) {
     // The only enabled admin can be neither demoted nor disabled.
     for change in [&demote, &disable, &demote_and_disable] {
         assert_eq!(
-            store.update_user(root, change, NOW).await.unwrap(),
+            store
+                .update_user(root, change, NOW, &FollowUp::default())
+                .await
+                .unwrap(),
             Guarded::LastAdmin,
             "{change:?}"
         );
@@ -445,25 +535,56 @@ async fn update_user_keeps_an_enabled_admin(store: Arc<dyn Store>) {
         disabled: Some(false),
         ..UserChanges::default()
     };
-    done(store.update_user(root, &profile, NOW).await.unwrap());
+    done(
+        store
+            .update_user(root, &profile, NOW, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
     // Changes to non-admins are never guarded.
-    done(store.update_user(plain, &disable, NOW).await.unwrap());
-    done(store.update_user(plain, &demote, NOW).await.unwrap());
+    done(
+        store
+            .update_user(plain, &disable, NOW, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
+    done(
+        store
+            .update_user(plain, &demote, NOW, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
 
     // A disabled admin does not count as the other admin.
     let sleeper = add_user(&store, "sleeper", &["admin"]).await;
-    done(store.update_user(sleeper, &disable, NOW).await.unwrap());
+    done(
+        store
+            .update_user(sleeper, &disable, NOW, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
     assert_eq!(
-        store.update_user(root, &demote, NOW).await.unwrap(),
+        store
+            .update_user(root, &demote, NOW, &FollowUp::default())
+            .await
+            .unwrap(),
         Guarded::LastAdmin
     );
 
     // With a second enabled admin, the first may go; then the second is the last.
     let second = add_user(&store, "second", &["admin"]).await;
-    let u = done(store.update_user(root, &demote, NOW).await.unwrap());
+    let u = done(
+        store
+            .update_user(root, &demote, NOW, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
     assert!(!u.is_admin());
     assert_eq!(
-        store.update_user(second, &disable, NOW).await.unwrap(),
+        store
+            .update_user(second, &disable, NOW, &FollowUp::default())
+            .await
+            .unwrap(),
         Guarded::LastAdmin
     );
     // Re-enabling the disabled admin makes room again.
@@ -471,28 +592,66 @@ async fn update_user_keeps_an_enabled_admin(store: Arc<dyn Store>) {
         disabled: Some(false),
         ..UserChanges::default()
     };
-    done(store.update_user(sleeper, &enable, NOW).await.unwrap());
-    assert!(done(store.update_user(second, &disable, NOW).await.unwrap()).disabled);
+    done(
+        store
+            .update_user(sleeper, &enable, NOW, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
+    assert!(
+        done(
+            store
+                .update_user(second, &disable, NOW, &FollowUp::default())
+                .await
+                .unwrap()
+        )
+        .disabled
+    );
     // Promoting a user is always allowed.
     let promote = UserChanges {
         roles: Some(vec!["admin".into(), "user".into()]),
         ..UserChanges::default()
     };
-    assert!(done(store.update_user(plain, &promote, NOW).await.unwrap()).is_admin());
+    assert!(
+        done(
+            store
+                .update_user(plain, &promote, NOW, &FollowUp::default())
+                .await
+                .unwrap()
+        )
+        .is_admin()
+    );
 }
 
 async fn delete_user_keeps_an_enabled_admin(store: Arc<dyn Store>) {
     let root = add_user(&store, "root", &["admin"]).await;
     let plain = add_user(&store, "plain", &[]).await;
-    assert_eq!(store.delete_user(root).await.unwrap(), Guarded::LastAdmin);
+    assert_eq!(
+        store.delete_user(root, &FollowUp::default()).await.unwrap(),
+        Guarded::LastAdmin
+    );
     assert!(store.user_by_id(root).await.unwrap().is_some());
 
-    let deleted = done(store.delete_user(plain).await.unwrap());
+    let deleted = done(
+        store
+            .delete_user(plain, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
     assert_eq!(deleted.username, "plain");
     assert!(store.user_by_id(plain).await.unwrap().is_none());
-    assert_eq!(store.delete_user(plain).await.unwrap(), Guarded::NotFound);
     assert_eq!(
-        store.delete_user(Uuid::new_v4()).await.unwrap(),
+        store
+            .delete_user(plain, &FollowUp::default())
+            .await
+            .unwrap(),
+        Guarded::NotFound
+    );
+    assert_eq!(
+        store
+            .delete_user(Uuid::new_v4(), &FollowUp::default())
+            .await
+            .unwrap(),
         Guarded::NotFound
     );
 
@@ -502,17 +661,36 @@ async fn delete_user_keeps_an_enabled_admin(store: Arc<dyn Store>) {
         disabled: Some(true),
         ..UserChanges::default()
     };
-    done(store.update_user(sleeper, &disable, NOW).await.unwrap());
-    assert_eq!(store.delete_user(root).await.unwrap(), Guarded::LastAdmin);
-    done(store.delete_user(sleeper).await.unwrap());
+    done(
+        store
+            .update_user(sleeper, &disable, NOW, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        store.delete_user(root, &FollowUp::default()).await.unwrap(),
+        Guarded::LastAdmin
+    );
+    done(
+        store
+            .delete_user(sleeper, &FollowUp::default())
+            .await
+            .unwrap(),
+    );
 
     // With two enabled admins, either may be deleted; then the other is the last.
     let second = add_user(&store, "second", &["admin"]).await;
     assert_eq!(
-        done(store.delete_user(root).await.unwrap()).username,
+        done(store.delete_user(root, &FollowUp::default()).await.unwrap()).username,
         "root"
     );
-    assert_eq!(store.delete_user(second).await.unwrap(), Guarded::LastAdmin);
+    assert_eq!(
+        store
+            .delete_user(second, &FollowUp::default())
+            .await
+            .unwrap(),
+        Guarded::LastAdmin
+    );
     // The name is free again.
     add_user(&store, "ROOT", &[]).await;
 }
@@ -524,13 +702,13 @@ async fn deleting_a_user_deletes_their_sessions_and_spent_tokens(store: Arc<dyn 
     let (s2, _) = add_session(&store, erin, NOW + 1).await;
     let (other, _) = add_session(&store, frank, NOW).await;
     store
-        .rotate_refresh_token(&rotation(h1, NOW + MINUTE))
+        .rotate_refresh_token(&rotation(h1, NOW + MINUTE), &[])
         .await
         .unwrap()
         .expect("rotated");
     assert!(store.spent_refresh_token(&h1).await.unwrap().is_some());
 
-    done(store.delete_user(erin).await.unwrap());
+    done(store.delete_user(erin, &FollowUp::default()).await.unwrap());
     assert!(store.session_by_id(s1.id).await.unwrap().is_none());
     assert!(store.session_by_id(s2.id).await.unwrap().is_none());
     assert!(store.live_sessions(erin, NOW).await.unwrap().is_empty());
@@ -567,7 +745,7 @@ async fn sessions_are_inserted_found_and_listed_live_newest_first(store: Arc<dyn
     let (mut expired, _) = new_session(heidi, NOW - 2 * DAY);
     expired.session.user_agent = None;
     expired.session.ip = None;
-    store.insert_session(&expired).await.unwrap();
+    store.insert_session(&expired, &[]).await.unwrap();
     add_session(&store, ivan, NOW).await;
 
     assert_eq!(
@@ -582,7 +760,7 @@ async fn sessions_are_inserted_found_and_listed_live_newest_first(store: Arc<dyn
     assert!(store.session_by_id(Uuid::new_v4()).await.unwrap().is_none());
 
     store
-        .revoke_session(revoked.id, NOW, NOW + DAY)
+        .revoke_session(revoked.id, NOW, NOW + DAY, &[])
         .await
         .unwrap()
         .expect("revoked");
@@ -605,16 +783,16 @@ async fn sessions_are_inserted_found_and_listed_live_newest_first(store: Arc<dyn
     let (mut dup, _) = new_session(ivan, NOW);
     dup.refresh_hash = {
         let (n, h) = new_session(ivan, NOW);
-        store.insert_session(&n).await.unwrap();
+        store.insert_session(&n, &[]).await.unwrap();
         h
     };
     assert!(matches!(
-        store.insert_session(&dup).await.unwrap_err(),
+        store.insert_session(&dup, &[]).await.unwrap_err(),
         StoreError::Conflict
     ));
     // A session needs an existing user.
     let (orphan, _) = new_session(Uuid::new_v4(), NOW);
-    assert!(store.insert_session(&orphan).await.is_err());
+    assert!(store.insert_session(&orphan, &[]).await.is_err());
 }
 
 async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
@@ -622,7 +800,7 @@ async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
     let (session, h0) = add_session(&store, judy, NOW).await;
     let r1 = rotation(h0, NOW + MINUTE);
     let rotated = store
-        .rotate_refresh_token(&r1)
+        .rotate_refresh_token(&r1, &[])
         .await
         .unwrap()
         .expect("first rotation");
@@ -642,14 +820,14 @@ async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
     // The same old token again: nothing.
     assert!(
         store
-            .rotate_refresh_token(&rotation(h0, NOW + MINUTE))
+            .rotate_refresh_token(&rotation(h0, NOW + MINUTE), &[])
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .rotate_refresh_token(&rotation(h0, NOW + 2 * MINUTE))
+            .rotate_refresh_token(&rotation(h0, NOW + 2 * MINUTE), &[])
             .await
             .unwrap()
             .is_none()
@@ -657,24 +835,30 @@ async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
     // An unknown token: nothing.
     assert!(
         store
-            .rotate_refresh_token(&rotation(random_hash(), NOW))
+            .rotate_refresh_token(&rotation(random_hash(), NOW), &[])
             .await
             .unwrap()
             .is_none()
     );
     // The new token rotates, once.
     let r2 = rotation(r1.new_hash, NOW + 2 * MINUTE);
-    assert!(store.rotate_refresh_token(&r2).await.unwrap().is_some());
     assert!(
         store
-            .rotate_refresh_token(&rotation(r1.new_hash, NOW + 3 * MINUTE))
+            .rotate_refresh_token(&r2, &[])
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .rotate_refresh_token(&rotation(r1.new_hash, NOW + 3 * MINUTE), &[])
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .rotate_refresh_token(&rotation(r2.new_hash, NOW + 3 * MINUTE))
+            .rotate_refresh_token(&rotation(r2.new_hash, NOW + 3 * MINUTE), &[])
             .await
             .unwrap()
             .is_some()
@@ -688,9 +872,9 @@ async fn rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_session
     let (mut near_end, h) = new_session(kim, NOW);
     near_end.session.max_expires_at = NOW + 2 * MINUTE;
     near_end.session.expires_at = NOW + 2 * MINUTE;
-    store.insert_session(&near_end).await.unwrap();
+    store.insert_session(&near_end, &[]).await.unwrap();
     let rotated = store
-        .rotate_refresh_token(&rotation(h, NOW + MINUTE))
+        .rotate_refresh_token(&rotation(h, NOW + MINUTE), &[])
         .await
         .unwrap()
         .expect("rotated");
@@ -704,7 +888,7 @@ async fn rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_session
     let (expired, h) = add_session(&store, kim, NOW).await;
     assert!(
         store
-            .rotate_refresh_token(&rotation(h, expired.expires_at))
+            .rotate_refresh_token(&rotation(h, expired.expires_at), &[])
             .await
             .unwrap()
             .is_none()
@@ -716,12 +900,12 @@ async fn rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_session
     // Revoked: refused.
     let (revoked, h) = add_session(&store, kim, NOW).await;
     store
-        .revoke_session(revoked.id, NOW, NOW + DAY)
+        .revoke_session(revoked.id, NOW, NOW + DAY, &[])
         .await
         .unwrap();
     assert!(
         store
-            .rotate_refresh_token(&rotation(h, NOW + 1))
+            .rotate_refresh_token(&rotation(h, NOW + 1), &[])
             .await
             .unwrap()
             .is_none()
@@ -738,7 +922,7 @@ async fn spent_tokens_return_the_sealed_successor_only_for_the_latest(store: Arc
 
     let r1 = rotation(t0, NOW + MINUTE);
     store
-        .rotate_refresh_token(&r1)
+        .rotate_refresh_token(&r1, &[])
         .await
         .unwrap()
         .expect("rotate t0");
@@ -753,7 +937,7 @@ async fn spent_tokens_return_the_sealed_successor_only_for_the_latest(store: Arc
 
     let r2 = rotation(r1.new_hash, NOW + 2 * MINUTE);
     let after = store
-        .rotate_refresh_token(&r2)
+        .rotate_refresh_token(&r2, &[])
         .await
         .unwrap()
         .expect("rotate t1");
@@ -793,7 +977,7 @@ async fn spent_tokens_return_the_sealed_successor_only_for_the_latest(store: Arc
 
     // Revocation shows on the spent token's session.
     store
-        .revoke_session(session.id, NOW + 3 * MINUTE, NOW + DAY)
+        .revoke_session(session.id, NOW + 3 * MINUTE, NOW + DAY, &[])
         .await
         .unwrap();
     let spent1 = store
@@ -809,7 +993,7 @@ async fn revoke_session_records_a_durable_revocation(store: Arc<dyn Store>) {
     let (session, _) = add_session(&store, mia, NOW).await;
     let until = NOW + 15 * MINUTE;
     let revoked = store
-        .revoke_session(session.id, NOW + 1, until)
+        .revoke_session(session.id, NOW + 1, until, &[])
         .await
         .unwrap()
         .expect("revoked");
@@ -829,7 +1013,7 @@ async fn revoke_session_records_a_durable_revocation(store: Arc<dyn Store>) {
     );
     // Revoking again keeps the first time and extends the record.
     let again = store
-        .revoke_session(session.id, NOW + 5, until + MINUTE)
+        .revoke_session(session.id, NOW + 5, until + MINUTE, &[])
         .await
         .unwrap()
         .expect("still exists");
@@ -848,7 +1032,7 @@ async fn revoke_session_records_a_durable_revocation(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .revoke_session(Uuid::new_v4(), NOW, until)
+            .revoke_session(Uuid::new_v4(), NOW, until, &[])
             .await
             .unwrap()
             .is_none()
@@ -870,7 +1054,15 @@ async fn revoke_user_sessions_spares_the_exception_and_other_users(store: Arc<dy
     let until = NOW + DAY;
 
     let revoked = store
-        .revoke_user_sessions(nick, Some(keep.id), NOW + 10, until)
+        .revoke_user_sessions(
+            nick,
+            &SessionRevocation {
+                except: Some(keep.id),
+                now: NOW + 10,
+                until,
+            },
+            &[],
+        )
         .await
         .unwrap();
     let ids: HashSet<Uuid> = revoked.iter().map(|s| s.id).collect();
@@ -903,7 +1095,15 @@ async fn revoke_user_sessions_spares_the_exception_and_other_users(store: Arc<dy
 
     // Already-revoked sessions are not revoked (or returned) twice.
     let rest = store
-        .revoke_user_sessions(nick, None, NOW + 20, until)
+        .revoke_user_sessions(
+            nick,
+            &SessionRevocation {
+                except: None,
+                now: NOW + 20,
+                until,
+            },
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(rest.iter().map(|s| s.id).collect::<Vec<_>>(), vec![keep.id]);
@@ -914,7 +1114,15 @@ async fn revoke_user_sessions_spares_the_exception_and_other_users(store: Arc<dy
     assert_eq!(store.active_revocations(NOW + 21).await.unwrap().len(), 3);
     assert!(
         store
-            .revoke_user_sessions(nick, None, NOW + 30, until)
+            .revoke_user_sessions(
+                nick,
+                &SessionRevocation {
+                    except: None,
+                    now: NOW + 30,
+                    until
+                },
+                &[]
+            )
             .await
             .unwrap()
             .is_empty()
@@ -1016,14 +1224,14 @@ async fn purge_expired_forgets_dead_revocations_and_sessions(store: Arc<dyn Stor
     // Expired long ago, with a spent token: purged (the spent token with it).
     let (long_dead, h) = add_session(&store, pat, cutoff - 2 * DAY).await;
     store
-        .rotate_refresh_token(&rotation(h, cutoff - 2 * DAY + 1))
+        .rotate_refresh_token(&rotation(h, cutoff - 2 * DAY + 1), &[])
         .await
         .unwrap()
         .expect("rotated");
     // Revoked long ago: purged.
     let (revoked_long_ago, _) = add_session(&store, pat, NOW).await;
     store
-        .revoke_session(revoked_long_ago.id, cutoff - 1, cutoff)
+        .revoke_session(revoked_long_ago.id, cutoff - 1, cutoff, &[])
         .await
         .unwrap();
     // Expired, but after the cutoff: kept (reuse detection still needs it).
@@ -1031,7 +1239,7 @@ async fn purge_expired_forgets_dead_revocations_and_sessions(store: Arc<dyn Stor
     // Revoked after the cutoff: kept.
     let (recently_revoked, _) = add_session(&store, pat, NOW).await;
     store
-        .revoke_session(recently_revoked.id, NOW - 1, cutoff)
+        .revoke_session(recently_revoked.id, NOW - 1, cutoff, &[])
         .await
         .unwrap();
     let (live, _) = add_session(&store, pat, NOW).await;
@@ -1094,33 +1302,33 @@ async fn signing_keys_are_unique_per_generation_and_ordered_newest_first(store: 
     };
     assert!(
         store
-            .insert_signing_key(&key("kid-2", 2, false))
+            .insert_signing_key(&key("kid-2", 2, false), &[])
             .await
             .unwrap()
     );
     assert!(
         store
-            .insert_signing_key(&key("kid-1", 1, true))
+            .insert_signing_key(&key("kid-1", 1, true), &[])
             .await
             .unwrap()
     );
     assert!(
         store
-            .insert_signing_key(&key("kid-3", 3, false))
+            .insert_signing_key(&key("kid-3", 3, false), &[])
             .await
             .unwrap()
     );
     // Another process took generation 3 first.
     assert!(
         !store
-            .insert_signing_key(&key("kid-3b", 3, false))
+            .insert_signing_key(&key("kid-3b", 3, false), &[])
             .await
             .unwrap()
     );
     // The same key twice.
     assert!(
         !store
-            .insert_signing_key(&key("kid-1", 4, false))
+            .insert_signing_key(&key("kid-1", 4, false), &[])
             .await
             .unwrap()
     );
@@ -1151,7 +1359,7 @@ async fn signing_keys_are_unique_per_generation_and_ordered_newest_first(store: 
     for i in 0..10 {
         let store = store.clone();
         let k = key(&format!("race-{i}"), 5, false);
-        tasks.spawn(async move { store.insert_signing_key(&k).await });
+        tasks.spawn(async move { store.insert_signing_key(&k, &[]).await });
     }
     let mut won = 0;
     while let Some(r) = tasks.join_next().await {
@@ -1312,7 +1520,7 @@ async fn concurrent_rotations_of_one_token_mint_exactly_one_successor(store: Arc
             let r = rotation(old, NOW + MINUTE + i);
             barrier.wait().await;
             store
-                .rotate_refresh_token(&r)
+                .rotate_refresh_token(&r, &[])
                 .await
                 .map(|s| s.map(|s| (s, r.new_hash, r.sealed_new)))
         });
@@ -1340,7 +1548,7 @@ async fn concurrent_rotations_of_one_token_mint_exactly_one_successor(store: Arc
     // The winner's token is the session's current one.
     assert!(
         store
-            .rotate_refresh_token(&rotation(new_hash, NOW + DAY / 2))
+            .rotate_refresh_token(&rotation(new_hash, NOW + DAY / 2), &[])
             .await
             .unwrap()
             .is_some()
@@ -1380,14 +1588,17 @@ async fn concurrent_demotions_and_deletions_keep_an_enabled_admin(store: Arc<dyn
                 barrier.wait().await;
                 let outcome = match how {
                     0 => store
-                        .update_user(id, &demote, NOW)
+                        .update_user(id, &demote, NOW, &FollowUp::default())
                         .await
                         .map(|g| g.into_unit()),
                     1 => store
-                        .update_user(id, &disable, NOW)
+                        .update_user(id, &disable, NOW, &FollowUp::default())
                         .await
                         .map(|g| g.into_unit()),
-                    _ => store.delete_user(id).await.map(|g| g.into_unit()),
+                    _ => store
+                        .delete_user(id, &FollowUp::default())
+                        .await
+                        .map(|g| g.into_unit()),
                 };
                 outcome.expect("guarded change")
             });
@@ -1431,28 +1642,28 @@ async fn login_throttle_counts_failures_per_key_within_a_window_and_blocks(store
     );
     assert_eq!(
         store
-            .throttle_failure(user, NOW, NOW - window)
+            .throttle_failure(user, NOW, NOW - window, &[])
             .await
             .unwrap(),
         1
     );
     assert_eq!(
         store
-            .throttle_failure(user, NOW + 1, NOW + 1 - window)
+            .throttle_failure(user, NOW + 1, NOW + 1 - window, &[])
             .await
             .unwrap(),
         2
     );
     assert_eq!(
         store
-            .throttle_failure(user, NOW + 2, NOW + 2 - window)
+            .throttle_failure(user, NOW + 2, NOW + 2 - window, &[])
             .await
             .unwrap(),
         3
     );
     assert_eq!(
         store
-            .throttle_failure(ip, NOW + 2, NOW + 2 - window)
+            .throttle_failure(ip, NOW + 2, NOW + 2 - window, &[])
             .await
             .unwrap(),
         1,
@@ -1523,14 +1734,14 @@ async fn login_throttle_counts_failures_per_key_within_a_window_and_blocks(store
     let later = NOW + 2 + window + 1;
     assert_eq!(
         store
-            .throttle_failure(user, later, later - window)
+            .throttle_failure(user, later, later - window, &[])
             .await
             .unwrap(),
         1
     );
     assert_eq!(
         store
-            .throttle_failure(user, later + 1, later + 1 - window)
+            .throttle_failure(user, later + 1, later + 1 - window, &[])
             .await
             .unwrap(),
         2
@@ -1547,7 +1758,7 @@ async fn login_throttle_counts_failures_per_key_within_a_window_and_blocks(store
     );
     assert_eq!(
         store
-            .throttle_failure(user, later + 2, later + 2 - window)
+            .throttle_failure(user, later + 2, later + 2 - window, &[])
             .await
             .unwrap(),
         1
@@ -1570,7 +1781,7 @@ async fn login_throttle_counts_failures_per_key_within_a_window_and_blocks(store
     );
     assert_eq!(
         store
-            .throttle_failure(ip, later + 4, later + 4 - window)
+            .throttle_failure(ip, later + 4, later + 4 - window, &[])
             .await
             .unwrap(),
         1
@@ -1635,7 +1846,7 @@ async fn concurrent_throttle_and_rate_limit_counts_are_exact(store: Arc<dyn Stor
             barrier.wait().await;
             if i % 2 == 0 {
                 let n = store
-                    .throttle_failure("login:user:raced", NOW + i, NOW - DAY)
+                    .throttle_failure("login:user:raced", NOW + i, NOW - DAY, &[])
                     .await
                     .expect("failure");
                 (true, n)
@@ -1660,4 +1871,579 @@ async fn concurrent_throttle_and_rate_limit_counts_are_exact(store: Arc<dyn Stor
     let want: Vec<i64> = (1..=20).collect();
     assert_eq!(failures, want, "every failure counted once");
     assert_eq!(hits, want, "every hit counted once");
+}
+
+// ------------------------------------------- audit in the same transaction
+
+async fn insert_user_writes_the_first_session_and_audit_with_the_user_or_nothing(
+    store: Arc<dyn Store>,
+) {
+    let user = new_user("Uma", &[]);
+    let (first, _) = new_session(user.id, NOW);
+    let id = user.id.to_string();
+    let registered = audit_entry("user.registered", Some(&id), Some(&id));
+    let inserted = store
+        .insert_user(&user, Some(&first), std::slice::from_ref(&registered))
+        .await
+        .expect("insert with a first session");
+    assert_eq!(inserted.id, user.id);
+    assert_eq!(
+        store.session_by_id(first.session.id).await.unwrap(),
+        Some(first.session.clone())
+    );
+    assert_eq!(
+        store.live_sessions(user.id, NOW).await.unwrap(),
+        vec![first.session.clone()]
+    );
+    assert_eq!(audit_log(&store).await, vec![registered.clone()]);
+
+    // A taken username: no user, no session, no audit entry.
+    let taken = new_user("UMA", &[]);
+    let (second, _) = new_session(taken.id, NOW + 1);
+    let taken_id = taken.id.to_string();
+    let err = store
+        .insert_user(
+            &taken,
+            Some(&second),
+            &[audit_entry(
+                "user.registered",
+                Some(&taken_id),
+                Some(&taken_id),
+            )],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert!(store.user_by_id(taken.id).await.unwrap().is_none());
+    assert!(
+        store
+            .session_by_id(second.session.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(audit_log(&store).await, vec![registered.clone()]);
+
+    // A first session that conflicts (a refresh hash already in use) takes
+    // the user and the audit entry down with it.
+    let free = new_user("victor", &[]);
+    let (mut clash, _) = new_session(free.id, NOW + 2);
+    clash.refresh_hash = first.refresh_hash;
+    let err = store
+        .insert_user(
+            &free,
+            Some(&clash),
+            &[audit_entry("user.registered", None, Some("victor"))],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert!(store.user_by_username("victor").await.unwrap().is_none());
+    assert!(
+        store
+            .session_by_id(clash.session.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(audit_log(&store).await, vec![registered]);
+    // ...and the name is still free.
+    add_user(&store, "victor", &[]).await;
+}
+
+async fn update_user_applies_its_follow_up_only_when_the_change_goes_through(
+    store: Arc<dyn Store>,
+) {
+    let root = add_user(&store, "root", &["admin"]).await;
+    let (s1, _) = add_session(&store, root, NOW).await;
+    let (s2, _) = add_session(&store, root, NOW + 1).await;
+    let demote = UserChanges {
+        roles: Some(vec!["user".into()]),
+        ..UserChanges::default()
+    };
+    let until = NOW + DAY;
+    let cut_off = Revocation {
+        kind: RevocationKind::User,
+        subject: root.to_string(),
+        not_before: NOW + 10,
+        expires_at: until,
+    };
+    let updated = audit_entry("user.updated", Some("someone"), Some(&root.to_string()));
+    let follow = FollowUp {
+        revoke_sessions: Some(SessionRevocation {
+            except: None,
+            now: NOW + 10,
+            until,
+        }),
+        revocations: vec![cut_off.clone()],
+        audit: vec![updated.clone()],
+    };
+
+    // Refused as the last admin: none of the follow-up happens.
+    assert_eq!(
+        store
+            .update_user(root, &demote, NOW + 10, &follow)
+            .await
+            .unwrap(),
+        Guarded::LastAdmin
+    );
+    assert!(store.active_revocations(NOW + 10).await.unwrap().is_empty());
+    assert!(audit_log(&store).await.is_empty());
+    assert_eq!(
+        store.live_sessions(root, NOW + 10).await.unwrap(),
+        vec![s2.clone(), s1.clone()],
+        "sessions untouched"
+    );
+    // Nor for a user that does not exist.
+    assert_eq!(
+        store
+            .update_user(Uuid::new_v4(), &demote, NOW + 10, &follow)
+            .await
+            .unwrap(),
+        Guarded::NotFound
+    );
+    assert!(store.active_revocations(NOW + 10).await.unwrap().is_empty());
+    assert!(audit_log(&store).await.is_empty());
+
+    // With another admin the change goes through, and all of the follow-up with it.
+    let other = add_user(&store, "other", &["admin"]).await;
+    let (theirs, _) = add_session(&store, other, NOW).await;
+    let u = done(
+        store
+            .update_user(root, &demote, NOW + 10, &follow)
+            .await
+            .unwrap(),
+    );
+    assert!(!u.is_admin());
+    assert!(
+        store
+            .live_sessions(root, NOW + 11)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for s in [&s1, &s2] {
+        assert_eq!(
+            store.session_by_id(s.id).await.unwrap().unwrap().revoked_at,
+            Some(NOW + 10)
+        );
+    }
+    assert_eq!(
+        store.live_sessions(other, NOW + 11).await.unwrap(),
+        vec![theirs],
+        "only the changed user's sessions"
+    );
+    assert_eq!(
+        revoked_subjects(&store, NOW + 11).await,
+        HashSet::from([
+            (RevocationKind::Session, s1.id.to_string()),
+            (RevocationKind::Session, s2.id.to_string()),
+            (RevocationKind::User, root.to_string()),
+        ])
+    );
+    assert!(
+        store
+            .active_revocations(NOW + 11)
+            .await
+            .unwrap()
+            .contains(&cut_off)
+    );
+    assert_eq!(audit_log(&store).await, vec![updated]);
+}
+
+async fn delete_user_revokes_sessions_before_the_cascade_and_records_audit_or_nothing(
+    store: Arc<dyn Store>,
+) {
+    let until = NOW + DAY;
+    let follow_for = |id: Uuid| FollowUp {
+        revoke_sessions: Some(SessionRevocation {
+            except: None,
+            now: NOW + 10,
+            until,
+        }),
+        revocations: vec![Revocation {
+            kind: RevocationKind::User,
+            subject: id.to_string(),
+            not_before: NOW + 10,
+            expires_at: until,
+        }],
+        audit: vec![audit_entry(
+            "user.deleted",
+            Some("someone"),
+            Some(&id.to_string()),
+        )],
+    };
+
+    // Refused as the last admin: nothing recorded, sessions untouched.
+    let root = add_user(&store, "root", &["admin"]).await;
+    let (root_session, _) = add_session(&store, root, NOW).await;
+    assert_eq!(
+        store.delete_user(root, &follow_for(root)).await.unwrap(),
+        Guarded::LastAdmin
+    );
+    assert!(store.user_by_id(root).await.unwrap().is_some());
+    assert_eq!(
+        store.live_sessions(root, NOW + 10).await.unwrap(),
+        vec![root_session]
+    );
+    assert!(store.active_revocations(NOW + 10).await.unwrap().is_empty());
+    assert!(audit_log(&store).await.is_empty());
+    // No such user: nothing recorded either.
+    let ghost = Uuid::new_v4();
+    assert_eq!(
+        store.delete_user(ghost, &follow_for(ghost)).await.unwrap(),
+        Guarded::NotFound
+    );
+    assert!(store.active_revocations(NOW + 10).await.unwrap().is_empty());
+    assert!(audit_log(&store).await.is_empty());
+
+    // Deleted: the sessions are gone with the user, their revocations remain.
+    let wendy = add_user(&store, "wendy", &[]).await;
+    let (a, _) = add_session(&store, wendy, NOW).await;
+    let (b, _) = add_session(&store, wendy, NOW + 1).await;
+    let follow = follow_for(wendy);
+    assert_eq!(
+        done(store.delete_user(wendy, &follow).await.unwrap()).username,
+        "wendy"
+    );
+    for s in [&a, &b] {
+        assert!(store.session_by_id(s.id).await.unwrap().is_none());
+    }
+    assert_eq!(
+        revoked_subjects(&store, NOW + 11).await,
+        HashSet::from([
+            (RevocationKind::Session, a.id.to_string()),
+            (RevocationKind::Session, b.id.to_string()),
+            (RevocationKind::User, wendy.to_string()),
+        ])
+    );
+    assert_eq!(audit_log(&store).await, follow.audit);
+}
+
+async fn change_password_revokes_all_but_the_exception_and_records_audit(store: Arc<dyn Store>) {
+    let xena = add_user(&store, "xena", &[]).await;
+    let yuri = add_user(&store, "yuri", &[]).await;
+    let (a, _) = add_session(&store, xena, NOW).await;
+    let (b, _) = add_session(&store, xena, NOW + 1).await;
+    let (keep, _) = add_session(&store, xena, NOW + 2).await;
+    let (theirs, _) = add_session(&store, yuri, NOW).await;
+    let until = NOW + DAY;
+    let revoke = SessionRevocation {
+        except: Some(keep.id),
+        now: NOW + 10,
+        until,
+    };
+    let changed = audit_entry(
+        "password.changed",
+        Some(&xena.to_string()),
+        Some(&xena.to_string()),
+    );
+
+    let revoked = store
+        .change_password(
+            xena,
+            "$argon2id$changed",
+            &revoke,
+            std::slice::from_ref(&changed),
+        )
+        .await
+        .unwrap()
+        .expect("the user exists");
+    assert_eq!(
+        revoked.iter().map(|s| s.id).collect::<HashSet<_>>(),
+        HashSet::from([a.id, b.id])
+    );
+    assert!(revoked.iter().all(|s| s.revoked_at == Some(NOW + 10)));
+    let stored = store.user_by_id(xena).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash, "$argon2id$changed");
+    assert_eq!(stored.user.updated_at, NOW + 10);
+    assert_eq!(
+        store.live_sessions(xena, NOW + 11).await.unwrap(),
+        vec![keep]
+    );
+    assert_eq!(
+        store.live_sessions(yuri, NOW + 11).await.unwrap(),
+        vec![theirs]
+    );
+    assert_eq!(
+        revoked_subjects(&store, NOW + 11).await,
+        HashSet::from([
+            (RevocationKind::Session, a.id.to_string()),
+            (RevocationKind::Session, b.id.to_string()),
+        ])
+    );
+    assert_eq!(audit_log(&store).await, vec![changed.clone()]);
+
+    // No such user: None, and nothing recorded.
+    assert_eq!(
+        store
+            .change_password(
+                Uuid::new_v4(),
+                "$argon2id$x",
+                &SessionRevocation {
+                    except: None,
+                    now: NOW + 20,
+                    until,
+                },
+                &[audit_entry("password.changed", None, Some("nobody"))],
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(audit_log(&store).await, vec![changed]);
+    assert_eq!(store.active_revocations(NOW + 21).await.unwrap().len(), 2);
+}
+
+async fn rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_rotates(
+    store: Arc<dyn Store>,
+) {
+    let zoe = add_user(&store, "zoe", &[]).await;
+    let zoe_id = zoe.to_string();
+    let (session, h0) = add_session(&store, zoe, NOW).await;
+    // The caller knows only the token, not whose it is.
+    let refreshed = audit_entry("token.refreshed", None, None);
+
+    let r1 = rotation(h0, NOW + MINUTE);
+    store
+        .rotate_refresh_token(&r1, std::slice::from_ref(&refreshed))
+        .await
+        .unwrap()
+        .expect("rotated");
+    let attributed = AuditEntry {
+        actor: Some(zoe_id.clone()),
+        subject: Some(zoe_id.clone()),
+        ..refreshed.clone()
+    };
+    assert_eq!(audit_log(&store).await, vec![attributed.clone()]);
+
+    // The same old token again, an unknown one, one on an expired session: no rotation, no audit.
+    assert!(
+        store
+            .rotate_refresh_token(
+                &rotation(h0, NOW + 2 * MINUTE),
+                std::slice::from_ref(&refreshed)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .rotate_refresh_token(
+                &rotation(random_hash(), NOW + 2 * MINUTE),
+                std::slice::from_ref(&refreshed)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (expired, h_expired) = add_session(&store, zoe, NOW).await;
+    assert!(
+        store
+            .rotate_refresh_token(
+                &rotation(h_expired, expired.expires_at),
+                std::slice::from_ref(&refreshed)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(audit_log(&store).await, vec![attributed.clone()]);
+
+    // An entry that names its actor and subject keeps them.
+    let named = audit_entry("token.refreshed", Some("actor-x"), Some("subject-y"));
+    let r2 = rotation(r1.new_hash, NOW + 3 * MINUTE);
+    let rotated = store
+        .rotate_refresh_token(&r2, std::slice::from_ref(&named))
+        .await
+        .unwrap()
+        .expect("rotated again");
+    assert_eq!(rotated.id, session.id);
+    assert_eq!(audit_log(&store).await, vec![named, attributed]);
+}
+
+async fn revoke_session_records_audit_only_for_an_existing_session(store: Arc<dyn Store>) {
+    let amy = add_user(&store, "amy", &[]).await;
+    let (session, _) = add_session(&store, amy, NOW).await;
+    let until = NOW + DAY;
+    let revoked_entry = audit_entry("session.revoked", Some("admin"), Some(&amy.to_string()));
+
+    store
+        .revoke_session(
+            session.id,
+            NOW + 1,
+            until,
+            std::slice::from_ref(&revoked_entry),
+        )
+        .await
+        .unwrap()
+        .expect("revoked");
+    assert_eq!(audit_log(&store).await, vec![revoked_entry.clone()]);
+
+    assert!(
+        store
+            .revoke_session(
+                Uuid::new_v4(),
+                NOW + 2,
+                until,
+                &[audit_entry(
+                    "session.revoked",
+                    Some("admin"),
+                    Some("nobody")
+                )],
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        audit_log(&store).await,
+        vec![revoked_entry],
+        "nothing recorded for unknown sessions"
+    );
+    assert_eq!(
+        revoked_subjects(&store, NOW + 2).await,
+        HashSet::from([(RevocationKind::Session, session.id.to_string())])
+    );
+}
+
+async fn insert_signing_key_records_audit_only_when_it_takes_the_generation(store: Arc<dyn Store>) {
+    let key = |kid: &str, generation: i64| StoredKey {
+        kid: kid.into(),
+        generation,
+        alg: "ES256".into(),
+        private_der: vec![0x30, 0x81, generation as u8],
+        encrypted: false,
+        created_at: NOW,
+        activates_at: NOW,
+    };
+    let rotated = |kid: &str| {
+        let mut e = audit_entry("keys.rotated", None, None);
+        e.detail = Some(format!(r#"{{"kid":"{kid}"}}"#));
+        e
+    };
+
+    assert!(
+        store
+            .insert_signing_key(&key("kid-1", 1), &[rotated("kid-1")])
+            .await
+            .unwrap()
+    );
+    assert_eq!(audit_log(&store).await, vec![rotated("kid-1")]);
+    // Another process took generation 1 first; the same kid again.
+    assert!(
+        !store
+            .insert_signing_key(&key("kid-1b", 1), &[rotated("kid-1b")])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_signing_key(&key("kid-1", 2), &[rotated("kid-1")])
+            .await
+            .unwrap()
+    );
+    assert_eq!(audit_log(&store).await, vec![rotated("kid-1")]);
+    assert_eq!(store.signing_keys().await.unwrap().len(), 1);
+
+    // Concurrent inserts of one generation: one key, one entry.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let store = store.clone();
+        let kid = format!("race-{i}");
+        let (k, e) = (key(&kid, 2), rotated(&kid));
+        tasks.spawn(async move { store.insert_signing_key(&k, &[e]).await });
+    }
+    let mut won = 0;
+    while let Some(r) = tasks.join_next().await {
+        if r.expect("task").expect("insert") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    let winner = store.signing_keys().await.unwrap()[0].kid.clone();
+    assert_eq!(
+        audit_log(&store).await,
+        vec![rotated(&winner), rotated("kid-1")]
+    );
+}
+
+async fn throttle_failure_records_its_audit_entry_with_the_count(store: Arc<dyn Store>) {
+    let key = "login:user:bea";
+    let window = 15 * MINUTE;
+    let failed = |at: Millis| AuditEntry {
+        at,
+        outcome: "failure".into(),
+        ..audit_entry("login.failed", None, Some("bea"))
+    };
+    assert_eq!(
+        store
+            .throttle_failure(key, NOW, NOW - window, &[failed(NOW)])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(audit_log(&store).await, vec![failed(NOW)]);
+    assert_eq!(
+        store
+            .throttle_failure(key, NOW + 1, NOW + 1 - window, &[failed(NOW + 1)])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(audit_log(&store).await, vec![failed(NOW + 1), failed(NOW)]);
+    // Without an entry, only the count moves.
+    assert_eq!(
+        store
+            .throttle_failure(key, NOW + 2, NOW + 2 - window, &[])
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(audit_log(&store).await.len(), 2);
+}
+
+async fn insert_session_and_revoke_user_sessions_record_their_audit(store: Arc<dyn Store>) {
+    let cleo = add_user(&store, "cleo", &[]).await;
+    let cleo_id = cleo.to_string();
+    let login = audit_entry("login.succeeded", Some(&cleo_id), Some(&cleo_id));
+    let (first, _) = new_session(cleo, NOW);
+    store
+        .insert_session(&first, std::slice::from_ref(&login))
+        .await
+        .unwrap();
+    assert_eq!(audit_log(&store).await, vec![login.clone()]);
+
+    // A session that conflicts (its refresh hash is taken) records nothing.
+    let (mut dup, _) = new_session(cleo, NOW + 1);
+    dup.refresh_hash = first.refresh_hash;
+    assert!(matches!(
+        store
+            .insert_session(&dup, std::slice::from_ref(&login))
+            .await
+            .unwrap_err(),
+        StoreError::Conflict
+    ));
+    assert!(store.session_by_id(dup.session.id).await.unwrap().is_none());
+    assert_eq!(audit_log(&store).await, vec![login.clone()]);
+
+    let logout_all = audit_entry("sessions.revoked", Some(&cleo_id), Some(&cleo_id));
+    let revoked = store
+        .revoke_user_sessions(
+            cleo,
+            &SessionRevocation {
+                except: None,
+                now: NOW + 2,
+                until: NOW + DAY,
+            },
+            std::slice::from_ref(&logout_all),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![first.session.id]
+    );
+    assert_eq!(audit_log(&store).await, vec![logout_all, login]);
 }

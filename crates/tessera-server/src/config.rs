@@ -189,7 +189,7 @@ impl Config {
         let alg = parse_alg(&alg_text)
             .ok_or_else(|| bad("TESSERA_JWT_ALG", format!("unsupported {alg_text:?} (ES256, ES384, EdDSA, RS256, PS256, HS256, HS384, HS512)")))?;
         let hmac_secret = match get("TESSERA_JWT_SECRET") {
-            Some(text) => Some(parse_secret(&text)?),
+            Some(text) => Some(parse_secret(&text, alg)?),
             None if is_hmac(alg) => {
                 return Err(bad(
                     "TESSERA_JWT_SECRET",
@@ -355,6 +355,10 @@ impl Config {
         settings.registration_rate = registration_rate;
         settings.lockout_max = lockout_max;
         settings.master_key = master_key.clone();
+        settings.audit_retention = match get("TESSERA_AUDIT_RETENTION").as_deref() {
+            Some("forever") => None,
+            _ => Some(duration("TESSERA_AUDIT_RETENTION", "365d", false)?),
+        };
 
         Ok(Config {
             bind,
@@ -394,17 +398,35 @@ fn parse_bind(text: &str) -> Option<SocketAddr> {
     text.parse().ok()
 }
 
-fn parse_secret(text: &str) -> Result<SecretBytes, ConfigError> {
+/// The shortest HMAC secret: 32 bytes (SPEC), and never shorter than the
+/// hash output (RFC 7518 §3.2: 48 bytes for HS384, 64 for HS512).
+fn min_secret_len(alg: tessera_core::keys::Algorithm) -> usize {
+    match alg {
+        tessera_core::keys::Algorithm::HS384 => 48,
+        tessera_core::keys::Algorithm::HS512 => 64,
+        _ => 32,
+    }
+}
+
+fn parse_secret(
+    text: &str,
+    alg: tessera_core::keys::Algorithm,
+) -> Result<SecretBytes, ConfigError> {
     let bytes = match text.strip_prefix("base64:") {
         Some(b64) => base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
             .map_err(|_| bad("TESSERA_JWT_SECRET", "base64: value is not valid base64"))?,
         None => text.as_bytes().to_vec(),
     };
-    if bytes.len() < 32 {
+    let min = min_secret_len(alg);
+    if bytes.len() < min {
         return Err(bad(
             "TESSERA_JWT_SECRET",
-            format!("must be at least 32 bytes, got {}", bytes.len()),
+            format!(
+                "must be at least {min} bytes for {}, got {}",
+                tessera_core::keys::alg_name(alg),
+                bytes.len()
+            ),
         ));
     }
     Ok(SecretBytes(bytes))
@@ -504,10 +526,23 @@ mod tests {
         assert!(short.message.contains("at least 32 bytes"));
         let ok = config(&[
             ("TESSERA_JWT_ALG", "HS512"),
-            ("TESSERA_JWT_SECRET", &"k".repeat(32)),
+            ("TESSERA_JWT_SECRET", &"k".repeat(64)),
         ])
         .unwrap();
-        assert_eq!(ok.settings.hmac_secret.unwrap().0.len(), 32);
+        assert_eq!(ok.settings.hmac_secret.unwrap().0.len(), 64);
+        for (alg, len) in [("HS384", 47), ("HS512", 63)] {
+            let short = config(&[
+                ("TESSERA_JWT_ALG", alg),
+                ("TESSERA_JWT_SECRET", &"k".repeat(len)),
+            ]);
+            assert!(
+                short
+                    .unwrap_err()
+                    .message
+                    .contains(&format!("at least {} bytes", len + 1)),
+                "{alg}"
+            );
+        }
         let b64 = config(&[
             ("TESSERA_JWT_ALG", "HS256"),
             (

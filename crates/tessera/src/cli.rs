@@ -288,7 +288,7 @@ async fn keys(cmd: KeysCommand, tessera: &Tessera) -> Result<()> {
             Ok(())
         }
         KeysCommand::Rotate => {
-            let kid = tessera.rotate_keys().await?;
+            let kid = tessera.rotate_keys(None).await?;
             say(format!(
                 "rotated: {kid} signs from now on (running servers switch within a minute)"
             ))

@@ -7,7 +7,7 @@ use crate::crypto::{b64url, b64url_decode, open, random_bytes, seal, sha256};
 use crate::error::{Error, Result};
 use crate::model::{ROLE_ADMIN, Session, User};
 use crate::settings::ms;
-use crate::store::{NewSession, Rotation};
+use crate::store::{AuditEntry, NewSession, Rotation, SessionRevocation};
 use crate::tokens::{
     ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws, verify_access_token,
 };
@@ -37,6 +37,16 @@ fn new_refresh_token() -> String {
 }
 
 impl Tessera {
+    /// Revoking sessions now, remembered until their access tokens expire.
+    pub(super) fn session_revocation(&self, except: Option<Uuid>) -> SessionRevocation {
+        let now = self.now();
+        SessionRevocation {
+            except,
+            now,
+            until: self.revocation_horizon(now),
+        }
+    }
+
     /// Logs a user in with username and password. Unknown users, wrong
     /// passwords and disabled users get the same answer after the same work.
     #[tracing::instrument(skip_all)]
@@ -66,46 +76,41 @@ impl Tessera {
                 s.user
             }
             other => {
-                self.record_login_failure(username, client).await?;
                 let actor = other.map(|s| s.user.id);
-                self.audit(
+                let entry = self.audit_entry(
                     "login.failed",
                     "failure",
                     actor,
                     Some(username.to_owned()),
                     client,
                     None,
-                )
-                .await;
+                );
+                self.record_login_failure(username, client, entry).await?;
                 return Err(Error::InvalidCredentials);
             }
         };
         self.record_login_success(username).await?;
-        let tokens = self.open_session(user, client).await?;
-        self.audit(
+        let entry = self.audit_entry(
             "login.succeeded",
             "success",
-            Some(tokens.user.id),
-            Some(tokens.user.username.clone()),
+            Some(user.id),
+            Some(user.username.clone()),
             client,
             None,
-        )
-        .await;
-        Ok(tokens)
+        );
+        let (session, refresh_token) = self.new_session(user.id, client);
+        self.store.insert_session(&session, &[entry]).await?;
+        self.issue_session_tokens(user, &session, refresh_token)
     }
 
-    /// Creates a session for `user` and issues its first tokens.
-    pub(super) async fn open_session(
-        &self,
-        user: User,
-        client: &ClientInfo,
-    ) -> Result<IssuedTokens> {
+    /// A new session for `user` (not yet stored) and its first refresh token.
+    pub(super) fn new_session(&self, user_id: Uuid, client: &ClientInfo) -> (NewSession, String) {
         let now = self.now();
         let refresh_token = new_refresh_token();
         let max_expires_at = now.saturating_add(ms(self.settings.session_max_age));
         let session = Session {
             id: Uuid::new_v4(),
-            user_id: user.id,
+            user_id,
             created_at: now,
             last_used_at: now,
             expires_at: now
@@ -119,19 +124,30 @@ impl Tessera {
                 .map(|ua| ua.chars().take(512).collect()),
             ip: client.ip.clone(),
         };
-        self.store
-            .insert_session(&NewSession {
-                session: session.clone(),
-                refresh_hash: sha256(refresh_token.as_bytes()),
-            })
-            .await?;
-        let access_token = self.issue_access_token(&user, session.id, now)?;
+        let refresh_hash = sha256(refresh_token.as_bytes());
+        (
+            NewSession {
+                session,
+                refresh_hash,
+            },
+            refresh_token,
+        )
+    }
+
+    /// The token response for a stored new session.
+    pub(super) fn issue_session_tokens(
+        &self,
+        user: User,
+        session: &NewSession,
+        refresh_token: String,
+    ) -> Result<IssuedTokens> {
+        let access_token = self.issue_access_token(&user, session.session.id, self.now())?;
         Ok(IssuedTokens {
             access_token,
             expires_in: self.settings.access_ttl.as_secs(),
             refresh_token,
             user,
-            session_id: session.id,
+            session_id: session.session.id,
         })
     }
 
@@ -182,10 +198,11 @@ impl Tessera {
             now,
             idle_ttl_ms: ms(self.settings.refresh_ttl),
         };
-        if let Some(session) = self.store.rotate_refresh_token(&rotation).await? {
-            return self
-                .tokens_for_session(session, successor, now, client)
-                .await;
+        // The rotation and its audit entry commit together; the store names
+        // the session's user as actor.
+        let entry = self.audit_entry("refresh", "success", None, None, client, None);
+        if let Some(session) = self.store.rotate_refresh_token(&rotation, &[entry]).await? {
+            return self.tokens_for_session(session, successor, now).await;
         }
         // Not the current token: a repeat within the grace window, reuse, or garbage.
         let Some(spent) = self.store.spent_refresh_token(&old_hash).await? else {
@@ -202,29 +219,23 @@ impl Tessera {
             let successor = open(refresh_token.as_bytes(), GRACE_SEAL_CONTEXT, sealed)
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or(Error::InvalidRefreshToken)?;
-            return self
-                .tokens_for_session(spent.session, successor, now, client)
-                .await;
+            let user = Some(spent.session.user_id);
+            let detail = serde_json::json!({"sid": spent.session.id, "repeat": true});
+            let subject = user.map(|u| u.to_string());
+            let entry = self.audit_entry("refresh", "success", user, subject, client, Some(detail));
+            self.audit_alone(entry).await?;
+            return self.tokens_for_session(spent.session, successor, now).await;
         }
         // Reuse of a rotated token: someone else may hold it. End the session.
-        let until = self.revocation_horizon(now);
-        if let Some(revoked) = self
-            .store
-            .revoke_session(spent.session.id, now, until)
-            .await?
-        {
-            self.revocations
-                .apply(&crate::store::Revocation::session(revoked.id, until));
-        }
-        self.audit(
+        let entry = self.audit_entry(
             "refresh.reuse_detected",
             "failure",
             Some(spent.session.user_id),
             Some(spent.session.user_id.to_string()),
             client,
             Some(serde_json::json!({"sid": spent.session.id})),
-        )
-        .await;
+        );
+        self.revoke_session_now(spent.session.id, entry).await?;
         Err(Error::InvalidRefreshToken)
     }
 
@@ -233,22 +244,12 @@ impl Tessera {
         session: Session,
         refresh_token: String,
         now: Millis,
-        client: &ClientInfo,
     ) -> Result<IssuedTokens> {
         let user = match self.store.user_by_id(session.user_id).await? {
             Some(s) if !s.user.disabled => s.user,
             _ => return Err(Error::InvalidRefreshToken),
         };
         let access_token = self.issue_access_token(&user, session.id, now)?;
-        self.audit(
-            "refresh",
-            "success",
-            Some(user.id),
-            Some(user.username.clone()),
-            client,
-            None,
-        )
-        .await;
         Ok(IssuedTokens {
             access_token,
             expires_in: self.settings.access_ttl.as_secs(),
@@ -280,40 +281,44 @@ impl Tessera {
 
     /// Ends one session: its refresh token and every access token with its `sid`.
     pub async fn logout(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
-        if let Some(sid) = caller.session_id {
-            self.revoke_session_now(sid).await?;
-        }
-        self.audit(
+        let entry = self.audit_entry(
             "logout",
             "success",
             Some(caller.user_id),
             Some(caller.user_id.to_string()),
             client,
-            None,
-        )
-        .await;
-        Ok(())
+            caller.session_id.map(|sid| serde_json::json!({"sid": sid})),
+        );
+        match caller.session_id {
+            Some(sid) => self.revoke_session_now(sid, entry).await.map(|_| ()),
+            None => self.audit_alone(entry).await,
+        }
     }
 
     /// Ends every session of the caller.
     pub async fn logout_all(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
-        self.revoke_user_sessions(caller.user_id, None).await?;
-        self.audit(
+        let entry = self.audit_entry(
             "logout",
             "success",
             Some(caller.user_id),
             Some(caller.user_id.to_string()),
             client,
             Some(serde_json::json!({"all": true})),
-        )
-        .await;
+        );
+        self.revoke_user_sessions(caller.user_id, None, &[entry])
+            .await?;
         Ok(())
     }
 
-    pub(super) async fn revoke_session_now(&self, sid: Uuid) -> Result<Option<Session>> {
+    /// Revokes one session, recording `entry` with it.
+    pub(super) async fn revoke_session_now(
+        &self,
+        sid: Uuid,
+        entry: AuditEntry,
+    ) -> Result<Option<Session>> {
         let now = self.now();
         let until = self.revocation_horizon(now);
-        let revoked = self.store.revoke_session(sid, now, until).await?;
+        let revoked = self.store.revoke_session(sid, now, until, &[entry]).await?;
         if revoked.is_some() {
             self.revocations
                 .apply(&crate::store::Revocation::session(sid, until));
@@ -321,16 +326,18 @@ impl Tessera {
         Ok(revoked)
     }
 
+    /// Revokes a user's sessions (but `except`), recording `audit` with it.
     pub(super) async fn revoke_user_sessions(
         &self,
         user_id: Uuid,
         except: Option<Uuid>,
+        audit: &[AuditEntry],
     ) -> Result<()> {
-        let now = self.now();
-        let until = self.revocation_horizon(now);
+        let revoke = self.session_revocation(except);
+        let until = revoke.until;
         for s in self
             .store
-            .revoke_user_sessions(user_id, except, now, until)
+            .revoke_user_sessions(user_id, &revoke, audit)
             .await?
         {
             self.revocations

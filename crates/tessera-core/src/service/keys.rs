@@ -1,7 +1,7 @@
 //! Key management: loading the ring from the store, creating the first key,
 //! manual rotation, and automatic rotation with pre-publication.
 
-use super::Tessera;
+use super::{ClientInfo, Tessera};
 use crate::clock::Millis;
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
@@ -11,6 +11,7 @@ use crate::keys::{
 use crate::settings::ms;
 use crate::store::StoredKey;
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// Binds a sealed private key to its key id.
 fn key_context(kid: &str) -> Vec<u8> {
@@ -133,12 +134,19 @@ impl Tessera {
         {
             return Ok(());
         }
-        self.add_key(now).await?;
+        self.add_key(now, "key.created", None, None).await?;
         Ok(())
     }
 
-    /// Generates and stores a key that signs from `activates_at`; returns its kid.
-    async fn add_key(&self, activates_at: Millis) -> Result<String> {
+    /// Generates and stores a key that signs from `activates_at`, recording
+    /// `event` in the audit log with it; returns its kid.
+    async fn add_key(
+        &self,
+        activates_at: Millis,
+        event: &str,
+        actor: Option<Uuid>,
+        detail: Option<serde_json::Value>,
+    ) -> Result<String> {
         let alg = self.settings.alg;
         let der = tokio::task::spawn_blocking(move || generate_private_key(alg))
             .await
@@ -160,7 +168,16 @@ impl Tessera {
             created_at: now,
             activates_at,
         };
-        let inserted = self.store.insert_signing_key(&stored).await?;
+        let client = ClientInfo::default();
+        let entry = self.audit_entry(
+            event,
+            "success",
+            actor,
+            Some(stored.kid.clone()),
+            &client,
+            detail,
+        );
+        let inserted = self.store.insert_signing_key(&stored, &[entry]).await?;
         self.reload_keys().await?;
         if !inserted {
             // Another replica added this generation first; use theirs.
@@ -176,22 +193,12 @@ impl Tessera {
 
     /// Rotates now: a new key signs from this moment; the old one keeps
     /// verifying until every token it signed has expired.
-    pub async fn rotate_keys(&self) -> Result<String> {
+    /// `actor` is the admin who asked (`None` from the command line).
+    pub async fn rotate_keys(&self, actor: Option<Uuid>) -> Result<String> {
         if is_hmac(self.settings.alg) {
             return Err(Error::KeyRotationUnavailable);
         }
-        let now = self.now();
-        let kid = self.add_key(now).await?;
-        self.audit(
-            "key.rotated",
-            "success",
-            None,
-            Some(kid.clone()),
-            &Default::default(),
-            None,
-        )
-        .await;
-        Ok(kid)
+        self.add_key(self.now(), "key.rotated", actor, None).await
     }
 
     /// Automatic rotation: once the active key is within `TESSERA_KEY_PREPUBLISH`
@@ -217,18 +224,11 @@ impl Tessera {
         if now < due.saturating_sub(prepublish) {
             return Ok(None);
         }
+        let activates_at = due.max(now.saturating_add(prepublish));
+        let detail = serde_json::json!({"automatic": true, "activates_at": activates_at});
         let kid = self
-            .add_key(due.max(now.saturating_add(prepublish)))
+            .add_key(activates_at, "key.rotated", None, Some(detail))
             .await?;
-        self.audit(
-            "key.rotated",
-            "success",
-            None,
-            Some(kid.clone()),
-            &Default::default(),
-            Some(serde_json::json!({"automatic": true})),
-        )
-        .await;
         Ok(Some(kid))
     }
 

@@ -139,11 +139,17 @@ impl Tessera {
         self.store
             .purge_expired(now, now - ms(std::time::Duration::from_secs(86_400)))
             .await?;
+        if let Some(retention) = self.settings.audit_retention {
+            self.store
+                .purge_audit(now.saturating_sub(ms(retention)))
+                .await?;
+        }
         Ok(())
     }
 
-    /// Records an audit event; failures are logged, never surfaced.
-    pub(crate) async fn audit(
+    /// An audit entry for `event` at the current time. Entries are handed to
+    /// the store with the change they record, so both commit together.
+    pub(crate) fn audit_entry(
         &self,
         event: &str,
         outcome: &str,
@@ -151,8 +157,8 @@ impl Tessera {
         subject: Option<String>,
         client: &ClientInfo,
         detail: Option<serde_json::Value>,
-    ) {
-        let entry = AuditEntry {
+    ) -> AuditEntry {
+        AuditEntry {
             id: 0,
             at: self.now(),
             event: event.to_owned(),
@@ -164,9 +170,12 @@ impl Tessera {
             user_agent: client.user_agent.clone(),
             outcome: outcome.to_owned(),
             detail: detail.map(|d| d.to_string()),
-        };
-        if let Err(e) = self.store.append_audit(&entry).await {
-            tracing::error!(error = %e, event, "could not write audit entry");
         }
+    }
+
+    /// Records an audit event that changes nothing else (e.g. a repeated
+    /// refresh inside the grace window).
+    pub(crate) async fn audit_alone(&self, entry: AuditEntry) -> Result<()> {
+        Ok(self.store.append_audit(&entry).await?)
     }
 }

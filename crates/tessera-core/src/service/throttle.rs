@@ -6,6 +6,7 @@ use super::{ClientInfo, Tessera};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::settings::ms;
+use crate::store::AuditEntry;
 
 /// How many more failures than a username's threshold an IP may make.
 const IP_FACTOR: u32 = 4;
@@ -62,10 +63,12 @@ impl Tessera {
 
     /// Counts a failed login against the username and the client IP, and
     /// blocks whichever has passed its threshold for the backoff period.
+    /// `entry` (the `login.failed` audit record) commits with the username's count.
     pub(super) async fn record_login_failure(
         &self,
         username: &str,
         client: &ClientInfo,
+        entry: AuditEntry,
     ) -> Result<()> {
         let now = self.now();
         let cap = ms(self.settings.lockout_max);
@@ -76,8 +79,13 @@ impl Tessera {
         if let Some(ip) = &client.ip {
             keys.push((ip_key(ip), threshold.saturating_mul(IP_FACTOR)));
         }
+        let mut audit = vec![entry];
         for (key, threshold) in keys {
-            let failures = self.store.throttle_failure(&key, now, window_start).await?;
+            let audit = std::mem::take(&mut audit);
+            let failures = self
+                .store
+                .throttle_failure(&key, now, window_start, &audit)
+                .await?;
             let wait = backoff_ms(failures, threshold, cap);
             if wait > 0 {
                 self.store.throttle_block(&key, now + wait).await?;

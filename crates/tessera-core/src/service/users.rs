@@ -8,7 +8,8 @@ use crate::model::{
     ROLE_ADMIN, Session, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
 };
 use crate::store::{
-    AuditEntry, AuditQuery, Guarded, NewUser, Revocation, RevocationKind, StoreError, UserChanges,
+    AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Revocation, RevocationKind,
+    StoreError, UserChanges,
 };
 use uuid::Uuid;
 
@@ -124,27 +125,31 @@ impl Tessera {
             roles: Vec::new(),
             ..account
         };
-        let user = self.create_user(account, None, client).await?;
-        let tokens = self.open_session(user, client).await?;
-        self.audit(
-            "register",
-            "success",
-            Some(tokens.user.id),
-            Some(tokens.user.username.clone()),
-            client,
-            None,
-        )
-        .await;
-        Ok(tokens)
+        let (user, session) = self.insert_account(account, None, client, true).await?;
+        let (session, refresh_token) =
+            session.ok_or_else(|| Error::Internal("registration without a session".into()))?;
+        self.issue_session_tokens(user, &session, refresh_token)
     }
 
-    /// Creates an account (by registration, an administrator or the CLI).
+    /// Creates an account (by an administrator or the CLI).
     pub async fn create_user(
         &self,
         account: NewAccount,
         actor: Option<Uuid>,
         client: &ClientInfo,
     ) -> Result<User> {
+        Ok(self.insert_account(account, actor, client, false).await?.0)
+    }
+
+    /// Validates, hashes and stores an account — with its first session when
+    /// `with_session` (registration) — and the audit entry, in one transaction.
+    async fn insert_account(
+        &self,
+        account: NewAccount,
+        actor: Option<Uuid>,
+        client: &ClientInfo,
+        with_session: bool,
+    ) -> Result<(User, Option<(NewSession, String)>)> {
         if !is_valid_username(&account.username) {
             return Err(Error::invalid(
                 "/username",
@@ -171,36 +176,51 @@ impl Tessera {
             return Err(Error::UsernameTaken);
         }
         let password_hash = self.hasher.hash(account.password).await?;
+        let id = Uuid::new_v4();
+        let session = with_session.then(|| self.new_session(id, client));
+        let entry = if with_session {
+            self.audit_entry(
+                "register",
+                "success",
+                Some(id),
+                Some(account.username.clone()),
+                client,
+                None,
+            )
+        } else {
+            let detail = serde_json::json!({"roles": roles});
+            self.audit_entry(
+                "user.created",
+                "success",
+                actor,
+                Some(account.username.clone()),
+                client,
+                Some(detail),
+            )
+        };
         let user = self
             .store
-            .insert_user(&NewUser {
-                id: Uuid::new_v4(),
-                username: account.username,
-                email: account.email,
-                first_name: account.first_name,
-                last_name: account.last_name,
-                phone: account.phone,
-                roles,
-                password_hash,
-                now: self.now(),
-            })
+            .insert_user(
+                &NewUser {
+                    id,
+                    username: account.username,
+                    email: account.email,
+                    first_name: account.first_name,
+                    last_name: account.last_name,
+                    phone: account.phone,
+                    roles,
+                    password_hash,
+                    now: self.now(),
+                },
+                session.as_ref().map(|(s, _)| s),
+                &[entry],
+            )
             .await
             .map_err(|e| match e {
                 StoreError::Conflict => Error::UsernameTaken,
                 e => Error::Store(e),
             })?;
-        if actor.is_some() {
-            self.audit(
-                "user.created",
-                "success",
-                actor,
-                Some(user.username.clone()),
-                client,
-                None,
-            )
-            .await;
-        }
-        Ok(user)
+        Ok((user, session))
     }
 
     /// Creates the configured admin at start-up if that user does not exist.
@@ -297,46 +317,56 @@ impl Tessera {
             roles,
             disabled: changes.disabled,
         };
+        let roles_changed = store_changes
+            .roles
+            .as_ref()
+            .is_some_and(|r| *r != before.roles);
+        let disabled_now = store_changes.disabled == Some(true) && !before.disabled;
+        let mut follow = FollowUp::default();
+        if disabled_now {
+            follow.revoke_sessions = Some(self.session_revocation(None));
+        }
+        if roles_changed || disabled_now {
+            follow.revocations.push(self.cut_off(before.id));
+        }
+        let subject = Some(before.id.to_string());
+        if roles_changed {
+            let detail = serde_json::json!({"from": before.roles, "to": store_changes.roles});
+            let entry = self.audit_entry(
+                "role.changed",
+                "success",
+                Some(actor.user_id),
+                subject.clone(),
+                client,
+                Some(detail),
+            );
+            follow.audit.push(entry);
+        }
+        if let Some(disabled) = store_changes.disabled.filter(|d| *d != before.disabled) {
+            let detail = serde_json::json!({"disabled": disabled});
+            let entry = self.audit_entry(
+                "user.disabled",
+                "success",
+                Some(actor.user_id),
+                subject,
+                client,
+                Some(detail),
+            );
+            follow.audit.push(entry);
+        }
         let after = match self
             .store
-            .update_user(before.id, &store_changes, now)
+            .update_user(before.id, &store_changes, now, &follow)
             .await?
         {
             Guarded::Done(u) => u,
             Guarded::NotFound => return Err(Error::UserNotFound),
             Guarded::LastAdmin => return Err(Error::LastAdmin),
         };
-        let roles_changed = after.roles != before.roles;
-        let disabled_now = after.disabled && !before.disabled;
+        self.revocations.apply_all(&follow.revocations);
         if disabled_now {
-            self.revoke_user_sessions(after.id, None).await?;
-        }
-        if roles_changed || disabled_now {
-            self.cut_off_tokens(after.id).await?;
-        }
-        if roles_changed {
-            let detail = serde_json::json!({"from": before.roles, "to": after.roles});
-            self.audit(
-                "role.changed",
-                "success",
-                Some(actor.user_id),
-                Some(after.id.to_string()),
-                client,
-                Some(detail),
-            )
-            .await;
-        }
-        if before.disabled != after.disabled {
-            let detail = serde_json::json!({"disabled": after.disabled});
-            self.audit(
-                "user.disabled",
-                "success",
-                Some(actor.user_id),
-                Some(after.id.to_string()),
-                client,
-                Some(detail),
-            )
-            .await;
+            // Learn the revoked sessions, so their tokens are refused by `sid` too.
+            self.reload_revocations().await?;
         }
         Ok(after)
     }
@@ -357,20 +387,15 @@ impl Tessera {
             .await
     }
 
-    /// Refuses every access token of `user_id` minted before now.
-    async fn cut_off_tokens(&self, user_id: Uuid) -> Result<()> {
+    /// A revocation of every access token of `user_id` minted before now.
+    fn cut_off(&self, user_id: Uuid) -> Revocation {
         let now = self.now();
-        let revocation = Revocation {
+        Revocation {
             kind: RevocationKind::User,
             subject: user_id.to_string(),
             not_before: now,
             expires_at: self.revocation_horizon(now),
-        };
-        self.store
-            .insert_revocations(std::slice::from_ref(&revocation))
-            .await?;
-        self.revocations.apply(&revocation);
-        Ok(())
+        }
     }
 
     /// Changes a password. A user changing their own must give the current
@@ -403,15 +428,16 @@ impl Tessera {
                 .verify(current.to_owned(), Some(target.password_hash.clone()))
                 .await?;
             if !verified.ok {
-                self.audit(
+                let subject = Some(target.user.id.to_string());
+                let entry = self.audit_entry(
                     "password.changed",
                     "failure",
                     Some(actor.user_id),
-                    Some(target.user.id.to_string()),
+                    subject,
                     client,
                     None,
-                )
-                .await;
+                );
+                self.audit_alone(entry).await?;
                 return Err(Error::InvalidCredentials);
             }
         }
@@ -419,20 +445,26 @@ impl Tessera {
             .check(&target.user.username, new_password)
             .map_err(|p| Error::password("/new_password", p))?;
         let hash = self.hasher.hash(new_password.to_owned()).await?;
-        self.store
-            .set_password_hash(target.user.id, &hash, self.now())
-            .await?;
         let keep = if is_self { actor.session_id } else { None };
-        self.revoke_user_sessions(target.user.id, keep).await?;
-        self.audit(
+        let revoke = self.session_revocation(keep);
+        let subject = Some(target.user.id.to_string());
+        let entry = self.audit_entry(
             "password.changed",
             "success",
             Some(actor.user_id),
-            Some(target.user.id.to_string()),
+            subject,
             client,
             None,
-        )
-        .await;
+        );
+        let revoked = self
+            .store
+            .change_password(target.user.id, &hash, &revoke, &[entry])
+            .await?
+            .ok_or(Error::UserNotFound)?;
+        for s in revoked {
+            self.revocations
+                .apply(&Revocation::session(s.id, revoke.until));
+        }
         Ok(())
     }
 
@@ -444,33 +476,32 @@ impl Tessera {
         client: &ClientInfo,
     ) -> Result<User> {
         let target = self.user(username).await?;
-        // The sessions vanish with the user (ON DELETE CASCADE): note them
-        // first, so their tokens are refused by `sid` and not only by the
-        // issue-time cut-off (which spares a token minted in the same
-        // millisecond, or by a replica whose clock runs ahead).
-        let sessions = self.store.live_sessions(target.id, self.now()).await?;
-        let deleted = match self.store.delete_user(target.id).await? {
+        // The sessions vanish with the user (ON DELETE CASCADE); they are
+        // revoked first, in the same transaction, so their tokens are refused
+        // by `sid` and not only by the issue-time cut-off (which spares a
+        // token minted in the same millisecond, or by a replica whose clock
+        // runs ahead).
+        let detail = serde_json::json!({"username": target.username});
+        let entry = self.audit_entry(
+            "user.deleted",
+            "success",
+            actor.map(|a| a.user_id),
+            Some(target.id.to_string()),
+            client,
+            Some(detail),
+        );
+        let follow = FollowUp {
+            revoke_sessions: Some(self.session_revocation(None)),
+            revocations: vec![self.cut_off(target.id)],
+            audit: vec![entry],
+        };
+        let deleted = match self.store.delete_user(target.id, &follow).await? {
             Guarded::Done(u) => u,
             Guarded::NotFound => return Err(Error::UserNotFound),
             Guarded::LastAdmin => return Err(Error::LastAdmin),
         };
-        let until = self.revocation_horizon(self.now());
-        let revoked: Vec<Revocation> = sessions
-            .iter()
-            .map(|s| Revocation::session(s.id, until))
-            .collect();
-        self.store.insert_revocations(&revoked).await?;
-        self.revocations.apply_all(&revoked);
-        self.cut_off_tokens(deleted.id).await?;
-        self.audit(
-            "user.deleted",
-            "success",
-            actor.map(|a| a.user_id),
-            Some(deleted.id.to_string()),
-            client,
-            Some(serde_json::json!({"username": deleted.username})),
-        )
-        .await;
+        self.revocations.apply_all(&follow.revocations);
+        self.reload_revocations().await?;
         Ok(deleted)
     }
 
@@ -498,16 +529,15 @@ impl Tessera {
         if !session.is_live(self.now()) {
             return Err(Error::NotFound);
         }
-        self.revoke_session_now(session_id).await?;
-        self.audit(
+        let entry = self.audit_entry(
             "logout",
             "success",
             Some(actor.user_id),
             Some(session.user_id.to_string()),
             client,
             Some(serde_json::json!({"sid": session_id})),
-        )
-        .await;
+        );
+        self.revoke_session_now(session_id, entry).await?;
         Ok(())
     }
 

@@ -208,6 +208,29 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
+/// Revoking a user's live sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRevocation {
+    /// A session to spare (the caller's own).
+    pub except: Option<Uuid>,
+    /// Now.
+    pub now: Millis,
+    /// Until when the revocations must be remembered.
+    pub until: Millis,
+}
+
+/// What a guarded user change brings with it, applied in the same
+/// transaction only when the change goes through.
+#[derive(Debug, Clone, Default)]
+pub struct FollowUp {
+    /// Revoke the user's live sessions.
+    pub revoke_sessions: Option<SessionRevocation>,
+    /// Revocations to record (e.g. a cut-off for the user's tokens).
+    pub revocations: Vec<Revocation>,
+    /// Audit entries recording the change.
+    pub audit: Vec<AuditEntry>,
+}
+
 /// An audit-log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -256,50 +279,76 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
-    /// Inserts a user; [`StoreError::Conflict`] if the username is taken.
-    async fn insert_user(&self, user: &NewUser) -> StoreResult<User>;
+    /// Inserts a user, with their first session if given, and the audit
+    /// entries recording it; [`StoreError::Conflict`] if the username is taken.
+    async fn insert_user(
+        &self,
+        user: &NewUser,
+        first_session: Option<&NewSession>,
+        audit: &[AuditEntry],
+    ) -> StoreResult<User>;
     /// Finds a user by username, ignoring case.
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>>;
     /// Finds a user by id.
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<StoredUser>>;
     /// Users ordered by lower-cased username, after `after` (a lower-cased username).
     async fn list_users(&self, after: Option<&str>, limit: u32) -> StoreResult<Vec<User>>;
-    /// Applies `changes`, refusing to leave no enabled admin.
+    /// Applies `changes`, refusing to leave no enabled admin; when the change
+    /// goes through, `follow` is applied in the same transaction.
     async fn update_user(
         &self,
         id: Uuid,
         changes: &UserChanges,
         now: Millis,
+        follow: &FollowUp,
     ) -> StoreResult<Guarded<User>>;
-    /// Replaces a password hash.
+    /// Replaces a password hash (a transparent parameter upgrade; not audited).
     async fn set_password_hash(&self, id: Uuid, hash: &str, now: Millis) -> StoreResult<bool>;
-    /// Deletes a user (and their sessions), refusing to delete the last enabled admin.
-    async fn delete_user(&self, id: Uuid) -> StoreResult<Guarded<User>>;
+    /// Replaces a password hash, revokes sessions and records `audit`, in one
+    /// transaction; `None` if the user does not exist.
+    async fn change_password(
+        &self,
+        id: Uuid,
+        hash: &str,
+        revoke: &SessionRevocation,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Option<Vec<Session>>>;
+    /// Deletes a user (and their sessions), refusing to delete the last
+    /// enabled admin; `follow` is applied in the same transaction.
+    async fn delete_user(&self, id: Uuid, follow: &FollowUp) -> StoreResult<Guarded<User>>;
 
-    /// Inserts a session.
-    async fn insert_session(&self, session: &NewSession) -> StoreResult<()>;
+    /// Inserts a session and the audit entries recording it.
+    async fn insert_session(&self, session: &NewSession, audit: &[AuditEntry]) -> StoreResult<()>;
     /// Finds a session by id.
     async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>>;
     /// Live sessions of a user, newest first.
     async fn live_sessions(&self, user_id: Uuid, now: Millis) -> StoreResult<Vec<Session>>;
-    /// Rotates a live session's refresh token if `old_hash` is its current one.
-    async fn rotate_refresh_token(&self, rotation: &Rotation) -> StoreResult<Option<Session>>;
+    /// Rotates a live session's refresh token if `old_hash` is its current
+    /// one, recording `audit` (attributed to the session's user where an
+    /// entry names no actor or subject).
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &Rotation,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Option<Session>>;
     /// Finds a refresh token that has already been rotated away.
     async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>>;
-    /// Revokes one session and records the revocation; `None` if it does not exist.
+    /// Revokes one session and records the revocation and `audit`; `None` if
+    /// it does not exist.
     async fn revoke_session(
         &self,
         id: Uuid,
         now: Millis,
         until: Millis,
+        audit: &[AuditEntry],
     ) -> StoreResult<Option<Session>>;
-    /// Revokes a user's live sessions except `except`; returns those revoked.
+    /// Revokes a user's live sessions (but `revoke.except`) and records `audit`;
+    /// returns those revoked.
     async fn revoke_user_sessions(
         &self,
         user_id: Uuid,
-        except: Option<Uuid>,
-        now: Millis,
-        until: Millis,
+        revoke: &SessionRevocation,
+        audit: &[AuditEntry],
     ) -> StoreResult<Vec<Session>>;
 
     /// Records revocations (idempotent per kind and subject; the later cut-off wins).
@@ -309,8 +358,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Forgets what can no longer matter: expired revocations and long-dead sessions.
     async fn purge_expired(&self, now: Millis, dead_session_cutoff: Millis) -> StoreResult<u64>;
 
-    /// Adds a signing key; `false` if another process took that generation first.
-    async fn insert_signing_key(&self, key: &StoredKey) -> StoreResult<bool>;
+    /// Adds a signing key and records `audit`; `false` (and nothing recorded)
+    /// if another process took that generation first.
+    async fn insert_signing_key(&self, key: &StoredKey, audit: &[AuditEntry]) -> StoreResult<bool>;
     /// Replaces a key's stored private material (to seal it under a master key).
     async fn update_signing_key_material(
         &self,
@@ -334,6 +384,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         key: &str,
         now: Millis,
         window_start: Millis,
+        audit: &[AuditEntry],
     ) -> StoreResult<i64>;
     /// Blocks `key` until `until`.
     async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()>;
@@ -348,6 +399,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         window_ms: Millis,
     ) -> StoreResult<(i64, Millis)>;
 
+    /// Deletes audit entries older than `before`; returns how many.
+    async fn purge_audit(&self, before: Millis) -> StoreResult<u64>;
     /// Appends to the audit log.
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Reads the audit log, newest first.

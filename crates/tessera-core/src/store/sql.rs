@@ -8,8 +8,8 @@ use super::rows::{
     user_columns,
 };
 use super::{
-    AuditEntry, AuditQuery, Guarded, NewSession, NewUser, Revocation, Rotation, SpentToken, Store,
-    StoreResult, StoredKey, UserChanges,
+    AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Revocation, Rotation,
+    SessionRevocation, SpentToken, Store, StoreResult, StoredKey, UserChanges,
 };
 use crate::clock::Millis;
 use crate::model::{ROLE_ADMIN, Session, StoredUser, User};
@@ -81,6 +81,25 @@ fn sessions(rows: Vec<SessionRow>) -> StoreResult<Vec<Session>> {
     rows.into_iter().map(Session::try_from).collect()
 }
 
+/// Audit entries about a session: those without an actor or subject are
+/// attributed to the session's user.
+fn owned_by(audit: &[AuditEntry], session: &Session) -> Vec<AuditEntry> {
+    audit
+        .iter()
+        .map(|e| AuditEntry {
+            actor: e
+                .actor
+                .clone()
+                .or_else(|| Some(session.user_id.to_string())),
+            subject: e
+                .subject
+                .clone()
+                .or_else(|| Some(session.user_id.to_string())),
+            ..e.clone()
+        })
+        .collect()
+}
+
 /// `(set?, value)` pairs for the nullable profile fields of [`UserChanges`].
 fn field(change: &Option<Option<String>>) -> (bool, Option<String>) {
     match change {
@@ -109,6 +128,79 @@ macro_rules! sql_store {
                     sqlx::query::<$db>(sql).execute(&mut **tx).await?;
                 }
                 Ok(())
+            }
+
+            async fn append_audit_tx(tx: &mut sqlx::Transaction<'_, $db>, entries: &[AuditEntry]) -> StoreResult<()> {
+                for e in entries {
+                    sqlx::query::<$db>(
+                        "INSERT INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(e.at)
+                    .bind(&e.event)
+                    .bind(&e.actor)
+                    .bind(&e.subject)
+                    .bind(&e.ip)
+                    .bind(&e.user_agent)
+                    .bind(&e.outcome)
+                    .bind(&e.detail)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn insert_session_tx(tx: &mut sqlx::Transaction<'_, $db>, n: &NewSession) -> StoreResult<()> {
+                let s = &n.session;
+                sqlx::query::<$db>(
+                    "INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, \
+                     max_expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(s.id.to_string())
+                .bind(s.user_id.to_string())
+                .bind(&n.refresh_hash[..])
+                .bind(s.created_at)
+                .bind(s.last_used_at)
+                .bind(s.expires_at)
+                .bind(s.max_expires_at)
+                .bind(&s.user_agent)
+                .bind(&s.ip)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn revoke_user_sessions_tx(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                user_id: Uuid,
+                r: &SessionRevocation,
+            ) -> StoreResult<Vec<Session>> {
+                let rows = sqlx::query_as::<$db, SessionRow>(concat!(
+                    "UPDATE sessions SET revoked_at = $3 \
+                     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND ($2 IS NULL OR id <> $2) \
+                     RETURNING ", session_columns!()
+                ))
+                .bind(user_id.to_string())
+                .bind(uuid_opt(r.except))
+                .bind(r.now)
+                .fetch_all(&mut **tx)
+                .await?;
+                let revoked = sessions(rows)?;
+                for s in &revoked {
+                    Self::insert_revocation(tx, &Revocation::session(s.id, r.until)).await?;
+                }
+                Ok(revoked)
+            }
+
+            /// Applies what a guarded user change brings with it.
+            async fn follow_up_tx(tx: &mut sqlx::Transaction<'_, $db>, user_id: Uuid, f: &FollowUp) -> StoreResult<()> {
+                if let Some(r) = &f.revoke_sessions {
+                    Self::revoke_user_sessions_tx(tx, user_id, r).await?;
+                }
+                for r in &f.revocations {
+                    Self::insert_revocation(tx, r).await?;
+                }
+                Self::append_audit_tx(tx, &f.audit).await
             }
 
             async fn insert_revocation(tx: &mut sqlx::Transaction<'_, $db>, r: &Revocation) -> StoreResult<()> {
@@ -142,7 +234,8 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn insert_user(&self, u: &NewUser) -> StoreResult<User> {
+            async fn insert_user(&self, u: &NewUser, first_session: Option<&NewSession>, audit: &[AuditEntry]) -> StoreResult<User> {
+                let mut tx = self.pool.begin().await?;
                 let row = sqlx::query_as::<$db, UserRow>(concat!(
                     "INSERT INTO users (id, username, username_lower, email, first_name, last_name, phone, roles, \
                      is_admin, disabled, password_hash, created_at, updated_at) \
@@ -160,8 +253,13 @@ macro_rules! sql_store {
                 .bind(u.roles.iter().any(|r| r == ROLE_ADMIN))
                 .bind(&u.password_hash)
                 .bind(u.now)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await?;
+                if let Some(session) = first_session {
+                    Self::insert_session_tx(&mut tx, session).await?;
+                }
+                Self::append_audit_tx(&mut tx, audit).await?;
+                tx.commit().await?;
                 User::try_from(row)
             }
 
@@ -202,7 +300,7 @@ macro_rules! sql_store {
                 .collect()
             }
 
-            async fn update_user(&self, id: Uuid, c: &UserChanges, now: Millis) -> StoreResult<Guarded<User>> {
+            async fn update_user(&self, id: Uuid, c: &UserChanges, now: Millis, follow: &FollowUp) -> StoreResult<Guarded<User>> {
                 let (set_email, email) = field(&c.email);
                 let (set_first, first) = field(&c.first_name);
                 let (set_last, last) = field(&c.last_name);
@@ -247,6 +345,9 @@ macro_rules! sql_store {
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
+                if row.is_some() {
+                    Self::follow_up_tx(&mut tx, id, follow).await?;
+                }
                 tx.commit().await?;
                 match row {
                     Some(row) => Ok(Guarded::Done(User::try_from(row)?)),
@@ -265,9 +366,34 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn delete_user(&self, id: Uuid) -> StoreResult<Guarded<User>> {
+            async fn change_password(
+                &self,
+                id: Uuid,
+                hash: &str,
+                revoke: &SessionRevocation,
+                audit: &[AuditEntry],
+            ) -> StoreResult<Option<Vec<Session>>> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query::<$db>("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id.to_string())
+                    .bind(hash)
+                    .bind(revoke.now)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(None);
+                }
+                let revoked = Self::revoke_user_sessions_tx(&mut tx, id, revoke).await?;
+                Self::append_audit_tx(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(Some(revoked))
+            }
+
+            async fn delete_user(&self, id: Uuid, follow: &FollowUp) -> StoreResult<Guarded<User>> {
                 let mut tx = self.pool.begin().await?;
                 Self::lock_admin_guard(&mut tx).await?;
+                // Revocations first: the delete cascades to the sessions.
+                Self::follow_up_tx(&mut tx, id, follow).await?;
                 let row = sqlx::query_as::<$db, UserRow>(concat!(
                     "DELETE FROM users WHERE id = $1 AND ( \
                        NOT (is_admin AND NOT disabled) \
@@ -277,31 +403,19 @@ macro_rules! sql_store {
                 .bind(id.to_string())
                 .fetch_optional(&mut *tx)
                 .await?;
+                let Some(row) = row else {
+                    drop(tx);
+                    return Ok(if self.user_by_id(id).await?.is_some() { Guarded::LastAdmin } else { Guarded::NotFound });
+                };
                 tx.commit().await?;
-                match row {
-                    Some(row) => Ok(Guarded::Done(User::try_from(row)?)),
-                    None if self.user_by_id(id).await?.is_some() => Ok(Guarded::LastAdmin),
-                    None => Ok(Guarded::NotFound),
-                }
+                Ok(Guarded::Done(User::try_from(row)?))
             }
 
-            async fn insert_session(&self, n: &NewSession) -> StoreResult<()> {
-                let s = &n.session;
-                sqlx::query::<$db>(
-                    "INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, \
-                     max_expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(s.id.to_string())
-                .bind(s.user_id.to_string())
-                .bind(&n.refresh_hash[..])
-                .bind(s.created_at)
-                .bind(s.last_used_at)
-                .bind(s.expires_at)
-                .bind(s.max_expires_at)
-                .bind(&s.user_agent)
-                .bind(&s.ip)
-                .execute(&self.pool)
-                .await?;
+            async fn insert_session(&self, n: &NewSession, audit: &[AuditEntry]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::insert_session_tx(&mut tx, n).await?;
+                Self::append_audit_tx(&mut tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -328,7 +442,7 @@ macro_rules! sql_store {
                 )
             }
 
-            async fn rotate_refresh_token(&self, r: &Rotation) -> StoreResult<Option<Session>> {
+            async fn rotate_refresh_token(&self, r: &Rotation, audit: &[AuditEntry]) -> StoreResult<Option<Session>> {
                 let mut tx = self.pool.begin().await?;
                 // A single conditional UPDATE: of any number of concurrent
                 // refreshes with one token, exactly one matches the row.
@@ -354,6 +468,7 @@ macro_rules! sql_store {
                     .bind(r.now)
                     .execute(&mut *tx)
                     .await?;
+                Self::append_audit_tx(&mut tx, &owned_by(audit, &session)).await?;
                 tx.commit().await?;
                 Ok(Some(session))
             }
@@ -376,7 +491,7 @@ macro_rules! sql_store {
                 }))
             }
 
-            async fn revoke_session(&self, id: Uuid, now: Millis, until: Millis) -> StoreResult<Option<Session>> {
+            async fn revoke_session(&self, id: Uuid, now: Millis, until: Millis, audit: &[AuditEntry]) -> StoreResult<Option<Session>> {
                 let mut tx = self.pool.begin().await?;
                 let row = sqlx::query_as::<$db, SessionRow>(concat!(
                     "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
@@ -387,33 +502,22 @@ macro_rules! sql_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(row) = row else { return Ok(None) };
+                let session = Session::try_from(row)?;
                 Self::insert_revocation(&mut tx, &Revocation::session(id, until)).await?;
+                Self::append_audit_tx(&mut tx, &owned_by(audit, &session)).await?;
                 tx.commit().await?;
-                Ok(Some(Session::try_from(row)?))
+                Ok(Some(session))
             }
 
             async fn revoke_user_sessions(
                 &self,
                 user_id: Uuid,
-                except: Option<Uuid>,
-                now: Millis,
-                until: Millis,
+                revoke: &SessionRevocation,
+                audit: &[AuditEntry],
             ) -> StoreResult<Vec<Session>> {
                 let mut tx = self.pool.begin().await?;
-                let rows = sqlx::query_as::<$db, SessionRow>(concat!(
-                    "UPDATE sessions SET revoked_at = $3 \
-                     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND ($2 IS NULL OR id <> $2) \
-                     RETURNING ", session_columns!()
-                ))
-                .bind(user_id.to_string())
-                .bind(uuid_opt(except))
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
-                let revoked = sessions(rows)?;
-                for s in &revoked {
-                    Self::insert_revocation(&mut tx, &Revocation::session(s.id, until)).await?;
-                }
+                let revoked = Self::revoke_user_sessions_tx(&mut tx, user_id, revoke).await?;
+                Self::append_audit_tx(&mut tx, audit).await?;
                 tx.commit().await?;
                 Ok(revoked)
             }
@@ -463,7 +567,8 @@ macro_rules! sql_store {
                 Ok(a + b + c)
             }
 
-            async fn insert_signing_key(&self, k: &StoredKey) -> StoreResult<bool> {
+            async fn insert_signing_key(&self, k: &StoredKey, audit: &[AuditEntry]) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query::<$db>(
                     "INSERT INTO signing_keys (kid, generation, alg, private_der, encrypted, created_at, activates_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -475,9 +580,14 @@ macro_rules! sql_store {
                 .bind(k.encrypted)
                 .bind(k.created_at)
                 .bind(k.activates_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                let inserted = done.rows_affected() == 1;
+                if inserted {
+                    Self::append_audit_tx(&mut tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(inserted)
             }
 
             async fn update_signing_key_material(&self, kid: &str, private_der: &[u8], encrypted: bool) -> StoreResult<()> {
@@ -513,8 +623,9 @@ macro_rules! sql_store {
                 Ok(until.filter(|u| *u > now))
             }
 
-            async fn throttle_failure(&self, key: &str, now: Millis, window_start: Millis) -> StoreResult<i64> {
-                Ok(sqlx::query_scalar::<$db, i64>(
+            async fn throttle_failure(&self, key: &str, now: Millis, window_start: Millis, audit: &[AuditEntry]) -> StoreResult<i64> {
+                let mut tx = self.pool.begin().await?;
+                let hits = sqlx::query_scalar::<$db, i64>(
                     "INSERT INTO throttle (key, hits, blocked_until, updated_at) VALUES ($1, 1, 0, $2) \
                      ON CONFLICT (key) DO UPDATE SET \
                        hits = CASE WHEN throttle.updated_at < $3 THEN 1 ELSE throttle.hits + 1 END, \
@@ -524,8 +635,11 @@ macro_rules! sql_store {
                 .bind(key)
                 .bind(now)
                 .bind(window_start)
-                .fetch_one(&self.pool)
-                .await?)
+                .fetch_one(&mut *tx)
+                .await?;
+                Self::append_audit_tx(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(hits)
             }
 
             async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()> {
@@ -557,6 +671,11 @@ macro_rules! sql_store {
                 .bind(end)
                 .fetch_one(&self.pool)
                 .await?)
+            }
+
+            async fn purge_audit(&self, before: Millis) -> StoreResult<u64> {
+                let done = sqlx::query::<$db>("DELETE FROM audit_log WHERE at < $1").bind(before).execute(&self.pool).await?;
+                Ok(done.rows_affected())
             }
 
             async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {

@@ -2,7 +2,7 @@
 //! admin key listing and rotation.
 
 use crate::error::ApiResult;
-use crate::extract::{AuthUser, Client};
+use crate::extract::AuthUser;
 use crate::state::AppState;
 use crate::views::KeyView;
 use axum::Json;
@@ -83,12 +83,8 @@ pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> ApiResu
 /// `POST /admin/keys/rotate`
 #[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", security(("bearer" = [])),
     responses((status = 200, description = "{kid}: the key that signs from now on"), (status = 409, description = "key_rotation_unavailable (HMAC)")))]
-pub async fn rotate_keys(
-    State(state): State<AppState>,
-    Client(_client): Client,
-    auth: AuthUser,
-) -> ApiResult<Json<Value>> {
-    auth.require_admin()?;
-    let kid = state.tessera.rotate_keys().await?;
+pub async fn rotate_keys(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
+    let caller = auth.require_admin()?;
+    let kid = state.tessera.rotate_keys(Some(caller.user_id)).await?;
     Ok(Json(json!({"kid": kid})))
 }

@@ -294,7 +294,7 @@ impl TestApp {
         };
         let now = tessera_core::clock::Clock::now_ms(&self.clock);
         store
-            .update_user(user.user.id, &changes, now)
+            .update_user(user.user.id, &changes, now, &Default::default())
             .await
             .expect("set roles");
         self.login(username, PASSWORD).await

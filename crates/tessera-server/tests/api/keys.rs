@@ -593,15 +593,19 @@ async fn hs256_works_end_to_end_and_cannot_rotate() {
 
 #[tokio::test]
 async fn hs384_works_end_to_end_and_cannot_rotate() {
-    hmac_algorithm_end_to_end("HS384", "a shared secret of well over thirty-two bytes").await;
+    hmac_algorithm_end_to_end(
+        "HS384",
+        "a shared secret of forty-eight bytes or more, see RFC 7518",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn hs512_works_end_to_end_and_cannot_rotate() {
-    // 48 random-looking bytes, given as base64.
+    // 64 random-looking bytes, given as base64 (RFC 7518 §3.2: HS512 keys are at least 64 bytes).
     hmac_algorithm_end_to_end(
         "HS512",
-        "base64:q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJ",
+        "base64:q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEg==",
     )
     .await;
 }
