@@ -35,3 +35,4 @@ pub use settings::Settings;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod events;

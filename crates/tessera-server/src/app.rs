@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::metrics::track;
-use crate::routes::{auth, keys, ops, sessions, users};
+use crate::routes::{auth, events, keys, ops, sessions, users};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -34,6 +34,7 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))
         .route("/auth/verify", get(auth::verify))
+        .route("/events", get(events::events))
         .route("/me", get(users::me))
         .route("/users", get(users::list_users))
         .route(

@@ -300,7 +300,8 @@ impl Config {
             get("TESSERA_PASSWORD_MIN_LENGTH"),
             "TESSERA_PASSWORD_MIN_LENGTH",
             12,
-            1,
+            // OWASP ASVS 5.0 V6.2.1: never fewer than 8.
+            8,
             MAX_PASSWORD_CHARS as u64,
         )? as usize;
 

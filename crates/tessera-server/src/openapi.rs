@@ -2,7 +2,7 @@
 //! request-body components are replaced by the very JSON Schemas the server
 //! validates with, so the document cannot drift from what is enforced.
 
-use crate::routes::{auth, keys, ops, sessions, users};
+use crate::routes::{auth, events, keys, ops, sessions, users};
 use crate::schemas::Schemas;
 use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -23,7 +23,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Tessera", description = "Self-hosted authentication and authorization with JSON Web Tokens."),
     paths(
-        auth::register, auth::login, auth::refresh, auth::logout, auth::logout_all, auth::verify,
+        auth::register, auth::login, events::events, auth::refresh, auth::logout, auth::logout_all, auth::verify,
         users::me, users::list_users, users::get_user, users::update_user, users::change_password,
         users::delete_user, users::user_sessions, sessions::delete_session,
         keys::jwks, keys::openid_configuration, keys::list_keys, keys::rotate_keys,

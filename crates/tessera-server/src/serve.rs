@@ -87,9 +87,16 @@ pub async fn launch_with_clock(
     let state = app_state(&config, tessera.clone())?;
     let app = router(state, &config.cors_origins, config.request_timeout);
     let upkeep = tokio::spawn(maintain(tessera.clone()));
+    let hub = tokio::spawn(run_event_hub(tessera.clone()));
+    let notified = tessera.clone();
+    let notifications = tokio::spawn(store::watch_event_notifications(config.database_url.clone(), move || {
+        notified.event_hub().wake()
+    }));
     tracing::info!(address = %bound, issuer = %tessera.settings().issuer, "Tessera listening on http://{bound}");
     crate::listener::serve(listener, app, config.limits, shutdown).await;
     upkeep.abort();
+    hub.abort();
+    notifications.abort();
     tracing::info!("Tessera stopped");
     Ok(())
 }
@@ -102,6 +109,21 @@ async fn maintain(tessera: Arc<Tessera>) {
         tick.tick().await;
         if let Err(e) = tessera.maintain().await {
             tracing::warn!(error = %e, "periodic maintenance failed");
+        }
+    }
+}
+
+/// Broadcasts committed events as soon as they are written here or
+/// announced by another replica, and at least every second.
+async fn run_event_hub(tessera: Arc<Tessera>) {
+    loop {
+        tokio::select! {
+            () = tessera.event_hub().woken() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if let Err(e) = tessera.poll_events().await {
+            tracing::warn!(error = %e, "reading events failed");
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }

@@ -56,7 +56,7 @@ impl Tessera {
         password: &str,
         client: &ClientInfo,
     ) -> Result<IssuedTokens> {
-        self.check_login_allowed(username, client).await?;
+        let admission = self.admit_password_check(username, client).await?;
         let stored = self.store.user_by_username(username).await?;
         let verified = self
             .hasher
@@ -85,11 +85,11 @@ impl Tessera {
                     client,
                     None,
                 );
-                self.record_login_failure(username, client, entry).await?;
+                self.password_check_failed(admission, entry).await?;
                 return Err(Error::InvalidCredentials);
             }
         };
-        self.record_login_success(username).await?;
+        self.password_check_succeeded(admission).await?;
         let entry = self.audit_entry(
             "login.succeeded",
             "success",
@@ -100,6 +100,7 @@ impl Tessera {
         );
         let (session, refresh_token) = self.new_session(user.id, client);
         self.store.insert_session(&session, &[entry]).await?;
+        self.events_written();
         self.issue_session_tokens(user, &session, refresh_token)
     }
 
@@ -319,6 +320,7 @@ impl Tessera {
         let now = self.now();
         let until = self.revocation_horizon(now);
         let revoked = self.store.revoke_session(sid, now, until, &[entry]).await?;
+        self.events_written();
         if revoked.is_some() {
             self.revocations
                 .apply(&crate::store::Revocation::session(sid, until));
@@ -335,11 +337,9 @@ impl Tessera {
     ) -> Result<()> {
         let revoke = self.session_revocation(except);
         let until = revoke.until;
-        for s in self
-            .store
-            .revoke_user_sessions(user_id, &revoke, audit)
-            .await?
-        {
+        let revoked = self.store.revoke_user_sessions(user_id, &revoke, audit).await?;
+        self.events_written();
+        for s in revoked {
             self.revocations
                 .apply(&crate::store::Revocation::session(s.id, until));
         }

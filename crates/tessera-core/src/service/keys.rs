@@ -178,6 +178,7 @@ impl Tessera {
             detail,
         );
         let inserted = self.store.insert_signing_key(&stored, &[entry]).await?;
+        self.events_written();
         self.reload_keys().await?;
         if !inserted {
             // Another replica added this generation first; use theirs.

@@ -2,16 +2,18 @@
 //! clock, the key ring and the revocation set.
 
 mod auth;
+mod events;
 mod keys;
 mod throttle;
 mod users;
 
 pub use auth::IssuedTokens;
+pub use events::{EventHub, SUBSCRIBER_QUEUE};
 pub use keys::KeyInfo;
 pub use users::{NewAccount, Page, ProfileChanges};
 
 use crate::clock::{Clock, Millis};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::revocation::RevocationSet;
 use crate::settings::{Settings, ms};
@@ -50,6 +52,7 @@ pub struct Tessera {
     revocations: RevocationSet,
     hasher: PasswordHasher,
     verify_policy: VerifyPolicy,
+    hub: EventHub,
 }
 
 impl Tessera {
@@ -75,11 +78,13 @@ impl Tessera {
             revocations: RevocationSet::new(),
             hasher,
             verify_policy,
+            hub: EventHub::default(),
         };
         tessera.reload_keys().await?;
         tessera.protect_stored_keys().await?;
         tessera.ensure_signing_key().await?;
         tessera.reload_revocations().await?;
+        tessera.start_event_hub().await?;
         Ok(tessera)
     }
 
@@ -131,20 +136,25 @@ impl Tessera {
     /// Periodic upkeep: rotate keys when due, forget expired revocations,
     /// delete long-dead sessions. Safe to run on every replica.
     pub async fn maintain(&self) -> Result<()> {
-        self.rotate_keys_if_due().await?;
-        self.reload_keys().await?;
-        self.reload_revocations().await?;
         let now = self.now();
-        // Dead sessions are kept a day for the audit trail of reuse detection.
-        self.store
-            .purge_expired(now, now - ms(std::time::Duration::from_secs(86_400)))
-            .await?;
-        if let Some(retention) = self.settings.audit_retention {
-            self.store
-                .purge_audit(now.saturating_sub(ms(retention)))
-                .await?;
-        }
-        Ok(())
+        // Each step runs even if an earlier one failed: a replica that cannot
+        // rotate a key must still learn of revocations.
+        let steps = [
+            self.rotate_keys_if_due().await.map(|_| ()),
+            self.reload_keys().await,
+            self.reload_revocations().await,
+            // Dead sessions are kept a day for the audit trail of reuse detection.
+            self.store.purge_expired(now, now - 86_400_000).await.map(|_| ()).map_err(Error::from),
+            // Replay (`GET /events?since=`) must reach back at least a day.
+            self.store.purge_events(now.saturating_sub(2 * 86_400_000)).await.map(|_| ()).map_err(Error::from),
+            match self.settings.audit_retention {
+                Some(retention) => {
+                    self.store.purge_audit(now.saturating_sub(ms(retention))).await.map(|_| ()).map_err(Error::from)
+                }
+                None => Ok(()),
+            },
+        ];
+        steps.into_iter().find(Result::is_err).unwrap_or(Ok(()))
     }
 
     /// An audit entry for `event` at the current time. Entries are handed to
@@ -162,7 +172,8 @@ impl Tessera {
             id: 0,
             at: self.now(),
             event: event.to_owned(),
-            actor: actor.map(|a| a.to_string()),
+            // The nil id stands for the command line, which has no user.
+            actor: actor.filter(|a| !a.is_nil()).map(|a| a.to_string()),
             // A subject may be a name a client sent (a failed login); PostgreSQL
             // text cannot hold U+0000, and the entry must not be lost over it.
             subject: subject.map(|s| s.replace('\0', "\u{FFFD}")),

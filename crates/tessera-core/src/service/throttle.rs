@@ -41,63 +41,86 @@ fn retry_after(until: Millis, now: Millis) -> Error {
     }
 }
 
-impl Tessera {
-    /// Refuses a login attempt while the username or the client IP is blocked.
-    pub(super) async fn check_login_allowed(
-        &self,
-        username: &str,
-        client: &ClientInfo,
-    ) -> Result<()> {
-        let now = self.now();
-        let user = user_key(username);
-        let ip = client
-            .ip
-            .as_deref()
-            .map(ip_key)
-            .unwrap_or_else(|| user.clone());
-        match self.store.throttle_blocked_until([&user, &ip], now).await? {
-            Some(until) => Err(retry_after(until, now)),
-            None => Ok(()),
-        }
+/// The throttle keys a password check counts against, with their thresholds.
+fn keys_for(username: &str, client: &ClientInfo, threshold: u32) -> Vec<(String, u32)> {
+    let mut keys = vec![(user_key(username), threshold)];
+    if let Some(ip) = &client.ip {
+        keys.push((ip_key(ip), threshold.saturating_mul(IP_FACTOR)));
     }
+    keys
+}
 
-    /// Counts a failed login against the username and the client IP, and
-    /// blocks whichever has passed its threshold for the backoff period.
-    /// `entry` (the `login.failed` audit record) commits with the username's count.
-    pub(super) async fn record_login_failure(
-        &self,
-        username: &str,
-        client: &ClientInfo,
-        entry: AuditEntry,
-    ) -> Result<()> {
+/// Password checks admitted past the throttle; report how they went.
+#[derive(Debug)]
+#[must_use = "report the outcome with `succeeded` or `failed`"]
+pub(super) struct Admission {
+    /// Each key with the attempt count it reached and its threshold.
+    counted: Vec<(String, i64, u32)>,
+}
+
+impl Tessera {
+    /// Admits a password check for `username` from `client`, or refuses it
+    /// with 429 while the username or the IP is blocked.
+    ///
+    /// Each admitted attempt is counted *before* the password is checked, so
+    /// a burst of simultaneous guesses cannot all slip through before the
+    /// first failure is recorded: up to the threshold are admitted, then
+    /// exactly one attempt per expired wait (the one that claims the next,
+    /// doubled wait), and the rest are refused.
+    pub(super) async fn admit_password_check(&self, username: &str, client: &ClientInfo) -> Result<Admission> {
         let now = self.now();
         let cap = ms(self.settings.lockout_max);
         // Failures older than the longest wait (at least 15 minutes) are forgiven.
         let window_start = now - cap.max(15 * 60 * 1000);
-        let threshold = self.settings.login_max_failures;
-        let mut keys = vec![(user_key(username), threshold)];
-        if let Some(ip) = &client.ip {
-            keys.push((ip_key(ip), threshold.saturating_mul(IP_FACTOR)));
+        let keys = keys_for(username, client, self.settings.login_max_failures);
+        let key_refs: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        let pair = [key_refs[0], key_refs.get(1).copied().unwrap_or(key_refs[0])];
+        if let Some(until) = self.store.throttle_blocked_until(pair, now).await? {
+            return Err(retry_after(until, now));
         }
-        let mut audit = vec![entry];
+        let mut counted: Vec<(String, i64, u32)> = Vec::with_capacity(keys.len());
         for (key, threshold) in keys {
-            let audit = std::mem::take(&mut audit);
-            let failures = self
-                .store
-                .throttle_failure(&key, now, window_start, &audit)
-                .await?;
-            let wait = backoff_ms(failures, threshold, cap);
-            if wait > 0 {
-                self.store.throttle_block(&key, now + wait).await?;
+            let hits = self.store.throttle_failure(&key, now, window_start, &[]).await?;
+            if hits > i64::from(threshold) {
+                // Over the threshold: only the attempt that claims the next
+                // wait goes on; everyone else waits for it.
+                let until = now + backoff_ms(hits, threshold, cap);
+                if !self.store.throttle_claim(&key, now, until).await? {
+                    self.store.throttle_unhit(&key).await?;
+                    for (earlier, _, _) in &counted {
+                        self.store.throttle_unhit(earlier).await?;
+                    }
+                    let blocked = self.store.throttle_blocked_until([&key, &key], now).await?;
+                    return Err(retry_after(blocked.unwrap_or(now + 1_000), now));
+                }
+            }
+            counted.push((key, hits, threshold));
+        }
+        Ok(Admission { counted })
+    }
+
+    /// The password was wrong: block each key that has reached its
+    /// threshold, and record `entry` (the failure's audit record).
+    pub(super) async fn password_check_failed(&self, admission: Admission, entry: AuditEntry) -> Result<()> {
+        let now = self.now();
+        let cap = ms(self.settings.lockout_max);
+        for (key, hits, threshold) in &admission.counted {
+            if *hits == i64::from(*threshold) {
+                self.store.throttle_block(key, now + backoff_ms(*hits, *threshold, cap)).await?;
             }
         }
+        self.store.append_audit(&entry).await?;
+        self.events_written();
         Ok(())
     }
 
-    /// A successful login forgives the username's failures (not the IP's, so
-    /// one valid account cannot launder an IP's guessing).
-    pub(super) async fn record_login_success(&self, username: &str) -> Result<()> {
-        Ok(self.store.throttle_clear(&user_key(username)).await?)
+    /// The password was right: forgive the username's attempts (not the
+    /// IP's, so one valid account cannot launder an IP's guessing).
+    pub(super) async fn password_check_succeeded(&self, admission: Admission) -> Result<()> {
+        if let Some((user, _, _)) = admission.counted.first() {
+            self.store.throttle_clear(user).await?;
+        }
+        Ok(())
     }
 
     /// Counts a registration against the client IP's rate.

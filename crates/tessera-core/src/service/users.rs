@@ -342,6 +342,21 @@ impl Tessera {
             );
             follow.audit.push(entry);
         }
+        let profile: Vec<&str> = [
+            ("email", store_changes.email.is_some()),
+            ("first_name", store_changes.first_name.is_some()),
+            ("last_name", store_changes.last_name.is_some()),
+            ("phone", store_changes.phone.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        if !profile.is_empty() {
+            let detail = serde_json::json!({"changed": profile});
+            let entry =
+                self.audit_entry("user.updated", "success", Some(actor.user_id), subject.clone(), client, Some(detail));
+            follow.audit.push(entry);
+        }
         if let Some(disabled) = store_changes.disabled.filter(|d| *d != before.disabled) {
             let detail = serde_json::json!({"disabled": disabled});
             let entry = self.audit_entry(
@@ -354,11 +369,9 @@ impl Tessera {
             );
             follow.audit.push(entry);
         }
-        let after = match self
-            .store
-            .update_user(before.id, &store_changes, now, &follow)
-            .await?
-        {
+        let updated = self.store.update_user(before.id, &store_changes, now, &follow).await?;
+        self.events_written();
+        let after = match updated {
             Guarded::Done(u) => u,
             Guarded::NotFound => return Err(Error::UserNotFound),
             Guarded::LastAdmin => return Err(Error::LastAdmin),
@@ -373,9 +386,9 @@ impl Tessera {
 
     /// Replaces a user's roles (CLI); same rules as [`Tessera::update_user`].
     pub async fn set_roles(&self, username: &str, roles: Vec<String>) -> Result<User> {
-        let user = self.user(username).await?;
+        // The command line acts as an administrator without a user of its own.
         let system = Caller {
-            user_id: user.id,
+            user_id: Uuid::nil(),
             session_id: None,
             is_admin: true,
         };
@@ -423,6 +436,9 @@ impl Tessera {
         if is_self {
             let current = current_password
                 .ok_or_else(|| Error::invalid("/current_password", "is required"))?;
+            // Guessing the current password with a stolen token is throttled
+            // like guessing it at login.
+            let admission = self.admit_password_check(&target.user.username, client).await?;
             let verified = self
                 .hasher
                 .verify(current.to_owned(), Some(target.password_hash.clone()))
@@ -437,9 +453,10 @@ impl Tessera {
                     client,
                     None,
                 );
-                self.audit_alone(entry).await?;
+                self.password_check_failed(admission, entry).await?;
                 return Err(Error::InvalidCredentials);
             }
+            self.password_check_succeeded(admission).await?;
         }
         self.password_policy()
             .check(&target.user.username, new_password)
@@ -461,6 +478,7 @@ impl Tessera {
             .change_password(target.user.id, &hash, &revoke, &[entry])
             .await?
             .ok_or(Error::UserNotFound)?;
+        self.events_written();
         for s in revoked {
             self.revocations
                 .apply(&Revocation::session(s.id, revoke.until));
@@ -495,7 +513,9 @@ impl Tessera {
             revocations: vec![self.cut_off(target.id)],
             audit: vec![entry],
         };
-        let deleted = match self.store.delete_user(target.id, &follow).await? {
+        let deleted = self.store.delete_user(target.id, &follow).await?;
+        self.events_written();
+        let deleted = match deleted {
             Guarded::Done(u) => u,
             Guarded::NotFound => return Err(Error::UserNotFound),
             Guarded::LastAdmin => return Err(Error::LastAdmin),

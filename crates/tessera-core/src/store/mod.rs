@@ -377,8 +377,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         keys: [&str; 2],
         now: Millis,
     ) -> StoreResult<Option<Millis>>;
-    /// Counts a failure for `key`, starting a new count when the previous
-    /// failure was before `window_start`; returns the count.
+    /// Counts an attempt for `key`, starting a new count when the previous
+    /// one was before `window_start`; records `audit`; returns the count.
     async fn throttle_failure(
         &self,
         key: &str,
@@ -386,6 +386,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         window_start: Millis,
         audit: &[AuditEntry],
     ) -> StoreResult<i64>;
+    /// Sets `key`'s block to `until` if it is not blocked at `now`; whether it did.
+    async fn throttle_claim(&self, key: &str, now: Millis, until: Millis) -> StoreResult<bool>;
+    /// Takes back one counted attempt of `key`.
+    async fn throttle_unhit(&self, key: &str) -> StoreResult<()>;
     /// Blocks `key` until `until`.
     async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()>;
     /// Forgets `key`'s failures.
@@ -399,6 +403,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         window_ms: Millis,
     ) -> StoreResult<(i64, Millis)>;
 
+    /// Stream events after `after`, oldest first, at most `limit`.
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<crate::events::Event>>;
+    /// The oldest and newest `seq` still kept.
+    async fn event_bounds(&self) -> StoreResult<(Option<i64>, Option<i64>)>;
+    /// Deletes events older than `before` (never the newest); returns how many.
+    async fn purge_events(&self, before: Millis) -> StoreResult<u64>;
     /// Deletes audit entries older than `before`; returns how many.
     async fn purge_audit(&self, before: Millis) -> StoreResult<u64>;
     /// Appends to the audit log.
@@ -418,6 +428,38 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     };
     store.migrate().await?;
     Ok(store)
+}
+
+/// Calls `wake` whenever a transaction that wrote events commits in another
+/// process (PostgreSQL `LISTEN tessera_events`), and once after each
+/// (re)connection so nothing sent while disconnected is missed. Reconnects
+/// with a pause after failures; never returns. Does nothing for SQLite, whose
+/// single process wakes its own hub.
+pub async fn watch_event_notifications(url: String, wake: impl Fn() + Send) {
+    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        return;
+    }
+    loop {
+        match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(mut listener) => match listener.listen("tessera_events").await {
+                Ok(()) => {
+                    wake();
+                    loop {
+                        match listener.recv().await {
+                            Ok(_) => wake(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "event notifications interrupted");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot LISTEN for events"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot connect for event notifications"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// The database URL with any password replaced, for logs.

@@ -188,3 +188,29 @@ pub(super) fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
 pub(super) fn roles_json(roles: &[String]) -> String {
     serde_json::to_string(roles).unwrap_or_else(|_| "[\"user\"]".to_owned())
 }
+
+#[derive(sqlx::FromRow)]
+pub(super) struct EventRow {
+    seq: i64,
+    at: i64,
+    #[sqlx(rename = "type")]
+    kind: String,
+    sub: Option<String>,
+    admin_only: bool,
+    payload: String,
+}
+
+impl TryFrom<EventRow> for crate::events::Event {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        Ok(crate::events::Event {
+            seq: r.seq,
+            at: r.at,
+            kind: r.kind,
+            sub: r.sub,
+            admin_only: r.admin_only,
+            payload: serde_json::from_str(&r.payload).map_err(|_| StoreError::Corrupt("events.payload".into()))?,
+        })
+    }
+}

@@ -4,7 +4,7 @@
 //! migration sets differ.
 
 use super::rows::{
-    AuditRow, KeyRow, RevocationRow, SessionRow, SpentRow, UserRow, roles_json, session_columns,
+    EventRow, AuditRow, KeyRow, RevocationRow, SessionRow, SpentRow, UserRow, roles_json, session_columns,
     user_columns,
 };
 use super::{
@@ -12,6 +12,7 @@ use super::{
     SessionRevocation, SpentToken, Store, StoreResult, StoredKey, UserChanges,
 };
 use crate::clock::Millis;
+use crate::events::{self, Event, NewEvent};
 use crate::model::{ROLE_ADMIN, Session, StoredUser, User};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -118,9 +119,36 @@ fn field(change: &Option<Option<String>>) -> (bool, Option<String>) {
 /// SQLite needs nothing: it runs one writer at a time.
 const PG_ADMIN_GUARD_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7465737301)");
 
+/// Before writing an event (PostgreSQL): a transaction-scoped lock, so
+/// event-writing transactions commit in `seq` order and a reader that has
+/// seen `seq` N can never later meet a smaller one; and a notification,
+/// delivered to every replica's listener when the transaction commits.
+const PG_EVENT_SQL: Option<(&str, &str)> =
+    Some(("SELECT pg_advisory_xact_lock(7465737302)", "SELECT pg_notify('tessera_events', '')"));
+
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $migrations:literal, $admin_lock:expr) => {
+    ($store:ty, $db:ty, $migrations:literal, $admin_lock:expr, $event_sql:expr) => {
         impl $store {
+            /// Writes a stream event in the transaction.
+            async fn insert_event_tx(tx: &mut sqlx::Transaction<'_, $db>, at: Millis, e: &NewEvent) -> StoreResult<()> {
+                let event_sql: Option<(&str, &str)> = $event_sql;
+                if let Some((lock, _)) = event_sql {
+                    sqlx::query::<$db>(lock).execute(&mut **tx).await?;
+                }
+                sqlx::query::<$db>("INSERT INTO events (at, type, sub, admin_only, payload) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(at)
+                    .bind(e.kind)
+                    .bind(&e.sub)
+                    .bind(e.admin_only())
+                    .bind(e.payload.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                if let Some((_, notify)) = event_sql {
+                    sqlx::query::<$db>(notify).execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
             /// Takes the lock that serialises guarded admin changes, if the backend needs one.
             async fn lock_admin_guard(tx: &mut sqlx::Transaction<'_, $db>) -> StoreResult<()> {
                 let lock: Option<&str> = $admin_lock;
@@ -146,6 +174,9 @@ macro_rules! sql_store {
                     .bind(&e.detail)
                     .execute(&mut **tx)
                     .await?;
+                    if let Some(event) = events::from_audit(e) {
+                        Self::insert_event_tx(tx, e.at, &event).await?;
+                    }
                 }
                 Ok(())
             }
@@ -188,6 +219,8 @@ macro_rules! sql_store {
                 let revoked = sessions(rows)?;
                 for s in &revoked {
                     Self::insert_revocation(tx, &Revocation::session(s.id, r.until)).await?;
+                    let event = events::session_revoked(&s.id.to_string(), &s.user_id.to_string(), r.until);
+                    Self::insert_event_tx(tx, r.now, &event).await?;
                 }
                 Ok(revoked)
             }
@@ -504,6 +537,10 @@ macro_rules! sql_store {
                 let Some(row) = row else { return Ok(None) };
                 let session = Session::try_from(row)?;
                 Self::insert_revocation(&mut tx, &Revocation::session(id, until)).await?;
+                if session.revoked_at == Some(now) {
+                    let event = events::session_revoked(&id.to_string(), &session.user_id.to_string(), until);
+                    Self::insert_event_tx(&mut tx, now, &event).await?;
+                }
                 Self::append_audit_tx(&mut tx, &owned_by(audit, &session)).await?;
                 tx.commit().await?;
                 Ok(Some(session))
@@ -642,6 +679,24 @@ macro_rules! sql_store {
                 Ok(hits)
             }
 
+            async fn throttle_claim(&self, key: &str, now: Millis, until: Millis) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("UPDATE throttle SET blocked_until = $3 WHERE key = $1 AND blocked_until <= $2")
+                    .bind(key)
+                    .bind(now)
+                    .bind(until)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn throttle_unhit(&self, key: &str) -> StoreResult<()> {
+                sqlx::query::<$db>("UPDATE throttle SET hits = hits - 1 WHERE key = $1 AND hits > 0")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()> {
                 sqlx::query::<$db>("UPDATE throttle SET blocked_until = $2 WHERE key = $1")
                     .bind(key)
@@ -671,6 +726,37 @@ macro_rules! sql_store {
                 .bind(end)
                 .fetch_one(&self.pool)
                 .await?)
+            }
+
+            async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<Event>> {
+                sqlx::query_as::<$db, EventRow>(
+                    "SELECT seq, at, type, sub, admin_only, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(Event::try_from)
+                .collect()
+            }
+
+            async fn event_bounds(&self) -> StoreResult<(Option<i64>, Option<i64>)> {
+                Ok(sqlx::query_as::<$db, (Option<i64>, Option<i64>)>("SELECT MIN(seq), MAX(seq) FROM events")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn purge_events(&self, before: Millis) -> StoreResult<u64> {
+                // The newest event always stays, so `seq` keeps counting up
+                // on SQLite (AUTOINCREMENT) and replay knows where it stands.
+                let done = sqlx::query::<$db>(
+                    "DELETE FROM events WHERE at < $1 AND seq < (SELECT MAX(seq) FROM events)",
+                )
+                .bind(before)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
             }
 
             async fn purge_audit(&self, before: Millis) -> StoreResult<u64> {
@@ -719,13 +805,8 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, "migrations/sqlite", None);
-sql_store!(
-    PgStore,
-    sqlx::Postgres,
-    "migrations/postgres",
-    PG_ADMIN_GUARD_LOCK
-);
+sql_store!(SqliteStore, sqlx::Sqlite, "migrations/sqlite", None, None);
+sql_store!(PgStore, sqlx::Postgres, "migrations/postgres", PG_ADMIN_GUARD_LOCK, PG_EVENT_SQL);
 
 impl Revocation {
     /// A revocation of every access token of session `sid`, kept until `until`.

@@ -1,6 +1,7 @@
 //! Handlers, one module per resource; `app.rs` holds the route table.
 
 pub mod auth;
+pub mod events;
 pub mod keys;
 pub mod ops;
 pub mod sessions;

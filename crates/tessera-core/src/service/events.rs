@@ -1,0 +1,128 @@
+//! The event hub: new events are read from the store (woken by this
+//! process's own writes, by PostgreSQL notifications from other replicas, or
+//! by a periodic poll), applied to this process's revocation set and keys,
+//! and broadcast to live subscribers.
+
+use super::Tessera;
+use crate::error::Result;
+use crate::events::Event;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::sync::{Mutex, Notify, broadcast};
+
+/// How many events a subscriber may fall behind before it is disconnected.
+pub const SUBSCRIBER_QUEUE: usize = 4096;
+/// Events read from the store per query.
+const BATCH: u32 = 500;
+
+/// Fan-out of committed events to this process's subscribers.
+#[derive(Debug)]
+pub struct EventHub {
+    sender: broadcast::Sender<Arc<Event>>,
+    /// The newest `seq` broadcast.
+    last_seq: AtomicI64,
+    /// Serialises polls, so events go out once and in order.
+    polling: Mutex<()>,
+    /// Wakes the poller.
+    wake: Notify,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(SUBSCRIBER_QUEUE).0,
+            last_seq: AtomicI64::new(0),
+            polling: Mutex::new(()),
+            wake: Notify::new(),
+        }
+    }
+}
+
+impl EventHub {
+    /// Asks the poller to look for new events now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves when someone asked for a poll.
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// The newest `seq` broadcast so far.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq.load(Ordering::SeqCst)
+    }
+}
+
+impl Tessera {
+    /// The hub.
+    pub fn event_hub(&self) -> &EventHub {
+        &self.hub
+    }
+
+    /// A live feed of events committed from now on (all of them; filter with
+    /// [`Event::visible_to`]).
+    pub fn subscribe_events(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.hub.sender.subscribe()
+    }
+
+    /// Events after `after` from the store, for replay.
+    pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
+        Ok(self.store.events_after(after, limit).await?)
+    }
+
+    /// The oldest and newest `seq` kept.
+    pub async fn event_bounds(&self) -> Result<(Option<i64>, Option<i64>)> {
+        Ok(self.store.event_bounds().await?)
+    }
+
+    /// Starts broadcasting after the newest stored event (history is for replay).
+    pub(super) async fn start_event_hub(&self) -> Result<()> {
+        let (_, newest) = self.store.event_bounds().await?;
+        self.hub.last_seq.store(newest.unwrap_or(0), Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Reads committed events not yet seen, brings this process's
+    /// revocations and keys up to date with them, then broadcasts them.
+    /// Returns how many were read.
+    pub async fn poll_events(&self) -> Result<usize> {
+        let _guard = self.hub.polling.lock().await;
+        let mut total = 0;
+        loop {
+            let after = self.hub.last_seq();
+            let batch = self.store.events_after(after, BATCH).await?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            let revokes = batch.iter().any(|e| {
+                matches!(
+                    e.kind.as_str(),
+                    "session.revoked" | "token.revoked" | "roles.changed" | "user.deleted" | "user.updated"
+                )
+            });
+            if revokes {
+                self.reload_revocations().await?;
+            }
+            if batch.iter().any(|e| e.kind == "key.rotated") {
+                self.reload_keys().await?;
+            }
+            total += batch.len();
+            let full = batch.len() == BATCH as usize;
+            for event in batch {
+                self.hub.last_seq.store(event.seq, Ordering::SeqCst);
+                // No subscribers is not an error.
+                let _ = self.hub.sender.send(Arc::new(event));
+            }
+            if !full {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// After a write that may have recorded events: look for them at once.
+    pub(super) fn events_written(&self) {
+        self.hub.wake();
+    }
+}
