@@ -85,21 +85,54 @@ pub fn session_revoked(sid: &str, sub: &str, until: Millis) -> NewEvent {
 
 /// The stream event an audit record implies, if any.
 pub fn from_audit(entry: &AuditEntry) -> Option<NewEvent> {
-    if entry.outcome != "success" && entry.event != "login.failed" && entry.event != "refresh.reuse_detected" {
+    if entry.outcome != "success"
+        && entry.event != "login.failed"
+        && entry.event != "refresh.reuse_detected"
+    {
         return None;
     }
-    let detail: Value = entry.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(Value::Null);
+    let detail: Value = entry
+        .detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or(Value::Null);
     let subject = entry.subject.clone();
     let (kind, sub, payload) = match entry.event.as_str() {
-        "login.succeeded" => ("login.succeeded", entry.actor.clone(), json!({"sub": entry.actor, "username": subject})),
-        "login.failed" => ("login.failed", entry.actor.clone(), json!({"username": subject, "ip": entry.ip})),
-        "refresh.reuse_detected" => {
-            ("refresh.reuse_detected", subject.clone(), json!({"sub": subject, "sid": detail.get("sid")}))
-        }
-        "role.changed" => ("roles.changed", subject.clone(), json!({"sub": subject, "roles": detail.get("to")})),
-        "user.disabled" => ("user.updated", subject.clone(), json!({"sub": subject, "changed": ["disabled"]})),
-        "user.updated" => ("user.updated", subject.clone(), json!({"sub": subject, "changed": detail.get("changed")})),
-        "password.changed" => ("user.updated", subject.clone(), json!({"sub": subject, "changed": ["password"]})),
+        "login.succeeded" => (
+            "login.succeeded",
+            entry.actor.clone(),
+            json!({"sub": entry.actor, "username": subject}),
+        ),
+        "login.failed" => (
+            "login.failed",
+            entry.actor.clone(),
+            json!({"username": subject, "ip": entry.ip}),
+        ),
+        "refresh.reuse_detected" => (
+            "refresh.reuse_detected",
+            subject.clone(),
+            json!({"sub": subject, "sid": detail.get("sid")}),
+        ),
+        "role.changed" => (
+            "roles.changed",
+            subject.clone(),
+            json!({"sub": subject, "roles": detail.get("to")}),
+        ),
+        "user.disabled" => (
+            "user.updated",
+            subject.clone(),
+            json!({"sub": subject, "changed": ["disabled"]}),
+        ),
+        "user.updated" => (
+            "user.updated",
+            subject.clone(),
+            json!({"sub": subject, "changed": detail.get("changed")}),
+        ),
+        "password.changed" => (
+            "user.updated",
+            subject.clone(),
+            json!({"sub": subject, "changed": ["password"]}),
+        ),
         "user.deleted" => ("user.deleted", subject.clone(), json!({"sub": subject})),
         "key.rotated" => ("key.rotated", None, json!({"kid": subject})),
         _ => return None,
@@ -136,29 +169,62 @@ mod tests {
             payload: json!({"sid": "s1", "sub": "u1", "exp": 99}),
         };
         let m: Value = serde_json::from_str(&e.to_message()).unwrap();
-        assert_eq!(m, json!({"seq": 7, "type": "session.revoked", "sid": "s1", "sub": "u1", "exp": 99}));
+        assert_eq!(
+            m,
+            json!({"seq": 7, "type": "session.revoked", "sid": "s1", "sub": "u1", "exp": 99})
+        );
     }
 
     #[test]
     fn users_see_their_own_events_and_key_rotations_admins_see_all() {
-        let mine = Event { seq: 1, at: 0, kind: "roles.changed".into(), sub: Some("u1".into()), admin_only: false, payload: json!({}) };
-        let key = Event { kind: "key.rotated".into(), sub: None, ..mine.clone() };
-        let login = Event { kind: "login.succeeded".into(), admin_only: true, ..mine.clone() };
+        let mine = Event {
+            seq: 1,
+            at: 0,
+            kind: "roles.changed".into(),
+            sub: Some("u1".into()),
+            admin_only: false,
+            payload: json!({}),
+        };
+        let key = Event {
+            kind: "key.rotated".into(),
+            sub: None,
+            ..mine.clone()
+        };
+        let login = Event {
+            kind: "login.succeeded".into(),
+            admin_only: true,
+            ..mine.clone()
+        };
         assert!(mine.visible_to("u1", false));
         assert!(!mine.visible_to("u2", false));
         assert!(key.visible_to("u2", false));
-        assert!(!login.visible_to("u1", false), "admin-only even about oneself");
+        assert!(
+            !login.visible_to("u1", false),
+            "admin-only even about oneself"
+        );
         assert!(login.visible_to("anyone", true));
     }
 
     #[test]
     fn audit_records_map_to_stream_events() {
-        let roles = from_audit(&audit("role.changed", "success", "u1", Some(json!({"to": ["admin", "user"]})))).unwrap();
+        let roles = from_audit(&audit(
+            "role.changed",
+            "success",
+            "u1",
+            Some(json!({"to": ["admin", "user"]})),
+        ))
+        .unwrap();
         assert_eq!(roles.kind, "roles.changed");
-        assert_eq!(roles.payload, json!({"sub": "u1", "roles": ["admin", "user"]}));
+        assert_eq!(
+            roles.payload,
+            json!({"sub": "u1", "roles": ["admin", "user"]})
+        );
         let failed = from_audit(&audit("login.failed", "failure", "mallory", None)).unwrap();
         assert!(failed.admin_only());
-        assert_eq!(from_audit(&audit("password.changed", "failure", "u1", None)), None);
+        assert_eq!(
+            from_audit(&audit("password.changed", "failure", "u1", None)),
+            None
+        );
         assert_eq!(from_audit(&audit("register", "success", "u1", None)), None);
         let key = from_audit(&audit("key.rotated", "success", "kid-1", None)).unwrap();
         assert_eq!((key.sub, key.payload), (None, json!({"kid": "kid-1"})));

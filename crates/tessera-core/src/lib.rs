@@ -33,6 +33,6 @@ pub use error::{Error, Result};
 pub use service::{Caller, ClientInfo, Tessera};
 pub use settings::Settings;
 
+pub mod events;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod events;

@@ -89,9 +89,10 @@ pub async fn launch_with_clock(
     let upkeep = tokio::spawn(maintain(tessera.clone()));
     let hub = tokio::spawn(run_event_hub(tessera.clone()));
     let notified = tessera.clone();
-    let notifications = tokio::spawn(store::watch_event_notifications(config.database_url.clone(), move || {
-        notified.event_hub().wake()
-    }));
+    let notifications = tokio::spawn(store::watch_event_notifications(
+        config.database_url.clone(),
+        move || notified.event_hub().wake(),
+    ));
     tracing::info!(address = %bound, issuer = %tessera.settings().issuer, "Tessera listening on http://{bound}");
     crate::listener::serve(listener, app, config.limits, shutdown).await;
     upkeep.abort();

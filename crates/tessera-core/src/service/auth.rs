@@ -337,7 +337,10 @@ impl Tessera {
     ) -> Result<()> {
         let revoke = self.session_revocation(except);
         let until = revoke.until;
-        let revoked = self.store.revoke_user_sessions(user_id, &revoke, audit).await?;
+        let revoked = self
+            .store
+            .revoke_user_sessions(user_id, &revoke, audit)
+            .await?;
         self.events_written();
         for s in revoked {
             self.revocations

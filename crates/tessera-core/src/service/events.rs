@@ -80,7 +80,9 @@ impl Tessera {
     /// Starts broadcasting after the newest stored event (history is for replay).
     pub(super) async fn start_event_hub(&self) -> Result<()> {
         let (_, newest) = self.store.event_bounds().await?;
-        self.hub.last_seq.store(newest.unwrap_or(0), Ordering::SeqCst);
+        self.hub
+            .last_seq
+            .store(newest.unwrap_or(0), Ordering::SeqCst);
         Ok(())
     }
 
@@ -99,7 +101,11 @@ impl Tessera {
             let revokes = batch.iter().any(|e| {
                 matches!(
                     e.kind.as_str(),
-                    "session.revoked" | "token.revoked" | "roles.changed" | "user.deleted" | "user.updated"
+                    "session.revoked"
+                        | "token.revoked"
+                        | "roles.changed"
+                        | "user.deleted"
+                        | "user.updated"
                 )
             });
             if revokes {

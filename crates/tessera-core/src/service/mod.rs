@@ -144,13 +144,24 @@ impl Tessera {
             self.reload_keys().await,
             self.reload_revocations().await,
             // Dead sessions are kept a day for the audit trail of reuse detection.
-            self.store.purge_expired(now, now - 86_400_000).await.map(|_| ()).map_err(Error::from),
+            self.store
+                .purge_expired(now, now - 86_400_000)
+                .await
+                .map(|_| ())
+                .map_err(Error::from),
             // Replay (`GET /events?since=`) must reach back at least a day.
-            self.store.purge_events(now.saturating_sub(2 * 86_400_000)).await.map(|_| ()).map_err(Error::from),
+            self.store
+                .purge_events(now.saturating_sub(2 * 86_400_000))
+                .await
+                .map(|_| ())
+                .map_err(Error::from),
             match self.settings.audit_retention {
-                Some(retention) => {
-                    self.store.purge_audit(now.saturating_sub(ms(retention))).await.map(|_| ()).map_err(Error::from)
-                }
+                Some(retention) => self
+                    .store
+                    .purge_audit(now.saturating_sub(ms(retention)))
+                    .await
+                    .map(|_| ())
+                    .map_err(Error::from),
                 None => Ok(()),
             },
         ];

@@ -67,7 +67,11 @@ impl Tessera {
     /// first failure is recorded: up to the threshold are admitted, then
     /// exactly one attempt per expired wait (the one that claims the next,
     /// doubled wait), and the rest are refused.
-    pub(super) async fn admit_password_check(&self, username: &str, client: &ClientInfo) -> Result<Admission> {
+    pub(super) async fn admit_password_check(
+        &self,
+        username: &str,
+        client: &ClientInfo,
+    ) -> Result<Admission> {
         let now = self.now();
         let cap = ms(self.settings.lockout_max);
         // Failures older than the longest wait (at least 15 minutes) are forgiven.
@@ -80,7 +84,10 @@ impl Tessera {
         }
         let mut counted: Vec<(String, i64, u32)> = Vec::with_capacity(keys.len());
         for (key, threshold) in keys {
-            let hits = self.store.throttle_failure(&key, now, window_start, &[]).await?;
+            let hits = self
+                .store
+                .throttle_failure(&key, now, window_start, &[])
+                .await?;
             if hits > i64::from(threshold) {
                 // Over the threshold: only the attempt that claims the next
                 // wait goes on; everyone else waits for it.
@@ -101,12 +108,18 @@ impl Tessera {
 
     /// The password was wrong: block each key that has reached its
     /// threshold, and record `entry` (the failure's audit record).
-    pub(super) async fn password_check_failed(&self, admission: Admission, entry: AuditEntry) -> Result<()> {
+    pub(super) async fn password_check_failed(
+        &self,
+        admission: Admission,
+        entry: AuditEntry,
+    ) -> Result<()> {
         let now = self.now();
         let cap = ms(self.settings.lockout_max);
         for (key, hits, threshold) in &admission.counted {
             if *hits == i64::from(*threshold) {
-                self.store.throttle_block(key, now + backoff_ms(*hits, *threshold, cap)).await?;
+                self.store
+                    .throttle_block(key, now + backoff_ms(*hits, *threshold, cap))
+                    .await?;
             }
         }
         self.store.append_audit(&entry).await?;

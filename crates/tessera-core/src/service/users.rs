@@ -353,8 +353,14 @@ impl Tessera {
         .collect();
         if !profile.is_empty() {
             let detail = serde_json::json!({"changed": profile});
-            let entry =
-                self.audit_entry("user.updated", "success", Some(actor.user_id), subject.clone(), client, Some(detail));
+            let entry = self.audit_entry(
+                "user.updated",
+                "success",
+                Some(actor.user_id),
+                subject.clone(),
+                client,
+                Some(detail),
+            );
             follow.audit.push(entry);
         }
         if let Some(disabled) = store_changes.disabled.filter(|d| *d != before.disabled) {
@@ -369,7 +375,10 @@ impl Tessera {
             );
             follow.audit.push(entry);
         }
-        let updated = self.store.update_user(before.id, &store_changes, now, &follow).await?;
+        let updated = self
+            .store
+            .update_user(before.id, &store_changes, now, &follow)
+            .await?;
         self.events_written();
         let after = match updated {
             Guarded::Done(u) => u,
@@ -438,7 +447,9 @@ impl Tessera {
                 .ok_or_else(|| Error::invalid("/current_password", "is required"))?;
             // Guessing the current password with a stolen token is throttled
             // like guessing it at login.
-            let admission = self.admit_password_check(&target.user.username, client).await?;
+            let admission = self
+                .admit_password_check(&target.user.username, client)
+                .await?;
             let verified = self
                 .hasher
                 .verify(current.to_owned(), Some(target.password_hash.clone()))

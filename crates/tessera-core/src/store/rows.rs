@@ -210,7 +210,8 @@ impl TryFrom<EventRow> for crate::events::Event {
             kind: r.kind,
             sub: r.sub,
             admin_only: r.admin_only,
-            payload: serde_json::from_str(&r.payload).map_err(|_| StoreError::Corrupt("events.payload".into()))?,
+            payload: serde_json::from_str(&r.payload)
+                .map_err(|_| StoreError::Corrupt("events.payload".into()))?,
         })
     }
 }

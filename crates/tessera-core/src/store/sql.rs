@@ -4,8 +4,8 @@
 //! migration sets differ.
 
 use super::rows::{
-    EventRow, AuditRow, KeyRow, RevocationRow, SessionRow, SpentRow, UserRow, roles_json, session_columns,
-    user_columns,
+    AuditRow, EventRow, KeyRow, RevocationRow, SessionRow, SpentRow, UserRow, roles_json,
+    session_columns, user_columns,
 };
 use super::{
     AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Revocation, Rotation,
@@ -123,8 +123,10 @@ const PG_ADMIN_GUARD_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(746
 /// event-writing transactions commit in `seq` order and a reader that has
 /// seen `seq` N can never later meet a smaller one; and a notification,
 /// delivered to every replica's listener when the transaction commits.
-const PG_EVENT_SQL: Option<(&str, &str)> =
-    Some(("SELECT pg_advisory_xact_lock(7465737302)", "SELECT pg_notify('tessera_events', '')"));
+const PG_EVENT_SQL: Option<(&str, &str)> = Some((
+    "SELECT pg_advisory_xact_lock(7465737302)",
+    "SELECT pg_notify('tessera_events', '')",
+));
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, $migrations:literal, $admin_lock:expr, $event_sql:expr) => {
@@ -765,20 +767,9 @@ macro_rules! sql_store {
             }
 
             async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-                sqlx::query::<$db>(
-                    "INSERT INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(e.at)
-                .bind(&e.event)
-                .bind(&e.actor)
-                .bind(&e.subject)
-                .bind(&e.ip)
-                .bind(&e.user_agent)
-                .bind(&e.outcome)
-                .bind(&e.detail)
-                .execute(&self.pool)
-                .await?;
+                let mut tx = self.pool.begin().await?;
+                Self::append_audit_tx(&mut tx, std::slice::from_ref(e)).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -806,7 +797,13 @@ macro_rules! sql_store {
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite, "migrations/sqlite", None, None);
-sql_store!(PgStore, sqlx::Postgres, "migrations/postgres", PG_ADMIN_GUARD_LOCK, PG_EVENT_SQL);
+sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    "migrations/postgres",
+    PG_ADMIN_GUARD_LOCK,
+    PG_EVENT_SQL
+);
 
 impl Revocation {
     /// A revocation of every access token of session `sid`, kept until `until`.

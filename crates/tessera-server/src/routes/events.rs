@@ -60,7 +60,9 @@ pub async fn events(
 ) -> Response {
     let upgrade = match upgrade {
         Ok(u) => u,
-        Err(_) => return ApiError::invalid("", "GET /events expects a WebSocket upgrade").into_response(),
+        Err(_) => {
+            return ApiError::invalid("", "GET /events expects a WebSocket upgrade").into_response();
+        }
     };
     // The upgrade is always accepted; a bad token is answered with a close code.
     let header_token = bearer_token(&headers).ok().flatten().map(str::to_owned);
@@ -83,33 +85,66 @@ struct Subscription {
 }
 
 impl Subscription {
-    async fn run(mut socket: WebSocket, state: AppState, header_token: Option<String>, since: Option<String>) {
+    async fn run(
+        mut socket: WebSocket,
+        state: AppState,
+        header_token: Option<String>,
+        since: Option<String>,
+    ) {
         let authenticated = match header_token {
-            Some(token) => state.tessera.verify_access_token(&token).ok().map(|c| (token, c, false)),
+            Some(token) => state
+                .tessera
+                .verify_access_token(&token)
+                .ok()
+                .map(|c| (token, c, false)),
             None => first_message_auth(&mut socket, &state).await,
         };
         let Some((token, claims, by_message)) = authenticated else {
-            close_with(&mut socket, close::UNAUTHENTICATED, "authentication required").await;
+            close_with(
+                &mut socket,
+                close::UNAUTHENTICATED,
+                "authentication required",
+            )
+            .await;
             return;
         };
         let since = match since.as_deref().map(str::parse::<i64>) {
             None => None,
             Some(Ok(seq)) if seq >= 0 => Some(seq),
             Some(_) => {
-                close_with(&mut socket, close::BAD_MESSAGE, "since must be a sequence number").await;
+                close_with(
+                    &mut socket,
+                    close::BAD_MESSAGE,
+                    "since must be a sequence number",
+                )
+                .await;
                 return;
             }
         };
-        if by_message && send_json(&mut socket, &json!({"type": "auth.ok", "exp": claims.exp})).await.is_err() {
+        if by_message
+            && send_json(&mut socket, &json!({"type": "auth.ok", "exp": claims.exp}))
+                .await
+                .is_err()
+        {
             return;
         }
-        let mut sub = Subscription { socket, state, token, claims, last_seq: 0 };
+        let mut sub = Subscription {
+            socket,
+            state,
+            token,
+            claims,
+            last_seq: 0,
+        };
         sub.serve(since).await;
     }
 
     fn sees_all(&self) -> bool {
         self.claims.has_role(ROLE_ADMIN)
-            || self.claims.scope.as_deref().is_some_and(|s| s.split(' ').any(|x| x == EVENTS_READ))
+            || self
+                .claims
+                .scope
+                .as_deref()
+                .is_some_and(|s| s.split(' ').any(|x| x == EVENTS_READ))
     }
 
     async fn send_event(&mut self, event: &Event) -> Result<(), ()> {
@@ -120,7 +155,10 @@ impl Subscription {
         if !event.visible_to(&self.claims.sub, self.sees_all()) {
             return Ok(());
         }
-        self.socket.send(Message::Text(event.to_message().into())).await.map_err(|_| ())
+        self.socket
+            .send(Message::Text(event.to_message().into()))
+            .await
+            .map_err(|_| ())
     }
 
     /// Replay after `since`, then live events until the connection ends.
@@ -133,7 +171,19 @@ impl Subscription {
                     return;
                 }
             }
-            None => self.last_seq = self.state.tessera.event_hub().last_seq(),
+            // Live from now: everything committed before the connection is
+            // history, even if this process has not broadcast it yet.
+            None => {
+                let newest = self
+                    .state
+                    .tessera
+                    .event_bounds()
+                    .await
+                    .ok()
+                    .and_then(|(_, n)| n)
+                    .unwrap_or(0);
+                self.last_seq = newest.max(self.state.tessera.event_hub().last_seq());
+            }
         }
         let mut pings = interval(PING_EVERY);
         pings.tick().await;
@@ -181,11 +231,20 @@ impl Subscription {
         if let Some(oldest) = oldest
             && since + 1 < oldest
         {
-            send_json(&mut self.socket, &json!({"type": "replay.truncated", "oldest_seq": oldest})).await?;
+            send_json(
+                &mut self.socket,
+                &json!({"type": "replay.truncated", "oldest_seq": oldest}),
+            )
+            .await?;
         }
         self.last_seq = since;
         loop {
-            let batch = self.state.tessera.events_after(self.last_seq, REPLAY_BATCH).await.map_err(|_| ())?;
+            let batch = self
+                .state
+                .tessera
+                .events_after(self.last_seq, REPLAY_BATCH)
+                .await
+                .map_err(|_| ())?;
             let done = batch.len() < REPLAY_BATCH as usize;
             for event in &batch {
                 self.send_event(event).await?;
@@ -204,7 +263,10 @@ impl Subscription {
         let leeway = tessera.settings().leeway.as_millis() as Millis;
         let c = &self.claims;
         let expired = now >= c.exp.saturating_mul(1000).saturating_add(leeway);
-        let revoked = tessera.revocations().is_revoked(c.sid.as_deref(), &c.jti, &c.sub, c.issued_at_ms());
+        let revoked =
+            tessera
+                .revocations()
+                .is_revoked(c.sid.as_deref(), &c.jti, &c.sub, c.issued_at_ms());
         (expired || revoked).then_some(close::EXPIRED)
     }
 
@@ -213,7 +275,13 @@ impl Subscription {
         let tessera = &self.state.tessera;
         let now = tessera.clock().now_ms();
         let leeway = tessera.settings().leeway.as_millis() as Millis;
-        let left = self.claims.exp.saturating_mul(1000).saturating_add(leeway).saturating_sub(now).max(0);
+        let left = self
+            .claims
+            .exp
+            .saturating_mul(1000)
+            .saturating_add(leeway)
+            .saturating_sub(now)
+            .max(0);
         Instant::now() + Duration::from_millis(left as u64).min(PING_EVERY)
     }
 
@@ -221,28 +289,44 @@ impl Subscription {
     /// extends the connection with a newer token of the same subject.
     async fn reauthenticate(&mut self, text: &str) -> Result<(), u16> {
         let token = auth_token(text).ok_or(close::BAD_MESSAGE)?;
-        let claims = self.state.tessera.verify_access_token(&token).map_err(|_| close::UNAUTHENTICATED)?;
+        let claims = self
+            .state
+            .tessera
+            .verify_access_token(&token)
+            .map_err(|_| close::UNAUTHENTICATED)?;
         if claims.sub != self.claims.sub {
             return Err(close::WRONG_SUBJECT);
         }
         let ok = json!({"type": "auth.ok", "exp": claims.exp});
         self.token = token;
         self.claims = claims;
-        send_json(&mut self.socket, &ok).await.map_err(|()| close::BAD_MESSAGE)
+        send_json(&mut self.socket, &ok)
+            .await
+            .map_err(|()| close::BAD_MESSAGE)
     }
 }
 
 /// Reads `{"type":"auth","token":"…"}`.
 fn auth_token(text: &str) -> Option<String> {
     let value: Value = serde_json::from_str(text).ok()?;
-    (value.get("type")?.as_str()? == "auth").then(|| value.get("token")?.as_str().map(str::to_owned))?
+    (value.get("type")?.as_str()? == "auth")
+        .then(|| value.get("token")?.as_str().map(str::to_owned))?
 }
 
 /// Waits up to five seconds for the first message to authenticate.
-async fn first_message_auth(socket: &mut WebSocket, state: &AppState) -> Option<(String, AccessClaims, bool)> {
+async fn first_message_auth(
+    socket: &mut WebSocket,
+    state: &AppState,
+) -> Option<(String, AccessClaims, bool)> {
     let deadline = Instant::now() + AUTH_WINDOW;
     loop {
-        let message = timeout(deadline.saturating_duration_since(Instant::now()), socket.recv()).await.ok()??.ok()?;
+        let message = timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            socket.recv(),
+        )
+        .await
+        .ok()??
+        .ok()?;
         match message {
             Message::Text(text) => {
                 let token = auth_token(&text)?;
@@ -256,10 +340,16 @@ async fn first_message_auth(socket: &mut WebSocket, state: &AppState) -> Option<
 }
 
 async fn send_json(socket: &mut WebSocket, value: &Value) -> Result<(), ()> {
-    socket.send(Message::Text(value.to_string().into())).await.map_err(|_| ())
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .map_err(|_| ())
 }
 
 async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) {
-    let frame = CloseFrame { code, reason: Utf8Bytes::from(reason) };
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
     let _ = socket.send(Message::Close(Some(frame))).await;
 }

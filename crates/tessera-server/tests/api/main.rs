@@ -8,6 +8,7 @@ mod helpers;
 mod at_rest;
 mod auth;
 mod conventions;
+mod events;
 mod hostile;
 mod keys;
 mod postgres;

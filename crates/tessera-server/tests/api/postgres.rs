@@ -208,3 +208,66 @@ async fn two_replicas_on_one_postgres_database_share_users_sessions_and_keys() {
     second.stop().await;
     first.stop().await;
 }
+
+#[tokio::test]
+async fn a_logout_on_one_replica_is_refused_and_announced_on_the_other_at_once() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let Some(first) = TestApp::builder()
+        .postgres()
+        .env("TESSERA_ISSUER", SHARED_ISSUER)
+        .try_spawn()
+        .await
+    else {
+        return;
+    };
+    let second = TestApp::builder()
+        .database_url(&first.database_url)
+        .env("TESSERA_ISSUER", SHARED_ISSUER)
+        .try_spawn()
+        .await
+        .expect("second replica");
+    let kim = first.register("kim").await;
+    let other = first.login("kim", PASSWORD).await;
+    assert_eq!(
+        second.get("/me", Some(&other.access)).await.status(),
+        reqwest::StatusCode::OK
+    );
+
+    // Subscribed on the second replica.
+    let mut request = format!("ws://{}/events", second.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", kim.access).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    // Logged out through the first.
+    let r = first
+        .post("/auth/logout", Some(&other.access), serde_json::json!({}))
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+
+    // The subscriber on the second replica hears of it (LISTEN/NOTIFY)...
+    let event = loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("in time");
+        if let Some(Ok(Message::Text(t))) = msg {
+            break serde_json::from_str::<serde_json::Value>(&t).unwrap();
+        }
+    };
+    assert_eq!(event["type"], "session.revoked");
+    assert_eq!(event["sub"], kim.body["user"]["id"]);
+    // ...and by then the second replica refuses the token too.
+    let r = second.get("/me", Some(&other.access)).await;
+    assert_error(r, reqwest::StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_eq!(
+        second.get("/me", Some(&kim.access)).await.status(),
+        reqwest::StatusCode::OK
+    );
+}

@@ -202,20 +202,39 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
 
 #[tokio::test]
 async fn a_burst_of_simultaneous_guesses_is_admitted_only_up_to_the_threshold() {
-    let app = TestApp::builder().env("TESSERA_LOGIN_MAX_FAILURES", "5").spawn().await;
+    let app = TestApp::builder()
+        .env("TESSERA_LOGIN_MAX_FAILURES", "5")
+        .spawn()
+        .await;
     app.register("erin").await;
     let attempts = (0..60).map(|_| login_status(&app, "erin", "not her password"));
-    let statuses: Vec<StatusCode> = futures::future::join_all(attempts).await.iter().map(|r| r.status()).collect();
-    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
-    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
     assert_eq!(checked + refused, 60, "{statuses:?}");
     // The threshold, plus at most the one attempt that claims the first wait.
-    assert!(checked <= 6, "{checked} passwords were checked in a burst of 60");
+    assert!(
+        checked <= 6,
+        "{checked} passwords were checked in a burst of 60"
+    );
 }
 
 #[tokio::test]
 async fn guessing_the_current_password_with_a_stolen_token_is_throttled_too() {
-    let app = TestApp::builder().env("TESSERA_LOGIN_MAX_FAILURES", "3").spawn().await;
+    let app = TestApp::builder()
+        .env("TESSERA_LOGIN_MAX_FAILURES", "3")
+        .spawn()
+        .await;
     let frank = app.register("frank").await;
     let change = |current: &'static str| {
         app.post(
@@ -225,7 +244,12 @@ async fn guessing_the_current_password_with_a_stolen_token_is_throttled_too() {
         )
     };
     for _ in 0..3 {
-        assert_error(change("guess guess guess").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        assert_error(
+            change("guess guess guess").await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
     }
     let r = change(PASSWORD).await;
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;

@@ -1,0 +1,272 @@
+//! `GET /events` (SPEC §9): authentication, audience, replay, closing.
+
+use crate::helpers::*;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn connect(app: &TestApp, query: &str, token: Option<&str>) -> Socket {
+    let url = format!("ws://{}/events{query}", app.addr);
+    let mut request = url.into_client_request().unwrap();
+    if let Some(t) = token {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    connect_async(request).await.expect("upgrade accepted").0
+}
+
+/// The next text message as JSON, skipping pings.
+async fn next_json(ws: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message in time");
+        match msg.expect("open").expect("frame") {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+/// Waits for the server's close frame and returns its code.
+async fn close_code(ws: &mut Socket) -> u16 {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("closed in time");
+        match msg {
+            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("error before close: {e}"),
+        }
+    }
+}
+
+/// Asks the server to broadcast something unrelated (another user logs out).
+async fn stir(app: &TestApp) {
+    let other = app.register(&format!("stir{}", rand_suffix())).await;
+    app.post("/auth/logout", Some(&other.access), json!({}))
+        .await;
+}
+
+fn rand_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+#[tokio::test]
+async fn a_subscriber_learns_at_once_that_one_of_its_sessions_was_revoked() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let second = app.login("alice", PASSWORD).await;
+    let mut ws = connect(&app, "", Some(&alice.access)).await;
+    app.post("/auth/logout", Some(&second.access), json!({}))
+        .await;
+    let event = next_json(&mut ws).await;
+    assert_eq!(event["type"], "session.revoked");
+    assert_eq!(event["sub"], alice.body["user"]["id"]);
+    assert!(event["sid"].is_string());
+    assert!(event["seq"].as_i64().unwrap() > 0);
+    assert!(event["exp"].as_i64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn a_browser_authenticates_with_a_first_message_and_gets_auth_ok() {
+    let app = TestApp::spawn().await;
+    let bob = app.register("bob").await;
+    let mut ws = connect(&app, "", None).await;
+    ws.send(Message::Text(
+        json!({"type": "auth", "token": bob.access})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let ok = next_json(&mut ws).await;
+    assert_eq!(ok["type"], "auth.ok");
+    assert!(ok["exp"].as_i64().unwrap() > 0);
+    assert!(ok.get("seq").is_none(), "control messages carry no seq");
+}
+
+#[tokio::test]
+async fn an_invalid_token_is_closed_with_4401() {
+    let app = TestApp::spawn().await;
+    let mut ws = connect(&app, "", Some("not.a.token")).await;
+    assert_eq!(close_code(&mut ws).await, 4401);
+    let mut ws = connect(&app, "", None).await;
+    ws.send(Message::Text(
+        json!({"type": "auth", "token": "x.y.z"}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(close_code(&mut ws).await, 4401);
+}
+
+#[tokio::test]
+async fn no_token_within_five_seconds_is_closed_with_4401() {
+    let app = TestApp::spawn().await;
+    let mut ws = connect(&app, "", None).await;
+    assert_eq!(close_code(&mut ws).await, 4401);
+}
+
+#[tokio::test]
+async fn users_see_only_their_own_events_and_key_rotations_while_admins_see_all() {
+    let app = TestApp::spawn().await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let root = app.admin("root").await;
+    let mut carol_ws = connect(&app, "", Some(&carol.access)).await;
+    let mut admin_ws = connect(&app, "", Some(&root.access)).await;
+
+    app.post("/auth/logout", Some(&dave.access), json!({}))
+        .await;
+    let r = app
+        .post("/admin/keys/rotate", Some(&root.access), json!({}))
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let failed = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"username": "dave", "password": "wrong password"}),
+        )
+        .await;
+    assert_eq!(failed.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    // Carol's first event is the key rotation: Dave's logout is not hers.
+    let first = next_json(&mut carol_ws).await;
+    assert_eq!(first["type"], "key.rotated");
+    assert!(first["kid"].is_string());
+
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.push(
+            next_json(&mut admin_ws).await["type"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(seen, ["session.revoked", "key.rotated", "login.failed"]);
+}
+
+#[tokio::test]
+async fn since_replays_what_the_subscriber_missed_then_goes_live() {
+    let app = TestApp::spawn().await;
+    let erin = app.register("erin").await;
+    let mut ws = connect(&app, "", Some(&erin.access)).await;
+    let s1 = app.login("erin", PASSWORD).await;
+    app.post("/auth/logout", Some(&s1.access), json!({})).await;
+    let first = next_json(&mut ws).await;
+    let seq = first["seq"].as_i64().unwrap();
+    drop(ws);
+
+    // Missed while disconnected.
+    let s2 = app.login("erin", PASSWORD).await;
+    app.post("/auth/logout", Some(&s2.access), json!({})).await;
+    let mut ws = connect(&app, &format!("?since={seq}"), Some(&erin.access)).await;
+    let replayed = next_json(&mut ws).await;
+    assert_eq!(replayed["type"], "session.revoked");
+    assert!(replayed["seq"].as_i64().unwrap() > seq);
+    // Then live.
+    let s3 = app.login("erin", PASSWORD).await;
+    app.post("/auth/logout", Some(&s3.access), json!({})).await;
+    let live = next_json(&mut ws).await;
+    assert!(live["seq"].as_i64().unwrap() > replayed["seq"].as_i64().unwrap());
+}
+
+#[tokio::test]
+async fn a_since_older_than_what_is_kept_starts_with_replay_truncated() {
+    let app = TestApp::spawn().await;
+    let frank = app.register("frank").await;
+    for _ in 0..3 {
+        let s = app.login("frank", PASSWORD).await;
+        app.post("/auth/logout", Some(&s.access), json!({})).await;
+    }
+    // Forget all but the newest event, as the daily purge would.
+    let store = tessera_core::store::connect(&app.database_url)
+        .await
+        .unwrap();
+    store.purge_events(i64::MAX).await.unwrap();
+    let (oldest, newest) = store.event_bounds().await.unwrap();
+    assert_eq!(oldest, newest);
+    let mut ws = connect(&app, "?since=0", Some(&frank.access)).await;
+    let first = next_json(&mut ws).await;
+    assert_eq!(
+        first,
+        json!({"type": "replay.truncated", "oldest_seq": oldest.unwrap()})
+    );
+}
+
+#[tokio::test]
+async fn the_connection_closes_with_4001_when_its_session_is_revoked() {
+    let app = TestApp::spawn().await;
+    let gina = app.register("gina").await;
+    let mut ws = connect(&app, "", Some(&gina.access)).await;
+    app.post("/auth/logout", Some(&gina.access), json!({}))
+        .await;
+    assert_eq!(close_code(&mut ws).await, 4001);
+}
+
+#[tokio::test]
+async fn the_connection_closes_with_4001_when_its_token_expires() {
+    let app = TestApp::spawn().await;
+    let hank = app.register("hank").await;
+    let mut ws = connect(&app, "", Some(&hank.access)).await;
+    // 15 minutes plus the 60 s leeway.
+    app.clock.advance(Duration::from_secs(15 * 60 + 61));
+    stir(&app).await;
+    assert_eq!(close_code(&mut ws).await, 4001);
+}
+
+#[tokio::test]
+async fn a_newer_token_extends_the_connection_and_another_subjects_token_closes_it_with_4403() {
+    let app = TestApp::spawn().await;
+    let ivy = app.register("ivy").await;
+    let jack = app.register("jack").await;
+    let mut ws = connect(&app, "", Some(&ivy.access)).await;
+    app.clock.advance(Duration::from_secs(10 * 60));
+    let newer = app.refresh(&ivy.refresh).await;
+    let newer = json_body(newer).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ws.send(Message::Text(
+        json!({"type": "auth", "token": newer}).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    let ok = next_json(&mut ws).await;
+    assert_eq!(ok["type"], "auth.ok");
+    // Past the first token's expiry, the connection lives on.
+    app.clock.advance(Duration::from_secs(6 * 60 + 61));
+    let s = app.login("ivy", PASSWORD).await;
+    app.post("/auth/logout", Some(&s.access), json!({})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "session.revoked");
+
+    let jacks = app.login("jack", PASSWORD).await;
+    let _ = jack;
+    ws.send(Message::Text(
+        json!({"type": "auth", "token": jacks.access})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(close_code(&mut ws).await, 4403);
+}
+
+#[tokio::test]
+async fn a_plain_http_request_to_events_is_a_clear_error() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/events", None).await;
+    assert_error(r, reqwest::StatusCode::BAD_REQUEST, "validation_failed").await;
+}
