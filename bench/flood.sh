@@ -4,11 +4,14 @@
 # Everything runs on 127.0.0.1 and is bounded in time.
 #
 #   bench/flood.sh            (needs wrk: apt-get install wrk)
+#   TESSERA_BIN=path/to/tessera bench/flood.sh   (skip the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
-cargo build --release -p tessera -q
-BIN=$PWD/target/release/tessera
+if [ -z "${TESSERA_BIN:-}" ]; then
+  cargo build --release -p tessera -q
+fi
+BIN=${TESSERA_BIN:-$PWD/target/release/tessera}
 DIR=$(mktemp -d)
 PORT=${PORT:-18700}
 B=http://127.0.0.1:$PORT
@@ -23,7 +26,7 @@ trap 'kill $PID 2>/dev/null; rm -rf "$DIR"' EXIT
 for _ in $(seq 1 100); do curl -fs $B/healthz >/dev/null 2>&1 && break; sleep 0.05; done
 
 rss() { awk '/VmRSS/ {print $2}' /proc/$PID/status; }
-PASSWORD='flood-test-passphrase-1'
+PASSWORD='a long passphrase for load tests'
 TOKEN=$(curl -fs $B/auth/register -H 'content-type: application/json' \
   -d "{\"username\":\"flood\",\"password\":\"$PASSWORD\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 IDLE_RSS=$(rss)

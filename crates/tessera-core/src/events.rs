@@ -4,6 +4,7 @@
 //! committed revocation is never missing from the stream.
 
 use crate::clock::Millis;
+#[cfg(feature = "server")]
 use crate::store::AuditEntry;
 use serde_json::{Map, Value, json};
 
@@ -84,6 +85,7 @@ pub fn session_revoked(sid: &str, sub: &str, until: Millis) -> NewEvent {
 }
 
 /// The stream event an audit record implies, if any.
+#[cfg(feature = "server")]
 pub fn from_audit(entry: &AuditEntry) -> Option<NewEvent> {
     if entry.outcome != "success"
         && entry.event != "login.failed"
@@ -144,6 +146,7 @@ pub fn from_audit(entry: &AuditEntry) -> Option<NewEvent> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "server")]
     fn audit(event: &str, outcome: &str, subject: &str, detail: Option<Value>) -> AuditEntry {
         AuditEntry {
             id: 0,
@@ -206,6 +209,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "server")]
     fn audit_records_map_to_stream_events() {
         let roles = from_audit(&audit(
             "role.changed",

@@ -14,23 +14,41 @@
 //! - [`model`]: users, sessions, roles.
 //! - [`error`]: the domain's error type.
 //! - [`clock`], [`duration`], [`crypto`]: time, durations, small crypto helpers.
+//! - [`events`]: the live event stream's events and who may see them.
+//!
+//! # Features
+//!
+//! - `server` (default): the service, the store, passwords and settings —
+//!   everything that needs sqlx, argon2 or tokio. Without it only the token
+//!   layer remains ([`clock`], [`crypto`], [`jws`], [`keys`], [`tokens`],
+//!   [`revocation`], [`model`], the pure part of [`events`]), which is what
+//!   `tessera-verify` uses in a relying service.
+//! - `testing`: fresh test databases for this workspace's test suites.
 
 pub mod clock;
 pub mod crypto;
 pub mod duration;
+#[cfg(feature = "server")]
 pub mod error;
 pub mod jws;
 pub mod keys;
 pub mod model;
+#[cfg(feature = "server")]
 pub mod password;
 pub mod revocation;
+#[cfg(feature = "server")]
 pub mod service;
+#[cfg(feature = "server")]
 pub mod settings;
+#[cfg(feature = "server")]
 pub mod store;
 pub mod tokens;
 
+#[cfg(feature = "server")]
 pub use error::{Error, Result};
+#[cfg(feature = "server")]
 pub use service::{Caller, ClientInfo, Tessera};
+#[cfg(feature = "server")]
 pub use settings::Settings;
 
 pub mod events;

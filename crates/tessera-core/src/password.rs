@@ -111,13 +111,51 @@ pub struct Verified {
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
-/// Argon2id hashing and verification, off the async executor and at most
-/// `concurrency` at a time, so a flood of logins cannot starve other requests
-/// or use unbounded memory (each hash holds `memory_kib` KiB).
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads that do nothing but hash. Unlike a general
+/// blocking pool, whose threads come and go by the hundred, a few long-lived
+/// threads keep the allocator's per-thread arenas — each holding one
+/// Argon2 memory block between hashes — few and bounded.
+#[derive(Debug)]
+struct HashPool {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Result<Self, HashError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("tessera-hash-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue.lock().map(|q| q.recv()) {
+                            Ok(Ok(job)) => job,
+                            // The hasher is gone: so is the work.
+                            _ => return,
+                        };
+                        // A panicking job must not take the worker with it.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                })
+                .map_err(|e| HashError(e.to_string()))?;
+        }
+        Ok(Self { jobs })
+    }
+}
+
+/// Argon2id hashing and verification, off the async executor on a fixed
+/// pool of threads and at most `concurrency` at a time, so a flood of logins
+/// cannot starve other requests or use unbounded memory (each hash holds
+/// `memory_kib` KiB).
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     cost: HashCost,
     permits: Arc<Semaphore>,
+    pool: Arc<HashPool>,
     dummy_hash: Arc<str>,
 }
 
@@ -136,6 +174,7 @@ impl PasswordHasher {
         Ok(Self {
             cost,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            pool: Arc::new(HashPool::new(concurrency.max(1))?),
             dummy_hash: dummy.into(),
         })
     }
@@ -197,9 +236,17 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|e| HashError(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.pool
+            .jobs
+            .send(job)
+            .map_err(|e| HashError(e.to_string()))?;
+        result
             .await
-            .map_err(|e| HashError(e.to_string()))?
+            .map_err(|_| HashError("the hashing job failed".into()))?
     }
 }
 

@@ -4,9 +4,53 @@
 //! no token they could match can still be valid.
 
 use crate::clock::Millis;
-use crate::store::{Revocation, RevocationKind};
 use std::collections::HashMap;
 use std::sync::RwLock;
+
+/// What a revocation applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevocationKind {
+    /// Every access token with this `sid`.
+    Session,
+    /// The access token with this `jti`.
+    Token,
+    /// Every access token of this `sub` issued before `not_before`.
+    User,
+}
+
+impl RevocationKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationKind::Session => "session",
+            RevocationKind::Token => "token",
+            RevocationKind::User => "user",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "session" => Some(RevocationKind::Session),
+            "token" => Some(RevocationKind::Token),
+            "user" => Some(RevocationKind::User),
+            _ => None,
+        }
+    }
+}
+
+/// A durable revocation: kept until every token it could match has expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// What it applies to.
+    pub kind: RevocationKind,
+    /// The `sid`, `jti` or `sub`.
+    pub subject: String,
+    /// For [`RevocationKind::User`]: tokens issued before this instant are refused.
+    pub not_before: Millis,
+    /// When the entry can be forgotten.
+    pub expires_at: Millis,
+}
 
 #[derive(Debug, Default)]
 struct Entries {

@@ -378,7 +378,7 @@ fn verify_signature(
 mod tests {
     use super::*;
     use crate::keys::generate_private_key;
-    use crate::store::{Revocation, RevocationKind};
+    use crate::revocation::{Revocation, RevocationKind};
 
     const NOW: Millis = 1_700_000_000_000;
 

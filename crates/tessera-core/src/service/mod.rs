@@ -53,6 +53,7 @@ pub struct Tessera {
     hasher: PasswordHasher,
     verify_policy: VerifyPolicy,
     hub: EventHub,
+    turns: throttle::Turns,
 }
 
 impl Tessera {
@@ -79,6 +80,7 @@ impl Tessera {
             hasher,
             verify_policy,
             hub: EventHub::default(),
+            turns: throttle::Turns::default(),
         };
         tessera.reload_keys().await?;
         tessera.protect_stored_keys().await?;
@@ -137,6 +139,7 @@ impl Tessera {
     /// delete long-dead sessions. Safe to run on every replica.
     pub async fn maintain(&self) -> Result<()> {
         let now = self.now();
+        self.turns.tidy();
         // Each step runs even if an earlier one failed: a replica that cannot
         // rotate a key must still learn of revocations.
         let steps = [

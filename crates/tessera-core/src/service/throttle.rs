@@ -7,6 +7,8 @@ use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::settings::ms;
 use crate::store::AuditEntry;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// How many more failures than a username's threshold an IP may make.
 const IP_FACTOR: u32 = 4;
@@ -50,64 +52,73 @@ fn keys_for(username: &str, client: &ClientInfo, threshold: u32) -> Vec<(String,
     keys
 }
 
-/// Password checks admitted past the throttle; report how they went.
+/// A password check admitted past the throttle; report how it went.
 #[derive(Debug)]
-#[must_use = "report the outcome with `succeeded` or `failed`"]
+#[must_use = "report the outcome with `password_check_succeeded` or `password_check_failed`"]
 pub(super) struct Admission {
-    /// Each key with the attempt count it reached and its threshold.
-    counted: Vec<(String, i64, u32)>,
+    /// The keys the attempt counts against, with their thresholds.
+    keys: Vec<(String, u32)>,
+    /// Holds this username's turn until the outcome is recorded.
+    _turn: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// One password check at a time per username in this process, so a burst of
+/// simultaneous guesses is checked one after another, each seeing the
+/// failures recorded before it.
+#[derive(Debug, Default)]
+pub(super) struct Turns(std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>);
+
+impl Turns {
+    fn gate(&self, key: &str) -> Arc<Semaphore> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone()
+    }
+
+    /// Forgets gates nobody is using.
+    pub(super) fn tidy(&self) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, gate| Arc::strong_count(gate) > 1);
+    }
 }
 
 impl Tessera {
     /// Admits a password check for `username` from `client`, or refuses it
-    /// with 429 while the username or the IP is blocked.
-    ///
-    /// Each admitted attempt is counted *before* the password is checked, so
-    /// a burst of simultaneous guesses cannot all slip through before the
-    /// first failure is recorded: up to the threshold are admitted, then
-    /// exactly one attempt per expired wait (the one that claims the next,
-    /// doubled wait), and the rest are refused.
+    /// with 429 while the username or the IP is blocked. Checks of one
+    /// username take turns (within a process), and the block is looked at
+    /// again once it is this attempt's turn, so simultaneous guesses get no
+    /// further than sequential ones.
     pub(super) async fn admit_password_check(
         &self,
         username: &str,
         client: &ClientInfo,
     ) -> Result<Admission> {
-        let now = self.now();
-        let cap = ms(self.settings.lockout_max);
-        // Failures older than the longest wait (at least 15 minutes) are forgiven.
-        let window_start = now - cap.max(15 * 60 * 1000);
         let keys = keys_for(username, client, self.settings.login_max_failures);
-        let key_refs: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
-        let pair = [key_refs[0], key_refs.get(1).copied().unwrap_or(key_refs[0])];
-        if let Some(until) = self.store.throttle_blocked_until(pair, now).await? {
-            return Err(retry_after(until, now));
-        }
-        let mut counted: Vec<(String, i64, u32)> = Vec::with_capacity(keys.len());
-        for (key, threshold) in keys {
-            let hits = self
-                .store
-                .throttle_failure(&key, now, window_start, &[])
-                .await?;
-            if hits > i64::from(threshold) {
-                // Over the threshold: only the attempt that claims the next
-                // wait goes on; everyone else waits for it.
-                let until = now + backoff_ms(hits, threshold, cap);
-                if !self.store.throttle_claim(&key, now, until).await? {
-                    self.store.throttle_unhit(&key).await?;
-                    for (earlier, _, _) in &counted {
-                        self.store.throttle_unhit(earlier).await?;
-                    }
-                    let blocked = self.store.throttle_blocked_until([&key, &key], now).await?;
-                    return Err(retry_after(blocked.unwrap_or(now + 1_000), now));
-                }
-            }
-            counted.push((key, hits, threshold));
-        }
-        Ok(Admission { counted })
+        self.refuse_if_blocked(&keys).await?;
+        let turn = self
+            .turns
+            .gate(&keys[0].0)
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.refuse_if_blocked(&keys).await?;
+        Ok(Admission { keys, _turn: turn })
     }
 
-    /// The password was wrong: block each key that has reached its
-    /// threshold, and record `entry` (the failure's audit record).
+    async fn refuse_if_blocked(&self, keys: &[(String, u32)]) -> Result<()> {
+        let now = self.now();
+        let user = keys[0].0.as_str();
+        let ip = keys.get(1).map_or(user, |(k, _)| k.as_str());
+        match self.store.throttle_blocked_until([user, ip], now).await? {
+            Some(until) => Err(retry_after(until, now)),
+            None => Ok(()),
+        }
+    }
+
+    /// The password was wrong: count the failure against each key (with
+    /// `entry`, the failure's audit record, in the same transaction as the
+    /// username's count) and block each key past its threshold.
     pub(super) async fn password_check_failed(
         &self,
         admission: Admission,
@@ -115,22 +126,28 @@ impl Tessera {
     ) -> Result<()> {
         let now = self.now();
         let cap = ms(self.settings.lockout_max);
-        for (key, hits, threshold) in &admission.counted {
-            if *hits == i64::from(*threshold) {
-                self.store
-                    .throttle_block(key, now + backoff_ms(*hits, *threshold, cap))
-                    .await?;
+        // Failures older than the longest wait (at least 15 minutes) are forgiven.
+        let window_start = now - cap.max(15 * 60 * 1000);
+        let mut audit = vec![entry];
+        for (key, threshold) in &admission.keys {
+            let audit = std::mem::take(&mut audit);
+            let failures = self
+                .store
+                .throttle_failure(key, now, window_start, &audit)
+                .await?;
+            let wait = backoff_ms(failures, *threshold, cap);
+            if wait > 0 {
+                self.store.throttle_block(key, now + wait).await?;
             }
         }
-        self.store.append_audit(&entry).await?;
         self.events_written();
         Ok(())
     }
 
-    /// The password was right: forgive the username's attempts (not the
+    /// The password was right: forgive the username's failures (not the
     /// IP's, so one valid account cannot launder an IP's guessing).
     pub(super) async fn password_check_succeeded(&self, admission: Admission) -> Result<()> {
-        if let Some((user, _, _)) = admission.counted.first() {
+        if let Some((user, _)) = admission.keys.first() {
             self.store.throttle_clear(user).await?;
         }
         Ok(())

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use uuid::Uuid;
 
+pub use crate::revocation::{Revocation, RevocationKind};
 pub use sql::{PgStore, SqliteStore};
 
 /// What can go wrong in the store. Nothing here carries a secret.
@@ -129,51 +130,6 @@ pub struct SpentToken {
     pub spent_at: Millis,
     /// Its replacement, sealed, if it is the session's most recently rotated token.
     pub sealed_successor: Option<Vec<u8>>,
-}
-
-/// What a revocation applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RevocationKind {
-    /// Every access token with this `sid`.
-    Session,
-    /// The access token with this `jti`.
-    Token,
-    /// Every access token of this `sub` issued before `not_before`.
-    User,
-}
-
-impl RevocationKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevocationKind::Session => "session",
-            RevocationKind::Token => "token",
-            RevocationKind::User => "user",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "session" => Some(RevocationKind::Session),
-            "token" => Some(RevocationKind::Token),
-            "user" => Some(RevocationKind::User),
-            _ => None,
-        }
-    }
-}
-
-/// A durable revocation: kept until every token it could match has expired.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Revocation {
-    /// What it applies to.
-    pub kind: RevocationKind,
-    /// The `sid`, `jti` or `sub`.
-    pub subject: String,
-    /// For [`RevocationKind::User`]: tokens issued before this instant are refused.
-    pub not_before: Millis,
-    /// When the entry can be forgotten.
-    pub expires_at: Millis,
 }
 
 /// A signing key as stored.
@@ -386,10 +342,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         window_start: Millis,
         audit: &[AuditEntry],
     ) -> StoreResult<i64>;
-    /// Sets `key`'s block to `until` if it is not blocked at `now`; whether it did.
-    async fn throttle_claim(&self, key: &str, now: Millis, until: Millis) -> StoreResult<bool>;
-    /// Takes back one counted attempt of `key`.
-    async fn throttle_unhit(&self, key: &str) -> StoreResult<()>;
     /// Blocks `key` until `until`.
     async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()>;
     /// Forgets `key`'s failures.

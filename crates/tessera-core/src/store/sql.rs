@@ -681,24 +681,6 @@ macro_rules! sql_store {
                 Ok(hits)
             }
 
-            async fn throttle_claim(&self, key: &str, now: Millis, until: Millis) -> StoreResult<bool> {
-                let done = sqlx::query::<$db>("UPDATE throttle SET blocked_until = $3 WHERE key = $1 AND blocked_until <= $2")
-                    .bind(key)
-                    .bind(now)
-                    .bind(until)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn throttle_unhit(&self, key: &str) -> StoreResult<()> {
-                sqlx::query::<$db>("UPDATE throttle SET hits = hits - 1 WHERE key = $1 AND hits > 0")
-                    .bind(key)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
             async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()> {
                 sqlx::query::<$db>("UPDATE throttle SET blocked_until = $2 WHERE key = $1")
                     .bind(key)

@@ -61,7 +61,8 @@ pub async fn events(
     let upgrade = match upgrade {
         Ok(u) => u,
         Err(_) => {
-            return ApiError::invalid("", "GET /events expects a WebSocket upgrade").into_response();
+            return ApiError::invalid("", "GET /events expects a WebSocket upgrade")
+                .into_response();
         }
     };
     // The upgrade is always accepted; a bad token is answered with a close code.
