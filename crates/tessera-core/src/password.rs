@@ -1,7 +1,7 @@
 //! Passwords: the acceptance policy (length, username, common-password list)
-//! and Argon2id hashing on a bounded blocking pool.
+//! and Argon2id hashing on a small fixed pool of threads.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
@@ -162,15 +162,15 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// A hasher with `cost`, running at most `concurrency` hashes at once.
     pub fn new(cost: HashCost, concurrency: usize) -> Result<Self, HashError> {
-        let argon = argon2(cost)?;
-        let salt = SaltString::encode_b64(&crate::crypto::random_bytes::<16>())
-            .map_err(|e| HashError(e.to_string()))?;
+        cost.params().map_err(|e| HashError(e.to_string()))?;
         // Unknown usernames are verified against this hash so that the answer
-        // takes as long as for a real user with a wrong password.
-        let dummy = argon
-            .hash_password(b"tessera dummy password", &salt)
-            .map_err(|e| HashError(e.to_string()))?
-            .to_string();
+        // takes as long as for a real user with a wrong password. Its output
+        // is random bytes: verifying it does all the work and never matches.
+        let dummy = phc_string(
+            cost,
+            &crate::crypto::random_bytes::<16>(),
+            &crate::crypto::random_bytes::<32>(),
+        )?;
         Ok(Self {
             cost,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
@@ -188,12 +188,16 @@ impl PasswordHasher {
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let cost = self.cost;
         self.run(move || {
-            let salt = SaltString::encode_b64(&crate::crypto::random_bytes::<16>())
-                .map_err(|e| HashError(e.to_string()))?;
-            argon2(cost)?
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| HashError(e.to_string()))
+            let salt = crate::crypto::random_bytes::<16>();
+            let mut out = [0u8; 32];
+            compute(
+                &argon2(cost)?,
+                cost.params().map_err(|e| HashError(e.to_string()))?,
+                password.as_bytes(),
+                &salt,
+                &mut out,
+            )?;
+            phc_string(cost, &salt, &out)
         })
         .await
     }
@@ -215,10 +219,7 @@ impl PasswordHasher {
                     needs_rehash: false,
                 });
             };
-            let ok = Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-                && exists;
+            let ok = verify_phc(&parsed, password.as_bytes()).unwrap_or(false) && exists;
             Ok(Verified {
                 ok,
                 needs_rehash: ok && is_weaker(&parsed, cost),
@@ -256,6 +257,74 @@ fn argon2(cost: HashCost) -> Result<Argon2<'static>, HashError> {
         Version::V0x13,
         cost.params().map_err(|e| HashError(e.to_string()))?,
     ))
+}
+
+thread_local! {
+    /// This hashing thread's Argon2 memory, allocated once and reused, so the
+    /// process holds one block per hashing thread however many hashes run.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs Argon2 into `out` with this thread's reusable memory.
+fn compute(
+    argon: &Argon2<'_>,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), HashError> {
+    BLOCKS
+        .with(|blocks| {
+            let mut blocks = blocks.borrow_mut();
+            let needed = params.block_count();
+            if blocks.len() < needed {
+                blocks.resize(needed, argon2::Block::default());
+            }
+            argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+        })
+        .map_err(|e| HashError(e.to_string()))
+}
+
+/// The PHC string of an Argon2id hash.
+fn phc_string(cost: HashCost, salt: &[u8], output: &[u8]) -> Result<String, HashError> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| HashError(e.to_string()))?;
+    let output =
+        argon2::password_hash::Output::new(output).map_err(|e| HashError(e.to_string()))?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        cost.memory_kib,
+        cost.iterations,
+        cost.parallelism,
+        salt.as_str(),
+        output
+    ))
+}
+
+/// Recomputes a stored hash for `password` and compares in constant time.
+fn verify_phc(hash: &PasswordHash<'_>, password: &[u8]) -> Result<bool, HashError> {
+    let bad = |e: &dyn std::fmt::Display| HashError(e.to_string());
+    let algorithm = Algorithm::new(hash.algorithm.as_str()).map_err(|e| bad(&e))?;
+    let version = hash
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| bad(&e))?
+        .unwrap_or(Version::V0x13);
+    let params = Params::try_from(hash).map_err(|e| bad(&e))?;
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return Ok(false);
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(|e| bad(&e))?;
+    let mut out = vec![0u8; expected.len()];
+    compute(
+        &Argon2::new(algorithm, version, params.clone()),
+        params,
+        password,
+        salt,
+        &mut out,
+    )?;
+    Ok(crate::crypto::constant_time_eq(&out, expected.as_bytes()))
 }
 
 /// Whether a stored hash is weaker than `cost` (or not Argon2id at all).
@@ -338,6 +407,35 @@ mod tests {
         assert!(
             !hasher.verify("anything".into(), None).await.unwrap().ok,
             "dummy never matches"
+        );
+    }
+
+    #[test]
+    fn hashes_are_interchangeable_with_the_argon2_crates_own() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+        let theirs = argon2(CHEAP)
+            .unwrap()
+            .hash_password(b"pass phrase", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_phc(&PasswordHash::new(&theirs).unwrap(), b"pass phrase").unwrap());
+        assert!(!verify_phc(&PasswordHash::new(&theirs).unwrap(), b"pass phrasE").unwrap());
+        let mut out = [0u8; 32];
+        compute(
+            &argon2(CHEAP).unwrap(),
+            CHEAP.params().unwrap(),
+            b"pass phrase",
+            b"sixteen byte slt",
+            &mut out,
+        )
+        .unwrap();
+        let ours = phc_string(CHEAP, b"sixteen byte slt", &out).unwrap();
+        assert_eq!(ours, theirs);
+        assert!(
+            Argon2::default()
+                .verify_password(b"pass phrase", &PasswordHash::new(&ours).unwrap())
+                .is_ok()
         );
     }
 
