@@ -11,7 +11,7 @@ command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2;
 if [ -z "${TESSERA_BIN:-}" ]; then
   cargo build --release -p tessera -q
 fi
-BIN=${TESSERA_BIN:-$PWD/target/release/tessera}
+BIN=$(realpath "${TESSERA_BIN:-target/release/tessera}")  # absolute: the server runs in a scratch dir
 DIR=$(mktemp -d)
 PORT=${PORT:-18700}
 B=http://127.0.0.1:$PORT

@@ -63,6 +63,7 @@ pub fn app_state(config: &Config, tessera: Arc<Tessera>) -> Result<AppState, Ser
         schemas: Arc::new(schemas),
         metrics: Arc::new(Metrics::default()),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        subscribers: Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections)),
     })
 }
 

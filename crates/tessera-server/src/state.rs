@@ -18,4 +18,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<Cidr>>,
+    /// Open `/events` subscriptions allowed at once (an upgraded connection
+    /// no longer counts against the listener's connection cap).
+    pub subscribers: Arc<tokio::sync::Semaphore>,
 }

@@ -290,7 +290,7 @@ async fn keys(cmd: KeysCommand, tessera: &Tessera) -> Result<()> {
         KeysCommand::Rotate => {
             let kid = tessera.rotate_keys(None).await?;
             say(format!(
-                "rotated: {kid} signs from now on (running servers switch within a minute)"
+                "rotated: {kid} signs from now on (running servers switch within about a second)"
             ))
         }
     }

@@ -682,7 +682,11 @@ macro_rules! sql_store {
             }
 
             async fn throttle_block(&self, key: &str, until: Millis) -> StoreResult<()> {
-                sqlx::query::<$db>("UPDATE throttle SET blocked_until = $2 WHERE key = $1")
+                // Never shortens a longer wait another replica set meanwhile.
+                sqlx::query::<$db>(
+                    "UPDATE throttle SET blocked_until = CASE WHEN $2 > blocked_until THEN $2 ELSE blocked_until END \
+                     WHERE key = $1",
+                )
                     .bind(key)
                     .bind(until)
                     .execute(&self.pool)

@@ -31,6 +31,8 @@ mod close {
     pub(super) const TOO_SLOW: u16 = 4008;
     /// The client sent something that is not a valid message.
     pub(super) const BAD_MESSAGE: u16 = 4400;
+    /// The server holds as many subscribers as allowed (RFC 6455 "try again later").
+    pub(super) const TRY_LATER: u16 = 1013;
 }
 
 /// How long a client has to send `{"type":"auth"}` without a header token.
@@ -68,6 +70,21 @@ pub async fn events(
     // The upgrade is always accepted; a bad token is answered with a close code.
     let header_token = bearer_token(&headers).ok().flatten().map(str::to_owned);
     let since = query.since;
+    // "Live from now" means from before the client sees the upgrade answer:
+    // subscribe and note the newest committed event here, so an event
+    // committed right after the handshake is delivered, not taken for history.
+    let live = state.tessera.subscribe_events();
+    let newest = state
+        .tessera
+        .event_bounds()
+        .await
+        .ok()
+        .and_then(|(_, n)| n)
+        .unwrap_or(0);
+    let start = Start {
+        live,
+        newest: newest.max(state.tessera.event_hub().last_seq()),
+    };
     // Subscribers are mostly idle and receive small frames: small buffers
     // keep ten thousand of them cheap (the defaults are 128 KiB each way).
     upgrade
@@ -76,9 +93,26 @@ pub async fn events(
         .max_write_buffer_size(256 * 1024)
         .max_frame_size(16 * 1024)
         .max_message_size(16 * 1024)
-        .on_upgrade(move |socket| async move {
-            Subscription::run(socket, state, header_token, since).await;
+        .on_upgrade(move |mut socket| async move {
+            // Held for the life of the subscription.
+            let Ok(_slot) = state.subscribers.clone().try_acquire_owned() else {
+                close_with(
+                    &mut socket,
+                    close::TRY_LATER,
+                    "too many subscribers; try again later",
+                )
+                .await;
+                return;
+            };
+            Subscription::run(socket, state, header_token, since, start).await;
         })
+}
+
+/// Where a subscription starts: the live feed opened before the handshake
+/// and the newest event committed by then.
+struct Start {
+    live: tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>,
+    newest: i64,
 }
 
 /// One subscriber's connection.
@@ -97,6 +131,7 @@ impl Subscription {
         state: AppState,
         header_token: Option<String>,
         since: Option<String>,
+        start: Start,
     ) {
         let authenticated = match header_token {
             Some(token) => state
@@ -142,7 +177,7 @@ impl Subscription {
             claims,
             last_seq: 0,
         };
-        sub.serve(since).await;
+        sub.serve(since, start).await;
     }
 
     fn sees_all(&self) -> bool {
@@ -169,28 +204,16 @@ impl Subscription {
     }
 
     /// Replay after `since`, then live events until the connection ends.
-    async fn serve(&mut self, since: Option<i64>) {
-        // Subscribe before replaying so nothing falls between the two.
-        let mut live = self.state.tessera.subscribe_events();
+    async fn serve(&mut self, since: Option<i64>, start: Start) {
+        // Subscribed before replaying, so nothing falls between the two.
+        let mut live = start.live;
         match since {
             Some(since) => {
                 if self.replay(since).await.is_err() {
                     return;
                 }
             }
-            // Live from now: everything committed before the connection is
-            // history, even if this process has not broadcast it yet.
-            None => {
-                let newest = self
-                    .state
-                    .tessera
-                    .event_bounds()
-                    .await
-                    .ok()
-                    .and_then(|(_, n)| n)
-                    .unwrap_or(0);
-                self.last_seq = newest.max(self.state.tessera.event_hub().last_seq());
-            }
+            None => self.last_seq = start.newest,
         }
         let mut pings = interval(PING_EVERY);
         pings.tick().await;

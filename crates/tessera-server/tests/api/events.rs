@@ -270,3 +270,36 @@ async fn a_plain_http_request_to_events_is_a_clear_error() {
     let r = app.get("/events", None).await;
     assert_error(r, reqwest::StatusCode::BAD_REQUEST, "validation_failed").await;
 }
+
+#[tokio::test]
+async fn subscribers_beyond_the_connection_cap_are_told_to_try_again_later() {
+    let app = TestApp::builder()
+        .env("TESSERA_MAX_CONNECTIONS", "3")
+        .spawn()
+        .await;
+    let lee = app.register("lee").await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut ws = connect(&app, "", Some(&lee.access)).await;
+        ws.send(Message::Ping(Vec::new().into())).await.unwrap();
+        open.push(ws);
+    }
+    let mut extra = connect(&app, "", Some(&lee.access)).await;
+    assert_eq!(close_code(&mut extra).await, 1013);
+    // A slot frees when a subscriber leaves.
+    drop(open.pop());
+    let mut again = None;
+    for _ in 0..50 {
+        let mut ws = connect(&app, "", Some(&lee.access)).await;
+        let s = app.login("lee", PASSWORD).await;
+        app.post("/auth/logout", Some(&s.access), json!({})).await;
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Text(_)))) => {
+                again = Some(ws);
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(again.is_some(), "a new subscriber is served once one left");
+}
