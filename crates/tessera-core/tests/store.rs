@@ -71,6 +71,8 @@ conformance!(
     purge_expired_forgets_dead_revocations_and_sessions,
     signing_keys_are_unique_per_generation_and_ordered_newest_first,
     audit_entries_are_appended_and_filtered,
+    audit_retention_forgets_only_older_entries,
+    events_are_written_with_revocations_and_purged_but_the_newest_kept,
     concurrent_rotations_of_one_token_mint_exactly_one_successor,
     concurrent_demotions_and_deletions_keep_an_enabled_admin,
     login_throttle_counts_failures_per_key_within_a_window_and_blocks,
@@ -2446,4 +2448,52 @@ async fn insert_session_and_revoke_user_sessions_record_their_audit(store: Arc<d
         vec![first.session.id]
     );
     assert_eq!(audit_log(&store).await, vec![logout_all, login]);
+}
+
+async fn audit_retention_forgets_only_older_entries(store: Arc<dyn Store>) {
+    let old = AuditEntry {
+        at: NOW - 10_000,
+        ..audit_entry("login.succeeded", Some("u1"), Some("old"))
+    };
+    let new = AuditEntry {
+        at: NOW,
+        ..audit_entry("login.succeeded", Some("u1"), Some("new"))
+    };
+    store.append_audit(&old).await.unwrap();
+    store.append_audit(&new).await.unwrap();
+    assert_eq!(store.purge_audit(NOW - 5_000).await.unwrap(), 1);
+    let left: Vec<_> = audit_log(&store)
+        .await
+        .into_iter()
+        .map(|e| e.subject)
+        .collect();
+    assert_eq!(left, vec![Some("new".to_owned())]);
+}
+
+async fn events_are_written_with_revocations_and_purged_but_the_newest_kept(store: Arc<dyn Store>) {
+    // A login-success audit entry becomes an admin-only stream event.
+    let first = AuditEntry {
+        at: NOW - 10_000,
+        ..audit_entry("login.succeeded", Some("u1"), Some("alice"))
+    };
+    let second = AuditEntry {
+        at: NOW,
+        ..audit_entry("key.rotated", None, Some("kid-1"))
+    };
+    store.append_audit(&first).await.unwrap();
+    store.append_audit(&second).await.unwrap();
+    let events = store.events_after(0, 10).await.unwrap();
+    let kinds: Vec<_> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.admin_only))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("login.succeeded", true), ("key.rotated", false)]
+    );
+    assert!(events[0].seq < events[1].seq);
+    // Purging everything still keeps the newest, so `seq` keeps counting up.
+    assert_eq!(store.purge_events(i64::MAX).await.unwrap(), 1);
+    let (oldest, newest) = store.event_bounds().await.unwrap();
+    assert_eq!((oldest, newest), (Some(events[1].seq), Some(events[1].seq)));
 }

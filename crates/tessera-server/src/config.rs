@@ -504,6 +504,9 @@ mod tests {
             ("TESSERA_REGISTRATION_RATE", "20/week"),
             ("TESSERA_ALLOW_REGISTRATION", "maybe"),
             ("TESSERA_PASSWORD_MIN_LENGTH", "200"),
+            ("TESSERA_PASSWORD_MIN_LENGTH", "7"),
+            ("TESSERA_AUDIT_RETENTION", "0s"),
+            ("TESSERA_MAX_CONNECTIONS", "0"),
             ("TESSERA_LOG_FORMAT", "xml"),
             ("TESSERA_ISSUER", "example.com"),
         ];
