@@ -29,10 +29,13 @@ pub struct Event {
 }
 
 impl Event {
-    /// The JSON text frame: `{"seq": …, "type": …, <payload fields>}`.
+    /// The JSON text frame: `{"seq": …, "type": …, "at": …, <payload fields>}`.
     pub fn to_message(&self) -> String {
         let mut map = Map::new();
         map.insert("seq".into(), json!(self.seq));
+        // When it happened (epoch milliseconds, Tessera's clock): lets a
+        // verifier cut off a user's tokens at the very change.
+        map.insert("at".into(), json!(self.at));
         map.insert("type".into(), json!(self.kind));
         if let Value::Object(fields) = &self.payload {
             for (k, v) in fields {
@@ -174,7 +177,7 @@ mod tests {
         let m: Value = serde_json::from_str(&e.to_message()).unwrap();
         assert_eq!(
             m,
-            json!({"seq": 7, "type": "session.revoked", "sid": "s1", "sub": "u1", "exp": 99})
+            json!({"seq": 7, "at": 0, "type": "session.revoked", "sid": "s1", "sub": "u1", "exp": 99})
         );
     }
 

@@ -57,10 +57,8 @@
 //! - `session.revoked` and `token.revoked` refuse that `sid` or `jti`
 //!   until the `exp` the event gives (plus leeway);
 //! - `user.deleted`, `roles.changed` and `user.updated` with `disabled`
-//!   refuse the user's tokens minted before the moment the verifier
-//!   received the event (event frames carry no time of their own). A token
-//!   minted in between — say by a refresh racing the event — is refused
-//!   too; the client's next refresh fixes that.
+//!   refuse the user's tokens minted before the change (the frame's `at`;
+//!   from a server that sends none, the moment the event arrived).
 //! - `key.rotated` fetches the new key at once, so tokens it signs never
 //!   meet an unknown key id.
 //!

@@ -48,10 +48,12 @@ pub(crate) enum StreamEvent {
         exp: Option<i64>,
     },
     /// `user.deleted`, `roles.changed`, or `user.updated` changing
-    /// `disabled`: the user's tokens minted before now are refused.
+    /// `disabled`: the user's tokens minted before the change are refused.
     UserCutOff {
         /// The user.
         sub: String,
+        /// When the change happened (the frame's `at`, Tessera's clock), if sent.
+        at: Option<Millis>,
     },
     /// `key.rotated`: a new signing key.
     KeyRotated {
@@ -88,10 +90,16 @@ pub(crate) fn parse(text: &str) -> ServerMessage {
                     exp: int_field("exp"),
                 }),
                 "user.deleted" | "roles.changed" => {
-                    str_field("sub").map(|sub| StreamEvent::UserCutOff { sub })
+                    str_field("sub").map(|sub| StreamEvent::UserCutOff {
+                        sub,
+                        at: int_field("at"),
+                    })
                 }
                 "user.updated" if changes_disabled(m.get("changed")) => {
-                    str_field("sub").map(|sub| StreamEvent::UserCutOff { sub })
+                    str_field("sub").map(|sub| StreamEvent::UserCutOff {
+                        sub,
+                        at: int_field("at"),
+                    })
                 }
                 "key.rotated" => str_field("kid").map(|kid| StreamEvent::KeyRotated { kid }),
                 _ => None,
@@ -127,11 +135,10 @@ pub(crate) struct Retention {
 impl StreamEvent {
     /// The revocation this event calls for, received at `now`.
     ///
-    /// A per-user cut-off refuses the user's tokens minted before `now` —
-    /// the moment the verifier learnt of the change, as the frames carry no
-    /// time of their own. Tokens minted between the change and that moment
-    /// are refused too; a client answered 401 refreshes and gets a token
-    /// minted after it, which passes.
+    /// A per-user cut-off refuses the user's tokens minted before the change:
+    /// the frame's `at`, or — from a server that sends none — `now`, the
+    /// moment the verifier learnt of it (then tokens minted in between are
+    /// refused too, and a client answered 401 refreshes and passes).
     pub(crate) fn revocation(&self, now: Millis, keep: Retention) -> Option<Revocation> {
         let until = |exp: Option<i64>| {
             exp.map_or(now.saturating_add(keep.horizon_ms), |e| {
@@ -143,10 +150,10 @@ impl StreamEvent {
                 (RevocationKind::Session, sid, 0, until(*exp))
             }
             StreamEvent::TokenRevoked { jti, exp } => (RevocationKind::Token, jti, 0, until(*exp)),
-            StreamEvent::UserCutOff { sub } => (
+            StreamEvent::UserCutOff { sub, at } => (
                 RevocationKind::User,
                 sub,
-                now,
+                at.unwrap_or(now),
                 now.saturating_add(keep.horizon_ms),
             ),
             StreamEvent::KeyRotated { .. } | StreamEvent::Ignored => return None,
@@ -199,6 +206,24 @@ mod tests {
             event(r#"{"seq":8,"type":"token.revoked","jti":"j1","sub":"u1","exp":1700000900}"#);
         let r = e.revocation(NOW, KEEP).unwrap();
         assert_eq!((r.kind, r.subject.as_str()), (RevocationKind::Token, "j1"));
+    }
+
+    #[test]
+    fn a_cut_off_takes_the_time_of_the_change_when_the_frame_says_it() {
+        let (_, e) = event(
+            r#"{"seq":5,"at":1699999999123,"type":"roles.changed","sub":"u1","roles":["user"]}"#,
+        );
+        let r = e.revocation(NOW, KEEP).unwrap();
+        assert_eq!(
+            (r.kind, r.not_before),
+            (RevocationKind::User, 1_699_999_999_123)
+        );
+        let (_, e) = event(r#"{"seq":6,"type":"user.deleted","sub":"u1"}"#);
+        assert_eq!(
+            e.revocation(NOW, KEEP).unwrap().not_before,
+            NOW,
+            "no at: the moment of receipt"
+        );
     }
 
     #[test]
