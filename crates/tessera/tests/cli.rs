@@ -6,13 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{ChildGuard, drain, spawn_server};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -136,36 +139,7 @@ impl Env {
     /// Starts `tessera serve` (or the bare binary, with `args` empty) and
     /// waits for it to log its address.
     fn serve_with(&self, args: &[&str]) -> Server {
-        let mut cmd = self.command(args);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = ChildGuard(cmd.spawn().expect("spawn tessera serve"));
-        let stderr = child.0.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = listening_address(&line) {
-                    let _ = tx.send(addr);
-                }
-                let mut log = sink.lock().expect("log");
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let addr = match rx.recv_timeout(TIMEOUT) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let status = child.0.try_wait().ok().flatten();
-                panic!(
-                    "tessera did not report its address (exit {status:?}); log:\n{}",
-                    log.lock().expect("log")
-                );
-            }
-        };
+        let (child, addr, log) = spawn_server(self.command(args), TIMEOUT);
         Server {
             child,
             base: format!("http://{addr}"),
@@ -176,35 +150,6 @@ impl Env {
     fn serve(&self) -> Server {
         self.serve_with(&["serve"])
     }
-}
-
-/// Kills its child when dropped, whatever happened in the test.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Reads a pipe to its end on a thread (so a full pipe never blocks the child).
-fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
-/// The address in "Tessera listening on http://ADDR".
-fn listening_address(line: &str) -> Option<String> {
-    let rest = line.split("Tessera listening on http://").nth(1)?;
-    let addr: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
-        .collect();
-    (!addr.is_empty()).then_some(addr)
 }
 
 /// A finished command.

@@ -17,12 +17,14 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{ChildGuard, drain, spawn_server};
+
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,16 +110,6 @@ http {
 
 // ---------------------------------------------------------------- harness
 
-/// Kills its child when dropped, whatever happened in the test.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
@@ -179,25 +171,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Reads a pipe to its end on a thread (so a full pipe never blocks the child).
-fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
-/// The address in "Tessera listening on http://ADDR".
-fn listening_address(line: &str) -> Option<String> {
-    let rest = line.split("Tessera listening on http://").nth(1)?;
-    let addr: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
-        .collect();
-    (!addr.is_empty()).then_some(addr)
-}
-
 /// A running `tessera serve` on a SQLite file in `dir`, with an admin.
 struct Tessera {
     _child: ChildGuard,
@@ -222,33 +195,8 @@ impl Tessera {
             .env("TESSERA_BIND", "127.0.0.1:0")
             .env("TESSERA_ISSUER", ISSUER)
             .env("TESSERA_ADMIN_USERNAME", ADMIN)
-            .env("TESSERA_ADMIN_PASSWORD", PASSWORD)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = ChildGuard(cmd.spawn().expect("spawn tessera serve"));
-        let stderr = child.0.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = listening_address(&line) {
-                    let _ = tx.send(addr);
-                }
-                let mut log = sink.lock().expect("log");
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let Ok(addr) = rx.recv_timeout(TIMEOUT) else {
-            let status = child.0.try_wait().ok().flatten();
-            panic!(
-                "tessera did not report its address (exit {status:?}); log:\n{}",
-                log.lock().expect("log")
-            );
-        };
+            .env("TESSERA_ADMIN_PASSWORD", PASSWORD);
+        let (child, addr, log) = spawn_server(cmd, TIMEOUT);
         Tessera {
             _child: child,
             addr,
