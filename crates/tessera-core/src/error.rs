@@ -59,6 +59,9 @@ pub enum Error {
     /// The configuration cannot work with what is stored (e.g. a wrong master key).
     #[error("{0}")]
     Config(String),
+    /// An OAuth 2.0 request failed (RFC 6749 §5.2 and kin).
+    #[error(transparent)]
+    OAuth(crate::oauth::OAuthError),
     /// A token was refused.
     #[error("invalid token: {0}")]
     InvalidToken(#[from] TokenError),

@@ -87,6 +87,16 @@ pub fn session_revoked(sid: &str, sub: &str, until: Millis) -> NewEvent {
     }
 }
 
+/// `token.revoked`: the access token `jti` (of `sub`), which would otherwise
+/// have been valid until `until`, is refused.
+pub fn token_revoked(jti: &str, sub: &str, until: Millis) -> NewEvent {
+    NewEvent {
+        kind: "token.revoked",
+        sub: Some(sub.to_owned()),
+        payload: json!({"jti": jti, "sub": sub, "exp": until.div_euclid(1000)}),
+    }
+}
+
 /// The stream event an audit record implies, if any.
 #[cfg(feature = "server")]
 pub fn from_audit(entry: &AuditEntry) -> Option<NewEvent> {

@@ -437,6 +437,38 @@ fn jwk_base(
     }
 }
 
+/// What a key signs. Each purpose is its own family of keys with its own
+/// rotation; both are published in the JWKS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum KeyPurpose {
+    /// Access tokens (the configured `TESSERA_JWT_ALG`).
+    #[serde(rename = "access")]
+    Access,
+    /// OpenID Connect ID tokens (RS256), kept beside an access key of
+    /// another algorithm because OpenID Connect Discovery requires RS256.
+    #[serde(rename = "id_token")]
+    IdToken,
+}
+
+impl KeyPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Access => "access",
+            KeyPurpose::IdToken => "id",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "access" => Some(KeyPurpose::Access),
+            "id" => Some(KeyPurpose::IdToken),
+            _ => None,
+        }
+    }
+}
+
 /// Where a key stands in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -12,6 +12,7 @@
 //! - [`password`]: the password policy, the common-password list, Argon2id hashing.
 //! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
 //! - [`model`]: users, sessions, roles.
+//! - [`oauth`]: OAuth 2.0 / OpenID Connect clients, grants, scopes, PKCE, errors, ID-token claims.
 //! - [`error`]: the domain's error type.
 //! - [`clock`], [`duration`], [`crypto`]: time, durations, small crypto helpers.
 //! - [`events`]: the live event stream's events and who may see them.
@@ -33,6 +34,8 @@ pub mod error;
 pub mod jws;
 pub mod keys;
 pub mod model;
+#[cfg(feature = "server")]
+pub mod oauth;
 #[cfg(feature = "server")]
 pub mod password;
 pub mod revocation;

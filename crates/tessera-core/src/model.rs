@@ -79,6 +79,16 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// The client's IP address at login.
     pub ip: Option<String>,
+    /// The OAuth client the session's tokens were issued to, if any.
+    pub client_id: Option<String>,
+    /// The OAuth scope granted, if any (space-separated).
+    pub scope: Option<String>,
+    /// The browser (single sign-on) session the tokens came through, if any;
+    /// ending it at `GET /logout` ends this session too.
+    pub browser_session_id: Option<Uuid>,
+    /// When the person last entered their password for this session
+    /// (OIDC `auth_time`).
+    pub auth_time: Millis,
 }
 
 impl Session {

@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use tessera_core::clock::Millis;
+use tessera_core::keys::KeyPurpose;
 use tessera_core::model::Session;
 use tessera_core::store::{
     AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Revocation, RevocationKind,
@@ -137,6 +138,10 @@ fn new_session(user_id: Uuid, created_at: Millis) -> (NewSession, [u8; 32]) {
         revoked_at: None,
         user_agent: Some("store-test/1.0".into()),
         ip: Some("192.0.2.7".into()),
+        client_id: None,
+        scope: None,
+        browser_session_id: None,
+        auth_time: created_at,
     };
     (
         NewSession {
@@ -1295,6 +1300,7 @@ async fn purge_expired_forgets_dead_revocations_and_sessions(store: Arc<dyn Stor
 async fn signing_keys_are_unique_per_generation_and_ordered_newest_first(store: Arc<dyn Store>) {
     let key = |kid: &str, generation: i64, encrypted: bool| StoredKey {
         kid: kid.into(),
+        purpose: KeyPurpose::Access,
         generation,
         alg: "ES256".into(),
         private_der: vec![0x30, 0x81, generation as u8, 0x00, 0xff],
@@ -2313,6 +2319,7 @@ async fn revoke_session_records_audit_only_for_an_existing_session(store: Arc<dy
 async fn insert_signing_key_records_audit_only_when_it_takes_the_generation(store: Arc<dyn Store>) {
     let key = |kid: &str, generation: i64| StoredKey {
         kid: kid.into(),
+        purpose: KeyPurpose::Access,
         generation,
         alg: "ES256".into(),
         private_der: vec![0x30, 0x81, generation as u8],

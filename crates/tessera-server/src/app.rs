@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::metrics::track;
-use crate::routes::{auth, events, keys, ops, sessions, users};
+use crate::routes::{auth, clients, events, keys, oauth, ops, sessions, sso, users};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -51,6 +51,18 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
             "/.well-known/openid-configuration",
             get(keys::openid_configuration),
         )
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/oauth/introspect", post(oauth::introspect))
+        .route("/userinfo", get(oauth::userinfo).post(oauth::userinfo))
+        .route("/authorize", get(sso::authorize).post(sso::submit_login))
+        .route("/logout", get(sso::logout).post(sso::confirm_logout))
+        .route("/assets/tessera.css", get(sso::stylesheet))
+        .route(
+            "/admin/clients",
+            get(clients::list_clients).post(clients::create_client),
+        )
+        .route("/admin/clients/{client_id}", delete(clients::delete_client))
         .route("/admin/keys", get(keys::list_keys))
         .route("/admin/keys/rotate", post(keys::rotate_keys))
         .route("/admin/audit", get(ops::audit_log))

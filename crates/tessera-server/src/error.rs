@@ -1,12 +1,14 @@
 //! The one error type of the HTTP API. Every handler returns
 //! `Result<_, ApiError>`; each variant documents its status and carries the
 //! stable `code` of SPEC §2. Domain errors are mapped by hand so nothing
-//! becomes a 500 by accident, and a 500 never shows its cause.
+//! becomes a 500 by accident, and a 500 never shows its cause. The `/oauth/*`
+//! endpoints answer with [`OAuthApiError`] instead, in RFC 6749's shape.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::Error;
+use tessera_core::oauth::{OAuthError, OAuthErrorCode};
 use tessera_core::tokens::TokenError;
 
 /// One entry of `details`: which field, and what is wrong with it.
@@ -250,6 +252,7 @@ impl From<Error> for ApiError {
             Error::KeyRotationUnavailable => ApiError::KeyRotationUnavailable,
             Error::InvalidToken(_) => ApiError::InvalidToken,
             Error::TooManyAttempts { retry_after } => ApiError::TooManyAttempts { retry_after },
+            Error::OAuth(e) => ApiError::invalid("", e.description),
             Error::Store(e) => ApiError::Internal(e.to_string()),
             Error::Internal(m) | Error::Config(m) => ApiError::Internal(m),
         }
@@ -264,3 +267,96 @@ impl From<TokenError> for ApiError {
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An error of the `/oauth/*` endpoints, in RFC 6749 §5.2's shape
+/// `{"error", "error_description"}` rather than the shared one.
+#[derive(Debug)]
+pub struct OAuthApiError {
+    /// The error.
+    pub error: OAuthError,
+    /// Seconds to wait, for `too_many_attempts`.
+    pub retry_after: Option<u64>,
+}
+
+impl OAuthApiError {
+    /// An `invalid_request`.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        OAuthError::invalid_request(description.into()).into()
+    }
+
+    /// The HTTP status: 401 for `invalid_client`, 429 for throttling, 500
+    /// for our own failure, 400 otherwise.
+    pub fn status(&self) -> StatusCode {
+        match self.error.code {
+            OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            OAuthErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl From<OAuthError> for OAuthApiError {
+    fn from(error: OAuthError) -> Self {
+        OAuthApiError {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<Error> for OAuthApiError {
+    fn from(e: Error) -> Self {
+        let error = match e {
+            Error::OAuth(e) => e,
+            Error::TooManyAttempts { retry_after } => {
+                return OAuthApiError {
+                    error: OAuthError::new(
+                        OAuthErrorCode::TooManyAttempts,
+                        "too many failed attempts; try again later",
+                    ),
+                    retry_after: Some(retry_after),
+                };
+            }
+            Error::InvalidCredentials => OAuthError::invalid_grant("invalid username or password"),
+            Error::InvalidRefreshToken | Error::InvalidToken(_) => {
+                OAuthError::invalid_grant("the grant is invalid, expired or revoked")
+            }
+            Error::Validation { path, message } => {
+                OAuthError::invalid_request(format!("{path}: {message}"))
+            }
+            other => {
+                tracing::error!(cause = %other, "internal error at an OAuth endpoint");
+                OAuthError::new(
+                    OAuthErrorCode::ServerError,
+                    "the server could not complete the request",
+                )
+            }
+        };
+        error.into()
+    }
+}
+
+impl IntoResponse for OAuthApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": self.error.code.as_str(),
+            "error_description": self.error.description,
+        });
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.error.code == OAuthErrorCode::InvalidClient {
+            // RFC 6749 §5.2: a 401 names the scheme the client may use.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""),
+            );
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

@@ -8,6 +8,7 @@
 //! - [`error`]: [`error::ApiError`], the one error type, and the error body.
 //! - [`schemas`]: the request-body JSON Schemas and their validation.
 //! - [`views`]: response bodies.
+//! - [`pages`]: the hosted login and sign-out pages (HTML templates in the binary).
 //! - [`openapi`]: the generated OpenAPI document.
 //! - [`metrics`]: Prometheus metrics and their middleware.
 //! - [`config`]: configuration from the environment.
@@ -22,6 +23,7 @@ pub mod extract;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod routes;
 pub mod schemas;
 pub mod serve;

@@ -2,7 +2,7 @@
 //! request-body components are replaced by the very JSON Schemas the server
 //! validates with, so the document cannot drift from what is enforced.
 
-use crate::routes::{auth, events, keys, ops, sessions, users};
+use crate::routes::{auth, clients, events, keys, oauth, ops, sessions, sso, users};
 use crate::schemas::Schemas;
 use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -28,6 +28,9 @@ impl Modify for BearerAuth {
         users::delete_user, users::user_sessions, sessions::delete_session,
         keys::jwks, keys::openid_configuration, keys::list_keys, keys::rotate_keys,
         ops::healthz, ops::readyz, ops::metrics, ops::list_schemas, ops::schema, ops::audit_log,
+        oauth::token, oauth::revoke, oauth::introspect, oauth::userinfo,
+        sso::authorize, sso::submit_login, sso::logout, sso::confirm_logout,
+        clients::create_client, clients::list_clients, clients::delete_client,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -35,12 +38,13 @@ impl Modify for BearerAuth {
 struct ApiDoc;
 
 /// Request-body components and the schema each must be.
-const BODIES: [(&str, &str); 5] = [
+const BODIES: [(&str, &str); 6] = [
     ("RegisterBody", "register"),
     ("LoginBody", "login"),
     ("RefreshBody", "refresh"),
     ("UserUpdateBody", "user_update"),
     ("PasswordChangeBody", "password_change"),
+    ("CreateClient", "client_create"),
 ];
 
 /// The OpenAPI document as JSON.

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9_.-]{3,32}$";
 /// Role names.
 pub const ROLE_PATTERN: &str = "^[A-Za-z0-9_.:-]{1,64}$";
+/// An RFC 6749 §3.3 scope token.
+pub const SCOPE_PATTERN: &str = "^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$";
 const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
 
 /// The published schemas and their compiled validators.
@@ -112,6 +114,27 @@ impl Schemas {
                 json!({
                     "current_password": {"type": "string", "minLength": 1, "maxLength": 128},
                     "new_password": password,
+                }),
+            ),
+        );
+        let uris = json!({"type": "array", "maxItems": 20, "uniqueItems": true,
+            "items": {"type": "string", "minLength": 1, "maxLength": 2048}});
+        documents.insert(
+            "client_create",
+            object(
+                id("client_create"),
+                "Register an OAuth client",
+                &["name", "redirect_uris", "grant_types", "scopes", "confidential"],
+                json!({
+                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "redirect_uris": uris,
+                    "post_logout_redirect_uris": uris,
+                    "grant_types": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {
+                        "enum": ["authorization_code", "refresh_token", "password", "client_credentials"]}},
+                    "scopes": {"type": "array", "maxItems": 50, "uniqueItems": true,
+                        "items": {"type": "string", "pattern": SCOPE_PATTERN}},
+                    "confidential": {"type": "boolean"},
+                    "id_token_signed_response_alg": {"type": "string", "maxLength": 16},
                 }),
             ),
         );

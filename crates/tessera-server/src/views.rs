@@ -141,6 +141,10 @@ pub struct KeyView {
     pub kid: String,
     /// Algorithm.
     pub alg: String,
+    /// `access` (signs access tokens) or `id_token` (signs ID tokens).
+    #[schema(value_type = String)]
+    #[serde(rename = "use")]
+    pub purpose: tessera_core::keys::KeyPurpose,
     /// `next`, `active`, `retiring` or `retired`.
     #[schema(value_type = String)]
     pub status: tessera_core::keys::KeyStatus,
@@ -157,10 +161,61 @@ impl From<KeyInfo> for KeyView {
         KeyView {
             kid: k.kid,
             alg: k.alg,
+            purpose: k.purpose,
             status: k.status,
             created_at: rfc3339(k.created_at),
             activates_at: rfc3339(k.activates_at),
             retire_after: k.retire_after.map(rfc3339),
+        }
+    }
+}
+
+/// An OAuth client as admins see it (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    /// The client id.
+    pub client_id: String,
+    /// Name shown on the login page.
+    pub name: String,
+    /// Registered redirect URIs (exact match).
+    pub redirect_uris: Vec<String>,
+    /// Registered post-logout redirect URIs (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed grants.
+    pub grant_types: Vec<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Whether it has a secret.
+    pub confidential: bool,
+    /// `client_secret_basic` (or `client_secret_post`) for confidential clients, `none` for public ones.
+    pub token_endpoint_auth_method: &'static str,
+    /// Its ID tokens' algorithm.
+    pub id_token_signed_response_alg: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl From<tessera_core::oauth::OAuthClient> for ClientView {
+    fn from(c: tessera_core::oauth::OAuthClient) -> Self {
+        ClientView {
+            token_endpoint_auth_method: if c.confidential {
+                "client_secret_basic"
+            } else {
+                "none"
+            },
+            grant_types: c
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
+            id_token_signed_response_alg: c.id_token_alg.unwrap_or_else(|| "RS256".to_owned()),
+            client_id: c.client_id,
+            name: c.name,
+            redirect_uris: c.redirect_uris,
+            post_logout_redirect_uris: c.post_logout_redirect_uris,
+            scopes: c.scopes,
+            confidential: c.confidential,
+            created_at: rfc3339(c.created_at),
         }
     }
 }

@@ -12,8 +12,9 @@ use tessera_core::clock::{Clock, SystemClock, rfc3339};
 use tessera_core::crypto::{b64url, b64url_decode, random_bytes};
 use tessera_core::jws::parse_compact;
 use tessera_core::keys::{PublicJwk, SigningKey, is_hmac, parse_alg};
+use tessera_core::oauth::GrantType;
 use tessera_core::revocation::RevocationSet;
-use tessera_core::service::NewAccount;
+use tessera_core::service::{NewAccount, NewClient};
 use tessera_core::tokens::{VerifyPolicy, verify_access_token};
 use tessera_core::{ClientInfo, Tessera, store};
 use tessera_server::Config;
@@ -38,9 +39,48 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage OAuth clients (applications that sign users in through Tessera).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Inspect tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its id (and, for a confidential client, its
+    /// secret, shown this once).
+    Add {
+        /// A name shown on the login page.
+        name: String,
+        /// A redirect URI (exact match; repeat for several).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A post-logout redirect URI (repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// An allowed grant: authorization_code, refresh_token, password,
+        /// client_credentials (repeat; default: authorization_code and refresh_token).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// An allowed scope (repeat; default: openid profile email).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Give the client a secret (a server-side application).
+        #[arg(long)]
+        confidential: bool,
+        /// The ID tokens' algorithm (default RS256).
+        #[arg(long)]
+        id_token_alg: Option<String>,
+    },
+    /// List clients.
+    List,
+    /// Delete a client, ending every session issued to it.
+    Delete {
+        /// The client id.
+        client_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +205,7 @@ async fn run(cli: Cli, config: Config) -> Result<()> {
         }
         Command::User(cmd) => user(cmd, &domain(&config).await?).await,
         Command::Keys(cmd) => keys(cmd, &domain(&config).await?).await,
+        Command::Client(cmd) => client(cmd, &domain(&config).await?).await,
         Command::Token(TokenCommand::Decode { jwt }) => decode(&jwt),
         Command::Token(TokenCommand::Verify {
             jwt,
@@ -268,7 +309,7 @@ async fn keys(cmd: KeysCommand, tessera: &Tessera) -> Result<()> {
     match cmd {
         KeysCommand::List => {
             say(format!(
-                "{:<44} {:<6} {:<9} {:<26} {}",
+                "{:<44} {:<6} {:<9} {:<26} {:<26} USE",
                 "KID", "ALG", "STATUS", "ACTIVATES", "RETIRE AFTER"
             ))?;
             for k in tessera.list_keys() {
@@ -277,12 +318,15 @@ async fn keys(cmd: KeysCommand, tessera: &Tessera) -> Result<()> {
                     .unwrap_or_default()
                     .to_owned();
                 say(format!(
-                    "{:<44} {:<6} {:<9} {:<26} {}",
+                    "{:<44} {:<6} {:<9} {:<26} {:<26} {}",
                     k.kid,
                     k.alg,
                     status,
                     rfc3339(k.activates_at),
-                    k.retire_after.map(rfc3339).unwrap_or_default()
+                    k.retire_after.map(rfc3339).unwrap_or_default(),
+                    serde_json::to_value(k.purpose)?
+                        .as_str()
+                        .unwrap_or_default()
                 ))?;
             }
             Ok(())
@@ -292,6 +336,81 @@ async fn keys(cmd: KeysCommand, tessera: &Tessera) -> Result<()> {
             say(format!(
                 "rotated: {kid} signs from now on (running servers switch within about a second)"
             ))
+        }
+    }
+}
+
+async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> {
+    match cmd {
+        ClientCommand::Add {
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grants,
+            scopes,
+            confidential,
+            id_token_alg,
+        } => {
+            let grants = if grants.is_empty() {
+                vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
+            } else {
+                grants
+            };
+            let grant_types = grants
+                .iter()
+                .map(|g| GrantType::parse(g).with_context(|| format!("unknown grant type {g}")))
+                .collect::<Result<Vec<_>>>()?;
+            let scopes = if scopes.is_empty() {
+                ["openid", "profile", "email"].map(String::from).to_vec()
+            } else {
+                scopes
+            };
+            let new = NewClient {
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grant_types,
+                scopes,
+                confidential,
+                id_token_alg,
+            };
+            let (created, secret) = tessera
+                .register_client(new, None, &ClientInfo::default())
+                .await?;
+            say(format!("client_id: {}", created.client_id))?;
+            if let Some(secret) = secret {
+                say(format!(
+                    "client_secret: {secret}\n(shown this once; Tessera keeps only its hash)"
+                ))?;
+            }
+            Ok(())
+        }
+        ClientCommand::List => {
+            say(format!(
+                "{:<24} {:<13} {:<40} {}",
+                "CLIENT ID", "TYPE", "GRANTS", "NAME"
+            ))?;
+            for c in tessera.clients().await? {
+                let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                say(format!(
+                    "{:<24} {:<13} {:<40} {}",
+                    c.client_id,
+                    if c.confidential {
+                        "confidential"
+                    } else {
+                        "public"
+                    },
+                    grants.join(","),
+                    c.name
+                ))?;
+            }
+            Ok(())
+        }
+        ClientCommand::Delete { client_id } => {
+            tessera
+                .delete_client(&client_id, None, &ClientInfo::default())
+                .await?;
+            say(format!("deleted {client_id}; its sessions are revoked"))
         }
     }
 }

@@ -28,7 +28,20 @@ pub struct IssuedTokens {
     /// The user.
     pub user: User,
     /// The session.
-    pub session_id: Uuid,
+    pub session: Session,
+}
+
+/// What an OAuth grant adds to a new session.
+#[derive(Debug, Clone, Default)]
+pub struct SessionGrant {
+    /// The client the tokens are issued to.
+    pub client_id: Option<String>,
+    /// The granted scope (space-separated).
+    pub scope: Option<String>,
+    /// The browser session the grant came through.
+    pub browser_session_id: Option<Uuid>,
+    /// When the person entered their password (default: now).
+    pub auth_time: Option<Millis>,
 }
 
 /// A fresh refresh token: 256 random bits, base64url.
@@ -56,6 +69,55 @@ impl Tessera {
         password: &str,
         client: &ClientInfo,
     ) -> Result<IssuedTokens> {
+        self.login_with(username, password, client, SessionGrant::default())
+            .await
+    }
+
+    /// Logs a user in and starts a session carrying `grant`.
+    pub(super) async fn login_with(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+        grant: SessionGrant,
+    ) -> Result<IssuedTokens> {
+        let user = self.check_password(username, password, client).await?;
+        let entry = self.login_succeeded(&user, client, &grant);
+        let (session, refresh_token) = self.new_session(user.id, client, grant);
+        self.store.insert_session(&session, &[entry]).await?;
+        self.events_written();
+        self.issue_session_tokens(user, &session, refresh_token)
+    }
+
+    /// The audit entry of a successful login.
+    pub(super) fn login_succeeded(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        grant: &SessionGrant,
+    ) -> AuditEntry {
+        self.audit_entry(
+            "login.succeeded",
+            "success",
+            Some(user.id),
+            Some(user.username.clone()),
+            client,
+            grant
+                .client_id
+                .as_ref()
+                .map(|c| serde_json::json!({"client_id": c})),
+        )
+    }
+
+    /// Checks a username and password under the login throttle: the user,
+    /// if the password is theirs and they are enabled. Failures are counted
+    /// and audited; every failure is the same [`Error::InvalidCredentials`].
+    pub(super) async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<User> {
         let admission = self.admit_password_check(username, client).await?;
         let stored = self.store.user_by_username(username).await?;
         let verified = self
@@ -90,22 +152,16 @@ impl Tessera {
             }
         };
         self.password_check_succeeded(admission).await?;
-        let entry = self.audit_entry(
-            "login.succeeded",
-            "success",
-            Some(user.id),
-            Some(user.username.clone()),
-            client,
-            None,
-        );
-        let (session, refresh_token) = self.new_session(user.id, client);
-        self.store.insert_session(&session, &[entry]).await?;
-        self.events_written();
-        self.issue_session_tokens(user, &session, refresh_token)
+        Ok(user)
     }
 
     /// A new session for `user` (not yet stored) and its first refresh token.
-    pub(super) fn new_session(&self, user_id: Uuid, client: &ClientInfo) -> (NewSession, String) {
+    pub(super) fn new_session(
+        &self,
+        user_id: Uuid,
+        client: &ClientInfo,
+        grant: SessionGrant,
+    ) -> (NewSession, String) {
         let now = self.now();
         let refresh_token = new_refresh_token();
         let max_expires_at = now.saturating_add(ms(self.settings.session_max_age));
@@ -124,6 +180,10 @@ impl Tessera {
                 .as_ref()
                 .map(|ua| ua.chars().take(512).collect()),
             ip: client.ip.clone(),
+            client_id: grant.client_id,
+            scope: grant.scope,
+            browser_session_id: grant.browser_session_id,
+            auth_time: grant.auth_time.unwrap_or(now),
         };
         let refresh_hash = sha256(refresh_token.as_bytes());
         (
@@ -142,18 +202,25 @@ impl Tessera {
         session: &NewSession,
         refresh_token: String,
     ) -> Result<IssuedTokens> {
-        let access_token = self.issue_access_token(&user, session.session.id, self.now())?;
+        let access_token = self.issue_access_token(&user, &session.session, None, self.now())?;
         Ok(IssuedTokens {
             access_token,
             expires_in: self.settings.access_ttl.as_secs(),
             refresh_token,
             user,
-            session_id: session.session.id,
+            session: session.session.clone(),
         })
     }
 
-    /// Signs an access token for `user` in session `sid`.
-    pub fn issue_access_token(&self, user: &User, sid: Uuid, now: Millis) -> Result<String> {
+    /// Signs an access token for `user` in `session`, carrying the session's
+    /// client and scope (or `scope`, a narrower one asked for at refresh).
+    pub fn issue_access_token(
+        &self,
+        user: &User,
+        session: &Session,
+        scope: Option<&str>,
+        now: Millis,
+    ) -> Result<String> {
         let secs = now.div_euclid(1000);
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
@@ -165,22 +232,38 @@ impl Tessera {
             iat: secs,
             nbf: Some(secs),
             jti: new_jti(now),
-            sid: Some(sid.to_string()),
+            sid: Some(session.id.to_string()),
             username: Some(user.username.clone()),
             roles: Some(user.roles.clone()),
-            client_id: None,
-            scope: None,
+            client_id: session.client_id.clone(),
+            scope: scope.map(str::to_owned).or_else(|| session.scope.clone()),
         };
+        self.sign_access_claims(&claims, now)
+    }
+
+    /// Signs access-token claims with the active access key.
+    pub(super) fn sign_access_claims(&self, claims: &AccessClaims, now: Millis) -> Result<String> {
         let ring = self.keys.current();
         let key = ring
             .signer(now)
             .ok_or_else(|| Error::Internal("no active signing key".into()))?;
-        Ok(sign_jws(key, ACCESS_TOKEN_TYP, &claims).map_err(TokenError::from)?)
+        Ok(sign_jws(key, ACCESS_TOKEN_TYP, claims).map_err(TokenError::from)?)
     }
 
     /// Exchanges a refresh token for new tokens, rotating it (SPEC §5).
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<IssuedTokens> {
+        self.refresh_with_scope(refresh_token, client, None).await
+    }
+
+    /// [`Tessera::refresh`], with the new access token's scope narrowed to
+    /// `scope` (already checked to lie within the session's).
+    pub(super) async fn refresh_with_scope(
+        &self,
+        refresh_token: &str,
+        client: &ClientInfo,
+        scope: Option<&str>,
+    ) -> Result<IssuedTokens> {
         // Anything that is not 32 bytes of base64url cannot be one of ours.
         if b64url_decode(refresh_token).is_none_or(|b| b.len() != 32) {
             return Err(Error::InvalidRefreshToken);
@@ -203,7 +286,9 @@ impl Tessera {
         // the session's user as actor.
         let entry = self.audit_entry("refresh", "success", None, None, client, None);
         if let Some(session) = self.store.rotate_refresh_token(&rotation, &[entry]).await? {
-            return self.tokens_for_session(session, successor, now).await;
+            return self
+                .tokens_for_session(session, successor, scope, now)
+                .await;
         }
         // Not the current token: a repeat within the grace window, reuse, or garbage.
         let Some(spent) = self.store.spent_refresh_token(&old_hash).await? else {
@@ -225,7 +310,9 @@ impl Tessera {
             let subject = user.map(|u| u.to_string());
             let entry = self.audit_entry("refresh", "success", user, subject, client, Some(detail));
             self.audit_alone(entry).await?;
-            return self.tokens_for_session(spent.session, successor, now).await;
+            return self
+                .tokens_for_session(spent.session, successor, scope, now)
+                .await;
         }
         // Reuse of a rotated token: someone else may hold it. End the session.
         let entry = self.audit_entry(
@@ -244,19 +331,20 @@ impl Tessera {
         &self,
         session: Session,
         refresh_token: String,
+        scope: Option<&str>,
         now: Millis,
     ) -> Result<IssuedTokens> {
         let user = match self.store.user_by_id(session.user_id).await? {
             Some(s) if !s.user.disabled => s.user,
             _ => return Err(Error::InvalidRefreshToken),
         };
-        let access_token = self.issue_access_token(&user, session.id, now)?;
+        let access_token = self.issue_access_token(&user, &session, scope, now)?;
         Ok(IssuedTokens {
             access_token,
             expires_in: self.settings.access_ttl.as_secs(),
             refresh_token,
             user,
-            session_id: session.id,
+            session,
         })
     }
 

@@ -1,15 +1,18 @@
-//! Key management: loading the ring from the store, creating the first key,
-//! manual rotation, and automatic rotation with pre-publication.
+//! Key management: loading the rings (access-token keys and ID-token keys)
+//! from the store, creating the first keys, manual rotation, and automatic
+//! rotation with pre-publication.
 
 use super::{ClientInfo, Tessera};
 use crate::clock::Millis;
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
 use crate::keys::{
-    KeyRing, KeyStatus, PublicJwk, SigningKey, alg_name, generate_private_key, is_hmac, parse_alg,
+    Algorithm, KeyPurpose, KeyRing, KeyStatus, PublicJwk, SigningKey, alg_name,
+    generate_private_key, is_hmac, parse_alg,
 };
 use crate::settings::ms;
 use crate::store::StoredKey;
+use crate::tokens::SharedKeyRing;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -25,6 +28,8 @@ pub struct KeyInfo {
     pub kid: String,
     /// Algorithm.
     pub alg: String,
+    /// What it signs.
+    pub purpose: KeyPurpose,
     /// Status now.
     pub status: KeyStatus,
     /// Creation time.
@@ -36,10 +41,11 @@ pub struct KeyInfo {
 }
 
 impl Tessera {
-    /// Rebuilds the key ring from the store (and the configured HMAC secret).
+    /// Rebuilds the key rings from the store (and the configured HMAC secret).
     pub async fn reload_keys(&self) -> Result<()> {
         let stored_keys = self.store.signing_keys().await?;
-        let mut keys = Vec::with_capacity(stored_keys.len() + 1);
+        let mut access = Vec::with_capacity(stored_keys.len() + 1);
+        let mut id_tokens = Vec::new();
         if is_hmac(self.settings.alg) {
             let secret = self.settings.hmac_secret.as_ref().ok_or_else(|| {
                 Error::Internal("an HMAC algorithm needs TESSERA_JWT_SECRET".into())
@@ -49,26 +55,100 @@ impl Tessera {
             let mut key = SigningKey::from_hmac_secret(self.settings.alg, &secret.0)?;
             key.activates_at = stored_keys
                 .iter()
+                .filter(|k| k.purpose == KeyPurpose::Access)
                 .map(|k| k.activates_at + 1)
                 .max()
                 .unwrap_or(0);
-            keys.push(Arc::new(key));
+            access.push(Arc::new(key));
         }
         for stored in stored_keys {
             let alg = parse_alg(&stored.alg)
                 .ok_or_else(|| Error::Internal(format!("stored key alg {}", stored.alg)))?;
             let der = self.unseal_private_key(&stored)?;
-            let key = SigningKey::from_private_der(
+            let key = Arc::new(SigningKey::from_private_der(
                 alg,
                 &der,
                 stored.created_at,
                 stored.activates_at,
                 stored.generation,
-            )?;
-            keys.push(Arc::new(key));
+            )?);
+            match stored.purpose {
+                KeyPurpose::Access => access.push(key),
+                KeyPurpose::IdToken => id_tokens.push(key),
+            }
         }
-        self.keys.replace(KeyRing::new(keys));
+        self.keys.replace(KeyRing::new(access));
+        self.id_keys.replace(KeyRing::new(id_tokens));
         Ok(())
+    }
+
+    /// Whether ID tokens need a key family of their own: they are signed
+    /// with RS256, which the access-token key only serves when it is RS256.
+    fn separate_id_keys(&self) -> bool {
+        self.settings.alg != Algorithm::RS256
+    }
+
+    /// The ring of `purpose`.
+    fn ring(&self, purpose: KeyPurpose) -> &SharedKeyRing {
+        match purpose {
+            KeyPurpose::Access => &self.keys,
+            KeyPurpose::IdToken => &self.id_keys,
+        }
+    }
+
+    /// The algorithm keys of `purpose` use.
+    fn purpose_alg(&self, purpose: KeyPurpose) -> Algorithm {
+        match purpose {
+            KeyPurpose::Access => self.settings.alg,
+            KeyPurpose::IdToken => Algorithm::RS256,
+        }
+    }
+
+    /// The key that signs ID tokens with `alg` now: RS256 (from the ID-token
+    /// family, or the access family when that is RS256), or the access
+    /// algorithm when it is asymmetric. Another replica may have made the
+    /// ID-token key: the rings are reloaded once before giving up.
+    pub async fn id_token_signer(&self, alg: Algorithm) -> Result<Arc<SigningKey>> {
+        for attempt in 0..2 {
+            let ring = if alg == self.settings.alg && !is_hmac(alg) {
+                self.keys.current()
+            } else if alg == Algorithm::RS256 {
+                self.id_keys.current()
+            } else {
+                break;
+            };
+            if let Some(key) = ring.signer(self.now()) {
+                return Ok(key.clone());
+            }
+            if attempt == 0 {
+                self.ensure_id_token_key().await?;
+            }
+        }
+        Err(Error::Internal("no key signs ID tokens".into()))
+    }
+
+    /// The algorithms ID tokens can be signed with (RS256 first, the default).
+    pub fn id_token_algorithms(&self) -> Vec<Algorithm> {
+        let mut algs = vec![Algorithm::RS256];
+        if !is_hmac(self.settings.alg) && self.settings.alg != Algorithm::RS256 {
+            algs.push(self.settings.alg);
+        }
+        algs
+    }
+
+    /// Every key that may verify an ID token Tessera signed (for
+    /// `id_token_hint`): both families.
+    pub fn id_token_verification_keys(&self) -> KeyRing {
+        let mut keys: Vec<_> = self.id_keys.current().keys().to_vec();
+        keys.extend(
+            self.keys
+                .current()
+                .keys()
+                .iter()
+                .filter(|k| !is_hmac(k.alg()))
+                .cloned(),
+        );
+        KeyRing::new(keys)
     }
 
     /// Seals private key material under the master key, if one is configured.
@@ -121,33 +201,52 @@ impl Tessera {
         self.keys.current()
     }
 
-    /// Creates a signing key if none of the configured algorithm is active.
+    /// Creates a signing key if none of the configured algorithm is active,
+    /// and an RS256 ID-token key if ID tokens need their own.
     pub(super) async fn ensure_signing_key(&self) -> Result<()> {
-        if is_hmac(self.settings.alg) {
-            return Ok(());
-        }
         let now = self.now();
-        let ring = self.keys.current();
-        if ring
-            .signer(now)
-            .is_some_and(|k| k.alg() == self.settings.alg)
+        if !is_hmac(self.settings.alg)
+            && !self
+                .keys
+                .current()
+                .signer(now)
+                .is_some_and(|k| k.alg() == self.settings.alg)
         {
-            return Ok(());
+            self.add_key(KeyPurpose::Access, now, "key.created", None, None)
+                .await?;
         }
-        self.add_key(now, "key.created", None, None).await?;
+        if !self.store.clients().await?.is_empty() {
+            self.ensure_id_token_key().await?;
+        }
         Ok(())
     }
 
-    /// Generates and stores a key that signs from `activates_at`, recording
-    /// `event` in the audit log with it; returns its kid.
+    /// Creates the RS256 ID-token key if ID tokens need their own and none
+    /// signs yet. It is made when the first OAuth client is registered, so a
+    /// deployment without OpenID Connect publishes no key it does not use.
+    pub(super) async fn ensure_id_token_key(&self) -> Result<()> {
+        if self.separate_id_keys() && self.id_keys.current().signer(self.now()).is_none() {
+            self.reload_keys().await?;
+            if self.id_keys.current().signer(self.now()).is_none() {
+                self.add_key(KeyPurpose::IdToken, self.now(), "key.created", None, None)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Generates and stores a key of `purpose` that signs from
+    /// `activates_at`, recording `event` in the audit log with it; returns
+    /// its kid.
     async fn add_key(
         &self,
+        purpose: KeyPurpose,
         activates_at: Millis,
         event: &str,
         actor: Option<Uuid>,
         detail: Option<serde_json::Value>,
     ) -> Result<String> {
-        let alg = self.settings.alg;
+        let alg = self.purpose_alg(purpose);
         let der = tokio::task::spawn_blocking(move || generate_private_key(alg))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
@@ -156,11 +255,13 @@ impl Tessera {
             .store
             .signing_keys()
             .await?
-            .first()
+            .iter()
+            .find(|k| k.purpose == purpose)
             .map_or(1, |k| k.generation + 1);
         let parsed = SigningKey::from_private_der(alg, &der, now, activates_at, generation)?;
         let stored = StoredKey {
             kid: parsed.kid().to_owned(),
+            purpose,
             generation,
             alg: alg_name(alg).to_owned(),
             private_der: self.seal_private_key(parsed.kid(), &der),
@@ -187,33 +288,50 @@ impl Tessera {
                 "another process added the next signing key first"
             );
         } else {
-            tracing::info!(kid = %stored.kid, alg = alg_name(alg), activates_at, "signing key added");
+            tracing::info!(kid = %stored.kid, alg = alg_name(alg), purpose = purpose.as_str(), activates_at, "signing key added");
         }
         Ok(stored.kid)
     }
 
     /// Rotates now: a new key signs from this moment; the old one keeps
-    /// verifying until every token it signed has expired.
+    /// verifying until every token it signed has expired. A separate
+    /// ID-token key rotates with it. Returns the new access-token key's id.
     /// `actor` is the admin who asked (`None` from the command line).
     pub async fn rotate_keys(&self, actor: Option<Uuid>) -> Result<String> {
         if is_hmac(self.settings.alg) {
             return Err(Error::KeyRotationUnavailable);
         }
-        self.add_key(self.now(), "key.rotated", actor, None).await
+        let kid = self
+            .add_key(KeyPurpose::Access, self.now(), "key.rotated", actor, None)
+            .await?;
+        if self.separate_id_keys() && self.id_keys.current().signer(self.now()).is_some() {
+            self.add_key(KeyPurpose::IdToken, self.now(), "key.rotated", actor, None)
+                .await?;
+        }
+        Ok(kid)
     }
 
-    /// Automatic rotation: once the active key is within `TESSERA_KEY_PREPUBLISH`
-    /// of its rotation age and no next key exists, publish one that starts
-    /// signing no sooner than the pre-publication period from now.
+    /// Automatic rotation of each key family: once the active key is within
+    /// `TESSERA_KEY_PREPUBLISH` of its rotation age and no next key exists,
+    /// publish one that starts signing no sooner than the pre-publication
+    /// period from now. Returns the new access-token key's id, if one was added.
     pub(super) async fn rotate_keys_if_due(&self) -> Result<Option<String>> {
+        let mut added = None;
+        if !is_hmac(self.settings.alg) {
+            added = self.rotate_family_if_due(KeyPurpose::Access).await?;
+        }
+        if self.separate_id_keys() {
+            self.rotate_family_if_due(KeyPurpose::IdToken).await?;
+        }
+        Ok(added)
+    }
+
+    async fn rotate_family_if_due(&self, purpose: KeyPurpose) -> Result<Option<String>> {
         let Some(period) = self.settings.key_rotation else {
             return Ok(None);
         };
-        if is_hmac(self.settings.alg) {
-            return Ok(None);
-        }
         let now = self.now();
-        let ring = self.keys.current();
+        let ring = self.ring(purpose).current();
         if ring.keys().iter().any(|k| k.activates_at > now) {
             return Ok(None);
         }
@@ -228,33 +346,43 @@ impl Tessera {
         let activates_at = due.max(now.saturating_add(prepublish));
         let detail = serde_json::json!({"automatic": true, "activates_at": activates_at});
         let kid = self
-            .add_key(activates_at, "key.rotated", None, Some(detail))
+            .add_key(purpose, activates_at, "key.rotated", None, Some(detail))
             .await?;
         Ok(Some(kid))
     }
 
-    /// Every key with its status now (HMAC secrets included, never their bytes).
+    /// Every key with its status now (HMAC secrets included, never their
+    /// bytes): access-token keys first, then ID-token keys.
     pub fn list_keys(&self) -> Vec<KeyInfo> {
         let now = self.now();
-        self.keys
-            .current()
-            .states(now, self.settings.token_lifetime_ms())
+        let lifetime = self.settings.token_lifetime_ms();
+        [KeyPurpose::Access, KeyPurpose::IdToken]
             .into_iter()
-            .map(|s| KeyInfo {
-                kid: s.key.kid().to_owned(),
-                alg: alg_name(s.key.alg()).to_owned(),
-                status: s.status,
-                created_at: s.key.created_at,
-                activates_at: s.key.activates_at,
-                retire_after: s.retire_after,
+            .flat_map(|purpose| {
+                self.ring(purpose)
+                    .current()
+                    .states(now, lifetime)
+                    .into_iter()
+                    .map(move |s| KeyInfo {
+                        kid: s.key.kid().to_owned(),
+                        alg: alg_name(s.key.alg()).to_owned(),
+                        purpose,
+                        status: s.status,
+                        created_at: s.key.created_at,
+                        activates_at: s.key.activates_at,
+                        retire_after: s.retire_after,
+                    })
             })
             .collect()
     }
 
-    /// The public keys to publish (RFC 7517): next, active and retiring.
+    /// The public keys to publish (RFC 7517): next, active and retiring, of
+    /// both families.
     pub fn jwks(&self) -> Vec<PublicJwk> {
-        self.keys
-            .current()
-            .published(self.now(), self.settings.token_lifetime_ms())
+        let now = self.now();
+        let lifetime = self.settings.token_lifetime_ms();
+        let mut keys = self.keys.current().published(now, lifetime);
+        keys.extend(self.id_keys.current().published(now, lifetime));
+        keys
     }
 }

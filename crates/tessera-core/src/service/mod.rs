@@ -4,12 +4,16 @@
 mod auth;
 mod events;
 mod keys;
+mod oauth;
+mod sso;
 mod throttle;
 mod users;
 
-pub use auth::IssuedTokens;
+pub use auth::{IssuedTokens, SessionGrant};
 pub use events::{EventHub, SUBSCRIBER_QUEUE};
 pub use keys::KeyInfo;
+pub use oauth::{ClientAuthentication, ID_TOKEN_TYP, NewClient, OAuthTokens};
+pub use sso::{AuthorizationRequest, AuthorizeError, LogoutTarget, Prompt, ValidAuthorization};
 pub use users::{NewAccount, Page, ProfileChanges};
 
 use crate::clock::{Clock, Millis};
@@ -49,6 +53,7 @@ pub struct Tessera {
     clock: Arc<dyn Clock>,
     settings: Settings,
     keys: SharedKeyRing,
+    id_keys: SharedKeyRing,
     revocations: RevocationSet,
     hasher: PasswordHasher,
     verify_policy: VerifyPolicy,
@@ -76,6 +81,7 @@ impl Tessera {
             clock,
             settings,
             keys: SharedKeyRing::default(),
+            id_keys: SharedKeyRing::default(),
             revocations: RevocationSet::new(),
             hasher,
             verify_policy,

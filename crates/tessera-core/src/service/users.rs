@@ -1,7 +1,7 @@
 //! Accounts: registration, lookups, profile and role changes, passwords,
 //! deletion, and a user's sessions — each taking effect on live tokens.
 
-use super::{Caller, ClientInfo, IssuedTokens, Tessera};
+use super::{Caller, ClientInfo, IssuedTokens, SessionGrant, Tessera};
 use crate::crypto::{b64url, b64url_decode};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -177,7 +177,7 @@ impl Tessera {
         }
         let password_hash = self.hasher.hash(account.password).await?;
         let id = Uuid::new_v4();
-        let session = with_session.then(|| self.new_session(id, client));
+        let session = with_session.then(|| self.new_session(id, client, SessionGrant::default()));
         let entry = if with_session {
             self.audit_entry(
                 "register",

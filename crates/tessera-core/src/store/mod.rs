@@ -2,16 +2,19 @@
 //! exchanges, and its two implementations (SQLite and PostgreSQL) chosen by
 //! the database URL's scheme.
 
+mod oauth;
 mod rows;
 mod sql;
 
 use crate::clock::Millis;
+use crate::keys::KeyPurpose;
 use crate::model::{Session, StoredUser, User};
 use async_trait::async_trait;
 use std::sync::Arc;
 use uuid::Uuid;
 
 pub use crate::revocation::{Revocation, RevocationKind};
+pub use oauth::{AuthorizationCode, BrowserSession, NewBrowserSession, OAuthStore, Redemption};
 pub use sql::{PgStore, SqliteStore};
 
 /// What can go wrong in the store. Nothing here carries a secret.
@@ -137,7 +140,10 @@ pub struct SpentToken {
 pub struct StoredKey {
     /// Key id (RFC 7638 thumbprint).
     pub kid: String,
-    /// Monotonic generation; unique, so two replicas cannot both add "the next" key.
+    /// What the key signs.
+    pub purpose: KeyPurpose,
+    /// Monotonic generation, unique within its purpose, so two replicas
+    /// cannot both add "the next" key.
     pub generation: i64,
     /// JWS algorithm name.
     pub alg: String,
@@ -155,6 +161,7 @@ impl std::fmt::Debug for StoredKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredKey")
             .field("kid", &self.kid)
+            .field("purpose", &self.purpose)
             .field("generation", &self.generation)
             .field("alg", &self.alg)
             .field("encrypted", &self.encrypted)
@@ -229,7 +236,7 @@ pub struct AuditQuery {
 
 /// Everything Tessera persists. One method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: OAuthStore + Send + Sync + std::fmt::Debug {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.
@@ -324,7 +331,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         private_der: &[u8],
         encrypted: bool,
     ) -> StoreResult<()>;
-    /// All signing keys, newest generation first.
+    /// All signing keys, by purpose, newest generation first.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
 
     /// The latest `blocked_until` of `keys` if it is after `now`.

@@ -1,6 +1,7 @@
 //! Row shapes shared by both backends and their conversion to domain records.
 
 use super::{AuditEntry, Revocation, RevocationKind, StoreError, StoredKey};
+use crate::keys::KeyPurpose;
 use crate::model::{Session, StoredUser, User};
 use uuid::Uuid;
 
@@ -13,7 +14,8 @@ macro_rules! user_columns {
 /// Columns of `sessions` in [`SessionRow`] order.
 macro_rules! session_columns {
     () => {
-        "id, user_id, created_at, last_used_at, expires_at, max_expires_at, revoked_at, user_agent, ip"
+        "id, user_id, created_at, last_used_at, expires_at, max_expires_at, revoked_at, user_agent, ip, \
+         client_id, scope, browser_session_id, auth_time"
     };
 }
 pub(super) use {session_columns, user_columns};
@@ -76,6 +78,10 @@ pub(super) struct SessionRow {
     revoked_at: Option<i64>,
     user_agent: Option<String>,
     ip: Option<String>,
+    client_id: Option<String>,
+    scope: Option<String>,
+    browser_session_id: Option<String>,
+    auth_time: Option<i64>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -92,6 +98,15 @@ impl TryFrom<SessionRow> for Session {
             revoked_at: row.revoked_at,
             user_agent: row.user_agent,
             ip: row.ip,
+            client_id: row.client_id,
+            scope: row.scope,
+            browser_session_id: row
+                .browser_session_id
+                .as_deref()
+                .map(parse_uuid)
+                .transpose()?,
+            // Sessions from before OAuth began with a password entered at creation.
+            auth_time: row.auth_time.unwrap_or(row.created_at),
         })
     }
 }
@@ -136,11 +151,16 @@ pub(super) struct KeyRow {
     encrypted: bool,
     created_at: i64,
     activates_at: i64,
+    purpose: String,
 }
 
-impl From<KeyRow> for StoredKey {
-    fn from(row: KeyRow) -> Self {
-        StoredKey {
+impl TryFrom<KeyRow> for StoredKey {
+    type Error = StoreError;
+
+    fn try_from(row: KeyRow) -> Result<Self, StoreError> {
+        Ok(StoredKey {
+            purpose: KeyPurpose::parse(&row.purpose)
+                .ok_or_else(|| StoreError::Corrupt("signing_keys.purpose".into()))?,
             kid: row.kid,
             generation: row.generation,
             alg: row.alg,
@@ -148,7 +168,7 @@ impl From<KeyRow> for StoredKey {
             encrypted: row.encrypted,
             created_at: row.created_at,
             activates_at: row.activates_at,
-        }
+        })
     }
 }
 

@@ -23,6 +23,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
+mod oauth;
+
 /// The store on an embedded SQLite database (WAL mode).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -187,7 +189,8 @@ macro_rules! sql_store {
                 let s = &n.session;
                 sqlx::query::<$db>(
                     "INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, \
-                     max_expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     max_expires_at, user_agent, ip, client_id, scope, browser_session_id, auth_time) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(s.id.to_string())
                 .bind(s.user_id.to_string())
@@ -198,6 +201,10 @@ macro_rules! sql_store {
                 .bind(s.max_expires_at)
                 .bind(&s.user_agent)
                 .bind(&s.ip)
+                .bind(&s.client_id)
+                .bind(&s.scope)
+                .bind(uuid_opt(s.browser_session_id))
+                .bind(s.auth_time)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -219,6 +226,14 @@ macro_rules! sql_store {
                 .fetch_all(&mut **tx)
                 .await?;
                 let revoked = sessions(rows)?;
+                // Single sign-on in browsers ends with the sessions.
+                sqlx::query::<$db>(
+                    "UPDATE browser_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(user_id.to_string())
+                .bind(r.now)
+                .execute(&mut **tx)
+                .await?;
                 for s in &revoked {
                     Self::insert_revocation(tx, &Revocation::session(s.id, r.until)).await?;
                     let event = events::session_revoked(&s.id.to_string(), &s.user_id.to_string(), r.until);
@@ -511,7 +526,8 @@ macro_rules! sql_store {
             async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>> {
                 let row = sqlx::query_as::<$db, SpentRow>(
                     "SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.max_expires_at, \
-                       s.revoked_at, s.user_agent, s.ip, t.spent_at, s.prev_refresh_hash, s.grace_sealed \
+                       s.revoked_at, s.user_agent, s.ip, s.client_id, s.scope, s.browser_session_id, s.auth_time, \
+                       t.spent_at, s.prev_refresh_hash, s.grace_sealed \
                      FROM spent_refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = $1",
                 )
                 .bind(&hash[..])
@@ -609,8 +625,8 @@ macro_rules! sql_store {
             async fn insert_signing_key(&self, k: &StoredKey, audit: &[AuditEntry]) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query::<$db>(
-                    "INSERT INTO signing_keys (kid, generation, alg, private_der, encrypted, created_at, activates_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    "INSERT INTO signing_keys (kid, generation, alg, private_der, encrypted, created_at, activates_at, purpose) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                 )
                 .bind(&k.kid)
                 .bind(k.generation)
@@ -619,6 +635,7 @@ macro_rules! sql_store {
                 .bind(k.encrypted)
                 .bind(k.created_at)
                 .bind(k.activates_at)
+                .bind(k.purpose.as_str())
                 .execute(&mut *tx)
                 .await?;
                 let inserted = done.rows_affected() == 1;
@@ -640,15 +657,15 @@ macro_rules! sql_store {
             }
 
             async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
-                Ok(sqlx::query_as::<$db, KeyRow>(
-                    "SELECT kid, generation, alg, private_der, encrypted, created_at, activates_at \
-                     FROM signing_keys ORDER BY generation DESC",
+                sqlx::query_as::<$db, KeyRow>(
+                    "SELECT kid, generation, alg, private_der, encrypted, created_at, activates_at, purpose \
+                     FROM signing_keys ORDER BY purpose, generation DESC",
                 )
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
-                .map(StoredKey::from)
-                .collect())
+                .map(StoredKey::try_from)
+                .collect()
             }
 
             async fn throttle_blocked_until(&self, keys: [&str; 2], now: Millis) -> StoreResult<Option<Millis>> {

@@ -180,13 +180,19 @@ impl Subscription {
         sub.serve(since, start).await;
     }
 
+    /// Admins see every event, and so do OAuth clients holding
+    /// `events:read` in a token about themselves (`client_credentials`); a
+    /// person's token never sees others' events, whatever its scope.
     fn sees_all(&self) -> bool {
+        let own_client_token = self.claims.username.is_none()
+            && self.claims.client_id.as_deref() == Some(self.claims.sub.as_str());
         self.claims.has_role(ROLE_ADMIN)
-            || self
-                .claims
-                .scope
-                .as_deref()
-                .is_some_and(|s| s.split(' ').any(|x| x == EVENTS_READ))
+            || (own_client_token
+                && self
+                    .claims
+                    .scope
+                    .as_deref()
+                    .is_some_and(|s| s.split(' ').any(|x| x == EVENTS_READ)))
     }
 
     async fn send_event(&mut self, event: &Event) -> Result<(), ()> {

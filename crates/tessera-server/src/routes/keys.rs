@@ -12,7 +12,8 @@ use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tessera_core::keys::{SUPPORTED_ALGORITHMS, alg_name, is_hmac};
+use tessera_core::keys::alg_name;
+use tessera_core::oauth::{GrantType, KNOWN_SCOPES};
 use utoipa::ToSchema;
 
 /// `GET /.well-known/jwks.json`
@@ -31,31 +32,45 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "keys",
     responses((status = 200, description = "OpenID Connect discovery document")))]
 pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> {
-    let settings = state.tessera.settings();
-    let issuer = &settings.issuer;
-    let algs: Vec<&str> = if is_hmac(settings.alg) {
-        vec![alg_name(settings.alg)]
-    } else {
-        SUPPORTED_ALGORITHMS
-            .iter()
-            .filter(|a| !is_hmac(**a))
-            .map(|a| alg_name(*a))
-            .collect()
-    };
+    let tessera = &state.tessera;
+    let issuer = &tessera.settings().issuer;
+    let id_token_algs: Vec<&str> = tessera
+        .id_token_algorithms()
+        .into_iter()
+        .map(alg_name)
+        .collect();
+    let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    let client_auth = ["client_secret_basic", "client_secret_post"];
     Json(json!({
         "issuer": issuer,
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
-        "userinfo_endpoint": format!("{issuer}/userinfo"),
-        "grant_types_supported": ["password", "refresh_token"],
+        "end_session_endpoint": format!("{issuer}/logout"),
+        "scopes_supported": KNOWN_SCOPES,
         "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": grants,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "access_token_signing_alg": alg_name(settings.alg),
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "username", "roles"],
+        "id_token_signing_alg_values_supported": id_token_algs,
+        "userinfo_signing_alg_values_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": client_auth,
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "sid",
+            "preferred_username", "name", "given_name", "family_name", "email", "roles",
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "access_token_signing_alg": alg_name(tessera.settings().alg),
     }))
 }
 

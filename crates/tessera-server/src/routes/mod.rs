@@ -1,10 +1,13 @@
 //! Handlers, one module per resource; `app.rs` holds the route table.
 
 pub mod auth;
+pub mod clients;
 pub mod events;
 pub mod keys;
+pub mod oauth;
 pub mod ops;
 pub mod sessions;
+pub mod sso;
 pub mod users;
 
 use axum::http::HeaderValue;

@@ -1,0 +1,408 @@
+//! Single sign-on in the browser: validating authorization requests, the
+//! browser session behind the hosted login page's cookie, issuing
+//! authorization codes, and RP-initiated logout.
+
+use super::{ClientInfo, Tessera};
+use crate::crypto::{b64url, b64url_decode, random_bytes, sha256};
+use crate::error::{Error, Result};
+use crate::model::User;
+use crate::oauth::{
+    AUTHORIZATION_CODE_TTL_MS, GrantType, OAuthClient, OAuthError, OAuthErrorCode,
+    is_valid_code_challenge,
+};
+use crate::settings::ms;
+use crate::store::{AuthorizationCode, BrowserSession, NewBrowserSession};
+use crate::tokens::verify_jws;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The longest `state` or `nonce` accepted: enough for any client library,
+/// small enough to keep codes and pages small.
+const MAX_PARAMETER_CHARS: usize = 512;
+
+/// An authorization request as it arrived (OIDC Core §3.1.2.1); every
+/// field optional so that validation can say what is missing.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client_id: Option<String>,
+    /// Where to send the answer.
+    pub redirect_uri: Option<String>,
+    /// Must be `code`.
+    pub response_type: Option<String>,
+    /// Space-separated scopes.
+    pub scope: Option<String>,
+    /// Opaque value returned to the client.
+    pub state: Option<String>,
+    /// Goes into the ID token.
+    pub nonce: Option<String>,
+    /// PKCE challenge.
+    pub code_challenge: Option<String>,
+    /// Must be `S256`.
+    pub code_challenge_method: Option<String>,
+    /// `none`, `login` (others are accepted and ignored).
+    pub prompt: Option<String>,
+    /// Only `query` is supported.
+    pub response_mode: Option<String>,
+}
+
+/// What the request asks of the login page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// Ask for a password only when nobody is signed in.
+    Default,
+    /// Always ask for the password again.
+    Login,
+    /// Never show a page: answer `login_required` if nobody is signed in.
+    None,
+}
+
+/// A request that passed validation.
+#[derive(Debug, Clone)]
+pub struct ValidAuthorization {
+    /// The client.
+    pub client: OAuthClient,
+    /// The registered redirect URI it named.
+    pub redirect_uri: String,
+    /// The granted scope, space-separated.
+    pub scope: String,
+    /// The client's `state`.
+    pub state: Option<String>,
+    /// The client's `nonce`.
+    pub nonce: Option<String>,
+    /// The PKCE `S256` challenge.
+    pub code_challenge: String,
+    /// What it asks of the login page.
+    pub prompt: Prompt,
+}
+
+/// Why an authorization request cannot go ahead.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// The client or redirect URI cannot be trusted: show an error page,
+    /// never redirect (RFC 6749 §4.1.2.1).
+    Page(String),
+    /// Tell the client, at its redirect URI.
+    Redirect {
+        /// Where.
+        redirect_uri: String,
+        /// The client's `state`.
+        state: Option<String>,
+        /// What went wrong.
+        error: OAuthError,
+    },
+    /// Our own failure.
+    Internal(Error),
+}
+
+impl From<Error> for AuthorizeError {
+    fn from(e: Error) -> Self {
+        AuthorizeError::Internal(e)
+    }
+}
+
+/// Where `GET /logout` sends the browser afterwards.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogoutTarget {
+    /// A registered post-logout redirect URI, if one was asked for.
+    pub redirect_uri: Option<String>,
+    /// The user an authentic `id_token_hint` names.
+    pub hinted_user: Option<Uuid>,
+}
+
+impl Tessera {
+    /// Validates an authorization request. An unknown client or an
+    /// unregistered redirect URI is a page error; everything after that is
+    /// reported to the client at its redirect URI.
+    pub async fn validate_authorization(
+        &self,
+        req: &AuthorizationRequest,
+    ) -> std::result::Result<ValidAuthorization, AuthorizeError> {
+        let page = |m: &str| AuthorizeError::Page(m.to_owned());
+        let client_id = req
+            .client_id
+            .as_deref()
+            .ok_or_else(|| page("The request names no client (client_id is missing)."))?;
+        let client = self
+            .store
+            .client_by_id(client_id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| page("The application that sent you here is not registered."))?
+            .client;
+        let redirect_uri = req
+            .redirect_uri
+            .clone()
+            .ok_or_else(|| page("The request names no redirect_uri."))?;
+        if !client.has_redirect_uri(&redirect_uri) {
+            return Err(page(
+                "The redirect_uri is not one the application registered.",
+            ));
+        }
+        let state = req.state.clone();
+        let fail = |code: OAuthErrorCode, description: &'static str| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            state: state.clone(),
+            error: OAuthError::new(code, description),
+        };
+        if state
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_PARAMETER_CHARS)
+            || req
+                .nonce
+                .as_ref()
+                .is_some_and(|n| n.chars().count() > MAX_PARAMETER_CHARS)
+        {
+            return Err(fail(
+                OAuthErrorCode::InvalidRequest,
+                "state or nonce is too long",
+            ));
+        }
+        if req.response_type.as_deref() != Some("code") {
+            return Err(fail(
+                OAuthErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+        if req.response_mode.as_deref().is_some_and(|m| m != "query") {
+            return Err(fail(
+                OAuthErrorCode::InvalidRequest,
+                "only response_mode=query is supported",
+            ));
+        }
+        if !client.allows(GrantType::AuthorizationCode) {
+            return Err(fail(
+                OAuthErrorCode::UnauthorizedClient,
+                "the client may not use the authorization code flow",
+            ));
+        }
+        let Some(code_challenge) = req.code_challenge.clone() else {
+            return Err(fail(
+                OAuthErrorCode::InvalidRequest,
+                "code_challenge is required (PKCE S256)",
+            ));
+        };
+        if req.code_challenge_method.as_deref() != Some("S256") {
+            return Err(fail(
+                OAuthErrorCode::InvalidRequest,
+                "code_challenge_method must be S256",
+            ));
+        }
+        if !is_valid_code_challenge(&code_challenge) {
+            return Err(fail(
+                OAuthErrorCode::InvalidRequest,
+                "malformed code_challenge",
+            ));
+        }
+        let Some(scope) = client.grant_scope(req.scope.as_deref()) else {
+            return Err(fail(
+                OAuthErrorCode::InvalidScope,
+                "the scope is malformed or beyond what the client may have",
+            ));
+        };
+        let prompts: Vec<&str> = req
+            .prompt
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .collect();
+        let prompt = match (prompts.contains(&"none"), prompts.contains(&"login")) {
+            (true, true) => {
+                return Err(fail(
+                    OAuthErrorCode::InvalidRequest,
+                    "prompt=none cannot be combined with other values",
+                ));
+            }
+            (true, false) => Prompt::None,
+            (false, true) => Prompt::Login,
+            (false, false) => Prompt::Default,
+        };
+        Ok(ValidAuthorization {
+            client,
+            redirect_uri,
+            scope: scope.join(" "),
+            state,
+            nonce: req.nonce.clone(),
+            code_challenge,
+            prompt,
+        })
+    }
+
+    /// Signs a person in at the hosted login page (throttled like any
+    /// login): a new browser session and the cookie value that names it.
+    pub async fn sso_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<(BrowserSession, User, String)> {
+        let user = self.check_password(username, password, client).await?;
+        let now = self.now();
+        let cookie = b64url(random_bytes::<32>());
+        let session = BrowserSession {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            auth_time: now,
+            expires_at: now.saturating_add(ms(self
+                .settings
+                .refresh_ttl
+                .min(self.settings.session_max_age))),
+        };
+        let entry = self.audit_entry(
+            "login.succeeded",
+            "success",
+            Some(user.id),
+            Some(user.username.clone()),
+            client,
+            Some(json!({"browser_session": session.id})),
+        );
+        self.store
+            .insert_browser_session(
+                &NewBrowserSession {
+                    session: session.clone(),
+                    token_hash: sha256(cookie.as_bytes()),
+                },
+                &[entry],
+            )
+            .await?;
+        self.events_written();
+        Ok((session, user, cookie))
+    }
+
+    /// The live browser session a cookie names, with its (enabled) user.
+    pub async fn sso_session(&self, cookie: &str) -> Result<Option<(BrowserSession, User)>> {
+        if b64url_decode(cookie).is_none_or(|b| b.len() != 32) {
+            return Ok(None);
+        }
+        let Some(session) = self
+            .store
+            .browser_session(&sha256(cookie.as_bytes()), self.now())
+            .await?
+        else {
+            return Ok(None);
+        };
+        match self.store.user_by_id(session.user_id).await? {
+            Some(s) if !s.user.disabled => Ok(Some((session, s.user))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Issues a single-use authorization code for a validated request and a
+    /// signed-in browser.
+    pub async fn issue_authorization_code(
+        &self,
+        request: &ValidAuthorization,
+        browser: &BrowserSession,
+    ) -> Result<String> {
+        let code = b64url(random_bytes::<32>());
+        let now = self.now();
+        let record = AuthorizationCode {
+            client_id: request.client.client_id.clone(),
+            user_id: browser.user_id,
+            browser_session_id: Some(browser.id),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge.clone(),
+            scope: request.scope.clone(),
+            nonce: request.nonce.clone(),
+            auth_time: browser.auth_time,
+            expires_at: now.saturating_add(AUTHORIZATION_CODE_TTL_MS),
+            used_at: None,
+            session_id: None,
+        };
+        self.store
+            .insert_authorization_code(&sha256(code.as_bytes()), &record)
+            .await?;
+        Ok(code)
+    }
+
+    /// Ends a browser session and every token session issued through it.
+    pub async fn sso_sign_out(&self, browser: &BrowserSession, client: &ClientInfo) -> Result<()> {
+        let now = self.now();
+        let until = self.revocation_horizon(now);
+        let entry = self.audit_entry(
+            "logout",
+            "success",
+            Some(browser.user_id),
+            Some(browser.user_id.to_string()),
+            client,
+            Some(json!({"browser_session": browser.id})),
+        );
+        let ended = self
+            .store
+            .end_browser_session(browser.id, now, until, &[entry])
+            .await?;
+        self.events_written();
+        for s in ended {
+            self.revocations
+                .apply(&crate::store::Revocation::session(s.id, until));
+        }
+        Ok(())
+    }
+
+    /// Checks where `GET /logout` may send the browser: only to a
+    /// post-logout redirect URI registered by the client that `client_id`
+    /// or an authentic `id_token_hint` names. `Err` carries the page error.
+    pub async fn logout_target(
+        &self,
+        client_id: Option<&str>,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Result<std::result::Result<LogoutTarget, String>> {
+        let hint = id_token_hint.and_then(|t| self.read_id_token_hint(t));
+        let hinted_client = hint
+            .as_ref()
+            .and_then(|c| c.get("aud"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let hinted_user = hint
+            .as_ref()
+            .and_then(|c| c.get("sub"))
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok());
+        if let (Some(named), Some(hinted)) = (client_id, hinted_client.as_deref())
+            && named != hinted
+        {
+            return Ok(Err(
+                "The id_token_hint was issued to another application.".into()
+            ));
+        }
+        let Some(uri) = post_logout_redirect_uri else {
+            return Ok(Ok(LogoutTarget {
+                redirect_uri: None,
+                hinted_user,
+            }));
+        };
+        let Some(client_id) = client_id.map(str::to_owned).or(hinted_client) else {
+            return Ok(Err(
+                "A post_logout_redirect_uri needs a client_id or an id_token_hint.".into(),
+            ));
+        };
+        let registered = self
+            .store
+            .client_by_id(&client_id)
+            .await?
+            .is_some_and(|c| c.client.has_post_logout_redirect_uri(uri));
+        if !registered {
+            return Ok(Err(
+                "The post_logout_redirect_uri is not one the application registered.".into(),
+            ));
+        }
+        Ok(Ok(LogoutTarget {
+            redirect_uri: Some(uri.to_owned()),
+            hinted_user,
+        }))
+    }
+
+    /// The claims of an ID token Tessera signed (expired ones too, as
+    /// RP-initiated logout allows), if its signature and issuer hold.
+    fn read_id_token_hint(&self, token: &str) -> Option<serde_json::Map<String, Value>> {
+        let ring = self.id_token_verification_keys();
+        // Any key still known verifies; expiry does not matter for a hint.
+        let jws = verify_jws(token, &ring, self.now(), i64::MAX).ok()?;
+        let claims: serde_json::Map<String, Value> = serde_json::from_slice(&jws.payload).ok()?;
+        (claims.get("iss").and_then(Value::as_str) == Some(self.settings.issuer.as_str()))
+            .then_some(claims)
+    }
+}

@@ -1,0 +1,529 @@
+//! Single sign-on in the browser: `GET /authorize` (the hosted login page,
+//! or straight back with a code when the browser is signed in), `POST
+//! /authorize` (the login form), and `GET`/`POST /logout` (RP-initiated
+//! logout), with the session and CSRF cookies they use.
+
+use crate::extract::Client;
+use crate::pages;
+use crate::routes::oauth::OAuthForm;
+use crate::state::AppState;
+use axum::extract::{RawQuery, State};
+use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tessera_core::crypto::{b64url, constant_time_eq, random_bytes};
+use tessera_core::service::{AuthorizationRequest, AuthorizeError, Prompt, ValidAuthorization};
+use tessera_core::store::BrowserSession;
+use tessera_core::{Error, Tessera};
+
+/// The cookie naming the browser's single sign-on session.
+pub const SESSION_COOKIE: &str = "tessera_session";
+/// The cookie holding the login form's CSRF token (double submit).
+pub const CSRF_COOKIE: &str = "tessera_csrf";
+/// The form field that repeats the CSRF cookie.
+pub const CSRF_FIELD: &str = "csrf_token";
+
+/// The authorization-request parameters carried through the login form.
+const REQUEST_FIELDS: [&str; 10] = [
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "response_mode",
+];
+/// The logout parameters carried through the confirmation form.
+const LOGOUT_FIELDS: [&str; 4] = [
+    "client_id",
+    "id_token_hint",
+    "post_logout_redirect_uri",
+    "state",
+];
+
+/// The value of cookie `name`.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `Path=/`, `Secure` when the issuer is
+/// https; `max_age` 0 deletes it.
+fn set_cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    max_age: i64,
+    same_site: &str,
+) -> HeaderValue {
+    let secure = if state.tessera.settings().issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let text = format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
+    );
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// A 303 to `uri` with `params` added to its query.
+fn redirect_to(uri: &str, params: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = url::Url::parse(uri) else {
+        return pages::message(
+            StatusCode::BAD_REQUEST,
+            "Cannot continue",
+            "The redirect address is not valid.",
+        );
+    };
+    if !params.is_empty() {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in params {
+            query.append_pair(k, v);
+        }
+    }
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(url.as_str()) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The page for an internal failure; the cause is logged, never shown.
+fn failure(e: &Error) -> Response {
+    tracing::error!(cause = %e, "internal error on a hosted page");
+    pages::message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "Please try again in a moment.",
+    )
+}
+
+fn request_from(form: &OAuthForm) -> AuthorizationRequest {
+    let get = |k: &str| form.get(k).map(str::to_owned);
+    AuthorizationRequest {
+        client_id: get("client_id"),
+        redirect_uri: get("redirect_uri"),
+        response_type: get("response_type"),
+        scope: get("scope"),
+        state: get("state"),
+        nonce: get("nonce"),
+        code_challenge: get("code_challenge"),
+        code_challenge_method: get("code_challenge_method"),
+        prompt: get("prompt"),
+        response_mode: get("response_mode"),
+    }
+}
+
+/// An authorization error: a page when the client cannot be trusted,
+/// otherwise a redirect to the client with the error (and `iss`, RFC 9207).
+fn authorize_error(state: &AppState, e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Page(message) => pages::message(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link cannot be used",
+            &message,
+        ),
+        AuthorizeError::Redirect {
+            redirect_uri,
+            state: client_state,
+            error,
+        } => {
+            let issuer = &state.tessera.settings().issuer;
+            let mut params = vec![
+                ("error", error.code.as_str()),
+                ("error_description", error.description.as_ref()),
+            ];
+            if let Some(s) = &client_state {
+                params.push(("state", s));
+            }
+            params.push(("iss", issuer));
+            redirect_to(&redirect_uri, &params)
+        }
+        AuthorizeError::Internal(e) => failure(&e),
+    }
+}
+
+/// Redirects back to the client with a fresh code for a signed-in browser.
+async fn answer_with_code(
+    state: &AppState,
+    request: &ValidAuthorization,
+    browser: &BrowserSession,
+) -> Response {
+    let code = match state
+        .tessera
+        .issue_authorization_code(request, browser)
+        .await
+    {
+        Ok(code) => code,
+        Err(e) => return failure(&e),
+    };
+    let issuer = &state.tessera.settings().issuer;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &request.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", issuer));
+    redirect_to(&request.redirect_uri, &params)
+}
+
+/// The login form, carrying the request and a CSRF token (reusing the
+/// browser's, or setting a new one).
+fn login_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+    app: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let csrf = cookie(headers, CSRF_COOKIE)
+        .filter(|c| c.len() == 43)
+        .unwrap_or_else(|| b64url(random_bytes::<32>()));
+    let mut fields: Vec<(&str, &str)> = REQUEST_FIELDS
+        .iter()
+        .filter_map(|k| form.get(k).map(|v| (*k, v)))
+        .collect();
+    fields.push((CSRF_FIELD, &csrf));
+    let hidden = pages::hidden_fields(fields);
+    let username = form.get("username").unwrap_or("");
+    let mut response = pages::login(status, app, &hidden, username, error);
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(state, CSRF_COOKIE, &csrf, 3600, "Strict"),
+    );
+    response
+}
+
+/// Whether the form's CSRF token repeats the cookie.
+fn csrf_ok(headers: &HeaderMap, form: &OAuthForm) -> bool {
+    match (cookie(headers, CSRF_COOKIE), form.get(CSRF_FIELD)) {
+        (Some(c), Some(f)) => c.len() == 43 && constant_time_eq(c.as_bytes(), f.as_bytes()),
+        _ => false,
+    }
+}
+
+/// `GET /authorize` — the OpenID Connect authorization endpoint.
+#[utoipa::path(get, path = "/authorize", tag = "oauth",
+    responses((status = 200, description = "the login page (text/html)"),
+              (status = 303, description = "back to the client with a code, or with an error"),
+              (status = 400, description = "an error page: unknown client or unregistered redirect_uri")))]
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Ok(form) = OAuthForm::parse(query.unwrap_or_default().as_bytes()) else {
+        return pages::message(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link cannot be used",
+            "The request repeats a parameter.",
+        );
+    };
+    let request = match state
+        .tessera
+        .validate_authorization(&request_from(&form))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return authorize_error(&state, e),
+    };
+    if request.prompt != Prompt::Login
+        && let Some(c) = cookie(&headers, SESSION_COOKIE)
+    {
+        match state.tessera.sso_session(&c).await {
+            Ok(Some((browser, _))) => return answer_with_code(&state, &request, &browser).await,
+            Ok(None) => {}
+            Err(e) => return failure(&e),
+        }
+    }
+    if request.prompt == Prompt::None {
+        return authorize_error(
+            &state,
+            AuthorizeError::Redirect {
+                redirect_uri: request.redirect_uri,
+                state: request.state,
+                error: tessera_core::oauth::OAuthError::new(
+                    tessera_core::oauth::OAuthErrorCode::LoginRequired,
+                    "nobody is signed in",
+                ),
+            },
+        );
+    }
+    login_form(
+        &state,
+        &headers,
+        &form,
+        &request.client.name,
+        StatusCode::OK,
+        None,
+    )
+}
+
+/// `POST /authorize` — the login form's submission.
+#[utoipa::path(post, path = "/authorize", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "username, password, csrf_token and the authorization request"),
+    responses((status = 303, description = "signed in: back to the client with a code"),
+              (status = 401, description = "the form again, with an error"),
+              (status = 403, description = "the form again: the CSRF token did not match"),
+              (status = 429, description = "the form again: too many attempts")))]
+pub async fn submit_login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Response {
+    let request = match state
+        .tessera
+        .validate_authorization(&request_from(&form))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return authorize_error(&state, e),
+    };
+    let app = request.client.name.clone();
+    if !csrf_ok(&headers, &form) {
+        let message = "The sign-in form expired. Please try again.";
+        return login_form(
+            &state,
+            &headers,
+            &form,
+            &app,
+            StatusCode::FORBIDDEN,
+            Some(message),
+        );
+    }
+    let (Some(username), Some(password)) = (form.get("username"), form.get("password")) else {
+        let message = "Enter your username and password.";
+        return login_form(
+            &state,
+            &headers,
+            &form,
+            &app,
+            StatusCode::BAD_REQUEST,
+            Some(message),
+        );
+    };
+    match state.tessera.sso_sign_in(username, password, &client).await {
+        Ok((browser, _, value)) => {
+            let max_age = (browser.expires_at - state.tessera.clock().now_ms()).div_euclid(1000);
+            let mut response = answer_with_code(&state, &request, &browser).await;
+            response.headers_mut().append(
+                SET_COOKIE,
+                set_cookie(&state, SESSION_COOKIE, &value, max_age, "Lax"),
+            );
+            response
+        }
+        Err(Error::InvalidCredentials) => {
+            let message = "Invalid username or password.";
+            login_form(
+                &state,
+                &headers,
+                &form,
+                &app,
+                StatusCode::UNAUTHORIZED,
+                Some(message),
+            )
+        }
+        Err(Error::TooManyAttempts { retry_after }) => {
+            let message = format!("Too many attempts. Try again in {retry_after} seconds.");
+            let mut response = login_form(
+                &state,
+                &headers,
+                &form,
+                &app,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&message),
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
+        Err(e) => failure(&e),
+    }
+}
+
+/// Ends the browser's session (if any), clears its cookie, and goes on to
+/// the registered post-logout redirect URI or a "signed out" page.
+async fn finish_logout(
+    state: &AppState,
+    client: &tessera_core::ClientInfo,
+    browser: Option<BrowserSession>,
+    redirect: Option<String>,
+    client_state: Option<&str>,
+) -> Response {
+    if let Some(b) = browser
+        && let Err(e) = state.tessera.sso_sign_out(&b, client).await
+    {
+        return failure(&e);
+    }
+    let mut response = match redirect {
+        Some(uri) => {
+            let params: Vec<(&str, &str)> =
+                client_state.map(|s| ("state", s)).into_iter().collect();
+            redirect_to(&uri, &params)
+        }
+        None => pages::message(
+            StatusCode::OK,
+            "You are signed out",
+            "You can close this window.",
+        ),
+    };
+    response
+        .headers_mut()
+        .append(SET_COOKIE, set_cookie(state, SESSION_COOKIE, "", 0, "Lax"));
+    response
+}
+
+async fn browser_session(
+    tessera: &Tessera,
+    headers: &HeaderMap,
+) -> Result<Option<(BrowserSession, tessera_core::model::User)>, Error> {
+    match cookie(headers, SESSION_COOKIE) {
+        Some(c) => tessera.sso_session(&c).await,
+        None => Ok(None),
+    }
+}
+
+/// `GET /logout` — RP-initiated logout. With an `id_token_hint` for the
+/// signed-in user (or nobody signed in) it signs out at once; otherwise it
+/// asks for confirmation, so a link on another site cannot sign anyone out.
+#[utoipa::path(get, path = "/logout", tag = "oauth",
+    responses((status = 200, description = "signed out, or the confirmation page (text/html)"),
+              (status = 303, description = "signed out: on to the registered post_logout_redirect_uri"),
+              (status = 400, description = "an error page: an unregistered post_logout_redirect_uri")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Ok(form) = OAuthForm::parse(query.unwrap_or_default().as_bytes()) else {
+        return pages::message(
+            StatusCode::BAD_REQUEST,
+            "Cannot sign out",
+            "The request repeats a parameter.",
+        );
+    };
+    let target = match state
+        .tessera
+        .logout_target(
+            form.get("client_id"),
+            form.get("id_token_hint"),
+            form.get("post_logout_redirect_uri"),
+        )
+        .await
+    {
+        Ok(Ok(t)) => t,
+        Ok(Err(message)) => {
+            return pages::message(StatusCode::BAD_REQUEST, "Cannot sign out", &message);
+        }
+        Err(e) => return failure(&e),
+    };
+    let signed_in = match browser_session(&state.tessera, &headers).await {
+        Ok(s) => s,
+        Err(e) => return failure(&e),
+    };
+    match signed_in {
+        Some((_, user)) if target.hinted_user != Some(user.id) => {
+            let csrf = cookie(&headers, CSRF_COOKIE)
+                .filter(|c| c.len() == 43)
+                .unwrap_or_else(|| b64url(random_bytes::<32>()));
+            let mut fields: Vec<(&str, &str)> = LOGOUT_FIELDS
+                .iter()
+                .filter_map(|k| form.get(k).map(|v| (*k, v)))
+                .collect();
+            fields.push((CSRF_FIELD, &csrf));
+            let mut response =
+                pages::logout_confirmation(&user.username, &pages::hidden_fields(fields));
+            response.headers_mut().append(
+                SET_COOKIE,
+                set_cookie(&state, CSRF_COOKIE, &csrf, 3600, "Strict"),
+            );
+            response
+        }
+        signed_in => {
+            finish_logout(
+                &state,
+                &client,
+                signed_in.map(|(b, _)| b),
+                target.redirect_uri,
+                form.get("state"),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /logout` — the confirmation form's submission.
+#[utoipa::path(post, path = "/logout", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "csrf_token and the logout request"),
+    responses((status = 200, description = "signed out (text/html)"),
+              (status = 303, description = "signed out: on to the registered post_logout_redirect_uri"),
+              (status = 403, description = "the CSRF token did not match")))]
+pub async fn confirm_logout(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Response {
+    if !csrf_ok(&headers, &form) {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            "Cannot sign out",
+            "The sign-out form expired. Please try again.",
+        );
+    }
+    let target = match state
+        .tessera
+        .logout_target(
+            form.get("client_id"),
+            form.get("id_token_hint"),
+            form.get("post_logout_redirect_uri"),
+        )
+        .await
+    {
+        Ok(Ok(t)) => t,
+        Ok(Err(message)) => {
+            return pages::message(StatusCode::BAD_REQUEST, "Cannot sign out", &message);
+        }
+        Err(e) => return failure(&e),
+    };
+    let browser = match browser_session(&state.tessera, &headers).await {
+        Ok(s) => s.map(|(b, _)| b),
+        Err(e) => return failure(&e),
+    };
+    finish_logout(
+        &state,
+        &client,
+        browser,
+        target.redirect_uri,
+        form.get("state"),
+    )
+    .await
+}
+
+/// `GET /assets/tessera.css` — the hosted pages' stylesheet.
+pub async fn stylesheet() -> Response {
+    (
+        [
+            ("content-type", "text/css; charset=utf-8"),
+            ("cache-control", "public, max-age=86400"),
+        ],
+        pages::STYLESHEET,
+    )
+        .into_response()
+}
