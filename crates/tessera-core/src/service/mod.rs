@@ -142,7 +142,7 @@ impl Tessera {
     }
 
     /// Periodic upkeep: rotate keys when due, forget expired revocations,
-    /// delete long-dead sessions. Safe to run on every replica.
+    /// delete long-dead sessions, codes and browser sessions. Safe to run on every replica.
     pub async fn maintain(&self) -> Result<()> {
         let now = self.now();
         self.turns.tidy();
@@ -155,6 +155,12 @@ impl Tessera {
             // Dead sessions are kept a day for the audit trail of reuse detection.
             self.store
                 .purge_expired(now, now - 86_400_000)
+                .await
+                .map(|_| ())
+                .map_err(Error::from),
+            // Spent or expired authorization codes and ended browser sessions.
+            self.store
+                .purge_oauth(now - 86_400_000)
                 .await
                 .map(|_| ())
                 .map_err(Error::from),
