@@ -16,12 +16,12 @@
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
-//! use tessera_verify::{PasswordLogin, Verified, Verifier, VerifyLayer};
+//! use tessera_verify::{ClientCredentials, Verified, Verifier, VerifyLayer};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let verifier = Verifier::builder("https://id.example.com")
-//!     // An admin service account, so the stream shows every user's events.
-//!     .events(PasswordLogin::new("https://id.example.com", "svc-api", "…"))
+//!     // An OAuth client with `events:read`, so the stream shows every user's events.
+//!     .events(ClientCredentials::new("https://id.example.com", "client-id", "…"))
 //!     .fail_closed_after(std::time::Duration::from_secs(60))
 //!     .build()?;
 //! let app: Router = Router::new()
@@ -41,7 +41,7 @@
 //!   `WWW-Authenticate`).
 //! - `extract` (feature `axum`, on by default): the [`Verified`] extractor.
 //! - [`provider`]: [`TokenProvider`], where the event stream's token comes
-//!   from ([`PasswordLogin`], [`StaticToken`], or a closure).
+//!   from ([`ClientCredentials`], [`PasswordLogin`], [`StaticToken`], or a closure).
 //! - [`stream`]: the `/events` subscription task and its [`StreamState`].
 //! - `jwks`: the key cache; `messages`: reading event frames; `backoff`:
 //!   reconnection delays.
@@ -81,9 +81,9 @@
 //! # The stream's token
 //!
 //! Tessera shows a subscriber every user's events only if its token has the
-//! `admin` role (or an OAuth client's `events:read` scope, once Tessera
-//! issues client-credentials tokens); any other token sees only its own
-//! user's events. The [`TokenProvider`] is asked for a token to connect,
+//! `admin` role, or is an OAuth client's own `client_credentials` token with
+//! the `events:read` scope (the recommended choice: no admin account in the
+//! service's configuration); any other token sees only its own user's events. The [`TokenProvider`] is asked for a token to connect,
 //! again a minute before that token expires (halfway through, for tokens
 //! shorter than two minutes; the connection is extended in place with an
 //! `auth` message, SPEC §9), and after Tessera refused one (close codes
@@ -109,7 +109,7 @@ mod messages;
 #[cfg(feature = "axum")]
 pub use extract::{NotVerified, Verified};
 pub use layer::{VerifyLayer, VerifyService};
-pub use provider::{BoxError, PasswordLogin, StaticToken, TokenProvider};
+pub use provider::{BoxError, ClientCredentials, PasswordLogin, StaticToken, TokenProvider};
 pub use stream::StreamState;
 pub use tessera_core::tokens::{Audience, TokenError};
 pub use verifier::{BuildError, Claims, Verifier, VerifierBuilder, VerifyError};

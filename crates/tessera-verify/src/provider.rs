@@ -1,8 +1,9 @@
 //! Where the event stream gets the access token it subscribes with: a
 //! [`TokenProvider`]. Tessera shows a subscriber every event only if its
-//! token carries the `admin` role (or, for OAuth clients, the scope
-//! `events:read`); any other token sees only events about its own user,
-//! which is of no use to a relying service.
+//! token is an OAuth client's own token with the scope `events:read`
+//! ([`ClientCredentials`], the recommended choice) or carries the `admin`
+//! role ([`PasswordLogin`]); any other token sees only events about its own
+//! user, which is of no use to a relying service.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -187,6 +188,119 @@ impl TokenProvider for PasswordLogin {
     }
 }
 
+/// Tokens of a confidential OAuth client registered with the
+/// `client_credentials` grant and the scope `events:read`, from Tessera's
+/// `POST /oauth/token` (authenticating with HTTP Basic). This is the way to
+/// follow every user's events without an admin account: whoever holds the
+/// secret can read the stream and nothing more, and deleting the client cuts
+/// it off. Keep the secret out of the code.
+pub struct ClientCredentials {
+    base_url: String,
+    client_id: String,
+    secret: String,
+    http: reqwest::Client,
+    held: Mutex<Option<(String, Instant)>>,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCredentials {
+    /// A provider for client `client_id` with `secret` at the Tessera at `base_url`.
+    pub fn new(
+        base_url: impl Into<String>,
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        ClientCredentials {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            client_id: client_id.into(),
+            secret: secret.into(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .unwrap_or_default(),
+            held: Mutex::new(None),
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<(String, Instant)>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn obtain(&self) -> Result<String, BoxError> {
+        // RFC 6749 §2.3.1: both parts form-encoded before Basic encoding.
+        let encode = |s: &str| -> String { url_encode(s) };
+        let response = self
+            .http
+            .post(format!("{}/oauth/token", self.base_url))
+            .basic_auth(encode(&self.client_id), Some(encode(&self.secret)))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("grant_type=client_credentials&scope=events%3Aread")
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("POST /oauth/token answered {status}").into());
+        }
+        let answer: serde_json::Value = response.json().await?;
+        let access = answer
+            .get("access_token")
+            .and_then(serde_json::Value::as_str)
+            .ok_or("POST /oauth/token answered without an access token")?
+            .to_owned();
+        let lifetime = answer
+            .get("expires_in")
+            .and_then(serde_json::Value::as_u64)
+            .map_or(Duration::ZERO, Duration::from_secs);
+        let renew_at = Instant::now() + lifetime.saturating_sub(RENEW_BEFORE).max(lifetime / 2);
+        *self.held() = Some((access.clone(), renew_at));
+        Ok(access)
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl TokenProvider for ClientCredentials {
+    fn token(&self) -> BoxFuture<'_, Result<String, BoxError>> {
+        Box::pin(async move {
+            let current = self
+                .held()
+                .as_ref()
+                .filter(|(_, renew_at)| Instant::now() < *renew_at)
+                .map(|(access, _)| access.clone());
+            match current {
+                Some(access) => Ok(access),
+                None => self.obtain().await,
+            }
+        })
+    }
+
+    fn refused(&self) {
+        *self.held() = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +312,14 @@ mod tests {
         let fixed = StaticToken("t2".into());
         assert_eq!(fixed.token().await.unwrap(), "t2");
         assert_eq!(format!("{fixed:?}"), "StaticToken(<redacted>)");
+    }
+
+    #[test]
+    fn client_credentials_never_show_the_secret_and_encode_it() {
+        let p = ClientCredentials::new("http://id.test/", "svc", "s3cret:+/");
+        let shown = format!("{p:?}");
+        assert!(shown.contains("svc") && !shown.contains("s3cret"));
+        assert_eq!(url_encode("s3cret:+/"), "s3cret%3A%2B%2F");
     }
 
     #[test]

@@ -42,6 +42,52 @@ async fn a_logout_is_refused_through_the_event_stream_without_refetching() {
 }
 
 #[tokio::test]
+async fn an_events_read_client_follows_every_users_revocations_without_an_admin_account() {
+    let tessera = Tessera::spawn().await;
+    let alice = tessera.register("alice").await;
+    let verifier = Verifier::builder(&tessera.base)
+        .events(tessera.client_tokens().await)
+        .build()
+        .unwrap();
+    ready(&verifier).await;
+    verifier.verify(&alice.access).await.unwrap();
+    wait_for_stream(&verifier, |s| s.connected).await;
+    let applied = verifier.stream_state().unwrap().revocations_applied;
+
+    tessera.logout(&alice.access).await;
+    wait_for_stream(&verifier, |s| s.revocations_applied > applied).await;
+
+    assert_eq!(verifier.verify(&alice.access).await.map(drop), REVOKED);
+}
+
+#[tokio::test]
+async fn an_access_token_revoked_through_oauth_revoke_is_refused_and_its_session_is_not() {
+    let tessera = Tessera::spawn().await;
+    let alice = tessera.register("alice").await;
+    let verifier = Verifier::builder(&tessera.base)
+        .events(tessera.client_tokens().await)
+        .build()
+        .unwrap();
+    ready(&verifier).await;
+    wait_for_stream(&verifier, |s| s.connected).await;
+    let applied = verifier.stream_state().unwrap().revocations_applied;
+
+    let r = reqwest::Client::new()
+        .post(tessera.url("/oauth/revoke"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", alice.access))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    wait_for_stream(&verifier, |s| s.revocations_applied > applied).await;
+
+    assert_eq!(verifier.verify(&alice.access).await.map(drop), REVOKED);
+    let again = tessera.login("alice").await;
+    verifier.verify(&again.access).await.unwrap();
+}
+
+#[tokio::test]
 async fn a_logout_from_before_the_verifier_started_is_replayed() {
     let tessera = Tessera::spawn().await;
     let alice = tessera.register("alice").await;

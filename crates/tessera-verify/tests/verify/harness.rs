@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tessera_core::password::HashCost;
 use tessera_server::Config;
-use tessera_verify::PasswordLogin;
+use tessera_verify::{ClientCredentials, PasswordLogin};
 use tokio::sync::oneshot;
 
 /// A password every test account uses.
@@ -244,6 +244,32 @@ impl Tessera {
     /// The event stream's token source: the bootstrap admin.
     pub fn admin_tokens(&self) -> PasswordLogin {
         PasswordLogin::new(&self.base, ADMIN, PASSWORD)
+    }
+
+    /// Registers a confidential client with `client_credentials` and
+    /// `events:read` (as the bootstrap admin); its id and secret.
+    pub async fn events_client(&self) -> (String, String) {
+        let admin = self.login(ADMIN).await;
+        let body = json!({"name": "relying service", "redirect_uris": [],
+            "grant_types": ["client_credentials"], "scopes": ["events:read"], "confidential": true});
+        let r = self
+            .post("/admin/clients", Some(&admin.access), Some(body))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "register client");
+        let body: Value = r.json().await.expect("json");
+        (
+            body["client"]["client_id"]
+                .as_str()
+                .expect("client_id")
+                .into(),
+            body["client_secret"].as_str().expect("secret").into(),
+        )
+    }
+
+    /// The event stream's token source: an `events:read` client.
+    pub async fn client_tokens(&self) -> ClientCredentials {
+        let (id, secret) = self.events_client().await;
+        ClientCredentials::new(&self.base, id, secret)
     }
 }
 
