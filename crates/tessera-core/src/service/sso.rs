@@ -2,6 +2,7 @@
 //! browser session behind the hosted login page's cookie, issuing
 //! authorization codes, and RP-initiated logout.
 
+use super::oauth::ID_TOKEN_TYP;
 use super::{ClientInfo, Tessera};
 use crate::crypto::{b64url, b64url_decode, random_bytes, sha256};
 use crate::error::{Error, Result};
@@ -231,15 +232,44 @@ impl Tessera {
     }
 
     /// Signs a person in at the hosted login page (throttled like any
-    /// login): a new browser session and the cookie value that names it.
+    /// login). When the browser is already signed in as the same person
+    /// (`current`, as with `prompt=login`), that browser session is kept and
+    /// only its `auth_time` moves, so a later logout still ends everything
+    /// signed in through this browser; the cookie value is then `None` (the
+    /// browser keeps its own). Otherwise a new browser session starts, with
+    /// the cookie value that names it.
     pub async fn sso_sign_in(
         &self,
         username: &str,
         password: &str,
         client: &ClientInfo,
-    ) -> Result<(BrowserSession, User, String)> {
+        current: Option<&BrowserSession>,
+    ) -> Result<(BrowserSession, User, Option<String>)> {
         let user = self.check_password(username, password, client).await?;
         let now = self.now();
+        let entry = |id: Uuid| {
+            self.audit_entry(
+                "login.succeeded",
+                "success",
+                Some(user.id),
+                Some(user.username.clone()),
+                client,
+                Some(json!({"browser_session": id})),
+            )
+        };
+        if let Some(current) = current.filter(|b| b.user_id == user.id)
+            && self
+                .store
+                .reauthenticate_browser_session(current.id, now, &[entry(current.id)])
+                .await?
+        {
+            self.events_written();
+            let session = BrowserSession {
+                auth_time: now,
+                ..current.clone()
+            };
+            return Ok((session, user, None));
+        }
         let cookie = b64url(random_bytes::<32>());
         let session = BrowserSession {
             id: Uuid::new_v4(),
@@ -250,25 +280,17 @@ impl Tessera {
                 .refresh_ttl
                 .min(self.settings.session_max_age))),
         };
-        let entry = self.audit_entry(
-            "login.succeeded",
-            "success",
-            Some(user.id),
-            Some(user.username.clone()),
-            client,
-            Some(json!({"browser_session": session.id})),
-        );
         self.store
             .insert_browser_session(
                 &NewBrowserSession {
                     session: session.clone(),
                     token_hash: sha256(cookie.as_bytes()),
                 },
-                &[entry],
+                &[entry(session.id)],
             )
             .await?;
         self.events_written();
-        Ok((session, user, cookie))
+        Ok((session, user, Some(cookie)))
     }
 
     /// The live browser session a cookie names, with its (enabled) user.
@@ -396,11 +418,16 @@ impl Tessera {
     }
 
     /// The claims of an ID token Tessera signed (expired ones too, as
-    /// RP-initiated logout allows), if its signature and issuer hold.
+    /// RP-initiated logout allows), if its signature, `typ` and issuer hold.
     fn read_id_token_hint(&self, token: &str) -> Option<serde_json::Map<String, Value>> {
         let ring = self.id_token_verification_keys();
         // Any key still known verifies; expiry does not matter for a hint.
         let jws = verify_jws(token, &ring, self.now(), i64::MAX).ok()?;
+        // The access-token key may sign ID tokens too: only `typ` tells an
+        // access token (`at+jwt`) from an ID token (RFC 8725 §3.11).
+        if jws.header.get("typ").and_then(Value::as_str) != Some(ID_TOKEN_TYP) {
+            return None;
+        }
         let claims: serde_json::Map<String, Value> = serde_json::from_slice(&jws.payload).ok()?;
         (claims.get("iss").and_then(Value::as_str) == Some(self.settings.issuer.as_str()))
             .then_some(claims)

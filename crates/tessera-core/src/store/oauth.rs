@@ -65,7 +65,7 @@ pub enum Redemption {
     Redeemed,
     /// It had been redeemed before: the session that redemption created.
     AlreadyUsed(Option<Uuid>),
-    /// No such code, or it expired.
+    /// No such code, it expired, or its browser session ended.
     Unknown,
 }
 
@@ -98,6 +98,15 @@ pub trait OAuthStore: Send + Sync {
         session: &NewBrowserSession,
         audit: &[AuditEntry],
     ) -> StoreResult<()>;
+    /// Records that the person of a live browser session entered their
+    /// password again at `auth_time` (and `audit`); `false` if the session
+    /// has ended.
+    async fn reauthenticate_browser_session(
+        &self,
+        id: Uuid,
+        auth_time: Millis,
+        audit: &[AuditEntry],
+    ) -> StoreResult<bool>;
     /// The live browser session whose cookie hashes to `token_hash`.
     async fn browser_session(
         &self,
@@ -126,8 +135,9 @@ pub trait OAuthStore: Send + Sync {
         &self,
         code_hash: &[u8; 32],
     ) -> StoreResult<Option<AuthorizationCode>>;
-    /// Redeems a code at `now` if it is unused and unexpired, creating
-    /// `session` and recording `audit` in the same transaction.
+    /// Redeems a code at `now` if it is unused and unexpired and the browser
+    /// session it came through (if any) has not ended, creating `session`
+    /// and recording `audit` in the same transaction.
     async fn redeem_authorization_code(
         &self,
         code_hash: &[u8; 32],

@@ -316,14 +316,25 @@ pub async fn submit_login(
             Some(message),
         );
     };
-    match state.tessera.sso_sign_in(username, password, &client).await {
+    // A browser signed in already (prompt=login) keeps its session.
+    let current = match browser_session(&state.tessera, &headers).await {
+        Ok(s) => s.map(|(b, _)| b),
+        Err(e) => return failure(&e),
+    };
+    match state
+        .tessera
+        .sso_sign_in(username, password, &client, current.as_ref())
+        .await
+    {
         Ok((browser, _, value)) => {
             let max_age = (browser.expires_at - state.tessera.clock().now_ms()).div_euclid(1000);
             let mut response = answer_with_code(&state, &request, &browser).await;
-            response.headers_mut().append(
-                SET_COOKIE,
-                set_cookie(&state, SESSION_COOKIE, &value, max_age, "Lax"),
-            );
+            if let Some(value) = value {
+                response.headers_mut().append(
+                    SET_COOKIE,
+                    set_cookie(&state, SESSION_COOKIE, &value, max_age, "Lax"),
+                );
+            }
             response
         }
         Err(Error::InvalidCredentials) => {

@@ -264,6 +264,29 @@ macro_rules! oauth_sql_store {
                 Ok(())
             }
 
+            async fn reauthenticate_browser_session(
+                &self,
+                id: Uuid,
+                auth_time: Millis,
+                audit: &[AuditEntry],
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query::<$db>(
+                    "UPDATE browser_sessions SET auth_time = $2 \
+                     WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+                )
+                .bind(id.to_string())
+                .bind(auth_time)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::append_audit_tx(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn browser_session(&self, token_hash: &[u8; 32], now: Millis) -> StoreResult<Option<BrowserSession>> {
                 sqlx::query_as::<$db, BrowserSessionRow>(
                     "SELECT id, user_id, auth_time, expires_at FROM browser_sessions \
@@ -340,10 +363,15 @@ macro_rules! oauth_sql_store {
                 let mut tx = self.pool.begin().await?;
                 // One conditional UPDATE: of two redemptions racing, exactly
                 // one matches the unused row; the session id is written with
-                // it, so a later reuse always knows what to revoke.
+                // it, so a later reuse always knows what to revoke. A code
+                // whose browser session has ended (logout, logout-all, a
+                // password change) no longer redeems: the person signed out.
                 let done = sqlx::query::<$db>(
                     "UPDATE authorization_codes SET used_at = $2, session_id = $3 \
-                     WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                     WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                     AND (browser_session_id IS NULL OR EXISTS (SELECT 1 FROM browser_sessions b \
+                          WHERE b.id = authorization_codes.browser_session_id \
+                          AND b.revoked_at IS NULL AND b.expires_at > $2))",
                 )
                 .bind(&hash[..])
                 .bind(now)
