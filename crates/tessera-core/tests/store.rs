@@ -8,11 +8,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use tessera_core::clock::Millis;
+use tessera_core::crypto::sha256;
 use tessera_core::keys::KeyPurpose;
 use tessera_core::model::Session;
+use tessera_core::oauth::{GrantType, OAuthClient, StoredClient};
 use tessera_core::store::{
-    AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Revocation, RevocationKind,
-    Rotation, SessionRevocation, Store, StoreError, StoredKey, UserChanges,
+    AuditEntry, AuditQuery, AuthorizationCode, BrowserSession, FollowUp, Guarded,
+    NewBrowserSession, NewSession, NewUser, Redemption, Revocation, RevocationKind, Rotation,
+    SessionRevocation, Store, StoreError, StoredKey, UserChanges,
 };
 use uuid::Uuid;
 
@@ -88,6 +91,19 @@ conformance!(
     insert_signing_key_records_audit_only_when_it_takes_the_generation,
     throttle_failure_records_its_audit_entry_with_the_count,
     insert_session_and_revoke_user_sessions_record_their_audit,
+    clients_are_inserted_listed_oldest_first_and_found_with_their_secret_hash,
+    deleting_a_client_revokes_its_sessions_with_events_and_revocations,
+    a_browser_session_is_found_by_its_cookie_hash_only_while_live,
+    a_live_browser_session_can_be_reauthenticated_an_ended_one_cannot,
+    ending_a_browser_session_revokes_the_token_sessions_that_came_through_it,
+    an_authorization_code_is_redeemed_exactly_once,
+    concurrent_redemptions_of_one_code_admit_exactly_one,
+    an_expired_or_unknown_code_is_not_redeemed,
+    session_by_refresh_hash_finds_the_session_of_the_current_token_only,
+    revoke_access_token_records_the_revocation_a_token_revoked_event_and_audit,
+    purge_oauth_forgets_expired_codes_and_ended_browser_sessions,
+    revoke_user_sessions_also_ends_the_users_browser_sessions,
+    deleting_a_user_forgets_their_browser_sessions_and_codes,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -2503,4 +2519,851 @@ async fn events_are_written_with_revocations_and_purged_but_the_newest_kept(stor
     assert_eq!(store.purge_events(i64::MAX).await.unwrap(), 1);
     let (oldest, newest) = store.event_bounds().await.unwrap();
     assert_eq!((oldest, newest), (Some(events[1].seq), Some(events[1].seq)));
+}
+
+// ------------------------------------------------ OAuth and single sign-on
+
+fn oauth_client(client_id: &str, secret: Option<&str>, created_at: Millis) -> StoredClient {
+    StoredClient {
+        client: OAuthClient {
+            client_id: client_id.into(),
+            name: format!("App {client_id}"),
+            confidential: secret.is_some(),
+            redirect_uris: vec![format!("https://{client_id}.example/cb")],
+            post_logout_redirect_uris: vec![format!("https://{client_id}.example/bye")],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: vec!["openid".into(), "profile".into()],
+            id_token_alg: secret.map(|_| "ES256".to_owned()),
+            created_at,
+        },
+        secret_hash: secret.map(|s| sha256(s.as_bytes())),
+    }
+}
+
+async fn add_client(store: &Arc<dyn Store>, client_id: &str) {
+    store
+        .insert_client(&oauth_client(client_id, None, NOW), &[])
+        .await
+        .expect("insert client");
+}
+
+/// A session like [`new_session`]'s, issued to `client_id` through `browser`.
+async fn add_oauth_session(
+    store: &Arc<dyn Store>,
+    user_id: Uuid,
+    client_id: Option<&str>,
+    browser: Option<Uuid>,
+) -> (Session, [u8; 32]) {
+    let (mut new, hash) = new_session(user_id, NOW);
+    new.session.client_id = client_id.map(Into::into);
+    new.session.scope = client_id.map(|_| "openid profile".to_owned());
+    new.session.browser_session_id = browser;
+    store
+        .insert_session(&new, &[])
+        .await
+        .expect("insert session");
+    (new.session, hash)
+}
+
+/// A browser session of `user_id` from `NOW`, live for a day; its cookie hash.
+async fn add_browser_session(store: &Arc<dyn Store>, user_id: Uuid) -> (BrowserSession, [u8; 32]) {
+    add_browser_session_until(store, user_id, NOW + DAY).await
+}
+
+/// A browser session of `user_id` from `NOW` until `expires_at`; its cookie hash.
+async fn add_browser_session_until(
+    store: &Arc<dyn Store>,
+    user_id: Uuid,
+    expires_at: Millis,
+) -> (BrowserSession, [u8; 32]) {
+    let session = BrowserSession {
+        id: Uuid::new_v4(),
+        user_id,
+        auth_time: NOW,
+        expires_at,
+    };
+    let token_hash = random_hash();
+    store
+        .insert_browser_session(
+            &NewBrowserSession {
+                session: session.clone(),
+                token_hash,
+            },
+            &[],
+        )
+        .await
+        .expect("insert browser session");
+    (session, token_hash)
+}
+
+fn code(client_id: &str, user_id: Uuid, browser: Option<Uuid>) -> AuthorizationCode {
+    AuthorizationCode {
+        client_id: client_id.into(),
+        user_id,
+        browser_session_id: browser,
+        redirect_uri: format!("https://{client_id}.example/cb"),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        scope: "openid profile".into(),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        auth_time: NOW - MINUTE,
+        expires_at: NOW + MINUTE,
+        used_at: None,
+        session_id: None,
+    }
+}
+
+/// The stream events after `seq` 0, as (type, sub, payload).
+async fn events(store: &Arc<dyn Store>) -> Vec<(String, Option<String>, serde_json::Value)> {
+    store
+        .events_after(0, 1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| (e.kind, e.sub, e.payload))
+        .collect()
+}
+
+async fn clients_are_inserted_listed_oldest_first_and_found_with_their_secret_hash(
+    store: Arc<dyn Store>,
+) {
+    assert!(store.clients().await.unwrap().is_empty());
+    let created = audit_entry("client.created", Some("admin"), Some("web"));
+    let web = oauth_client("web", Some("s3cret"), NOW + 1);
+    let spa = oauth_client("spa", None, NOW);
+    store
+        .insert_client(&web, std::slice::from_ref(&created))
+        .await
+        .unwrap();
+    store.insert_client(&spa, &[]).await.unwrap();
+    assert_eq!(audit_log(&store).await, vec![created]);
+
+    assert_eq!(
+        store.clients().await.unwrap(),
+        vec![spa.client.clone(), web.client.clone()]
+    );
+    let found = store.client_by_id("web").await.unwrap().expect("web");
+    assert_eq!(found.client, web.client);
+    assert!(found.client.confidential);
+    assert!(found.secret_matches("s3cret"));
+    assert!(!found.secret_matches("s3cres"));
+    let found = store.client_by_id("spa").await.unwrap().expect("spa");
+    assert!(!found.client.confidential);
+    assert!(found.secret_hash.is_none());
+
+    // Ids are exact: no other case, no prefix, no NUL trick.
+    for id in ["WEB", "we", "web ", "web\0", ""] {
+        assert!(store.client_by_id(id).await.unwrap().is_none(), "{id:?}");
+    }
+    // A taken id is a conflict, and records nothing.
+    let again = audit_entry("client.created", Some("admin"), Some("web-again"));
+    assert!(matches!(
+        store
+            .insert_client(&oauth_client("web", None, NOW + 2), &[again])
+            .await
+            .unwrap_err(),
+        StoreError::Conflict
+    ));
+    assert_eq!(audit_log(&store).await.len(), 1);
+    assert_eq!(store.clients().await.unwrap().len(), 2);
+}
+
+async fn deleting_a_client_revokes_its_sessions_with_events_and_revocations(store: Arc<dyn Store>) {
+    let gus = add_user(&store, "gus", &[]).await;
+    add_client(&store, "app").await;
+    add_client(&store, "other").await;
+    let (a, _) = add_oauth_session(&store, gus, Some("app"), None).await;
+    let (b, _) = add_oauth_session(&store, gus, Some("app"), None).await;
+    let (already, _) = add_oauth_session(&store, gus, Some("app"), None).await;
+    store
+        .revoke_session(already.id, NOW + 1, NOW + DAY, &[])
+        .await
+        .unwrap();
+    let (theirs, _) = add_oauth_session(&store, gus, Some("other"), None).await;
+    let (first_party, _) = add_oauth_session(&store, gus, None, None).await;
+    let events_before = events(&store).await.len();
+
+    let until = NOW + DAY;
+    let cut_off = Revocation {
+        kind: RevocationKind::User,
+        subject: "app".into(),
+        not_before: NOW + 11,
+        expires_at: until,
+    };
+    let deleted = audit_entry("client.deleted", Some("admin"), Some("app"));
+    let revoked = store
+        .delete_client(
+            "app",
+            NOW + 10,
+            until,
+            std::slice::from_ref(&cut_off),
+            std::slice::from_ref(&deleted),
+        )
+        .await
+        .unwrap()
+        .expect("the client existed");
+    let ids: HashSet<Uuid> = revoked.iter().map(|s| s.id).collect();
+    assert_eq!(ids, HashSet::from([a.id, b.id]), "live sessions only");
+    assert!(revoked.iter().all(|s| s.revoked_at == Some(NOW + 10)));
+
+    assert!(store.client_by_id("app").await.unwrap().is_none());
+    assert_eq!(store.clients().await.unwrap().len(), 1);
+    let live: HashSet<Uuid> = store
+        .live_sessions(gus, NOW + 11)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, HashSet::from([theirs.id, first_party.id]));
+    assert_eq!(
+        store
+            .session_by_id(already.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(NOW + 1),
+        "an earlier revocation keeps its time"
+    );
+
+    let active = revoked_subjects(&store, NOW + 11).await;
+    for s in [a.id, b.id] {
+        assert!(active.contains(&(RevocationKind::Session, s.to_string())));
+    }
+    assert!(active.contains(&(RevocationKind::User, "app".to_owned())));
+    assert!(!active.contains(&(RevocationKind::Session, theirs.id.to_string())));
+
+    let new_events: Vec<_> = events(&store).await.split_off(events_before);
+    let revoked_sids: HashSet<String> = new_events
+        .iter()
+        .filter(|(kind, _, _)| kind == "session.revoked")
+        .inspect(|(_, sub, payload)| {
+            assert_eq!(sub.as_deref(), Some(gus.to_string().as_str()));
+            assert_eq!(payload["exp"], until / 1000);
+        })
+        .map(|(_, _, payload)| payload["sid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        revoked_sids,
+        HashSet::from([a.id.to_string(), b.id.to_string()])
+    );
+    assert_eq!(audit_log(&store).await, vec![deleted]);
+
+    // A second delete finds nothing and records nothing.
+    let again = audit_entry("client.deleted", Some("admin"), Some("app"));
+    assert!(
+        store
+            .delete_client("app", NOW + 20, until, &[], &[again])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(audit_log(&store).await.len(), 1);
+}
+
+async fn a_browser_session_is_found_by_its_cookie_hash_only_while_live(store: Arc<dyn Store>) {
+    let hal = add_user(&store, "hal", &[]).await;
+    let login = audit_entry("login.succeeded", Some("hal"), Some("hal"));
+    let session = BrowserSession {
+        id: Uuid::new_v4(),
+        user_id: hal,
+        auth_time: NOW,
+        expires_at: NOW + DAY,
+    };
+    let hash = random_hash();
+    store
+        .insert_browser_session(
+            &NewBrowserSession {
+                session: session.clone(),
+                token_hash: hash,
+            },
+            std::slice::from_ref(&login),
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit_log(&store).await, vec![login]);
+
+    assert_eq!(
+        store.browser_session(&hash, NOW).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store.browser_session(&hash, NOW + DAY - 1).await.unwrap(),
+        Some(session.clone())
+    );
+    assert!(
+        store
+            .browser_session(&hash, NOW + DAY)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .browser_session(&random_hash(), NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut near = hash;
+    near[31] ^= 1;
+    assert!(store.browser_session(&near, NOW).await.unwrap().is_none());
+
+    store
+        .end_browser_session(session.id, NOW + 5, NOW + DAY, &[])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .browser_session(&hash, NOW + 6)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_live_browser_session_can_be_reauthenticated_an_ended_one_cannot(store: Arc<dyn Store>) {
+    let una = add_user(&store, "una", &[]).await;
+    let (browser, hash) = add_browser_session(&store, una).await;
+    let again = audit_entry("login.succeeded", Some("una"), Some("una"));
+    assert!(
+        store
+            .reauthenticate_browser_session(browser.id, NOW + MINUTE, std::slice::from_ref(&again))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.browser_session(&hash, NOW + MINUTE).await.unwrap(),
+        Some(BrowserSession {
+            auth_time: NOW + MINUTE,
+            ..browser.clone()
+        }),
+        "only auth_time moves"
+    );
+    assert_eq!(audit_log(&store).await, vec![again]);
+
+    store
+        .end_browser_session(browser.id, NOW + 2 * MINUTE, NOW + DAY, &[])
+        .await
+        .unwrap();
+    let late = audit_entry("login.succeeded", Some("una"), Some("una"));
+    assert!(
+        !store
+            .reauthenticate_browser_session(browser.id, NOW + 3 * MINUTE, &[late])
+            .await
+            .unwrap()
+    );
+    assert_eq!(audit_log(&store).await.len(), 1, "nothing recorded");
+    assert!(
+        !store
+            .reauthenticate_browser_session(Uuid::new_v4(), NOW, &[])
+            .await
+            .unwrap()
+    );
+    let (expired, _) = add_browser_session_until(&store, una, NOW + MINUTE).await;
+    assert!(
+        !store
+            .reauthenticate_browser_session(expired.id, NOW + MINUTE, &[])
+            .await
+            .unwrap()
+    );
+}
+
+async fn ending_a_browser_session_revokes_the_token_sessions_that_came_through_it(
+    store: Arc<dyn Store>,
+) {
+    let ida = add_user(&store, "ida", &[]).await;
+    add_client(&store, "app").await;
+    let (browser, hash) = add_browser_session(&store, ida).await;
+    let (other_browser, other_hash) = add_browser_session(&store, ida).await;
+    let (a, _) = add_oauth_session(&store, ida, Some("app"), Some(browser.id)).await;
+    let (b, _) = add_oauth_session(&store, ida, Some("app"), Some(browser.id)).await;
+    let (elsewhere, _) = add_oauth_session(&store, ida, Some("app"), Some(other_browser.id)).await;
+    let (first_party, _) = add_oauth_session(&store, ida, None, None).await;
+    let events_before = events(&store).await.len();
+
+    let until = NOW + DAY;
+    let logout = audit_entry("logout", Some("ida"), Some("ida"));
+    let ended = store
+        .end_browser_session(browser.id, NOW + 10, until, std::slice::from_ref(&logout))
+        .await
+        .unwrap();
+    let ids: HashSet<Uuid> = ended.iter().map(|s| s.id).collect();
+    assert_eq!(ids, HashSet::from([a.id, b.id]));
+    assert!(
+        store
+            .browser_session(&hash, NOW + 11)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.browser_session(&other_hash, NOW + 11).await.unwrap(),
+        Some(other_browser)
+    );
+    let live: HashSet<Uuid> = store
+        .live_sessions(ida, NOW + 11)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, HashSet::from([elsewhere.id, first_party.id]));
+
+    let active = revoked_subjects(&store, NOW + 11).await;
+    assert_eq!(
+        active,
+        HashSet::from([
+            (RevocationKind::Session, a.id.to_string()),
+            (RevocationKind::Session, b.id.to_string()),
+        ])
+    );
+    let sids: HashSet<String> = events(&store)
+        .await
+        .split_off(events_before)
+        .into_iter()
+        .filter(|(kind, _, _)| kind == "session.revoked")
+        .map(|(_, _, payload)| payload["sid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sids, HashSet::from([a.id.to_string(), b.id.to_string()]));
+    assert_eq!(audit_log(&store).await, vec![logout]);
+
+    // Ending it again ends nothing more.
+    assert!(
+        store
+            .end_browser_session(browser.id, NOW + 20, until, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn an_authorization_code_is_redeemed_exactly_once(store: Arc<dyn Store>) {
+    let jo = add_user(&store, "jo", &[]).await;
+    add_client(&store, "app").await;
+    let (browser, _) = add_browser_session(&store, jo).await;
+    let hash = random_hash();
+    let issued = code("app", jo, Some(browser.id));
+    store
+        .insert_authorization_code(&hash, &issued)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.authorization_code(&hash).await.unwrap(),
+        Some(issued.clone())
+    );
+    assert!(
+        store
+            .authorization_code(&random_hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let (session, _) = new_session(jo, NOW);
+    let redeemed = audit_entry("token.issued", Some("jo"), Some("jo"));
+    assert_eq!(
+        store
+            .redeem_authorization_code(&hash, NOW + 1, &session, std::slice::from_ref(&redeemed))
+            .await
+            .unwrap(),
+        Redemption::Redeemed
+    );
+    assert_eq!(
+        store.session_by_id(session.session.id).await.unwrap(),
+        Some(session.session.clone()),
+        "the session is created with the redemption"
+    );
+    let spent = store.authorization_code(&hash).await.unwrap().unwrap();
+    assert_eq!(spent.used_at, Some(NOW + 1));
+    assert_eq!(spent.session_id, Some(session.session.id));
+    assert_eq!(audit_log(&store).await, vec![redeemed]);
+
+    // The second redemption names the first one's session and creates nothing.
+    let (second, _) = new_session(jo, NOW);
+    let again = audit_entry("token.issued", Some("jo"), Some("jo"));
+    assert_eq!(
+        store
+            .redeem_authorization_code(&hash, NOW + 2, &second, &[again])
+            .await
+            .unwrap(),
+        Redemption::AlreadyUsed(Some(session.session.id))
+    );
+    assert!(
+        store
+            .session_by_id(second.session.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(audit_log(&store).await.len(), 1);
+    assert_eq!(
+        store
+            .authorization_code(&hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        Some(NOW + 1)
+    );
+}
+
+async fn concurrent_redemptions_of_one_code_admit_exactly_one(store: Arc<dyn Store>) {
+    let kim = add_user(&store, "kim", &[]).await;
+    add_client(&store, "app").await;
+    let hash = random_hash();
+    store
+        .insert_authorization_code(&hash, &code("app", kim, None))
+        .await
+        .unwrap();
+    let sessions: Vec<NewSession> = (0..8).map(|_| new_session(kim, NOW).0).collect();
+    let outcomes = futures_join(sessions.iter().map(|s| {
+        let store = store.clone();
+        let s = s.clone();
+        async move {
+            store
+                .redeem_authorization_code(&hash, NOW + 1, &s, &[])
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let winners: Vec<usize> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| **o == Redemption::Redeemed)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let winner = sessions[winners[0]].session.id;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if i != winners[0] {
+            assert_eq!(*outcome, Redemption::AlreadyUsed(Some(winner)));
+        }
+    }
+    let live: Vec<Uuid> = store
+        .live_sessions(kim, NOW + 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, vec![winner], "one session, the winner's");
+}
+
+/// Runs futures concurrently on the runtime's threads; their outputs in order.
+async fn futures_join<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+async fn an_expired_or_unknown_code_is_not_redeemed(store: Arc<dyn Store>) {
+    let lou = add_user(&store, "lou", &[]).await;
+    add_client(&store, "app").await;
+    let hash = random_hash();
+    let issued = code("app", lou, None);
+    store
+        .insert_authorization_code(&hash, &issued)
+        .await
+        .unwrap();
+    let (late, _) = new_session(lou, NOW);
+    assert_eq!(
+        store
+            .redeem_authorization_code(&hash, issued.expires_at, &late, &[])
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    );
+    assert!(
+        store
+            .session_by_id(late.session.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .authorization_code(&hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        None
+    );
+    let (stranger, _) = new_session(lou, NOW);
+    assert_eq!(
+        store
+            .redeem_authorization_code(&random_hash(), NOW, &stranger, &[])
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    );
+    assert!(store.live_sessions(lou, NOW).await.unwrap().is_empty());
+    // A code whose browser session has ended no longer redeems.
+    let (browser, _) = add_browser_session(&store, lou).await;
+    let orphan = random_hash();
+    store
+        .insert_authorization_code(&orphan, &code("app", lou, Some(browser.id)))
+        .await
+        .unwrap();
+    store
+        .end_browser_session(browser.id, NOW, NOW + DAY, &[])
+        .await
+        .unwrap();
+    let (after_logout, _) = new_session(lou, NOW);
+    assert_eq!(
+        store
+            .redeem_authorization_code(&orphan, NOW + 1, &after_logout, &[])
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    );
+    assert!(
+        store
+            .session_by_id(after_logout.session.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A millisecond earlier it was still good.
+    let (in_time, _) = new_session(lou, NOW);
+    assert_eq!(
+        store
+            .redeem_authorization_code(&hash, issued.expires_at - 1, &in_time, &[])
+            .await
+            .unwrap(),
+        Redemption::Redeemed
+    );
+}
+
+async fn session_by_refresh_hash_finds_the_session_of_the_current_token_only(
+    store: Arc<dyn Store>,
+) {
+    let max = add_user(&store, "max", &[]).await;
+    add_client(&store, "app").await;
+    let (session, hash) = add_oauth_session(&store, max, Some("app"), None).await;
+    assert_eq!(
+        store.session_by_refresh_hash(&hash).await.unwrap(),
+        Some(session.clone())
+    );
+    assert!(
+        store
+            .session_by_refresh_hash(&random_hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let turn = rotation(hash, NOW + MINUTE);
+    store
+        .rotate_refresh_token(&turn, &[])
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert!(
+        store
+            .session_by_refresh_hash(&hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let current = store
+        .session_by_refresh_hash(&turn.new_hash)
+        .await
+        .unwrap()
+        .expect("the new token's session");
+    assert_eq!(current.id, session.id);
+    assert_eq!(current.client_id.as_deref(), Some("app"));
+    assert_eq!(current.scope.as_deref(), Some("openid profile"));
+    // A revoked session is still found, showing it is revoked.
+    store
+        .revoke_session(session.id, NOW + 2 * MINUTE, NOW + DAY, &[])
+        .await
+        .unwrap();
+    let revoked = store
+        .session_by_refresh_hash(&turn.new_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(NOW + 2 * MINUTE));
+}
+
+async fn revoke_access_token_records_the_revocation_a_token_revoked_event_and_audit(
+    store: Arc<dyn Store>,
+) {
+    let ned = add_user(&store, "ned", &[]).await;
+    let exp_ms = NOW + 15 * MINUTE;
+    let revocation = Revocation {
+        kind: RevocationKind::Token,
+        subject: "jti-123".into(),
+        not_before: 0,
+        expires_at: exp_ms + MINUTE,
+    };
+    let entry = audit_entry("token.revoked", Some("ned"), Some("ned"));
+    store
+        .revoke_access_token(
+            &revocation,
+            &ned.to_string(),
+            exp_ms,
+            NOW,
+            std::slice::from_ref(&entry),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.active_revocations(NOW).await.unwrap(),
+        vec![revocation]
+    );
+    assert!(
+        store
+            .active_revocations(exp_ms + MINUTE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stream = store.events_after(0, 10).await.unwrap();
+    let event = stream
+        .iter()
+        .find(|e| e.kind == "token.revoked")
+        .expect("a token.revoked event");
+    assert_eq!(event.sub.as_deref(), Some(ned.to_string().as_str()));
+    assert!(!event.admin_only, "the user sees it too");
+    assert_eq!(event.at, NOW);
+    assert_eq!(
+        event.payload,
+        serde_json::json!({"jti": "jti-123", "sub": ned.to_string(), "exp": exp_ms / 1000})
+    );
+    assert_eq!(audit_log(&store).await, vec![entry]);
+}
+
+async fn purge_oauth_forgets_expired_codes_and_ended_browser_sessions(store: Arc<dyn Store>) {
+    let ona = add_user(&store, "ona", &[]).await;
+    add_client(&store, "app").await;
+    let cutoff = NOW + DAY;
+    let old_code = random_hash();
+    let live_code = random_hash();
+    store
+        .insert_authorization_code(&old_code, &code("app", ona, None))
+        .await
+        .unwrap();
+    store
+        .insert_authorization_code(
+            &live_code,
+            &AuthorizationCode {
+                expires_at: cutoff + MINUTE,
+                ..code("app", ona, None)
+            },
+        )
+        .await
+        .unwrap();
+    // Expired by the cut-off; ended before it; ended after it; live.
+    let (_, expired_hash) = add_browser_session_until(&store, ona, cutoff).await;
+    let (ended_early, _) = add_browser_session_until(&store, ona, cutoff + DAY).await;
+    let (ended_late, _) = add_browser_session_until(&store, ona, cutoff + DAY).await;
+    let (live, live_hash) = add_browser_session_until(&store, ona, cutoff + DAY).await;
+    store
+        .end_browser_session(ended_early.id, NOW + 1, cutoff, &[])
+        .await
+        .unwrap();
+    store
+        .end_browser_session(ended_late.id, cutoff + 1, cutoff + DAY, &[])
+        .await
+        .unwrap();
+
+    assert_eq!(store.purge_oauth(cutoff).await.unwrap(), 3);
+    assert!(store.authorization_code(&old_code).await.unwrap().is_none());
+    assert!(
+        store
+            .authorization_code(&live_code)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .browser_session(&expired_hash, NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.browser_session(&live_hash, cutoff).await.unwrap(),
+        Some(live)
+    );
+    assert_eq!(store.purge_oauth(cutoff).await.unwrap(), 0, "idempotent");
+    // The one ended after the cut-off goes at a later purge.
+    assert_eq!(store.purge_oauth(cutoff + 1).await.unwrap(), 1);
+}
+
+async fn revoke_user_sessions_also_ends_the_users_browser_sessions(store: Arc<dyn Store>) {
+    let pat = add_user(&store, "pat", &[]).await;
+    let quinn = add_user(&store, "quinn", &[]).await;
+    let (_, pats) = add_browser_session(&store, pat).await;
+    let (_, pats_other) = add_browser_session(&store, pat).await;
+    let (quinns_session, quinns) = add_browser_session(&store, quinn).await;
+    let (keep, _) = add_session(&store, pat, NOW).await;
+
+    store
+        .revoke_user_sessions(
+            pat,
+            &SessionRevocation {
+                except: Some(keep.id),
+                now: NOW + 10,
+                until: NOW + DAY,
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    for hash in [pats, pats_other] {
+        assert!(
+            store
+                .browser_session(&hash, NOW + 11)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert_eq!(
+        store.browser_session(&quinns, NOW + 11).await.unwrap(),
+        Some(quinns_session)
+    );
+    assert_eq!(
+        store.live_sessions(pat, NOW + 11).await.unwrap(),
+        vec![keep],
+        "the spared token session lives on"
+    );
+}
+
+async fn deleting_a_user_forgets_their_browser_sessions_and_codes(store: Arc<dyn Store>) {
+    let ray = add_user(&store, "ray", &[]).await;
+    let sam = add_user(&store, "sam", &[]).await;
+    add_client(&store, "app").await;
+    let (_, rays) = add_browser_session(&store, ray).await;
+    let (sams_session, sams) = add_browser_session(&store, sam).await;
+    let code_hash = random_hash();
+    store
+        .insert_authorization_code(&code_hash, &code("app", ray, None))
+        .await
+        .unwrap();
+    done(store.delete_user(ray, &FollowUp::default()).await.unwrap());
+    assert!(store.browser_session(&rays, NOW).await.unwrap().is_none());
+    assert!(
+        store
+            .authorization_code(&code_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.browser_session(&sams, NOW).await.unwrap(),
+        Some(sams_session)
+    );
 }
