@@ -270,6 +270,12 @@ impl Tessera {
             };
             return Ok((session, user, None));
         }
+        // Someone else signing in on this browser (an account switch) ends
+        // the previous person's browser session and what came through it:
+        // its cookie is about to be replaced, so nothing could end it later.
+        if let Some(previous) = current.filter(|b| b.user_id != user.id) {
+            self.sso_sign_out(previous, client).await?;
+        }
         let cookie = b64url(random_bytes::<32>());
         let session = BrowserSession {
             id: Uuid::new_v4(),

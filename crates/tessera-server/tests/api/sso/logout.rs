@@ -415,3 +415,39 @@ async fn logout_after_signing_in_again_with_prompt_login_ends_every_application_
         );
     }
 }
+
+#[tokio::test]
+async fn another_person_signing_in_on_the_same_browser_ends_the_previous_persons_sso() {
+    let (app, root, photos) = sso_setup().await;
+    app.register("bob").await;
+    let mail = app
+        .create_client(&root.access, public_code_client("Mail"))
+        .await;
+    let mut browser = Browser::new(&app);
+    let alice_tokens = signed_in(&app, &mut browser, &photos).await;
+    // Bob takes over the browser through a prompt=login page.
+    let request = CodeRequest::new(&mail);
+    let html = browser
+        .get(&request.path(&[("prompt", "login")]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let r = browser.submit_login(&html, "bob", PASSWORD).await;
+    let code = code_from(&app, &r, &request);
+    let bob_tokens = app.token_ok(None, &request.redeem(&code)).await;
+
+    assert_eq!(
+        status_of_me(&app, str_of(&alice_tokens, "access_token")).await,
+        StatusCode::UNAUTHORIZED,
+        "alice's single sign-on ended with the switch"
+    );
+    assert_eq!(
+        status_of_me(&app, str_of(&bob_tokens, "access_token")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        claims_of(str_of(&bob_tokens, "access_token"))["username"],
+        "bob"
+    );
+}
