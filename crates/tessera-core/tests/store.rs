@@ -98,6 +98,7 @@ conformance!(
     ending_a_browser_session_revokes_the_token_sessions_that_came_through_it,
     an_authorization_code_is_redeemed_exactly_once,
     concurrent_redemptions_of_one_code_admit_exactly_one,
+    a_logout_racing_a_redemption_never_leaves_a_live_token_session,
     an_expired_or_unknown_code_is_not_redeemed,
     session_by_refresh_hash_finds_the_session_of_the_current_token_only,
     revoke_access_token_records_the_revocation_a_token_revoked_event_and_audit,
@@ -3006,6 +3007,47 @@ async fn an_authorization_code_is_redeemed_exactly_once(store: Arc<dyn Store>) {
             .used_at,
         Some(NOW + 1)
     );
+}
+
+async fn a_logout_racing_a_redemption_never_leaves_a_live_token_session(store: Arc<dyn Store>) {
+    let kim = add_user(&store, "kim", &[]).await;
+    add_client(&store, "app").await;
+    // Many rounds, each racing one redemption against the logout of its
+    // browser: whichever commits first, no live session may survive both.
+    for round in 0..25 {
+        let (browser, _) = add_browser_session(&store, kim).await;
+        let hash = random_hash();
+        store
+            .insert_authorization_code(&hash, &code("app", kim, Some(browser.id)))
+            .await
+            .unwrap();
+        let (mut session, _) = new_session(kim, NOW);
+        session.session.browser_session_id = Some(browser.id);
+        let sid = session.session.id;
+        let (redeemer, ender) = (store.clone(), store.clone());
+        let redeem = tokio::spawn(async move {
+            redeemer
+                .redeem_authorization_code(&hash, NOW + 1, &session, &[])
+                .await
+                .unwrap()
+        });
+        let end = tokio::spawn(async move {
+            ender
+                .end_browser_session(browser.id, NOW + 1, NOW + DAY, &[])
+                .await
+                .unwrap()
+        });
+        let (redeemed, _) = (redeem.await.unwrap(), end.await.unwrap());
+        let live = store
+            .session_by_id(sid)
+            .await
+            .unwrap()
+            .is_some_and(|s| s.is_live(NOW + 2));
+        assert!(
+            !live,
+            "round {round}: {redeemed:?} left a live session after the logout"
+        );
+    }
 }
 
 async fn concurrent_redemptions_of_one_code_admit_exactly_one(store: Arc<dyn Store>) {

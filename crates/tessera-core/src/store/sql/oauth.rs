@@ -137,8 +137,18 @@ impl TryFrom<CodeRow> for AuthorizationCode {
     }
 }
 
+/// Before redeeming a code (PostgreSQL): lock the code's browser session
+/// row, so a redemption and a logout of that browser take turns. Without it,
+/// under READ COMMITTED, a logout committing between the redemption's check
+/// and its commit would not see the new token session and leave it alive.
+/// SQLite needs nothing: it runs one writer at a time.
+const PG_LOCK_BROWSER_SESSION: Option<&str> = Some(
+    "SELECT 1 FROM browser_sessions WHERE id = \
+     (SELECT browser_session_id FROM authorization_codes WHERE code_hash = $1) FOR UPDATE",
+);
+
 macro_rules! oauth_sql_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $lock_browser:expr) => {
         impl $store {
             /// Revokes the live sessions `column` = `value` names, recording
             /// each revocation and its `session.revoked` event.
@@ -361,6 +371,10 @@ macro_rules! oauth_sql_store {
                 audit: &[AuditEntry],
             ) -> StoreResult<Redemption> {
                 let mut tx = self.pool.begin().await?;
+                let lock: Option<&str> = $lock_browser;
+                if let Some(sql) = lock {
+                    sqlx::query::<$db>(sql).bind(&hash[..]).execute(&mut *tx).await?;
+                }
                 // One conditional UPDATE: of two redemptions racing, exactly
                 // one matches the unused row; the session id is written with
                 // it, so a later reuse always knows what to revoke. A code
@@ -440,5 +454,5 @@ macro_rules! oauth_sql_store {
     };
 }
 
-oauth_sql_store!(SqliteStore, sqlx::Sqlite);
-oauth_sql_store!(PgStore, sqlx::Postgres);
+oauth_sql_store!(SqliteStore, sqlx::Sqlite, None);
+oauth_sql_store!(PgStore, sqlx::Postgres, PG_LOCK_BROWSER_SESSION);
