@@ -182,6 +182,7 @@ impl HashPool {
             std::thread::Builder::new()
                 .name(format!("tessera-hash-{i}"))
                 .spawn(move || {
+                    lower_priority();
                     loop {
                         let job = match queue.lock().map(|q| q.recv_timeout(IDLE_RELEASE)) {
                             Ok(Ok(job)) => job,
@@ -313,6 +314,25 @@ fn argon2(cost: HashCost) -> Result<Argon2<'static>, HashError> {
         Version::V0x13,
         cost.params().map_err(|e| HashError(e.to_string()))?,
     ))
+}
+
+/// How much lower than request handling the hashing threads run (added to
+/// their nice value). A hash is tens of milliseconds of pure CPU; at equal
+/// priority a flood of logins would take half of a busy core from token
+/// verification and stretch its latency. At nice +10 the scheduler gives
+/// hashing about a tenth of a core that request handling also wants, and
+/// all of a core that it does not.
+const HASH_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority by [`HASH_NICE`]. On
+/// Linux the nice value belongs to each thread; elsewhere nothing changes.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        if let Err(e) = rustix::process::nice(HASH_NICE) {
+            tracing::debug!(error = %e, "cannot lower the hashing threads' priority");
+        }
+    }
 }
 
 /// How long the hashing pool waits for work before it returns its Argon2
