@@ -29,7 +29,7 @@ type Digest = [u8; 32];
 /// it, which must still verify when the token comes back.
 #[derive(Debug)]
 struct Entry {
-    claims: AccessClaims,
+    claims: Arc<AccessClaims>,
     kid: String,
     alg: Algorithm,
 }
@@ -70,7 +70,7 @@ impl VerifiedCache {
     }
 
     /// Verifies an access token under every rule of SPEC §5 at `now_ms`, as
-    /// [`crate::tokens::verify_access_token`] does. A token verified before
+    /// [`crate::tokens::verify_access_token`] does, answering shared claims. A token verified before
     /// is not parsed or checked for its signature again; its expiry, `nbf`,
     /// `iat`, issuer, audience and revocation are, and so is whether the key
     /// that verified it still verifies (a retired or removed key refuses the
@@ -82,10 +82,10 @@ impl VerifiedCache {
         revocations: &RevocationSet,
         policy: &VerifyPolicy,
         now_ms: Millis,
-    ) -> Result<AccessClaims, TokenError> {
+    ) -> Result<Arc<AccessClaims>, TokenError> {
         if self.generation == 0 {
             return verify_access_token_keyed(token, keys, revocations, policy, now_ms)
-                .map(|v| v.claims);
+                .map(|v| Arc::new(v.claims));
         }
         let digest = sha256(token.as_bytes());
         if let Some(entry) = self.get(&digest) {
@@ -99,6 +99,7 @@ impl VerifiedCache {
         }
         let VerifiedToken { claims, kid, alg } =
             verify_access_token_keyed(token, keys, revocations, policy, now_ms)?;
+        let claims = Arc::new(claims);
         self.insert(
             digest,
             Arc::new(Entry {
@@ -216,10 +217,13 @@ mod tests {
         let t = token(&ring, &c);
         assert_eq!(
             cache.verify(&t, &ring, &revs, &policy(), NOW),
-            Ok(c.clone())
+            Ok(Arc::new(c.clone()))
         );
         assert_eq!(cache.len(), 1);
-        assert_eq!(cache.verify(&t, &ring, &revs, &policy(), NOW + 1), Ok(c));
+        assert_eq!(
+            cache.verify(&t, &ring, &revs, &policy(), NOW + 1),
+            Ok(Arc::new(c))
+        );
         assert_eq!(cache.len(), 1);
     }
 
@@ -228,7 +232,9 @@ mod tests {
         let ring = ring(Algorithm::ES256);
         let (cache, revs) = (VerifiedCache::default(), RevocationSet::new());
         let t = token(&ring, &claims("sid-1", NOW));
-        let forged = format!("{}A", &t[..t.len() - 1]);
+        // Another canonical last character: a different signature.
+        let last = if t.ends_with('A') { 'Q' } else { 'A' };
+        let forged = format!("{}{last}", &t[..t.len() - 1]);
         for _ in 0..3 {
             assert!(cache.verify(&forged, &ring, &revs, &policy(), NOW).is_err());
         }

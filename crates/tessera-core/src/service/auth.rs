@@ -9,6 +9,7 @@ use crate::model::{ROLE_ADMIN, Session, User};
 use crate::settings::ms;
 use crate::store::{AuditEntry, NewSession, Rotation, SessionRevocation};
 use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Domain separation for sealing a rotated refresh token's successor.
@@ -350,6 +351,13 @@ impl Tessera {
     /// before is answered from the cache of verified tokens, which skips the
     /// signature check but re-checks expiry, revocation and its key.
     pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.verify_access_token_shared(token)
+            .map(|claims| claims.as_ref().clone())
+    }
+
+    /// [`Tessera::verify_access_token`], answering the claims the cache
+    /// holds rather than a copy of them.
+    pub fn verify_access_token_shared(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
         self.verified.verify(
             token,
             self.keys.current().as_ref(),
