@@ -317,12 +317,14 @@ fn argon2(cost: HashCost) -> Result<Argon2<'static>, HashError> {
 }
 
 /// How much lower than request handling the hashing threads run (added to
-/// their nice value). A hash is tens of milliseconds of pure CPU; at equal
-/// priority a flood of logins would take half of a busy core from token
-/// verification and stretch its latency. At nice +10 the scheduler gives
-/// hashing about a tenth of a core that request handling also wants, and
-/// all of a core that it does not.
-const HASH_NICE: i32 = 10;
+/// their nice value). A hash is milliseconds of pure CPU; at equal priority
+/// a flood of logins would take half of a busy core from token verification
+/// and stretch its latency. At nice +19 hashing gets all of a core that
+/// request handling does not need, and only a small share (about 1.5%) of
+/// one that request handling keeps busy: logins slow down under a
+/// verification overload, verification does not slow down under a login
+/// flood (SPEC §6).
+const HASH_NICE: i32 = 19;
 
 /// Lowers the calling thread's scheduling priority by [`HASH_NICE`]. On
 /// Linux the nice value belongs to each thread; elsewhere nothing changes.
