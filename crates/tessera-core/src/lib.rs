@@ -6,6 +6,8 @@
 //! - [`service`]: [`Tessera`], the operations (register, login, refresh, logout, users, keys).
 //! - [`settings`]: the domain's configuration ([`Settings`]).
 //! - [`tokens`]: access-token claims, issuing and the full verification policy (RFC 8725).
+//! - [`verified_cache`]: tokens already verified, so a repeat skips the signature
+//!   check but never the expiry, revocation and key checks.
 //! - [`jws`]: strict compact-JWS parsing that runs before any key is touched.
 //! - [`keys`]: signing-key generation, JWKs, RFC 7638 key ids, the key ring.
 //! - [`revocation`]: the in-memory set of revoked sessions, tokens and users.
@@ -22,7 +24,8 @@
 //! - `server` (default): the service, the store, passwords and settings —
 //!   everything that needs sqlx, argon2 or tokio. Without it only the token
 //!   layer remains ([`clock`], [`crypto`], [`jws`], [`keys`], [`tokens`],
-//!   [`revocation`], [`model`], the pure part of [`events`]), which is what
+//!   [`verified_cache`], [`revocation`], [`model`], the pure part of
+//!   [`events`]), which is what
 //!   `tessera-verify` uses in a relying service.
 //! - `testing`: fresh test databases for this workspace's test suites.
 
@@ -46,6 +49,7 @@ pub mod settings;
 #[cfg(feature = "server")]
 pub mod store;
 pub mod tokens;
+pub mod verified_cache;
 
 #[cfg(feature = "server")]
 pub use error::{Error, Result};

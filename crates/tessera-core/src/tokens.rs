@@ -253,6 +253,30 @@ pub fn verify_access_token(
     policy: &VerifyPolicy,
     now_ms: Millis,
 ) -> Result<AccessClaims, TokenError> {
+    verify_access_token_keyed(token, ring, revocations, policy, now_ms).map(|v| v.claims)
+}
+
+/// An access token that passed [`verify_access_token`], with the key that
+/// verified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// Its claims.
+    pub claims: AccessClaims,
+    /// The `kid` of the key whose signature it carries.
+    pub kid: String,
+    /// That key's algorithm.
+    pub alg: Algorithm,
+}
+
+/// [`verify_access_token`], also naming the key that verified the token (so
+/// a cache can tell later whether that key still verifies).
+pub fn verify_access_token_keyed(
+    token: &str,
+    ring: &(impl KeySource + ?Sized),
+    revocations: &RevocationSet,
+    policy: &VerifyPolicy,
+    now_ms: Millis,
+) -> Result<VerifiedToken, TokenError> {
     // 1. Size, shape, canonical base64url, JSON objects without duplicates.
     let jws = parse_compact(token)?;
     let header = &jws.header;
@@ -268,10 +292,29 @@ pub fn verify_access_token(
     }
     refuse_crit(header)?;
     // 2 and 4. The key `kid` names, its algorithm, and the signature.
-    verify_signature(&jws, alg, ring, now_ms, policy.token_lifetime_ms)?;
-    // 5. Claims: types, time, issuer, audience.
+    let (kid, key_alg) = verify_signature(&jws, alg, ring, now_ms, policy.token_lifetime_ms)?;
+    // 5 and 6. Claims: types, time, issuer, audience, revocation.
     let claims: AccessClaims =
         serde_json::from_slice(&jws.payload).map_err(|_| TokenError::BadClaims)?;
+    check_claims(&claims, revocations, policy, now_ms)?;
+    Ok(VerifiedToken {
+        claims,
+        kid: kid.to_owned(),
+        alg: key_alg,
+    })
+}
+
+/// Rules 5 and 6 of SPEC §5 on a token's claims at `now_ms`: `exp` in the
+/// future and `nbf`/`iat` not, each within the leeway; `iss` and `aud`; and
+/// neither its session, nor itself, nor its user's earlier tokens revoked.
+/// These are the checks that can change their answer for one token over
+/// time, so a cache of verified tokens repeats them on every use.
+pub fn check_claims(
+    claims: &AccessClaims,
+    revocations: &RevocationSet,
+    policy: &VerifyPolicy,
+    now_ms: Millis,
+) -> Result<(), TokenError> {
     let now = now_ms.div_euclid(1000);
     let leeway = policy.leeway_secs;
     if now >= claims.exp.saturating_add(leeway) {
@@ -299,7 +342,7 @@ pub fn verify_access_token(
     ) {
         return Err(TokenError::Revoked);
     }
-    Ok(claims)
+    Ok(())
 }
 
 /// Verifies any compact JWS, not only an access token, under the rules of
@@ -342,14 +385,15 @@ fn refuse_crit(header: &serde_json::Map<String, Value>) -> Result<(), TokenError
 }
 
 /// Finds the key `kid` names, requires `alg` to be that key's algorithm, and
-/// checks the signature with the key's own algorithm.
-fn verify_signature(
-    jws: &CompactJws<'_>,
+/// checks the signature with the key's own algorithm. Answers the `kid` and
+/// the algorithm.
+fn verify_signature<'j>(
+    jws: &'j CompactJws<'_>,
     alg: &str,
     keys: &(impl KeySource + ?Sized),
     now_ms: Millis,
     token_lifetime_ms: Millis,
-) -> Result<(), TokenError> {
+) -> Result<(&'j str, Algorithm), TokenError> {
     let kid = jws
         .header
         .get("kid")
@@ -371,7 +415,7 @@ fn verify_signature(
     if !valid {
         return Err(TokenError::BadSignature);
     }
-    Ok(())
+    Ok((kid, key_alg))
 }
 
 #[cfg(test)]

@@ -2,17 +2,14 @@
 //! handler answers which path.
 
 use crate::error::ApiError;
-use crate::metrics::track;
+use crate::observe::ObserveLayer;
 use crate::routes::{auth, clients, events, keys, oauth, ops, sessions, sso, users};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -23,11 +20,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Builds the application: every route, the error fallbacks and the layers.
 pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duration) -> Router {
-    let openapi = Arc::new(crate::openapi::document(
-        &state.schemas,
-        &state.tessera.settings().issuer,
+    // The OpenAPI document is built when first asked for, not at start-up:
+    // most processes never serve it.
+    let openapi = Arc::new((
+        OnceLock::<serde_json::Value>::new(),
+        state.schemas.clone(),
+        state.tessera.settings().issuer.clone(),
     ));
-    Router::new()
+    let router = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
@@ -73,31 +73,42 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/schemas/{name}", get(ops::schema))
         .route(
             "/openapi.json",
-            get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+            get(move || {
+                let openapi = openapi.clone();
+                async move {
+                    let (document, schemas, issuer) = openapi.as_ref();
+                    axum::Json(
+                        document
+                            .get_or_init(|| crate::openapi::document(schemas, issuer))
+                            .clone(),
+                    )
+                }
+            }),
         )
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .route_layer(middleware::from_fn_with_state(state.metrics.clone(), track))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            time_limit(request, next, request_timeout)
-        }))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(cors(cors_origins))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
-}
-
-/// Answers 408 in the error shape when a request (slow body included) takes
-/// longer than allowed, so a slow client cannot hold a worker.
-async fn time_limit(request: Request, next: Next, limit: Duration) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::RequestTimeout.into_response(),
-    }
+        .route_layer(ObserveLayer::new(state.metrics.clone(), request_timeout))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    // Without configured origins CORS allows nothing, and the layer would
+    // only add `Vary` headers (and copy its settings) on every request.
+    let router = if cors_origins.is_empty() {
+        router
+    } else {
+        router.layer(cors(cors_origins))
+    };
+    let router = router.layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ));
+    // Request spans and events are at DEBUG: when the log filter drops them,
+    // the layer would only add work to every request.
+    let router = if tracing::enabled!(target: "tower_http::trace::on_request", tracing::Level::DEBUG)
+    {
+        router.layer(TraceLayer::new_for_http())
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// CORS for the configured origins only; none by default.

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use tessera_core::model::ROLE_ADMIN;
 use tessera_core::tokens::AccessClaims;
 use tessera_core::{Caller, ClientInfo, Tessera};
@@ -63,8 +64,8 @@ impl<T: RequestBody> FromRequest<AppState> for ValidJson<T> {
 /// The caller behind a verified access token.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    /// The verified claims.
-    pub claims: AccessClaims,
+    /// The verified claims (shared with the cache of verified tokens).
+    pub claims: Arc<AccessClaims>,
 }
 
 impl AuthUser {
@@ -116,27 +117,56 @@ impl AuthUser {
     }
 }
 
+/// Which bytes may appear in an RFC 6750 `b64token` (looked up, not
+/// compared: every request with a token runs this over every byte).
+static B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=');
+        b += 1;
+    }
+    table
+};
+
+/// `bytes` without leading and trailing spaces and tabs.
+fn trim_blanks(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
 /// Reads `Authorization: Bearer <token>`. `Ok(None)` when no bearer
 /// credentials are present at all; `Err` when they are present but unusable.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    // Worked on as bytes: a token is hundreds of them, read once.
+    let bytes = value.as_bytes();
+    let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        // Not ours to read, but a header that is not even visible ASCII is refused.
+        value.to_str().map_err(|_| ApiError::InvalidToken)?;
         return Ok(None);
     }
-    let token = rest.trim();
-    // RFC 6750 §2.1 b64token characters; anything else is not a token.
-    let valid = !token.is_empty()
-        && token.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
-        });
-    if !valid {
+    let token = trim_blanks(rest);
+    // RFC 6750 §2.1 b64token characters (all ASCII); anything else is not a token.
+    if token.is_empty() || !token.iter().all(|&b| B64TOKEN[usize::from(b)]) {
         return Err(ApiError::InvalidToken);
     }
-    Ok(Some(token))
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| ApiError::InvalidToken)
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -144,10 +174,13 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers)?.ok_or(ApiError::Unauthenticated)?;
-        let claims = state.tessera.verify_access_token(token).map_err(|e| {
-            tracing::debug!(reason = %e, "access token refused");
-            ApiError::InvalidToken
-        })?;
+        let claims = state
+            .tessera
+            .verify_access_token_shared(token)
+            .map_err(|e| {
+                tracing::debug!(reason = %e, "access token refused");
+                ApiError::InvalidToken
+            })?;
         Ok(AuthUser { claims })
     }
 }
@@ -221,5 +254,16 @@ mod tests {
         assert!(bearer_token(&headers("Bearer")).is_err());
         assert!(bearer_token(&headers("Bearer a b")).is_err());
         assert!(bearer_token(&headers("Bearer <script>")).is_err());
+        assert_eq!(
+            bearer_token(&headers("Bearer \t abc.def \t")).unwrap(),
+            Some("abc.def")
+        );
+        let latin1 = HeaderValue::from_bytes(b"Basic caf\xe9").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, latin1);
+        assert!(bearer_token(&h).is_err(), "not visible ASCII");
+        let latin1 = HeaderValue::from_bytes(b"Bearer caf\xe9").unwrap();
+        h.insert(AUTHORIZATION, latin1);
+        assert!(bearer_token(&h).is_err(), "not a b64token");
     }
 }

@@ -10,7 +10,8 @@
 //! - [`views`]: response bodies.
 //! - [`pages`]: the hosted login and sign-out pages (HTML templates in the binary).
 //! - [`openapi`]: the generated OpenAPI document.
-//! - [`metrics`]: Prometheus metrics and their middleware.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`observe`]: the layer that times out and records every routed request.
 //! - [`config`]: configuration from the environment.
 //! - [`serve`]: start-up, serving, upkeep and shutdown.
 //! - [`listener`]: accepting connections with timeouts and a cap.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod listener;
 pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod pages;
 pub mod routes;

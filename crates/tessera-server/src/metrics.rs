@@ -2,20 +2,19 @@
 //! method and status, and login/refresh outcomes, rendered in the text
 //! exposition format at `GET /metrics`.
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 /// Histogram bucket upper bounds in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// Counts per bucket (not yet cumulative: an observation adds to the first
+/// bucket it fits, and rendering sums them up), so recording one request is
+/// three atomic additions whatever the number of buckets.
 #[derive(Debug, Default)]
 struct Histogram {
     buckets: [AtomicU64; BUCKETS.len()],
@@ -25,45 +24,65 @@ struct Histogram {
 
 impl Histogram {
     fn observe(&self, seconds: f64) {
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_nanos
             .fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
     }
+
+    /// The cumulative count of each bucket, as Prometheus expects.
+    fn cumulative(&self) -> [u64; BUCKETS.len()] {
+        let mut total = 0;
+        std::array::from_fn(|i| {
+            total += self.buckets[i].load(Ordering::Relaxed);
+            total
+        })
+    }
 }
 
-type RouteKey = (String, String, u16);
+/// A route's histograms by method and status: a handful each, searched in
+/// order, so recording a request allocates nothing.
+type RouteHistograms = Vec<(String, u16, Arc<Histogram>)>;
 
 /// The process's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: RwLock<HashMap<RouteKey, Arc<Histogram>>>,
+    /// Route template → histograms by method and status.
+    requests: RwLock<HashMap<String, RouteHistograms>>,
     outcomes: RwLock<HashMap<(&'static str, &'static str), Arc<AtomicU64>>>,
 }
 
 impl Metrics {
     /// Records one answered request.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let key = (method.to_owned(), route.to_owned(), status);
+        let find = |histograms: &RouteHistograms| {
+            histograms
+                .iter()
+                .find(|(m, s, _)| m == method && *s == status)
+                .map(|(_, _, h)| h.clone())
+        };
         let existing = self
             .requests
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
+            .get(route)
+            .and_then(find);
         let histogram = match existing {
             Some(h) => h,
-            None => self
-                .requests
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(key)
-                .or_default()
-                .clone(),
+            None => {
+                let mut requests = self.requests.write().unwrap_or_else(|p| p.into_inner());
+                let histograms = requests.entry(route.to_owned()).or_default();
+                match find(histograms) {
+                    Some(h) => h,
+                    None => {
+                        let h = Arc::new(Histogram::default());
+                        histograms.push((method.to_owned(), status, h.clone()));
+                        h
+                    }
+                }
+            }
         };
         histogram.observe(seconds);
     }
@@ -95,10 +114,16 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP tessera_http_requests_total HTTP requests answered.\n# TYPE tessera_http_requests_total counter\n");
         let requests = self.requests.read().unwrap_or_else(|p| p.into_inner());
-        let mut keys: Vec<_> = requests.keys().collect();
-        keys.sort();
-        for key @ (method, route, status) in &keys {
-            let h = &requests[*key];
+        let mut rows: Vec<(&str, &str, u16, &Histogram)> = requests
+            .iter()
+            .flat_map(|(route, histograms)| {
+                histograms.iter().map(move |(method, status, h)| {
+                    (method.as_str(), route.as_str(), *status, &**h)
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        for (method, route, status, h) in &rows {
             let _ = writeln!(
                 out,
                 "tessera_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {}",
@@ -107,17 +132,15 @@ impl Metrics {
             );
         }
         out.push_str("# HELP tessera_http_request_duration_seconds Time to answer HTTP requests.\n# TYPE tessera_http_request_duration_seconds histogram\n");
-        for key @ (method, route, status) in &keys {
-            let h = &requests[*key];
+        for (method, route, status, h) in &rows {
             let labels = format!(
                 "method=\"{method}\",route=\"{}\",status=\"{status}\"",
                 escape(route)
             );
-            for (bound, bucket) in BUCKETS.iter().zip(&h.buckets) {
+            for (bound, count) in BUCKETS.iter().zip(h.cumulative()) {
                 let _ = writeln!(
                     out,
-                    "tessera_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
-                    bucket.load(Ordering::Relaxed)
+                    "tessera_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
                 );
             }
             let count = h.count.load(Ordering::Relaxed);
@@ -157,26 +180,6 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Middleware recording every request under its route template (never the
-/// raw path, which would let clients create unbounded label sets).
-pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let response = next.run(request).await;
-    metrics.observe_request(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,12 +189,15 @@ mod tests {
         let m = Metrics::default();
         m.observe_request("GET", "/me", 200, 0.002);
         m.observe_request("GET", "/me", 200, 0.02);
+        m.observe_request("POST", "/me", 405, 0.0001);
         m.count_outcome("login", "failure");
         let text = m.render();
         assert!(text.contains(
             "tessera_http_requests_total{method=\"GET\",route=\"/me\",status=\"200\"} 2"
         ));
         assert!(text.contains("tessera_http_request_duration_seconds_bucket{method=\"GET\",route=\"/me\",status=\"200\",le=\"0.0025\"} 1"));
+        assert!(text.contains("tessera_http_request_duration_seconds_bucket{method=\"GET\",route=\"/me\",status=\"200\",le=\"2.5\"} 2"));
+        assert!(text.contains("tessera_http_request_duration_seconds_bucket{method=\"GET\",route=\"/me\",status=\"200\",le=\"+Inf\"} 2"));
         assert!(
             text.contains("tessera_auth_outcomes_total{operation=\"login\",outcome=\"failure\"} 1")
         );

@@ -6,6 +6,7 @@ use crate::error::{ApiError, FieldError};
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// The username rule of SPEC §3.
 pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9_.-]{3,32}$";
@@ -15,10 +16,12 @@ pub const ROLE_PATTERN: &str = "^[A-Za-z0-9_.:-]{1,64}$";
 pub const SCOPE_PATTERN: &str = "^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$";
 const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
 
-/// The published schemas and their compiled validators.
+/// The published schemas and their validators, each compiled the first time
+/// a body is validated against it: start-up stays quick, and a process that
+/// only verifies tokens never loads the validator code into memory.
 pub struct Schemas {
     documents: BTreeMap<&'static str, Value>,
-    validators: BTreeMap<&'static str, jsonschema::Validator>,
+    validators: BTreeMap<&'static str, OnceLock<Result<jsonschema::Validator, String>>>,
 }
 
 impl std::fmt::Debug for Schemas {
@@ -138,14 +141,10 @@ impl Schemas {
                 }),
             ),
         );
-        let mut validators = BTreeMap::new();
-        for (name, doc) in &documents {
-            let validator = jsonschema::draft202012::options()
-                .should_validate_formats(true)
-                .build(doc)
-                .map_err(|e| format!("schema {name}: {e}"))?;
-            validators.insert(*name, validator);
-        }
+        let validators = documents
+            .keys()
+            .map(|name| (*name, OnceLock::new()))
+            .collect();
         Ok(Self {
             documents,
             validators,
@@ -162,11 +161,30 @@ impl Schemas {
         self.documents.keys().copied()
     }
 
-    /// Validates `instance` against schema `name`.
-    pub fn validate(&self, name: &str, instance: &Value) -> Result<(), ApiError> {
-        let Some(validator) = self.validators.get(name) else {
+    /// The compiled validator of schema `name`, compiling it on first use.
+    fn validator(&self, name: &str) -> Result<&jsonschema::Validator, ApiError> {
+        let (Some(cell), Some(document)) = (self.validators.get(name), self.documents.get(name))
+        else {
             return Err(ApiError::Internal(format!("no schema {name}")));
         };
+        cell.get_or_init(|| {
+            jsonschema::draft202012::options()
+                .should_validate_formats(true)
+                .build(document)
+                .map_err(|e| format!("schema {name}: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| ApiError::Internal(e.clone()))
+    }
+
+    /// Validates `instance` against schema `name`.
+    pub fn validate(&self, name: &str, instance: &Value) -> Result<(), ApiError> {
+        let validator = self.validator(name)?;
+        // The common case, a valid body, takes the short path; only a
+        // failure walks every error to report each.
+        if validator.is_valid(instance) {
+            return Ok(());
+        }
         let mut details: Vec<FieldError> = Vec::new();
         for error in validator.iter_errors(instance) {
             let path = error.instance_path().to_string();
@@ -271,6 +289,15 @@ mod tests {
             details("user_update", json!({"disabled": null}))[0].path,
             "/disabled"
         );
+    }
+
+    #[test]
+    fn every_schema_compiles() {
+        let s = Schemas::new("http://x", 12).unwrap();
+        for name in s.names() {
+            assert!(s.validator(name).is_ok(), "schema {name}");
+        }
+        assert!(s.validator("nonexistent").is_err());
     }
 
     #[test]

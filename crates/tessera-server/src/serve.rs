@@ -5,7 +5,7 @@ use crate::app::router;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::schemas::Schemas;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -58,13 +58,13 @@ pub fn app_state(config: &Config, tessera: Arc<Tessera>) -> Result<AppState, Ser
         tessera.settings().password_min_length,
     )
     .map_err(ServeError::Schemas)?;
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         tessera,
         schemas: Arc::new(schemas),
         metrics: Arc::new(Metrics::default()),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         subscribers: Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections)),
-    })
+    }))
 }
 
 /// Serves on `listener` with the system clock until `shutdown` completes.

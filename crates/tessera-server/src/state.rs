@@ -7,9 +7,30 @@ use crate::schemas::Schemas;
 use std::sync::Arc;
 use tessera_core::Tessera;
 
-/// Shared application state (cheap to clone).
+/// Shared application state: one reference-counted pointer, so the clone
+/// axum makes for every request is one atomic increment. Its fields are
+/// those of [`Shared`], reached through `Deref`.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state holding `shared`.
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Shared {
     /// The domain service.
     pub tessera: Arc<Tessera>,
     /// Request-body schemas.

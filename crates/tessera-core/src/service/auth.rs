@@ -8,9 +8,8 @@ use crate::error::{Error, Result};
 use crate::model::{ROLE_ADMIN, Session, User};
 use crate::settings::ms;
 use crate::store::{AuditEntry, NewSession, Rotation, SessionRevocation};
-use crate::tokens::{
-    ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws, verify_access_token,
-};
+use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Domain separation for sealing a rotated refresh token's successor.
@@ -348,9 +347,18 @@ impl Tessera {
         })
     }
 
-    /// Verifies an access token under every rule of SPEC §5.
+    /// Verifies an access token under every rule of SPEC §5. A token seen
+    /// before is answered from the cache of verified tokens, which skips the
+    /// signature check but re-checks expiry, revocation and its key.
     pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        verify_access_token(
+        self.verify_access_token_shared(token)
+            .map(|claims| claims.as_ref().clone())
+    }
+
+    /// [`Tessera::verify_access_token`], answering the claims the cache
+    /// holds rather than a copy of them.
+    pub fn verify_access_token_shared(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
+        self.verified.verify(
             token,
             self.keys.current().as_ref(),
             &self.revocations,

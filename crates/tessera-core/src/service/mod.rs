@@ -23,6 +23,7 @@ use crate::revocation::RevocationSet;
 use crate::settings::{Settings, ms};
 use crate::store::{AuditEntry, Store};
 use crate::tokens::{SharedKeyRing, VerifyPolicy};
+use crate::verified_cache::VerifiedCache;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -57,6 +58,8 @@ pub struct Tessera {
     revocations: RevocationSet,
     hasher: PasswordHasher,
     verify_policy: VerifyPolicy,
+    /// Access tokens already verified (expiry, revocation and key re-checked on each use).
+    verified: VerifiedCache,
     hub: EventHub,
     turns: throttle::Turns,
 }
@@ -85,6 +88,7 @@ impl Tessera {
             revocations: RevocationSet::new(),
             hasher,
             verify_policy,
+            verified: VerifiedCache::default(),
             hub: EventHub::default(),
             turns: throttle::Turns::default(),
         };

@@ -7,6 +7,7 @@ mod helpers;
 
 mod at_rest;
 mod auth;
+mod cached;
 mod conventions;
 mod events;
 mod hostile;
