@@ -207,11 +207,16 @@ HASH_RATE=$(awk '/hashes_per_second/ {print $2}' "$WORK/hashrate.txt")
 HASH_MS=$(awk '/ms_per_hash/ {print $2}' "$WORK/hashrate.txt")
 
 # ---------------------------------------------------------------- ceiling
-say "ceiling: bare hyper, constant 200"
-start ceiling 127.0.0.1:18790 "$WORK" "$BIN/ceiling" 127.0.0.1:18790
-start_row ceiling
-TOKEN=x load ceiling.verify "GET /auth/verify (any answer 200)" verify /auth/verify $CONC "$DURATION"
-stop
+# Measured at the start and again at the end: the goals use the higher of
+# the two, and the gap between them shows how steady the machine was.
+ceiling() { # KEY WHEN
+  say "ceiling: bare hyper, constant 200 ($2)"
+  start ceiling 127.0.0.1:18790 "$WORK" "$BIN/ceiling" 127.0.0.1:18790
+  if [ "$1" = ceiling.verify ]; then start_row ceiling; fi
+  TOKEN=x load "$1" "GET /auth/verify (any answer 200), $2" verify /auth/verify $CONC "$DURATION"
+  stop
+}
+ceiling ceiling.verify "at the start"
 
 # ---------------------------------------------------------------- Tessera
 # Tessera with its defaults but for the issuer, the algorithm (and its
@@ -342,6 +347,8 @@ for peer in express flask fastapi; do
   done
 done
 
+ceiling ceiling-end.verify "again at the end"
+
 # ---------------------------------------------------------------- report
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$SECONDS
@@ -356,7 +363,7 @@ best_peer() { # ALG → "name rps"
 mark() { if awk "BEGIN {exit !($1)}"; then echo "**met**"; else echo "**not met**"; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "—"; else printf "%.2f", a / b}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "—"; else printf "%.0f%%", 100 * a / b}'; }
-CEIL=${FIG[ceiling.verify.rps]}
+CEIL=$(( FIG[ceiling.verify.rps] > FIG[ceiling-end.verify.rps] ? FIG[ceiling.verify.rps] : FIG[ceiling-end.verify.rps] ))
 read -r BEST_ES BEST_ES_RPS <<<"$(best_peer ES256)"
 read -r BEST_HS BEST_HS_RPS <<<"$(best_peer HS256)"
 ES=${FIG[tessera-es256.verify.rps]}
@@ -404,7 +411,7 @@ BIG=$SCALE_USERS
   echo
   echo "| goal | figure | |"
   echo "|---|---|---|"
-  echo "| /auth/verify ES256 ≥ 70% of the ceiling | $ES vs $CEIL req/s = $(pct "$ES" "$CEIL") | $(mark "$ES >= 0.7 * $CEIL") |"
+  echo "| /auth/verify ES256 ≥ 70% of the ceiling (the higher of its two runs) | $ES vs $CEIL req/s = $(pct "$ES" "$CEIL") | $(mark "$ES >= 0.7 * $CEIL") |"
   echo "| /auth/verify HS256 ≥ 70% of the ceiling | $HS vs $CEIL req/s = $(pct "$HS" "$CEIL") | $(mark "$HS >= 0.7 * $CEIL") |"
   echo "| /auth/verify p99 < 5 ms at c=$CONC | ES256 $(ms "$ES_P99") ms, HS256 $(ms "$HS_P99") ms | $(mark "$ES_P99 < 5000 && $HS_P99 < 5000") |"
   echo "| /auth/verify ES256 ≥ 5× the best peer | $ES vs $BEST_ES_RPS ($BEST_ES) = $(ratio "$ES" "$BEST_ES_RPS")× | $(mark "$ES >= 5 * $BEST_ES_RPS") |"

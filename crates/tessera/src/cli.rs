@@ -78,7 +78,8 @@ enum ClientCommand {
     List,
     /// Delete a client, ending every session issued to it.
     Delete {
-        /// The client id.
+        /// The client id (a generated id may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
@@ -87,7 +88,8 @@ enum ClientCommand {
 enum UserCommand {
     /// Create a user; prints a generated password unless --password-stdin.
     Add {
-        /// Username.
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         name: String,
         /// Give the user the admin role.
         #[arg(long)]
@@ -100,14 +102,17 @@ enum UserCommand {
     List,
     /// Replace a user's roles (`user` is always kept).
     SetRoles {
-        /// Username.
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         name: String,
-        /// Roles.
+        /// Roles (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         roles: Vec<String>,
     },
     /// Delete a user and end their sessions.
     Delete {
-        /// Username.
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         name: String,
     },
 }
@@ -541,6 +546,63 @@ async fn verify(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn parse(args: &[&str]) -> Command {
+        let cli = Cli::try_parse_from(std::iter::once("tessera").chain(args.iter().copied()));
+        match cli {
+            Ok(Cli {
+                command: Some(command),
+            }) => command,
+            other => panic!("{args:?} did not parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ids_and_names_beginning_with_a_hyphen_are_values() {
+        // One generated client id in 64 begins with `-`.
+        let Command::Client(ClientCommand::Delete { client_id }) =
+            parse(&["client", "delete", "-19JFhO8cOhc2r8-Mls1YQ"])
+        else {
+            panic!("not client delete");
+        };
+        assert_eq!(client_id, "-19JFhO8cOhc2r8-Mls1YQ");
+        let Command::User(UserCommand::Delete { name }) = parse(&["user", "delete", "-bob"]) else {
+            panic!("not user delete");
+        };
+        assert_eq!(name, "-bob");
+        let Command::User(UserCommand::SetRoles { name, roles }) =
+            parse(&["user", "set-roles", "-bob", "-ops", "admin"])
+        else {
+            panic!("not user set-roles");
+        };
+        assert_eq!(
+            (name.as_str(), roles),
+            ("-bob", vec!["-ops".to_owned(), "admin".to_owned()])
+        );
+    }
+
+    #[test]
+    fn flags_still_parse_beside_hyphen_values() {
+        for args in [
+            ["user", "add", "--admin", "bob"],
+            ["user", "add", "bob", "--admin"],
+        ] {
+            let Command::User(UserCommand::Add {
+                name,
+                admin,
+                password_stdin,
+            }) = parse(&args)
+            else {
+                panic!("not user add");
+            };
+            assert_eq!(
+                (name.as_str(), admin, password_stdin),
+                ("bob", true, false),
+                "{args:?}"
+            );
+        }
+        assert!(Cli::try_parse_from(["tessera", "client", "delete"]).is_err());
+    }
 
     #[test]
     fn decode_warns_about_none_hmac_lifetime_and_sensitive_claims() {
