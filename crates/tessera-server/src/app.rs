@@ -7,7 +7,7 @@ use crate::routes::{auth, clients, events, keys, oauth, ops, sessions, sso, user
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::routing::{delete, get, post};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -122,8 +122,8 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([
-            HeaderName::from_static("x-auth-subject"),
-            HeaderName::from_static("x-auth-username"),
-            HeaderName::from_static("x-auth-roles"),
+            auth::X_AUTH_SUBJECT,
+            auth::X_AUTH_USERNAME,
+            auth::X_AUTH_ROLES,
         ])
 }

@@ -7,7 +7,7 @@ use crate::state::AppState;
 use crate::views::TokenResponse;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tessera_core::service::NewAccount;
@@ -147,18 +147,28 @@ pub async fn logout_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The forward-auth header naming the token's subject.
+pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
+/// The forward-auth header naming the token's username (absent for client tokens).
+pub const X_AUTH_USERNAME: HeaderName = HeaderName::from_static("x-auth-username");
+/// The forward-auth header listing the token's roles, comma-separated.
+pub const X_AUTH_ROLES: HeaderName = HeaderName::from_static("x-auth-roles");
+
 /// `GET /auth/verify` — for reverse-proxy forward-auth.
 #[utoipa::path(get, path = "/auth/verify", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "valid; X-Auth-Subject, X-Auth-Username, X-Auth-Roles headers"),
               (status = 401, description = "unauthenticated or invalid_token")))]
 pub async fn verify(auth: AuthUser) -> ApiResult<Response> {
-    let mut headers = HeaderMap::new();
     let value = |s: &str| HeaderValue::from_str(s).map_err(|_| ApiError::InvalidToken);
-    headers.insert("x-auth-subject", value(&auth.claims.sub)?);
-    if let Some(username) = &auth.claims.username {
-        headers.insert("x-auth-username", value(username)?);
+    let claims = &auth.claims;
+    let roles = claims.roles.as_deref().unwrap_or_default().join(",");
+    // Written straight into the response: no second map to copy from.
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    headers.insert(X_AUTH_SUBJECT, value(&claims.sub)?);
+    if let Some(username) = &claims.username {
+        headers.insert(X_AUTH_USERNAME, value(username)?);
     }
-    let roles = auth.claims.roles.as_deref().unwrap_or_default().join(",");
-    headers.insert("x-auth-roles", value(&roles)?);
-    Ok((StatusCode::OK, headers).into_response())
+    headers.insert(X_AUTH_ROLES, value(&roles)?);
+    Ok(response)
 }
