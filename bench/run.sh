@@ -125,6 +125,10 @@ stop_tree() {
 start() {
   local name=$1 address=$2 dir=$3 t0
   shift 3
+  if curl -s -o /dev/null --max-time 1 "http://$address/"; then
+    echo "something already listens on $address: stop it first" >&2
+    exit 1
+  fi
   t0=$(date +%s%N)
   (cd "$dir" && exec taskset -c "$SERVER_CPU" "$@" >"$OUT/logs/$name.log" 2>&1) &
   SERVER=$!
@@ -207,16 +211,19 @@ HASH_RATE=$(awk '/hashes_per_second/ {print $2}' "$WORK/hashrate.txt")
 HASH_MS=$(awk '/ms_per_hash/ {print $2}' "$WORK/hashrate.txt")
 
 # ---------------------------------------------------------------- ceiling
-# Measured at the start and again at the end: the goals use the higher of
-# the two, and the gap between them shows how steady the machine was.
-ceiling() { # KEY WHEN
+# The ceiling gets the very request Tessera gets, Authorization header and
+# all (an ES256 token is about 600 bytes, and reading them is part of what
+# any server must do), so it is measured after each Tessera verify load
+# with that load's token, and once more at the end with the ES256 token:
+# the ES256 goal uses the higher of its two runs, and the gap between them
+# shows how steady the machine was.
+ceiling() { # KEY WHEN TOKEN
   say "ceiling: bare hyper, constant 200 ($2)"
   start ceiling 127.0.0.1:18790 "$WORK" "$BIN/ceiling" 127.0.0.1:18790
-  if [ "$1" = ceiling.verify ]; then start_row ceiling; fi
-  TOKEN=x load "$1" "GET /auth/verify (any answer 200), $2" verify /auth/verify $CONC "$DURATION"
+  if [ "$1" = ceiling-es256.verify ]; then start_row ceiling; fi
+  TOKEN=$3 load "$1" "GET /auth/verify (any answer 200), $2" verify /auth/verify $CONC "$DURATION"
   stop
 }
-ceiling ceiling.verify "at the start"
 
 # ---------------------------------------------------------------- Tessera
 # Tessera with its defaults but for the issuer, the algorithm (and its
@@ -272,6 +279,8 @@ for i in $(seq 0 $((CONC + 7))); do
 done
 REFRESH_TOKENS=$WORK/refresh-sqlite.tokens load tessera-es256.refresh "POST /auth/refresh (SQLite)" refresh /auth/refresh $CONC "$DURATION"
 stop
+ES_TOKEN=$TOKEN
+ceiling ceiling-es256.verify "the ES256 token" "$ES_TOKEN"
 
 say "Tessera HS256 on SQLite"
 seed "$WORK/hs256" $BENCH_USERS
@@ -280,6 +289,7 @@ start_row tessera-hs256 "SQLite, $BENCH_USERS users"
 TOKEN=$(login_token "$(user 0)")
 TOKEN=$TOKEN load tessera-hs256.verify "GET /auth/verify" verify /auth/verify $CONC "$DURATION"
 stop
+ceiling ceiling-hs256.verify "the HS256 token" "$TOKEN"
 
 say "Tessera ES256 on PostgreSQL"
 PG_DB=tessera_bench_$$
@@ -347,7 +357,7 @@ for peer in express flask fastapi; do
   done
 done
 
-ceiling ceiling-end.verify "again at the end"
+ceiling ceiling-end.verify "the ES256 token, again at the end" "$ES_TOKEN"
 
 # ---------------------------------------------------------------- report
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -363,7 +373,8 @@ best_peer() { # ALG → "name rps"
 mark() { if awk "BEGIN {exit !($1)}"; then echo "**met**"; else echo "**not met**"; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "—"; else printf "%.2f", a / b}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "—"; else printf "%.0f%%", 100 * a / b}'; }
-CEIL=$(( FIG[ceiling.verify.rps] > FIG[ceiling-end.verify.rps] ? FIG[ceiling.verify.rps] : FIG[ceiling-end.verify.rps] ))
+CEIL=$(( FIG[ceiling-es256.verify.rps] > FIG[ceiling-end.verify.rps] ? FIG[ceiling-es256.verify.rps] : FIG[ceiling-end.verify.rps] ))
+CEIL_HS=${FIG[ceiling-hs256.verify.rps]}
 read -r BEST_ES BEST_ES_RPS <<<"$(best_peer ES256)"
 read -r BEST_HS BEST_HS_RPS <<<"$(best_peer HS256)"
 ES=${FIG[tessera-es256.verify.rps]}
@@ -411,8 +422,8 @@ BIG=$SCALE_USERS
   echo
   echo "| goal | figure | |"
   echo "|---|---|---|"
-  echo "| /auth/verify ES256 ≥ 70% of the ceiling (the higher of its two runs) | $ES vs $CEIL req/s = $(pct "$ES" "$CEIL") | $(mark "$ES >= 0.7 * $CEIL") |"
-  echo "| /auth/verify HS256 ≥ 70% of the ceiling | $HS vs $CEIL req/s = $(pct "$HS" "$CEIL") | $(mark "$HS >= 0.7 * $CEIL") |"
+  echo "| /auth/verify ES256 ≥ 70% of the ceiling (same token; the higher of its two runs) | $ES vs $CEIL req/s = $(pct "$ES" "$CEIL") | $(mark "$ES >= 0.7 * $CEIL") |"
+  echo "| /auth/verify HS256 ≥ 70% of the ceiling (same token) | $HS vs $CEIL_HS req/s = $(pct "$HS" "$CEIL_HS") | $(mark "$HS >= 0.7 * $CEIL_HS") |"
   echo "| /auth/verify p99 < 5 ms at c=$CONC | ES256 $(ms "$ES_P99") ms, HS256 $(ms "$HS_P99") ms | $(mark "$ES_P99 < 5000 && $HS_P99 < 5000") |"
   echo "| /auth/verify ES256 ≥ 5× the best peer | $ES vs $BEST_ES_RPS ($BEST_ES) = $(ratio "$ES" "$BEST_ES_RPS")× | $(mark "$ES >= 5 * $BEST_ES_RPS") |"
   echo "| /auth/verify HS256 ≥ 5× the best peer | $HS vs $BEST_HS_RPS ($BEST_HS) = $(ratio "$HS" "$BEST_HS_RPS")× | $(mark "$HS >= 5 * $BEST_HS_RPS") |"

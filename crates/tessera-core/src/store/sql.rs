@@ -26,9 +26,17 @@ use uuid::Uuid;
 mod oauth;
 
 /// The store on an embedded SQLite database (WAL mode).
+///
+/// SQLite runs one write transaction at a time. Writes therefore go through
+/// a pool of one connection, where they queue in arrival order inside the
+/// process, while reads share the other pool and never wait for a writer
+/// (WAL). Left to contend on one pool, writers would meet `SQLITE_BUSY` and
+/// sleep in SQLite's busy handler, which favours no one: under a burst of
+/// refreshes a few requests would wait seconds while others pass them.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -36,19 +44,34 @@ impl SqliteStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         // WAL lets readers proceed during a write; `synchronous = NORMAL` in WAL
         // mode keeps every committed transaction across a crash of the process
-        // (the OS holds the written WAL), and `busy_timeout` makes concurrent
-        // writers wait their turn instead of failing.
+        // (the OS holds the written WAL), and `busy_timeout` makes a writer
+        // wait for another process's write (e.g. the CLI's) instead of failing.
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // The writer first: it creates the file and switches it to WAL.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        // Readers refuse to write (`query_only`): a write sent to the wrong
+        // pool fails at once instead of racing the writer.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.pragma("query_only", "ON"))
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
+    }
+
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once,
+    /// so a transaction that reads before it writes cannot find, at its
+    /// first write, that another process wrote since its read.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
@@ -56,6 +79,8 @@ impl SqliteStore {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL runs concurrent writers itself.
+    writer: PgPool,
 }
 
 impl PgStore {
@@ -67,12 +92,20 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+        })
     }
 
     /// The underlying pool (for `LISTEN/NOTIFY` and tests).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A write transaction.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.writer.begin().await?)
     }
 }
 
@@ -275,7 +308,7 @@ macro_rules! sql_store {
         #[async_trait]
         impl Store for $store {
             async fn migrate(&self) -> StoreResult<()> {
-                sqlx::migrate!($migrations).run(&self.pool).await?;
+                sqlx::migrate!($migrations).run(&self.writer).await?;
                 Ok(())
             }
 
@@ -285,7 +318,7 @@ macro_rules! sql_store {
             }
 
             async fn insert_user(&self, u: &NewUser, first_session: Option<&NewSession>, audit: &[AuditEntry]) -> StoreResult<User> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let row = sqlx::query_as::<$db, UserRow>(concat!(
                     "INSERT INTO users (id, username, username_lower, email, first_name, last_name, phone, roles, \
                      is_admin, disabled, password_hash, created_at, updated_at) \
@@ -360,7 +393,7 @@ macro_rules! sql_store {
                 // The guard keeps at least one enabled admin: the change goes
                 // through if the user remains an enabled admin, was not one, or
                 // another enabled admin exists.
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 if c.roles.is_some() || c.disabled == Some(true) {
                     Self::lock_admin_guard(&mut tx).await?;
                 }
@@ -411,7 +444,7 @@ macro_rules! sql_store {
                     .bind(id.to_string())
                     .bind(hash)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -423,7 +456,7 @@ macro_rules! sql_store {
                 revoke: &SessionRevocation,
                 audit: &[AuditEntry],
             ) -> StoreResult<Option<Vec<Session>>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                     .bind(id.to_string())
                     .bind(hash)
@@ -440,7 +473,7 @@ macro_rules! sql_store {
             }
 
             async fn delete_user(&self, id: Uuid, follow: &FollowUp) -> StoreResult<Guarded<User>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 Self::lock_admin_guard(&mut tx).await?;
                 // Revocations first: the delete cascades to the sessions.
                 Self::follow_up_tx(&mut tx, id, follow).await?;
@@ -462,7 +495,7 @@ macro_rules! sql_store {
             }
 
             async fn insert_session(&self, n: &NewSession, audit: &[AuditEntry]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 Self::insert_session_tx(&mut tx, n).await?;
                 Self::append_audit_tx(&mut tx, audit).await?;
                 tx.commit().await?;
@@ -493,7 +526,7 @@ macro_rules! sql_store {
             }
 
             async fn rotate_refresh_token(&self, r: &Rotation, audit: &[AuditEntry]) -> StoreResult<Option<Session>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 // A single conditional UPDATE: of any number of concurrent
                 // refreshes with one token, exactly one matches the row.
                 let row = sqlx::query_as::<$db, SessionRow>(concat!(
@@ -543,7 +576,7 @@ macro_rules! sql_store {
             }
 
             async fn revoke_session(&self, id: Uuid, now: Millis, until: Millis, audit: &[AuditEntry]) -> StoreResult<Option<Session>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let row = sqlx::query_as::<$db, SessionRow>(concat!(
                     "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
                     session_columns!()
@@ -570,7 +603,7 @@ macro_rules! sql_store {
                 revoke: &SessionRevocation,
                 audit: &[AuditEntry],
             ) -> StoreResult<Vec<Session>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let revoked = Self::revoke_user_sessions_tx(&mut tx, user_id, revoke).await?;
                 Self::append_audit_tx(&mut tx, audit).await?;
                 tx.commit().await?;
@@ -578,7 +611,7 @@ macro_rules! sql_store {
             }
 
             async fn insert_revocations(&self, entries: &[Revocation]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for e in entries {
                     Self::insert_revocation(&mut tx, e).await?;
                 }
@@ -599,7 +632,7 @@ macro_rules! sql_store {
             }
 
             async fn purge_expired(&self, now: Millis, dead_session_cutoff: Millis) -> StoreResult<u64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let a = sqlx::query::<$db>("DELETE FROM revocations WHERE expires_at <= $1")
                     .bind(now)
                     .execute(&mut *tx)
@@ -623,7 +656,7 @@ macro_rules! sql_store {
             }
 
             async fn insert_signing_key(&self, k: &StoredKey, audit: &[AuditEntry]) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>(
                     "INSERT INTO signing_keys (kid, generation, alg, private_der, encrypted, created_at, activates_at, purpose) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
@@ -651,7 +684,7 @@ macro_rules! sql_store {
                     .bind(kid)
                     .bind(private_der)
                     .bind(encrypted)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -680,7 +713,7 @@ macro_rules! sql_store {
             }
 
             async fn throttle_failure(&self, key: &str, now: Millis, window_start: Millis, audit: &[AuditEntry]) -> StoreResult<i64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let hits = sqlx::query_scalar::<$db, i64>(
                     "INSERT INTO throttle (key, hits, blocked_until, updated_at) VALUES ($1, 1, 0, $2) \
                      ON CONFLICT (key) DO UPDATE SET \
@@ -706,13 +739,13 @@ macro_rules! sql_store {
                 )
                     .bind(key)
                     .bind(until)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
 
             async fn throttle_clear(&self, key: &str) -> StoreResult<()> {
-                sqlx::query::<$db>("DELETE FROM throttle WHERE key = $1").bind(key).execute(&self.pool).await?;
+                sqlx::query::<$db>("DELETE FROM throttle WHERE key = $1").bind(key).execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -729,7 +762,7 @@ macro_rules! sql_store {
                 .bind(key)
                 .bind(now)
                 .bind(end)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?)
             }
 
@@ -759,18 +792,18 @@ macro_rules! sql_store {
                     "DELETE FROM events WHERE at < $1 AND seq < (SELECT MAX(seq) FROM events)",
                 )
                 .bind(before)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(done.rows_affected())
             }
 
             async fn purge_audit(&self, before: Millis) -> StoreResult<u64> {
-                let done = sqlx::query::<$db>("DELETE FROM audit_log WHERE at < $1").bind(before).execute(&self.pool).await?;
+                let done = sqlx::query::<$db>("DELETE FROM audit_log WHERE at < $1").bind(before).execute(&self.writer).await?;
                 Ok(done.rows_affected())
             }
 
             async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 Self::append_audit_tx(&mut tx, std::slice::from_ref(e)).await?;
                 tx.commit().await?;
                 Ok(())
@@ -817,5 +850,63 @@ impl Revocation {
             not_before: 0,
             expires_at: until,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite(dir: &tempfile::TempDir) -> SqliteStore {
+        let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn sqlite_writes_take_turns_on_one_connection_and_reads_never_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(&dir).await;
+        assert_eq!(store.writer.options().get_max_connections(), 1);
+
+        let held = store.begin_write().await.unwrap();
+        // Reads answer while a write transaction is open (WAL, other pool).
+        let read = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.throttle_blocked_until(["a", "b"], 0),
+        );
+        assert_eq!(
+            read.await.expect("a read waited for the writer").unwrap(),
+            None
+        );
+        // A second write queues for the writer and goes through once it is free.
+        let queued = store.clone();
+        let second = tokio::spawn(async move { queued.rate_limit_hit("k", 0, 1_000).await });
+        tokio::task::yield_now().await;
+        assert!(
+            !second.is_finished(),
+            "a write ran beside an open write transaction"
+        );
+        held.commit().await.unwrap();
+        let hit = tokio::time::timeout(Duration::from_secs(5), second).await;
+        assert_eq!(
+            hit.expect("the queued write never ran").unwrap().unwrap(),
+            (1, 1_000)
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_readers_refuse_to_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(&dir).await;
+        let write = sqlx::query("DELETE FROM throttle")
+            .execute(&store.pool)
+            .await;
+        assert!(write.is_err(), "the read pool wrote");
+        sqlx::query("DELETE FROM throttle")
+            .execute(&store.writer)
+            .await
+            .unwrap();
     }
 }

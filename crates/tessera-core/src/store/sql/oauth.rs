@@ -182,7 +182,7 @@ macro_rules! oauth_sql_store {
         #[async_trait]
         impl OAuthStore for $store {
             async fn insert_client(&self, c: &StoredClient, audit: &[AuditEntry]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let grants: Vec<String> = c.client.grant_types.iter().map(|g| g.as_str().to_owned()).collect();
                 sqlx::query::<$db>(
                     "INSERT INTO oauth_clients (client_id, name, secret_hash, redirect_uris, \
@@ -239,7 +239,7 @@ macro_rules! oauth_sql_store {
                 if client_id.contains('\0') {
                     return Ok(None);
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>("DELETE FROM oauth_clients WHERE client_id = $1")
                     .bind(client_id)
                     .execute(&mut *tx)
@@ -257,7 +257,7 @@ macro_rules! oauth_sql_store {
             }
 
             async fn insert_browser_session(&self, n: &NewBrowserSession, audit: &[AuditEntry]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>(
                     "INSERT INTO browser_sessions (id, user_id, token_hash, auth_time, expires_at) \
                      VALUES ($1, $2, $3, $4, $5)",
@@ -280,7 +280,7 @@ macro_rules! oauth_sql_store {
                 auth_time: Millis,
                 audit: &[AuditEntry],
             ) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query::<$db>(
                     "UPDATE browser_sessions SET auth_time = $2 \
                      WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
@@ -317,7 +317,7 @@ macro_rules! oauth_sql_store {
                 until: Millis,
                 audit: &[AuditEntry],
             ) -> StoreResult<Vec<Session>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query::<$db>("UPDATE browser_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                     .bind(id.to_string())
                     .bind(now)
@@ -346,7 +346,7 @@ macro_rules! oauth_sql_store {
                 .bind(&c.nonce)
                 .bind(c.auth_time)
                 .bind(c.expires_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -370,7 +370,7 @@ macro_rules! oauth_sql_store {
                 session: &NewSession,
                 audit: &[AuditEntry],
             ) -> StoreResult<Redemption> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let lock: Option<&str> = $lock_browser;
                 if let Some(sql) = lock {
                     sqlx::query::<$db>(sql).bind(&hash[..]).execute(&mut *tx).await?;
@@ -424,7 +424,7 @@ macro_rules! oauth_sql_store {
                 now: Millis,
                 audit: &[AuditEntry],
             ) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 Self::insert_revocation(&mut tx, revocation).await?;
                 let event = events::token_revoked(&revocation.subject, sub, exp_ms);
                 Self::insert_event_tx(&mut tx, now, &event).await?;
@@ -434,7 +434,7 @@ macro_rules! oauth_sql_store {
             }
 
             async fn purge_oauth(&self, before: Millis) -> StoreResult<u64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let a = sqlx::query::<$db>("DELETE FROM authorization_codes WHERE expires_at <= $1")
                     .bind(before)
                     .execute(&mut *tx)
