@@ -1,6 +1,7 @@
 -- Appended to every scenario script by bench/run.sh: writes one line of
 -- figures to $WRK_REPORT when wrk is done (latencies in microseconds):
--- requests duration_us p50 p99 max non2xx socket_errors
+-- requests duration_us p50 p99 max status_errors socket_errors
+-- (status_errors: answers with a status of 400 or more, as wrk counts them)
 done = function(summary, latency, requests)
   local e = summary.errors
   local f = assert(io.open(os.getenv("WRK_REPORT"), "w"))
