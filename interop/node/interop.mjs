@@ -198,7 +198,8 @@ check('set-up: admin registers the clients, a user signs up', async () => {
     redirect_uris: [WEB_CALLBACK],
     post_logout_redirect_uris: [WEB_SIGNED_OUT],
     grant_types: ['authorization_code', 'refresh_token'],
-    scopes: ['openid', 'profile', 'email'],
+    // A resource server too: it may introspect tokens (RFC 7662).
+    scopes: ['openid', 'profile', 'email', 'tessera:introspect'],
     confidential: true,
   })
   const spa = await register({
@@ -318,12 +319,12 @@ check('openid-client: tokenIntrospection and tokenRevocation', async () => {
   await client.tokenRevocation(await configure(state.spa.id), spaTokens.access_token)
   const dead = await client.tokenIntrospection(config, spaTokens.access_token)
   assert.equal(dead.active, false)
-  assert.equal((await api('GET', '/me', { token: spaTokens.access_token })).status, 401)
+  assert.equal((await api('GET', '/auth/verify', { token: spaTokens.access_token })).status, 401)
 })
 
 check('openid-client: buildEndSessionUrl with id_token_hint ends the SSO session and its tokens', async () => {
   const { config, browser, tokens } = state
-  assert.equal((await api('GET', '/me', { token: tokens.access_token })).status, 200)
+  assert.equal((await api('GET', '/auth/verify', { token: tokens.access_token })).status, 200)
   const url = client.buildEndSessionUrl(config, {
     id_token_hint: state.idToken,
     post_logout_redirect_uri: WEB_SIGNED_OUT,
@@ -333,7 +334,7 @@ check('openid-client: buildEndSessionUrl with id_token_hint ends the SSO session
   assert.equal(answer.status, 303)
   assert.equal(answer.headers.get('location'), `${WEB_SIGNED_OUT}?state=bye`)
   assert.ok(!browser.jar.has('tessera_session'), 'the session cookie is cleared')
-  assert.equal((await api('GET', '/me', { token: tokens.access_token })).status, 401)
+  assert.equal((await api('GET', '/auth/verify', { token: tokens.access_token })).status, 401)
   await rejects(client.refreshTokenGrant(config, tokens.refresh_token), 'a refresh token of the ended session')
   const again = await startLogin(config, WEB_CALLBACK)
   assert.equal((await browser.fetch(again.url)).status, 200, 'the login page shows again')

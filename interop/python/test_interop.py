@@ -254,7 +254,8 @@ def setup():
             "redirect_uris": [WEB_CALLBACK],
             "post_logout_redirect_uris": [WEB_SIGNED_OUT],
             "grant_types": ["authorization_code", "refresh_token", "password"],
-            "scopes": ["openid", "profile", "email"],
+            # A resource server too: it may introspect tokens (RFC 7662).
+            "scopes": ["openid", "profile", "email", "tessera:introspect"],
             "confidential": True,
         }
     )
@@ -457,20 +458,20 @@ def code_reuse():
     url, pending = start_login(session)
     location = state["browser"].get(url, allow_redirects=False, timeout=TIMEOUT).headers["Location"]
     first, _ = finish_login(session, location, pending)
-    assert api("GET", "/me", first["access_token"]).status_code == 200
+    assert api("GET", "/auth/verify", first["access_token"]).status_code == 200
     try:
         finish_login(session, location, pending)
     except OAuthError as e:
         assert e.error == "invalid_grant", e.error
     else:
         raise AssertionError("a used code was accepted again")
-    assert api("GET", "/me", first["access_token"]).status_code == 401
+    assert api("GET", "/auth/verify", first["access_token"]).status_code == 401
 
 
 # --- introspection, revocation, logout ---------------------------------------
 
 
-@check("authlib: introspect (active), revoke the access token, introspect (inactive), /me refuses it")
+@check("authlib: introspect (active), revoke the access token, introspect (inactive), forward-auth refuses it")
 def revoke_and_introspect():
     meta, session = state["meta"], state["password_session"]
     access = session.token["access_token"]
@@ -481,7 +482,7 @@ def revoke_and_introspect():
     assert r.status_code == 200, r.text
     r = session.introspect_token(meta["introspection_endpoint"], token=access)
     assert r.status_code == 200 and r.json() == {"active": False}, r.text
-    me = api("GET", "/me", access)
+    me = api("GET", "/auth/verify", access)
     assert me.status_code == 401, me.text
     state["revoked_jti"] = verify_access_token(access)["jti"]
 
@@ -503,8 +504,8 @@ def revoke_refresh_token():
 def logout():
     meta, browser, web = state["meta"], state["browser"], state["web_token"]
     spa = state["spa_token"]
-    assert api("GET", "/me", web["access_token"]).status_code == 200
-    assert api("GET", "/me", spa["access_token"]).status_code == 200
+    assert api("GET", "/auth/verify", web["access_token"]).status_code == 200
+    assert api("GET", "/auth/verify", spa["access_token"]).status_code == 200
     answer = browser.get(
         meta["end_session_endpoint"],
         params={"id_token_hint": web["id_token"], "post_logout_redirect_uri": WEB_SIGNED_OUT, "state": "bye"},
@@ -515,8 +516,8 @@ def logout():
     assert answer.headers["Location"] == WEB_SIGNED_OUT + "?state=bye"
     assert "tessera_session" not in browser.cookies, "the session cookie is cleared"
     # Every token session issued through that browser session has ended.
-    assert api("GET", "/me", web["access_token"]).status_code == 401
-    assert api("GET", "/me", spa["access_token"]).status_code == 401
+    assert api("GET", "/auth/verify", web["access_token"]).status_code == 401
+    assert api("GET", "/auth/verify", spa["access_token"]).status_code == 401
     try:
         state["web_session"].refresh_token(meta["token_endpoint"])
     except OAuthError as e:
@@ -539,14 +540,14 @@ def logout_with_confirmation():
     params = {"client_id": client_id, "post_logout_redirect_uri": WEB_SIGNED_OUT, "state": "later"}
     page = browser.get(meta["end_session_endpoint"], params=params, allow_redirects=False, timeout=TIMEOUT)
     assert page.status_code == 200, page.status_code
-    assert api("GET", "/me", token["access_token"]).status_code == 200, "nobody is signed out by a mere link"
+    assert api("GET", "/auth/verify", token["access_token"]).status_code == 200, "nobody is signed out by a mere link"
     form = read_form(page.text)
     assert form.method == "post" and form.action == "/logout" and "csrf_token" in form.inputs
     forged = {k: v for k, v in form.inputs.items() if k != "csrf_token"}
     assert browser.post(f"{ISSUER}/logout", data=forged, allow_redirects=False, timeout=TIMEOUT).status_code == 403
     answer = browser.post(f"{ISSUER}/logout", data=form.inputs, allow_redirects=False, timeout=TIMEOUT)
     assert answer.status_code == 303 and answer.headers["Location"] == WEB_SIGNED_OUT + "?state=later"
-    assert api("GET", "/me", token["access_token"]).status_code == 401
+    assert api("GET", "/auth/verify", token["access_token"]).status_code == 401
 
 
 @check("websockets: an events:read client sees session.revoked and token.revoked on /events")

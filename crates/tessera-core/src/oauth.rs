@@ -15,8 +15,30 @@ pub const SCOPE_PROFILE: &str = "profile";
 pub const SCOPE_EMAIL: &str = "email";
 /// `events:read`: a client may follow every event on `GET /events`.
 pub const SCOPE_EVENTS_READ: &str = "events:read";
+/// `tessera:account`: a person's token issued to a client may use Tessera's
+/// own account API (`/me`, `/users/**`, `/sessions/**`, `/auth/logout*`).
+pub const SCOPE_ACCOUNT: &str = "tessera:account";
+/// `tessera:admin`: as `tessera:account`, and an admin's token issued to a
+/// client may also administer Tessera (`/admin/**` and admin-only user changes).
+pub const SCOPE_ADMIN: &str = "tessera:admin";
+/// `tessera:introspect`: a confidential client (a resource server) may ask
+/// `POST /oauth/introspect` about tokens.
+pub const SCOPE_INTROSPECT: &str = "tessera:introspect";
+/// The scopes that give a client's tokens power over Tessera itself: granted
+/// only when asked for by name, and named to the person before they are.
+pub const PRIVILEGED_SCOPES: [&str; 2] = [SCOPE_ACCOUNT, SCOPE_ADMIN];
+/// The prefix of Tessera's own scopes; a client may register only those known.
+pub const TESSERA_SCOPE_PREFIX: &str = "tessera:";
 /// The scopes Tessera itself gives meaning to (clients may register others).
-pub const KNOWN_SCOPES: [&str; 4] = [SCOPE_OPENID, SCOPE_PROFILE, SCOPE_EMAIL, SCOPE_EVENTS_READ];
+pub const KNOWN_SCOPES: [&str; 7] = [
+    SCOPE_OPENID,
+    SCOPE_PROFILE,
+    SCOPE_EMAIL,
+    SCOPE_EVENTS_READ,
+    SCOPE_ACCOUNT,
+    SCOPE_ADMIN,
+    SCOPE_INTROSPECT,
+];
 /// The scopes a token from the `password` grant without a client may hold.
 pub const FIRST_PARTY_SCOPES: [&str; 3] = [SCOPE_OPENID, SCOPE_PROFILE, SCOPE_EMAIL];
 
@@ -102,11 +124,18 @@ impl OAuthClient {
         self.post_logout_redirect_uris.iter().any(|u| u == uri)
     }
 
-    /// The scope granted for `requested` (`None`: all the client's scopes),
-    /// or `None` if it asks for a scope the client may not have.
+    /// The scope granted for `requested` (`None`: all the client's scopes
+    /// but Tessera's own `tessera:*`, which must be asked for by name), or
+    /// `None` if it asks for a scope the client may not have.
     pub fn grant_scope(&self, requested: Option<&str>) -> Option<Vec<String>> {
         match requested {
-            None => Some(self.scopes.clone()),
+            None => Some(
+                self.scopes
+                    .iter()
+                    .filter(|s| !s.starts_with(TESSERA_SCOPE_PREFIX))
+                    .cloned()
+                    .collect(),
+            ),
             Some(requested) => {
                 let scopes = parse_scope(requested)?;
                 scopes
@@ -143,6 +172,50 @@ impl StoredClient {
     pub fn secret_matches(&self, secret: &str) -> bool {
         self.secret_hash
             .is_some_and(|hash| constant_time_eq(&hash, &sha256(secret.as_bytes())))
+    }
+}
+
+/// How much of Tessera's own API an access token may use.
+///
+/// A token Tessera issued to a person directly (`/auth/*`, or the `password`
+/// grant without a client) speaks for that person everywhere. A token issued
+/// to an OAuth client speaks for the person only as far as its scope says:
+/// otherwise any registered application — or a script injected into one —
+/// would hold the full power of whoever signs in to it, admins included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ApiAccess {
+    /// None of Tessera's own API (the token is for other services).
+    None,
+    /// The person's own account.
+    Account,
+    /// The account, and administration when the person is an admin.
+    Admin,
+}
+
+impl ApiAccess {
+    /// The access of a token with `client_id` and `scope` claims.
+    pub fn of(client_id: Option<&str>, scope: Option<&str>) -> Self {
+        if client_id.is_none() {
+            return ApiAccess::Admin;
+        }
+        let scope = scope.unwrap_or("");
+        if scope_has(scope, SCOPE_ADMIN) {
+            ApiAccess::Admin
+        } else if scope_has(scope, SCOPE_ACCOUNT) {
+            ApiAccess::Account
+        } else {
+            ApiAccess::None
+        }
+    }
+}
+
+/// What a privileged scope lets an application do, in words for the person
+/// asked to allow it; `None` for the other scopes.
+pub fn privileged_scope_description(scope: &str) -> Option<&'static str> {
+    match scope {
+        SCOPE_ACCOUNT => Some("see and change your account, and sign out your sessions"),
+        SCOPE_ADMIN => Some("administer this service with your administrator rights"),
+        _ => None,
     }
 }
 
@@ -242,6 +315,8 @@ pub enum OAuthErrorCode {
     AccessDenied,
     /// `prompt=none` and nobody is signed in.
     LoginRequired,
+    /// `prompt=none`, but the request needs the person's consent first.
+    ConsentRequired,
     /// The token endpoint's own failure (500).
     ServerError,
     /// Too many failed attempts (429, with `Retry-After`).
@@ -261,6 +336,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::UnsupportedResponseType => "unsupported_response_type",
             OAuthErrorCode::AccessDenied => "access_denied",
             OAuthErrorCode::LoginRequired => "login_required",
+            OAuthErrorCode::ConsentRequired => "consent_required",
             OAuthErrorCode::ServerError => "server_error",
             OAuthErrorCode::TooManyAttempts => "too_many_attempts",
         }
@@ -418,6 +494,54 @@ mod tests {
         assert!(client.has_redirect_uri("https://a.example/cb"));
         assert!(!client.has_redirect_uri("https://a.example/cb/"));
         assert!(!client.has_redirect_uri("HTTPS://a.example/cb"));
+    }
+
+    #[test]
+    fn privileged_scopes_are_granted_only_when_asked_for() {
+        let client = OAuthClient {
+            client_id: "c".into(),
+            name: "Console".into(),
+            confidential: false,
+            redirect_uris: vec!["https://a.example/cb".into()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: vec![
+                "openid".into(),
+                SCOPE_ACCOUNT.into(),
+                SCOPE_ADMIN.into(),
+                SCOPE_INTROSPECT.into(),
+            ],
+            id_token_alg: None,
+            created_at: 0,
+        };
+        assert_eq!(client.grant_scope(None).unwrap(), vec!["openid"]);
+        assert_eq!(
+            client.grant_scope(Some("openid tessera:admin")).unwrap(),
+            vec!["openid", SCOPE_ADMIN]
+        );
+    }
+
+    #[test]
+    fn a_client_token_reaches_the_api_only_through_its_scope() {
+        assert_eq!(ApiAccess::of(None, None), ApiAccess::Admin);
+        assert_eq!(ApiAccess::of(None, Some("profile")), ApiAccess::Admin);
+        assert_eq!(ApiAccess::of(Some("c"), None), ApiAccess::None);
+        assert_eq!(
+            ApiAccess::of(Some("c"), Some("openid profile")),
+            ApiAccess::None
+        );
+        assert_eq!(
+            ApiAccess::of(Some("c"), Some("openid tessera:account")),
+            ApiAccess::Account
+        );
+        assert_eq!(
+            ApiAccess::of(Some("c"), Some("tessera:admin")),
+            ApiAccess::Admin
+        );
+        assert_eq!(
+            ApiAccess::of(Some("c"), Some("tessera:accounts tessera:admins")),
+            ApiAccess::None
+        );
     }
 
     #[test]

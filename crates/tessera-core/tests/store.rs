@@ -105,6 +105,7 @@ conformance!(
     purge_oauth_forgets_expired_codes_and_ended_browser_sessions,
     revoke_user_sessions_also_ends_the_users_browser_sessions,
     deleting_a_user_forgets_their_browser_sessions_and_codes,
+    a_refresh_token_rotates_only_for_the_client_its_session_belongs_to,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -189,6 +190,7 @@ fn rotation(old: [u8; 32], now: Millis) -> Rotation {
         sealed_new: random_hash().to_vec(),
         now,
         idle_ttl_ms: DAY,
+        client_id: None,
     }
 }
 
@@ -3203,7 +3205,8 @@ async fn session_by_refresh_hash_finds_the_session_of_the_current_token_only(
             .unwrap()
             .is_none()
     );
-    let turn = rotation(hash, NOW + MINUTE);
+    let mut turn = rotation(hash, NOW + MINUTE);
+    turn.client_id = Some("app".into());
     store
         .rotate_refresh_token(&turn, &[])
         .await
@@ -3407,5 +3410,53 @@ async fn deleting_a_user_forgets_their_browser_sessions_and_codes(store: Arc<dyn
     assert_eq!(
         store.browser_session(&sams, NOW).await.unwrap(),
         Some(sams_session)
+    );
+}
+
+async fn a_refresh_token_rotates_only_for_the_client_its_session_belongs_to(store: Arc<dyn Store>) {
+    let max = add_user(&store, "max", &[]).await;
+    add_client(&store, "app").await;
+    add_client(&store, "other").await;
+    let (_, app_hash) = add_oauth_session(&store, max, Some("app"), None).await;
+    let (_, own_hash) = add_oauth_session(&store, max, None, None).await;
+    for client_id in [None, Some("other")] {
+        let mut turn = rotation(app_hash, NOW + MINUTE);
+        turn.client_id = client_id.map(Into::into);
+        assert!(
+            store
+                .rotate_refresh_token(&turn, &[])
+                .await
+                .unwrap()
+                .is_none(),
+            "{client_id:?} rotated app's token"
+        );
+    }
+    let mut turn = rotation(own_hash, NOW + MINUTE);
+    turn.client_id = Some("app".into());
+    assert!(
+        store
+            .rotate_refresh_token(&turn, &[])
+            .await
+            .unwrap()
+            .is_none(),
+        "a client rotated a first-party token"
+    );
+    // Nothing was spent by the refused attempts: the right callers still rotate.
+    let mut turn = rotation(app_hash, NOW + MINUTE);
+    turn.client_id = Some("app".into());
+    assert!(
+        store
+            .rotate_refresh_token(&turn, &[])
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let turn = rotation(own_hash, NOW + MINUTE);
+    assert!(
+        store
+            .rotate_refresh_token(&turn, &[])
+            .await
+            .unwrap()
+            .is_some()
     );
 }

@@ -104,11 +104,23 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
     // the layer would only add work to every request.
     let router = if tracing::enabled!(target: "tower_http::trace::on_request", tracing::Level::DEBUG)
     {
-        router.layer(TraceLayer::new_for_http())
+        router.layer(TraceLayer::new_for_http().make_span_with(request_span::<axum::body::Body>))
     } else {
         router
     };
     router.with_state(state)
+}
+
+/// The span of one request in the DEBUG log: method and path, never the
+/// query string, which can carry secrets (`id_token_hint` on `/logout`, a
+/// `code` or `state` on a redirect) that must not reach the logs.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        version = ?request.version(),
+    )
 }
 
 /// CORS for the configured origins only; none by default.
@@ -125,5 +137,65 @@ fn cors(origins: &[String]) -> CorsLayer {
             auth::X_AUTH_SUBJECT,
             auth::X_AUTH_USERNAME,
             auth::X_AUTH_ROLES,
+            auth::X_AUTH_CLIENT,
+            auth::X_AUTH_SCOPE,
         ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use std::sync::Mutex;
+    use tower::ServiceExt as _;
+
+    /// Collects everything logged while it is the thread's subscriber.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_debug_request_log_names_the_path_but_never_the_query() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app: Router = Router::new()
+            .route("/logout", get(|| async { "signed out" }))
+            .layer(TraceLayer::new_for_http().make_span_with(request_span::<Body>));
+        let request = Request::get("/logout?id_token_hint=eyJSECRET.eyJSECRET.SIG&state=s3cr3t")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("response");
+        assert_eq!(response.status(), axum::http::StatusCode::OK);
+        let log = String::from_utf8_lossy(
+            &captured
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_owned();
+        assert!(log.contains("path=/logout"), "{log}");
+        assert!(!log.contains("SECRET"), "{log}");
+        assert!(!log.contains("s3cr3t"), "{log}");
+        assert!(!log.contains("id_token_hint"), "{log}");
+    }
 }

@@ -46,6 +46,9 @@ pub enum ApiError {
     InvalidRefreshToken,
     /// 403 `forbidden`.
     Forbidden(String),
+    /// 403 `forbidden`: a token issued to an OAuth client lacks the scope
+    /// named (RFC 6750 §3.1 `insufficient_scope`).
+    InsufficientScope(&'static str),
     /// 403 `registration_disabled`.
     RegistrationDisabled,
     /// 404 `user_not_found`.
@@ -86,7 +89,7 @@ impl ApiError {
             Unauthenticated | InvalidToken | InvalidCredentials | InvalidRefreshToken => {
                 StatusCode::UNAUTHORIZED
             }
-            Forbidden(_) | RegistrationDisabled => StatusCode::FORBIDDEN,
+            Forbidden(_) | InsufficientScope(_) | RegistrationDisabled => StatusCode::FORBIDDEN,
             UserNotFound | NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UsernameTaken | LastAdmin | KeyRotationUnavailable => StatusCode::CONFLICT,
@@ -110,7 +113,7 @@ impl ApiError {
             InvalidToken => "invalid_token",
             InvalidCredentials => "invalid_credentials",
             InvalidRefreshToken => "invalid_refresh_token",
-            Forbidden(_) => "forbidden",
+            Forbidden(_) | InsufficientScope(_) => "forbidden",
             RegistrationDisabled => "registration_disabled",
             UserNotFound => "user_not_found",
             NotFound => "not_found",
@@ -140,6 +143,9 @@ impl ApiError {
             InvalidCredentials => "invalid username or password".into(),
             InvalidRefreshToken => "the refresh token is invalid, expired or revoked".into(),
             Forbidden(m) => m.clone(),
+            InsufficientScope(scope) => format!(
+                "this token was issued to an application; Tessera's own API needs scope {scope}"
+            ),
             RegistrationDisabled => "registration is disabled".into(),
             UserNotFound => "user not found".into(),
             NotFound => "not found".into(),
@@ -228,6 +234,12 @@ impl IntoResponse for ApiError {
             }
             ApiError::TooManyAttempts { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::InsufficientScope(scope) => {
+                let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
             }
             _ => {}
         }

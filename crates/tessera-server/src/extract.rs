@@ -1,6 +1,6 @@
 //! Extractors: [`ValidJson`] (content type, size, JSON, schema), [`AuthUser`]
-//! (a verified bearer token) and [`ClientInfo`] (who is calling, from the
-//! socket or a trusted proxy).
+//! (a verified bearer token), [`Client`] and [`ClientAddress`] (who is
+//! calling, from the socket or a trusted proxy).
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tessera_core::model::ROLE_ADMIN;
+use tessera_core::oauth::{ApiAccess, SCOPE_ACCOUNT, SCOPE_ADMIN};
 use tessera_core::tokens::AccessClaims;
 use tessera_core::{Caller, ClientInfo, Tessera};
 use uuid::Uuid;
@@ -74,21 +75,39 @@ impl AuthUser {
         self.claims.has_role(ROLE_ADMIN)
     }
 
-    /// The person behind the token; 403 for a token issued to an OAuth client
-    /// rather than a person.
+    /// How much of Tessera's own API the token may use ([`ApiAccess`]).
+    pub fn access(&self) -> ApiAccess {
+        ApiAccess::of(
+            self.claims.client_id.as_deref(),
+            self.claims.scope.as_deref(),
+        )
+    }
+
+    /// The person behind the token, for Tessera's own API (`/me`,
+    /// `/users/**`, `/sessions/**`, `/admin/**`, `/auth/logout*`): 403 for a
+    /// token about an OAuth client rather than a person, and for a person's
+    /// token issued to a client without scope `tessera:account` or
+    /// `tessera:admin`.
     pub fn person(&self) -> Result<Caller, ApiError> {
         if self.claims.username.is_none() {
             return Err(ApiError::forbidden(
                 "this endpoint is about a person; the token belongs to a client",
             ));
         }
+        if self.access() == ApiAccess::None {
+            return Err(ApiError::InsufficientScope(SCOPE_ACCOUNT));
+        }
         Tessera::caller(&self.claims).ok_or(ApiError::InvalidToken)
     }
 
-    /// 403 unless the caller is an admin.
+    /// 403 unless the caller is an admin (and, with a token issued to an
+    /// OAuth client, holds scope `tessera:admin`).
     pub fn require_admin(&self) -> Result<Caller, ApiError> {
         let caller = self.person()?;
         if !caller.is_admin {
+            if self.is_admin() {
+                return Err(ApiError::InsufficientScope(SCOPE_ADMIN));
+            }
             return Err(ApiError::forbidden("admin role required"));
         }
         Ok(caller)
@@ -191,25 +210,67 @@ pub fn client_ip(parts: &Parts, trusted: &[crate::config::Cidr]) -> Option<IpAdd
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())?;
-    if !trusted.iter().any(|n| n.contains(peer)) {
-        return Some(peer);
+    Some(forwarded_client(peer, &parts.headers, trusted))
+}
+
+/// The client behind `peer`: walking `X-Forwarded-For` from the nearest hop
+/// outwards, the first address that is not one of our trusted proxies.
+/// Every hop to the right of it was appended by a proxy we trust; what lies
+/// to the left of it was written by the client and proves nothing. An entry
+/// that does not parse (even after stripping a port or brackets: `unknown`,
+/// an obfuscated identifier, garbage) ends the walk at the peer, never at
+/// an address further left that the client may have forged.
+fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[crate::config::Cidr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
     }
-    let forwarded: Vec<IpAddr> = parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    // Walk from the nearest hop outwards, skipping our own proxies.
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted.iter().any(|n| n.contains(*ip)))
-            .unwrap_or(peer),
-    )
+    let mut hops: Vec<&str> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(value) = value.to_str() else {
+            return peer;
+        };
+        hops.extend(value.split(','));
+    }
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_forwarded_hop(hop) else {
+            return peer;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry as an address: `1.2.3.4`, `1.2.3.4:5678`,
+/// `2001:db8::1`, `[2001:db8::1]` or `[2001:db8::1]:443`.
+fn parse_forwarded_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = hop.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    hop.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .and_then(|h| h.parse::<std::net::Ipv6Addr>().ok())
+        .map(IpAddr::V6)
+}
+
+/// The client's address alone ([`client_ip`]), where no user agent is needed.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(ClientAddress(client_ip(parts, &state.trusted_proxies)))
+    }
 }
 
 /// Client facts for audit and sessions.
@@ -233,7 +294,71 @@ impl FromRequestParts<AppState> for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Cidr;
     use axum::http::HeaderValue;
+
+    fn client_of(peer: &str, xff: &[&str], trusted: &[&str]) -> String {
+        let trusted: Vec<Cidr> = trusted.iter().map(|t| Cidr::parse(t).unwrap()).collect();
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        forwarded_client(peer.parse().unwrap(), &h, &trusted).to_string()
+    }
+
+    #[test]
+    fn forwarded_for_is_walked_from_the_right_through_trusted_proxies_only() {
+        let proxy = ["127.0.0.1", "10.0.0.0/8"];
+        // An untrusted peer's header is ignored.
+        assert_eq!(client_of("6.6.6.6", &["1.1.1.1"], &proxy), "6.6.6.6");
+        assert_eq!(client_of("127.0.0.1", &["1.1.1.1"], &proxy), "1.1.1.1");
+        // The client's own forged entries to the left are never believed.
+        assert_eq!(
+            client_of("127.0.0.1", &["9.9.9.9, 1.1.1.1"], &proxy),
+            "1.1.1.1"
+        );
+        assert_eq!(
+            client_of("127.0.0.1", &["9.9.9.9, 1.1.1.1, 10.0.0.7"], &proxy),
+            "1.1.1.1"
+        );
+        assert_eq!(
+            client_of("127.0.0.1", &["9.9.9.9", "1.1.1.1"], &proxy),
+            "1.1.1.1"
+        );
+        // Ports and brackets, as proxies append them.
+        assert_eq!(
+            client_of("127.0.0.1", &["10.0.3.3, 6.6.6.6:5555"], &proxy),
+            "6.6.6.6"
+        );
+        assert_eq!(
+            client_of("127.0.0.1", &["9.9.9.9, [2001:db8::1]:443"], &proxy),
+            "2001:db8::1"
+        );
+        assert_eq!(
+            client_of("127.0.0.1", &["[2001:db8::2]"], &proxy),
+            "2001:db8::2"
+        );
+        assert_eq!(
+            client_of("127.0.0.1", &["2001:db8::3"], &proxy),
+            "2001:db8::3"
+        );
+        // An entry that does not parse stops the walk at the peer.
+        assert_eq!(
+            client_of("127.0.0.1", &["9.9.9.9, unknown"], &proxy),
+            "127.0.0.1"
+        );
+        assert_eq!(
+            client_of("127.0.0.1", &["9.9.9.9, _hidden"], &proxy),
+            "127.0.0.1"
+        );
+        assert_eq!(client_of("127.0.0.1", &["9.9.9.9, "], &proxy), "127.0.0.1");
+        // Only trusted hops: the furthest one is the client.
+        assert_eq!(
+            client_of("127.0.0.1", &["10.1.1.1, 10.2.2.2"], &proxy),
+            "10.1.1.1"
+        );
+        assert_eq!(client_of("127.0.0.1", &[], &proxy), "127.0.0.1");
+    }
 
     fn headers(auth: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

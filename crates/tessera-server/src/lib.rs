@@ -16,6 +16,7 @@
 //! - [`serve`]: start-up, serving, upkeep and shutdown.
 //! - [`listener`]: accepting connections with timeouts and a cap.
 //! - [`state`]: what handlers share.
+//! - [`subscribers`]: the `/events` subscription slots and waiting room.
 
 pub mod app;
 pub mod config;
@@ -30,6 +31,7 @@ pub mod routes;
 pub mod schemas;
 pub mod serve;
 pub mod state;
+pub mod subscribers;
 pub mod views;
 
 pub use config::Config;

@@ -10,6 +10,7 @@ const PAGE: &str = include_str!("../templates/page.html");
 const LOGIN: &str = include_str!("../templates/login.html");
 const LOGOUT: &str = include_str!("../templates/logout.html");
 const MESSAGE: &str = include_str!("../templates/message.html");
+const CONSENT: &str = include_str!("../templates/consent.html");
 /// The pages' stylesheet, served at `/assets/tessera.css`.
 pub const STYLESHEET: &str = include_str!("../templates/tessera.css");
 
@@ -33,16 +34,43 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Fills `template`: `{{name}}` gets the escaped value, `{{{name}}}` the
-/// value as is (only for markup built here from escaped parts).
+/// Fills `template` in one pass: `{{name}}` gets the escaped value,
+/// `{{{name}}}` the value as is (only for markup built here from escaped
+/// parts). Values are never scanned again, so a placeholder inside a value
+/// — a `state` of `{{username}}`, say — stays the text it was.
 fn fill(template: &str, escaped: &[(&str, &str)], raw: &[(&str, &str)]) -> String {
-    let mut out = template.to_owned();
-    for (name, value) in raw {
-        out = out.replace(&format!("{{{{{{{name}}}}}}}"), value);
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let (is_raw, open, close) = if after.starts_with("{{{") {
+            (true, 3, "}}}")
+        } else {
+            (false, 2, "}}")
+        };
+        let Some(len) = after[open..].find(close) else {
+            out.push_str(after);
+            return out;
+        };
+        let name = &after[open..open + len];
+        let value = if is_raw {
+            raw.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        } else {
+            escaped
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| escape(v))
+        };
+        match value {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&after[..open + len + close.len()]),
+        }
+        rest = &after[open + len + close.len()..];
     }
-    for (name, value) in escaped {
-        out = out.replace(&format!("{{{{{name}}}}}"), &escape(value));
-    }
+    out.push_str(rest);
     out
 }
 
@@ -76,24 +104,56 @@ fn page(status: StatusCode, title: &str, content: &str) -> Response {
     response
 }
 
+/// What an application asks to do with Tessera itself, as a list (empty
+/// markup when it asks nothing beyond signing in).
+fn asks_list(asks: &[&str]) -> String {
+    if asks.is_empty() {
+        return String::new();
+    }
+    let items: String = asks
+        .iter()
+        .map(|a| format!("<li>{}</li>", escape(a)))
+        .collect();
+    format!("<p>It asks to:</p>\n<ul class=\"asks\">{items}</ul>")
+}
+
 /// The login form for application `app`, with `hidden` fields, the
-/// username to fill in and an error to show.
+/// username to fill in, an error to show and what the application asks
+/// to do with Tessera itself.
 pub fn login(
     status: StatusCode,
     app: &str,
     hidden: &str,
     username: &str,
     error: Option<&str>,
+    asks: &[&str],
 ) -> Response {
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
+    let asks = asks_list(asks);
     let content = fill(
         LOGIN,
         &[("app", app), ("username", username)],
-        &[("hidden", hidden), ("error", &error)],
+        &[("hidden", hidden), ("error", &error), ("asks", &asks)],
     );
     page(status, "Sign in", &content)
+}
+
+/// Asks a signed-in person whether application `app` may do what `asks`
+/// names with their account.
+pub fn consent(app: &str, username: &str, hidden: &str, asks: &[&str]) -> Response {
+    let items: String = asks
+        .iter()
+        .map(|a| format!("<li>{}</li>", escape(a)))
+        .collect();
+    let asks = format!("<ul class=\"asks\">{items}</ul>");
+    let content = fill(
+        CONSENT,
+        &[("app", app), ("username", username)],
+        &[("hidden", hidden), ("asks", &asks)],
+    );
+    page(StatusCode::OK, "Allow access?", &content)
 }
 
 /// The sign-out confirmation for `username`.
@@ -120,8 +180,29 @@ mod tests {
         );
         let out = fill("{{a}}|{{{b}}}", &[("a", "<i>")], &[("b", "<i>")]);
         assert_eq!(out, "&lt;i&gt;|<i>");
+        assert_eq!(
+            fill("{{a}} {{b}} {{{c}}", &[("a", "1")], &[]),
+            "1 {{b}} {{{c}}"
+        );
         let hidden = hidden_fields([("state", "\"><script>")]);
         assert!(hidden.contains("value=\"&quot;&gt;&lt;script&gt;\""));
+    }
+
+    #[test]
+    fn placeholders_inside_values_are_not_expanded() {
+        let out = fill(
+            "<b>{{username}}</b>{{{hidden}}}|{{error}}",
+            &[("username", "alice"), ("error", "{{{hidden}}}")],
+            &[("hidden", "<i>{{username}}</i>")],
+        );
+        assert_eq!(out, "<b>alice</b><i>{{username}}</i>|{{{hidden}}}");
+        let hidden = hidden_fields([("state", "x-{{username}}-y")]);
+        let page = fill(
+            LOGIN,
+            &[("app", "A"), ("username", "alice")],
+            &[("hidden", &hidden), ("error", ""), ("asks", "")],
+        );
+        assert!(page.contains("value=\"x-{{username}}-y\""), "{page}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::schemas::Schemas;
 use crate::state::{AppState, Shared};
+use crate::subscribers::Subscribers;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,7 +64,7 @@ pub fn app_state(config: &Config, tessera: Arc<Tessera>) -> Result<AppState, Ser
         schemas: Arc::new(schemas),
         metrics: Arc::new(Metrics::default()),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
-        subscribers: Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections)),
+        subscribers: Subscribers::new(config.limits.max_connections),
     }))
 }
 

@@ -4,6 +4,7 @@
 use crate::config::Cidr;
 use crate::metrics::Metrics;
 use crate::schemas::Schemas;
+use crate::subscribers::Subscribers;
 use std::sync::Arc;
 use tessera_core::Tessera;
 
@@ -39,7 +40,7 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<Cidr>>,
-    /// Open `/events` subscriptions allowed at once (an upgraded connection
-    /// no longer counts against the listener's connection cap).
-    pub subscribers: Arc<tokio::sync::Semaphore>,
+    /// The `/events` subscription slots and waiting room (an upgraded
+    /// connection no longer counts against the listener's connection cap).
+    pub subscribers: Arc<Subscribers>,
 }

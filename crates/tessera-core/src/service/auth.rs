@@ -6,6 +6,7 @@ use crate::clock::Millis;
 use crate::crypto::{b64url, b64url_decode, open, random_bytes, seal, sha256};
 use crate::error::{Error, Result};
 use crate::model::{ROLE_ADMIN, Session, User};
+use crate::oauth::ApiAccess;
 use crate::settings::ms;
 use crate::store::{AuditEntry, NewSession, Rotation, SessionRevocation};
 use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws};
@@ -249,17 +250,25 @@ impl Tessera {
         Ok(sign_jws(key, ACCESS_TOKEN_TYP, claims).map_err(TokenError::from)?)
     }
 
-    /// Exchanges a refresh token for new tokens, rotating it (SPEC §5).
+    /// Exchanges a first-party refresh token for new tokens, rotating it
+    /// (SPEC §5). A refresh token issued to an OAuth client is refused here
+    /// like an unknown one: it works only at `/oauth/token`, where that
+    /// client authenticates.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<IssuedTokens> {
-        self.refresh_with_scope(refresh_token, client, None).await
+        self.refresh_with_scope(refresh_token, None, client, None)
+            .await
     }
 
-    /// [`Tessera::refresh`], with the new access token's scope narrowed to
-    /// `scope` (already checked to lie within the session's).
+    /// Rotates a refresh token of a session issued to `oauth_client` (`None`:
+    /// first-party), with the new access token's scope narrowed to `scope`
+    /// (already checked to lie within the session's). The client is part of
+    /// the rotation's condition, so a token presented on behalf of another
+    /// client rotates nothing and revokes nothing.
     pub(super) async fn refresh_with_scope(
         &self,
         refresh_token: &str,
+        oauth_client: Option<&str>,
         client: &ClientInfo,
         scope: Option<&str>,
     ) -> Result<IssuedTokens> {
@@ -280,6 +289,7 @@ impl Tessera {
             ),
             now,
             idle_ttl_ms: ms(self.settings.refresh_ttl),
+            client_id: oauth_client.map(str::to_owned),
         };
         // The rotation and its audit entry commit together; the store names
         // the session's user as actor.
@@ -293,7 +303,7 @@ impl Tessera {
         let Some(spent) = self.store.spent_refresh_token(&old_hash).await? else {
             return Err(Error::InvalidRefreshToken);
         };
-        if !spent.session.is_live(now) {
+        if !spent.session.is_live(now) || spent.session.client_id.as_deref() != oauth_client {
             return Err(Error::InvalidRefreshToken);
         }
         let grace = ms(self.settings.refresh_grace);
@@ -367,12 +377,15 @@ impl Tessera {
         )
     }
 
-    /// The caller a verified token describes.
+    /// The caller a verified token describes. A token issued to an OAuth
+    /// client acts as an admin only with scope `tessera:admin`
+    /// ([`ApiAccess`]); whether it may act at all is the caller's check.
     pub fn caller(claims: &AccessClaims) -> Option<Caller> {
+        let access = ApiAccess::of(claims.client_id.as_deref(), claims.scope.as_deref());
         Some(Caller {
             user_id: Uuid::parse_str(&claims.sub).ok()?,
             session_id: claims.sid.as_deref().and_then(|s| Uuid::parse_str(s).ok()),
-            is_admin: claims.has_role(ROLE_ADMIN),
+            is_admin: claims.has_role(ROLE_ADMIN) && access == ApiAccess::Admin,
         })
     }
 

@@ -43,7 +43,8 @@ pub struct Caller {
     pub user_id: Uuid,
     /// The session the token belongs to.
     pub session_id: Option<Uuid>,
-    /// Whether the token carries the `admin` role.
+    /// Whether the token carries the `admin` role and may use it (a token
+    /// issued to an OAuth client needs scope `tessera:admin` as well).
     pub is_admin: bool,
 }
 

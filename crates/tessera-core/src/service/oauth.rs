@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::keys::{alg_name, parse_alg};
 use crate::model::{Session, User};
 use crate::oauth::{
-    FIRST_PARTY_SCOPES, GrantType, IdTokenClaims, OAuthClient, OAuthError, OAuthErrorCode,
-    SCOPE_EMAIL, SCOPE_OPENID, SCOPE_PROFILE, StoredClient, is_valid_scope_token, parse_scope,
+    FIRST_PARTY_SCOPES, GrantType, IdTokenClaims, KNOWN_SCOPES, OAuthClient, OAuthError,
+    OAuthErrorCode, SCOPE_ACCOUNT, SCOPE_ADMIN, SCOPE_EMAIL, SCOPE_INTROSPECT, SCOPE_OPENID,
+    SCOPE_PROFILE, StoredClient, TESSERA_SCOPE_PREFIX, is_valid_scope_token, parse_scope,
     pkce_matches, redirect_uri_problem, scope_has,
 };
 use crate::revocation::{Revocation, RevocationKind};
@@ -172,6 +173,21 @@ impl Tessera {
                 return Err(Error::invalid(
                     &format!("/scopes/{i}"),
                     "not a valid scope token",
+                ));
+            }
+            if scope.starts_with(TESSERA_SCOPE_PREFIX) && !KNOWN_SCOPES.contains(&scope.as_str()) {
+                return Err(Error::invalid(
+                    &format!("/scopes/{i}"),
+                    format!(
+                        "the {TESSERA_SCOPE_PREFIX} scopes are Tessera's own: \
+                         {SCOPE_ACCOUNT}, {SCOPE_ADMIN} or {SCOPE_INTROSPECT}"
+                    ),
+                ));
+            }
+            if scope == SCOPE_INTROSPECT && !new.confidential {
+                return Err(Error::invalid(
+                    &format!("/scopes/{i}"),
+                    "only a confidential client (a resource server) may introspect tokens",
                 ));
             }
         }
@@ -347,7 +363,12 @@ impl Tessera {
             }
         };
         let issued = self
-            .refresh_with_scope(refresh_token, client, narrowed.as_deref())
+            .refresh_with_scope(
+                refresh_token,
+                oauth_client.map(|c| c.client_id.as_str()),
+                client,
+                narrowed.as_deref(),
+            )
             .await
             .map_err(as_invalid_grant)?;
         self.token_response(issued, oauth_client, narrowed, None)
@@ -723,12 +744,26 @@ impl Tessera {
     }
 
     /// `POST /oauth/introspect` (RFC 7662), for an authenticated confidential
-    /// client: what Tessera knows of a token, or `{"active": false}`.
+    /// client registered as a resource server (scope `tessera:introspect`):
+    /// what Tessera knows of a token, or `{"active": false}`. A refresh
+    /// token is described only to the client it was issued to — a resource
+    /// server never holds another party's refresh tokens, and a first-party
+    /// one belongs to no client at all.
     pub async fn introspect(&self, auth: &ClientAuthentication, token: &str) -> Result<Value> {
         if !matches!(auth, ClientAuthentication::Secret { .. }) {
             return Err(oauth(OAuthError::invalid_client()));
         }
-        self.authenticate_client(auth).await?;
+        let requester = self
+            .authenticate_client(auth)
+            .await?
+            .ok_or_else(|| oauth(OAuthError::invalid_client()))?
+            .client;
+        if !requester.scopes.iter().any(|s| s == SCOPE_INTROSPECT) {
+            return Err(oauth(OAuthError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "only a client registered with scope tessera:introspect may introspect tokens",
+            )));
+        }
         if let Ok(c) = self.verify_access_token(token) {
             let mut out = json!({
                 "active": true,
@@ -761,6 +796,7 @@ impl Tessera {
                 .session_by_refresh_hash(&sha256(token.as_bytes()))
                 .await?
             && s.is_live(now)
+            && s.client_id.as_deref() == Some(requester.client_id.as_str())
             && let Some(user) = self.store.user_by_id(s.user_id).await?
             && !user.user.disabled
         {

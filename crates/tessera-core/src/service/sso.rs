@@ -78,6 +78,18 @@ pub struct ValidAuthorization {
     pub prompt: Prompt,
 }
 
+impl ValidAuthorization {
+    /// What the granted scope lets the application do with Tessera itself
+    /// ([`crate::oauth::PRIVILEGED_SCOPES`]), in words for the person; empty
+    /// for an ordinary sign-in. Such a request is never answered silently.
+    pub fn privileges(&self) -> Vec<&'static str> {
+        self.scope
+            .split(' ')
+            .filter_map(crate::oauth::privileged_scope_description)
+            .collect()
+    }
+}
+
 /// Why an authorization request cannot go ahead.
 #[derive(Debug)]
 pub enum AuthorizeError {

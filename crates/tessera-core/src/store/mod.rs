@@ -122,6 +122,8 @@ pub struct Rotation {
     pub now: Millis,
     /// The idle lifetime granted by this rotation.
     pub idle_ttl_ms: Millis,
+    /// The OAuth client the session must belong to (`None`: first-party).
+    pub client_id: Option<String>,
 }
 
 /// A refresh token that was already rotated away, with its session.

@@ -534,6 +534,7 @@ macro_rules! sql_store {
                        rotated_at = $4, last_used_at = $4, \
                        expires_at = CASE WHEN $4 + $5 < max_expires_at THEN $4 + $5 ELSE max_expires_at END \
                      WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $4 \
+                       AND (client_id = $6 OR (client_id IS NULL AND $7)) \
                      RETURNING ", session_columns!()
                 ))
                 .bind(&r.old_hash[..])
@@ -541,6 +542,8 @@ macro_rules! sql_store {
                 .bind(&r.sealed_new)
                 .bind(r.now)
                 .bind(r.idle_ttl_ms)
+                .bind(r.client_id.as_deref())
+                .bind(r.client_id.is_none())
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(row) = row else { return Ok(None) };

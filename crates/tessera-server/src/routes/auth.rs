@@ -153,10 +153,16 @@ pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject")
 pub const X_AUTH_USERNAME: HeaderName = HeaderName::from_static("x-auth-username");
 /// The forward-auth header listing the token's roles, comma-separated.
 pub const X_AUTH_ROLES: HeaderName = HeaderName::from_static("x-auth-roles");
+/// The forward-auth header naming the OAuth client the token was issued to
+/// (absent for Tessera's own tokens).
+pub const X_AUTH_CLIENT: HeaderName = HeaderName::from_static("x-auth-client");
+/// The forward-auth header holding the token's OAuth scope, space-separated
+/// (absent when it has none).
+pub const X_AUTH_SCOPE: HeaderName = HeaderName::from_static("x-auth-scope");
 
 /// `GET /auth/verify` — for reverse-proxy forward-auth.
 #[utoipa::path(get, path = "/auth/verify", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "valid; X-Auth-Subject, X-Auth-Username, X-Auth-Roles headers"),
+    responses((status = 200, description = "valid; X-Auth-Subject, X-Auth-Username, X-Auth-Roles headers, and X-Auth-Client, X-Auth-Scope for tokens issued to an OAuth client"),
               (status = 401, description = "unauthenticated or invalid_token")))]
 pub async fn verify(auth: AuthUser) -> ApiResult<Response> {
     let value = |s: &str| HeaderValue::from_str(s).map_err(|_| ApiError::InvalidToken);
@@ -170,5 +176,11 @@ pub async fn verify(auth: AuthUser) -> ApiResult<Response> {
         headers.insert(X_AUTH_USERNAME, value(username)?);
     }
     headers.insert(X_AUTH_ROLES, value(&roles)?);
+    if let Some(client_id) = &claims.client_id {
+        headers.insert(X_AUTH_CLIENT, value(client_id)?);
+    }
+    if let Some(scope) = &claims.scope {
+        headers.insert(X_AUTH_SCOPE, value(scope)?);
+    }
     Ok(response)
 }

@@ -3,18 +3,21 @@
 //! been revoked.
 
 use crate::error::ApiError;
-use crate::extract::bearer_token;
+use crate::extract::{ClientAddress, bearer_token};
 use crate::state::AppState;
+use crate::subscribers::{Applicant, Refusal, Slot};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::IpAddr;
 use std::time::Duration;
 use tessera_core::clock::Millis;
 use tessera_core::events::Event;
 use tessera_core::model::ROLE_ADMIN;
+use tessera_core::oauth::ApiAccess;
 use tessera_core::tokens::AccessClaims;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, interval, sleep_until, timeout};
@@ -56,6 +59,7 @@ pub struct EventsQuery {
     responses((status = 101, description = "WebSocket: authenticate by bearer header or a first {\"type\":\"auth\",\"token\":…} message within 5 s")))]
 pub async fn events(
     State(state): State<AppState>,
+    ClientAddress(ip): ClientAddress,
     Query(query): Query<EventsQuery>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
@@ -93,19 +97,74 @@ pub async fn events(
         .max_write_buffer_size(256 * 1024)
         .max_frame_size(16 * 1024)
         .max_message_size(16 * 1024)
-        .on_upgrade(move |mut socket| async move {
-            // Held for the life of the subscription.
-            let Ok(_slot) = state.subscribers.clone().try_acquire_owned() else {
-                close_with(
-                    &mut socket,
-                    close::TRY_LATER,
-                    "too many subscribers; try again later",
-                )
-                .await;
-                return;
-            };
-            Subscription::run(socket, state, header_token, since, start).await;
+        .on_upgrade(move |socket| async move {
+            Subscription::run(socket, state, ip, header_token, since, start).await;
         })
+}
+
+/// Authenticates a new connection (by its header token, or by its first
+/// message while it waits in the bounded waiting room) and only then takes
+/// a slot, so connections that never authenticate hold none.
+async fn authenticate(
+    socket: &mut WebSocket,
+    state: &AppState,
+    ip: Option<IpAddr>,
+    header_token: Option<String>,
+) -> Result<(String, AccessClaims, bool), (u16, &'static str)> {
+    const UNAUTHENTICATED: (u16, &str) = (close::UNAUTHENTICATED, "authentication required");
+    if let Some(token) = header_token {
+        return match state.tessera.verify_access_token(&token) {
+            Ok(claims) => Ok((token, claims, false)),
+            Err(_) => Err(UNAUTHENTICATED),
+        };
+    }
+    let mut waiting = state.subscribers.wait(ip);
+    tokio::select! {
+        authenticated = first_message_auth(socket, state) => {
+            authenticated.ok_or(UNAUTHENTICATED)
+        }
+        _ = &mut waiting.evicted => {
+            Err((close::TRY_LATER, "too many connections waiting to authenticate; try again later"))
+        }
+    }
+}
+
+/// The slot for an authenticated subscriber, or the close code that says why not.
+fn admit(
+    state: &AppState,
+    claims: &AccessClaims,
+    ip: Option<IpAddr>,
+) -> Result<Slot, (u16, &'static str)> {
+    let applicant = Applicant {
+        subject: claims.sub.clone(),
+        ip,
+        privileged: sees_all(claims),
+    };
+    state.subscribers.admit(applicant).map_err(|refusal| {
+        let reason = match refusal {
+            Refusal::Full => "too many subscribers; try again later",
+            Refusal::SubjectLimit => "too many subscriptions for this subject",
+            Refusal::AddressLimit => "too many subscriptions from this address",
+        };
+        (close::TRY_LATER, reason)
+    })
+}
+
+/// Admins see every event (through a token issued to an OAuth client,
+/// only with scope `tessera:admin`), and so do OAuth clients holding
+/// `events:read` in a token about themselves (`client_credentials`); a
+/// person's token never sees others' events through `events:read`.
+fn sees_all(claims: &AccessClaims) -> bool {
+    let own_client_token =
+        claims.username.is_none() && claims.client_id.as_deref() == Some(claims.sub.as_str());
+    let admin = claims.has_role(ROLE_ADMIN)
+        && ApiAccess::of(claims.client_id.as_deref(), claims.scope.as_deref()) == ApiAccess::Admin;
+    admin
+        || (own_client_token
+            && claims
+                .scope
+                .as_deref()
+                .is_some_and(|s| s.split(' ').any(|x| x == EVENTS_READ)))
 }
 
 /// Where a subscription starts: the live feed opened before the handshake
@@ -129,26 +188,26 @@ impl Subscription {
     async fn run(
         mut socket: WebSocket,
         state: AppState,
+        ip: Option<IpAddr>,
         header_token: Option<String>,
         since: Option<String>,
         start: Start,
     ) {
-        let authenticated = match header_token {
-            Some(token) => state
-                .tessera
-                .verify_access_token(&token)
-                .ok()
-                .map(|c| (token, c, false)),
-            None => first_message_auth(&mut socket, &state).await,
-        };
-        let Some((token, claims, by_message)) = authenticated else {
-            close_with(
-                &mut socket,
-                close::UNAUTHENTICATED,
-                "authentication required",
-            )
-            .await;
-            return;
+        let (token, claims, by_message) =
+            match authenticate(&mut socket, &state, ip, header_token).await {
+                Ok(authenticated) => authenticated,
+                Err((code, reason)) => {
+                    close_with(&mut socket, code, reason).await;
+                    return;
+                }
+            };
+        // Held for the life of the subscription.
+        let _slot = match admit(&state, &claims, ip) {
+            Ok(slot) => slot,
+            Err((code, reason)) => {
+                close_with(&mut socket, code, reason).await;
+                return;
+            }
         };
         let since = match since.as_deref().map(str::parse::<i64>) {
             None => None,
@@ -180,19 +239,9 @@ impl Subscription {
         sub.serve(since, start).await;
     }
 
-    /// Admins see every event, and so do OAuth clients holding
-    /// `events:read` in a token about themselves (`client_credentials`); a
-    /// person's token never sees others' events, whatever its scope.
+    /// Whether this subscriber sees every event ([`sees_all`]).
     fn sees_all(&self) -> bool {
-        let own_client_token = self.claims.username.is_none()
-            && self.claims.client_id.as_deref() == Some(self.claims.sub.as_str());
-        self.claims.has_role(ROLE_ADMIN)
-            || (own_client_token
-                && self
-                    .claims
-                    .scope
-                    .as_deref()
-                    .is_some_and(|s| s.split(' ').any(|x| x == EVENTS_READ)))
+        sees_all(&self.claims)
     }
 
     async fn send_event(&mut self, event: &Event) -> Result<(), ()> {

@@ -11,15 +11,44 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tessera_core::Error;
 use tessera_core::crypto::{b64url, constant_time_eq, random_bytes};
+use tessera_core::oauth::{OAuthError, OAuthErrorCode};
 use tessera_core::service::{AuthorizationRequest, AuthorizeError, Prompt, ValidAuthorization};
 use tessera_core::store::BrowserSession;
-use tessera_core::{Error, Tessera};
 
 /// The cookie naming the browser's single sign-on session.
 pub const SESSION_COOKIE: &str = "tessera_session";
 /// The cookie holding the login form's CSRF token (double submit).
 pub const CSRF_COOKIE: &str = "tessera_csrf";
+/// The prefix that pins a cookie to this host (RFC 6265bis §4.1.3.2): the
+/// browser accepts it only with `Secure`, `Path=/` and no `Domain`, so a
+/// sibling subdomain cannot plant its own session or CSRF cookie. Browsers
+/// honour it only over https, so it is used when the issuer is https.
+const HOST_PREFIX: &str = "__Host-";
+
+/// Whether the issuer is https (cookies are then `Secure` and `__Host-`).
+fn is_https(state: &AppState) -> bool {
+    state.tessera.settings().issuer.starts_with("https://")
+}
+
+/// The name of the browser-session cookie for this deployment.
+pub fn session_cookie(state: &AppState) -> String {
+    if is_https(state) {
+        format!("{HOST_PREFIX}{SESSION_COOKIE}")
+    } else {
+        SESSION_COOKIE.to_owned()
+    }
+}
+
+/// The name of the CSRF cookie for this deployment.
+pub fn csrf_cookie(state: &AppState) -> String {
+    if is_https(state) {
+        format!("{HOST_PREFIX}{CSRF_COOKIE}")
+    } else {
+        CSRF_COOKIE.to_owned()
+    }
+}
 /// The form field that repeats the CSRF cookie.
 pub const CSRF_FIELD: &str = "csrf_token";
 
@@ -65,11 +94,7 @@ fn set_cookie(
     max_age: i64,
     same_site: &str,
 ) -> HeaderValue {
-    let secure = if state.tessera.settings().issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if is_https(state) { "; Secure" } else { "" };
     let text = format!(
         "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
     );
@@ -185,11 +210,32 @@ fn login_form(
     state: &AppState,
     headers: &HeaderMap,
     form: &OAuthForm,
-    app: &str,
+    request: &ValidAuthorization,
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    let csrf = cookie(headers, CSRF_COOKIE)
+    let (csrf, hidden) = request_fields(state, headers, form);
+    let username = form.get("username").unwrap_or("");
+    let asks = request.privileges();
+    let mut response = pages::login(
+        status,
+        &request.client.name,
+        &hidden,
+        username,
+        error,
+        &asks,
+    );
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(state, &csrf_cookie(state), &csrf, 3600, "Strict"),
+    );
+    response
+}
+
+/// The CSRF token to use (the browser's, or a new one) and the hidden
+/// fields that carry the authorization request and that token.
+fn request_fields(state: &AppState, headers: &HeaderMap, form: &OAuthForm) -> (String, String) {
+    let csrf = cookie(headers, &csrf_cookie(state))
         .filter(|c| c.len() == 43)
         .unwrap_or_else(|| b64url(random_bytes::<32>()));
     let mut fields: Vec<(&str, &str)> = REQUEST_FIELDS
@@ -198,18 +244,35 @@ fn login_form(
         .collect();
     fields.push((CSRF_FIELD, &csrf));
     let hidden = pages::hidden_fields(fields);
-    let username = form.get("username").unwrap_or("");
-    let mut response = pages::login(status, app, &hidden, username, error);
+    (csrf, hidden)
+}
+
+/// Asks a signed-in person to allow what the application asks to do with
+/// Tessera itself (a privileged scope is never granted silently).
+fn consent_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+    request: &ValidAuthorization,
+    username: &str,
+) -> Response {
+    let (csrf, hidden) = request_fields(state, headers, form);
+    let mut response = pages::consent(
+        &request.client.name,
+        username,
+        &hidden,
+        &request.privileges(),
+    );
     response.headers_mut().append(
         SET_COOKIE,
-        set_cookie(state, CSRF_COOKIE, &csrf, 3600, "Strict"),
+        set_cookie(state, &csrf_cookie(state), &csrf, 3600, "Strict"),
     );
     response
 }
 
 /// Whether the form's CSRF token repeats the cookie.
-fn csrf_ok(headers: &HeaderMap, form: &OAuthForm) -> bool {
-    match (cookie(headers, CSRF_COOKIE), form.get(CSRF_FIELD)) {
+fn csrf_ok(state: &AppState, headers: &HeaderMap, form: &OAuthForm) -> bool {
+    match (cookie(headers, &csrf_cookie(state)), form.get(CSRF_FIELD)) {
         (Some(c), Some(f)) => c.len() == 43 && constant_time_eq(c.as_bytes(), f.as_bytes()),
         _ => false,
     }
@@ -217,7 +280,7 @@ fn csrf_ok(headers: &HeaderMap, form: &OAuthForm) -> bool {
 
 /// `GET /authorize` — the OpenID Connect authorization endpoint.
 #[utoipa::path(get, path = "/authorize", tag = "oauth",
-    responses((status = 200, description = "the login page (text/html)"),
+    responses((status = 200, description = "the login page, or for a signed-in browser the consent page of a request for a privileged scope (text/html)"),
               (status = 303, description = "back to the client with a code, or with an error"),
               (status = 400, description = "an error page: unknown client or unregistered redirect_uri")))]
 pub async fn authorize(
@@ -240,42 +303,61 @@ pub async fn authorize(
         Ok(r) => r,
         Err(e) => return authorize_error(&state, e),
     };
-    if request.prompt != Prompt::Login
-        && let Some(c) = cookie(&headers, SESSION_COOKIE)
-    {
-        match state.tessera.sso_session(&c).await {
-            Ok(Some((browser, _))) => return answer_with_code(&state, &request, &browser).await,
-            Ok(None) => {}
+    if request.prompt != Prompt::Login {
+        let signed_in = match browser_session(&state, &headers).await {
+            Ok(s) => s,
             Err(e) => return failure(&e),
+        };
+        if let Some((browser, user)) = signed_in {
+            if request.privileges().is_empty() {
+                return answer_with_code(&state, &request, &browser).await;
+            }
+            // Power over Tessera itself is never handed out silently: the
+            // person sees what the application asks for and allows it.
+            if request.prompt == Prompt::None {
+                return redirect_with_error(
+                    &state,
+                    request,
+                    OAuthErrorCode::ConsentRequired,
+                    "the request needs the person's consent",
+                );
+            }
+            return consent_form(&state, &headers, &form, &request, &user.username);
         }
     }
     if request.prompt == Prompt::None {
-        return authorize_error(
+        return redirect_with_error(
             &state,
-            AuthorizeError::Redirect {
-                redirect_uri: request.redirect_uri,
-                state: request.state,
-                error: tessera_core::oauth::OAuthError::new(
-                    tessera_core::oauth::OAuthErrorCode::LoginRequired,
-                    "nobody is signed in",
-                ),
-            },
+            request,
+            OAuthErrorCode::LoginRequired,
+            "nobody is signed in",
         );
     }
-    login_form(
-        &state,
-        &headers,
-        &form,
-        &request.client.name,
-        StatusCode::OK,
-        None,
+    login_form(&state, &headers, &form, &request, StatusCode::OK, None)
+}
+
+/// Back to the client with an error of the authorization request.
+fn redirect_with_error(
+    state: &AppState,
+    request: ValidAuthorization,
+    code: OAuthErrorCode,
+    description: &'static str,
+) -> Response {
+    authorize_error(
+        state,
+        AuthorizeError::Redirect {
+            redirect_uri: request.redirect_uri,
+            state: request.state,
+            error: OAuthError::new(code, description),
+        },
     )
 }
 
-/// `POST /authorize` — the login form's submission.
+/// `POST /authorize` — the login form's submission, or the consent form's.
 #[utoipa::path(post, path = "/authorize", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "username, password, csrf_token and the authorization request"),
-    responses((status = 303, description = "signed in: back to the client with a code"),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "username, password (or consent), csrf_token and the authorization request"),
+    responses((status = 303, description = "signed in (or allowed): back to the client with a code; refused: back with access_denied"),
+              (status = 400, description = "the form again: username or password missing"),
               (status = 401, description = "the form again, with an error"),
               (status = 403, description = "the form again: the CSRF token did not match"),
               (status = 429, description = "the form again: too many attempts")))]
@@ -293,17 +375,40 @@ pub async fn submit_login(
         Ok(r) => r,
         Err(e) => return authorize_error(&state, e),
     };
-    let app = request.client.name.clone();
-    if !csrf_ok(&headers, &form) {
+    if !csrf_ok(&state, &headers, &form) {
         let message = "The sign-in form expired. Please try again.";
         return login_form(
             &state,
             &headers,
             &form,
-            &app,
+            &request,
             StatusCode::FORBIDDEN,
             Some(message),
         );
+    }
+    // A browser signed in already (prompt=login, or the consent form) keeps its session.
+    let current = match browser_session(&state, &headers).await {
+        Ok(s) => s.map(|(b, _)| b),
+        Err(e) => return failure(&e),
+    };
+    if let Some(consent) = form.get("consent") {
+        return match (consent, current) {
+            ("allow", Some(browser)) => answer_with_code(&state, &request, &browser).await,
+            ("allow", None) => login_form(
+                &state,
+                &headers,
+                &form,
+                &request,
+                StatusCode::OK,
+                Some("Your session ended. Please sign in again."),
+            ),
+            _ => redirect_with_error(
+                &state,
+                request,
+                OAuthErrorCode::AccessDenied,
+                "the person did not allow the request",
+            ),
+        };
     }
     let (Some(username), Some(password)) = (form.get("username"), form.get("password")) else {
         let message = "Enter your username and password.";
@@ -311,15 +416,10 @@ pub async fn submit_login(
             &state,
             &headers,
             &form,
-            &app,
+            &request,
             StatusCode::BAD_REQUEST,
             Some(message),
         );
-    };
-    // A browser signed in already (prompt=login) keeps its session.
-    let current = match browser_session(&state.tessera, &headers).await {
-        Ok(s) => s.map(|(b, _)| b),
-        Err(e) => return failure(&e),
     };
     match state
         .tessera
@@ -332,7 +432,7 @@ pub async fn submit_login(
             if let Some(value) = value {
                 response.headers_mut().append(
                     SET_COOKIE,
-                    set_cookie(&state, SESSION_COOKIE, &value, max_age, "Lax"),
+                    set_cookie(&state, &session_cookie(&state), &value, max_age, "Lax"),
                 );
             }
             response
@@ -343,7 +443,7 @@ pub async fn submit_login(
                 &state,
                 &headers,
                 &form,
-                &app,
+                &request,
                 StatusCode::UNAUTHORIZED,
                 Some(message),
             )
@@ -354,7 +454,7 @@ pub async fn submit_login(
                 &state,
                 &headers,
                 &form,
-                &app,
+                &request,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(&message),
             );
@@ -393,18 +493,20 @@ async fn finish_logout(
             "You can close this window.",
         ),
     };
-    response
-        .headers_mut()
-        .append(SET_COOKIE, set_cookie(state, SESSION_COOKIE, "", 0, "Lax"));
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(state, &session_cookie(state), "", 0, "Lax"),
+    );
     response
 }
 
+/// The browser's single sign-on session and its person, if it has one.
 async fn browser_session(
-    tessera: &Tessera,
+    state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(BrowserSession, tessera_core::model::User)>, Error> {
-    match cookie(headers, SESSION_COOKIE) {
-        Some(c) => tessera.sso_session(&c).await,
+    match cookie(headers, &session_cookie(state)) {
+        Some(c) => state.tessera.sso_session(&c).await,
         None => Ok(None),
     }
 }
@@ -444,13 +546,13 @@ pub async fn logout(
         }
         Err(e) => return failure(&e),
     };
-    let signed_in = match browser_session(&state.tessera, &headers).await {
+    let signed_in = match browser_session(&state, &headers).await {
         Ok(s) => s,
         Err(e) => return failure(&e),
     };
     match signed_in {
         Some((_, user)) if target.hinted_user != Some(user.id) => {
-            let csrf = cookie(&headers, CSRF_COOKIE)
+            let csrf = cookie(&headers, &csrf_cookie(&state))
                 .filter(|c| c.len() == 43)
                 .unwrap_or_else(|| b64url(random_bytes::<32>()));
             let mut fields: Vec<(&str, &str)> = LOGOUT_FIELDS
@@ -462,7 +564,7 @@ pub async fn logout(
                 pages::logout_confirmation(&user.username, &pages::hidden_fields(fields));
             response.headers_mut().append(
                 SET_COOKIE,
-                set_cookie(&state, CSRF_COOKIE, &csrf, 3600, "Strict"),
+                set_cookie(&state, &csrf_cookie(&state), &csrf, 3600, "Strict"),
             );
             response
         }
@@ -491,7 +593,7 @@ pub async fn confirm_logout(
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Response {
-    if !csrf_ok(&headers, &form) {
+    if !csrf_ok(&state, &headers, &form) {
         return pages::message(
             StatusCode::FORBIDDEN,
             "Cannot sign out",
@@ -513,7 +615,7 @@ pub async fn confirm_logout(
         }
         Err(e) => return failure(&e),
     };
-    let browser = match browser_session(&state.tessera, &headers).await {
+    let browser = match browser_session(&state, &headers).await {
         Ok(s) => s.map(|(b, _)| b),
         Err(e) => return failure(&e),
     };

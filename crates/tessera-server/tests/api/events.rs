@@ -277,15 +277,21 @@ async fn subscribers_beyond_the_connection_cap_are_told_to_try_again_later() {
         .env("TESSERA_MAX_CONNECTIONS", "3")
         .spawn()
         .await;
+    let root = app.admin("root").await;
     let lee = app.register("lee").await;
+    // Of three slots, people may take two; one is kept for admins and services.
     let mut open = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..2 {
         let mut ws = connect(&app, "", Some(&lee.access)).await;
         ws.send(Message::Ping(Vec::new().into())).await.unwrap();
         open.push(ws);
     }
     let mut extra = connect(&app, "", Some(&lee.access)).await;
     assert_eq!(close_code(&mut extra).await, 1013);
+    let mut admin = connect(&app, "", Some(&root.access)).await;
+    admin.send(Message::Ping(Vec::new().into())).await.unwrap();
+    let mut beyond = connect(&app, "", Some(&root.access)).await;
+    assert_eq!(close_code(&mut beyond).await, 1013);
     // A slot frees when a subscriber leaves.
     drop(open.pop());
     let mut again = None;
@@ -302,4 +308,97 @@ async fn subscribers_beyond_the_connection_cap_are_told_to_try_again_later() {
         }
     }
     assert!(again.is_some(), "a new subscriber is served once one left");
+}
+
+#[tokio::test]
+async fn anonymous_connections_cannot_keep_a_service_subscriber_out() {
+    let app = TestApp::builder()
+        .env("TESSERA_MAX_CONNECTIONS", "6")
+        .spawn()
+        .await;
+    let root = app.admin("root").await;
+    let service = app
+        .create_client(
+            &root.access,
+            json!({
+                "name": "revocation listener",
+                "redirect_uris": [],
+                "grant_types": ["client_credentials"],
+                "scopes": ["events:read"],
+                "confidential": true,
+            }),
+        )
+        .await;
+    let token = app
+        .token_ok(service.basic(), &[("grant_type", "client_credentials")])
+        .await;
+    let service_token = token["access_token"].as_str().unwrap().to_owned();
+    // Four times as many anonymous upgrades as there are slots, all waiting
+    // silently for their 5 seconds to authenticate.
+    let mut anonymous = Vec::new();
+    for _ in 0..24 {
+        anonymous.push(connect(&app, "", None).await);
+    }
+    // People fill every slot open to them.
+    let mut people = Vec::new();
+    for i in 0..6 {
+        let person = app.register(&format!("person{i}")).await;
+        people.push((connect(&app, "", Some(&person.access)).await, person));
+    }
+    // The service authenticates by message, as a browser must, and is served.
+    let mut ws = connect(&app, "", None).await;
+    ws.send(Message::Text(
+        json!({"type": "auth", "token": service_token})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let ok = next_json(&mut ws).await;
+    assert_eq!(ok["type"], "auth.ok", "{ok}");
+    let alice = app.register("alice").await;
+    app.post("/auth/logout", Some(&alice.access), json!({}))
+        .await;
+    let event = next_json(&mut ws).await;
+    assert_eq!(event["type"], "session.revoked", "{event}");
+    assert_eq!(event["sub"], alice.body["user"]["id"]);
+    // Of the six people, five got a slot; the sixth was told to try later.
+    let mut refused = 0;
+    for (socket, _) in &mut people {
+        socket.send(Message::Ping(Vec::new().into())).await.ok();
+        if let Ok(Some(Ok(Message::Close(Some(frame))))) =
+            tokio::time::timeout(Duration::from_millis(500), socket.next()).await
+        {
+            assert_eq!(u16::from(frame.code), 1013);
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 1);
+    // The anonymous connections that were pushed out of the waiting room
+    // were told to try later; the rest are closed 4401 when their time is up.
+    let mut codes = std::collections::BTreeMap::new();
+    for mut socket in anonymous {
+        *codes.entry(close_code(&mut socket).await).or_insert(0) += 1;
+    }
+    assert!(codes.get(&1013).is_some_and(|n| *n >= 18), "{codes:?}");
+    assert_eq!(codes.values().sum::<i32>(), 24, "{codes:?}");
+}
+
+#[tokio::test]
+async fn one_person_cannot_hold_more_than_sixteen_subscriptions() {
+    let app = TestApp::spawn().await;
+    let lee = app.register("lee").await;
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        let mut ws = connect(&app, "", Some(&lee.access)).await;
+        ws.send(Message::Ping(Vec::new().into())).await.unwrap();
+        open.push(ws);
+    }
+    let mut extra = connect(&app, "", Some(&lee.access)).await;
+    assert_eq!(close_code(&mut extra).await, 1013);
+    // Someone else still gets one.
+    let kim = app.register("kim").await;
+    let mut ws = connect(&app, "", Some(&kim.access)).await;
+    app.post("/auth/logout", Some(&kim.access), json!({})).await;
+    assert_eq!(next_json(&mut ws).await["type"], "session.revoked");
 }

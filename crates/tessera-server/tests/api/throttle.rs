@@ -201,6 +201,53 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
 }
 
 #[tokio::test]
+async fn a_forged_left_most_forwarded_address_does_not_escape_the_ip_throttle() {
+    // The proxy appends the client's address with its port; the client
+    // forges a new left-most address on every attempt. Per IP the
+    // threshold is 2 × 4 = 8 failures.
+    let app = TestApp::builder()
+        .env("TESSERA_LOGIN_MAX_FAILURES", "2")
+        .env("TESSERA_TRUSTED_PROXIES", "127.0.0.1/32")
+        .spawn()
+        .await;
+    // A new username every time: only the per-IP count can catch them.
+    let attempt = std::sync::atomic::AtomicU32::new(0);
+    let guess = |_: u32, forwarded: String| {
+        let app = &app;
+        let n = attempt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        async move {
+            app.client
+                .post(app.url("/auth/login"))
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({"username": format!("ghost{n}"), "password": "some password"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for (client, spelling) in [
+        ("6.6.6.6", "6.6.6.6:5555"),
+        ("2001:db8::1", "[2001:db8::1]:443"),
+        ("2001:db8::2", "[2001:db8::2]"),
+    ] {
+        for i in 0..8 {
+            let r = guess(i, format!("10.0.{i}.{i}, {spelling}")).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{client} attempt {i}");
+        }
+        let r = guess(99, format!("10.9.9.9, {spelling}")).await;
+        assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    }
+    // An entry that does not parse counts as the proxy itself, never as the
+    // forged address left of it.
+    for i in 0..8 {
+        let r = guess(i, format!("10.1.{i}.{i}, unknown")).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "unknown attempt {i}");
+    }
+    let r = guess(99, "10.9.9.8, unknown".into()).await;
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+}
+
+#[tokio::test]
 async fn a_burst_of_simultaneous_guesses_is_admitted_only_up_to_the_threshold() {
     let app = TestApp::builder()
         .env("TESSERA_LOGIN_MAX_FAILURES", "5")

@@ -150,7 +150,7 @@ async fn deleting_a_client_is_204_then_404_and_revokes_its_sessions_and_tokens()
         .await;
     let user_access = str_of(&session, "access_token");
     let svc_access = str_of(&service, "access_token");
-    assert_eq!(status_of_me(&app, user_access).await, StatusCode::OK);
+    assert_eq!(token_status(&app, user_access).await, StatusCode::OK);
     assert_eq!(
         app.get("/auth/verify", Some(svc_access)).await.status(),
         StatusCode::OK
@@ -165,7 +165,7 @@ async fn deleting_a_client_is_204_then_404_and_revokes_its_sessions_and_tokens()
     }
 
     assert_eq!(
-        status_of_me(&app, user_access).await,
+        token_status(&app, user_access).await,
         StatusCode::UNAUTHORIZED
     );
     let r = app.refresh(str_of(&session, "refresh_token")).await;
@@ -180,7 +180,7 @@ async fn deleting_a_client_is_204_then_404_and_revokes_its_sessions_and_tokens()
     assert_invalid_client(r).await;
     // The user's own session, not issued to the client, is untouched.
     assert_eq!(
-        status_of_me(&app, &first_party.access).await,
+        token_status(&app, &first_party.access).await,
         StatusCode::OK
     );
     let list = json_body(app.get("/admin/clients", Some(&root.access)).await).await;

@@ -148,7 +148,7 @@ async fn revoking_a_refresh_token_ends_its_session() {
     )
     .await;
     assert_eq!(
-        status_of_me(&app, str_of(&tokens, "access_token")).await,
+        token_status(&app, str_of(&tokens, "access_token")).await,
         StatusCode::UNAUTHORIZED,
         "the session's access tokens go with it"
     );
@@ -173,8 +173,8 @@ async fn revoking_an_access_token_refuses_only_that_token() {
         .post_form("/oauth/revoke", None, &[("token", revoked)])
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(status_of_me(&app, revoked).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(status_of_me(&app, sibling).await, StatusCode::OK);
+    assert_eq!(token_status(&app, revoked).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(&app, sibling).await, StatusCode::OK);
     app.token_ok(
         None,
         &[
@@ -219,7 +219,7 @@ async fn revoking_an_unknown_token_or_another_clients_token_is_200_and_revokes_n
         assert_eq!(r.status(), StatusCode::OK);
     }
     let access = str_of(&of_a, "access_token");
-    assert_eq!(status_of_me(&app, access).await, StatusCode::OK);
+    assert_eq!(token_status(&app, access).await, StatusCode::OK);
     app.token_ok(
         None,
         &[
@@ -258,12 +258,12 @@ async fn revocation_with_a_bad_client_secret_is_401() {
         )
         .await;
     assert_invalid_client(r).await;
-    assert_eq!(status_of_me(&app, access).await, StatusCode::OK);
+    assert_eq!(token_status(&app, access).await, StatusCode::OK);
     let r = app
         .post_form("/oauth/revoke", client.basic(), &[("token", access)])
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(status_of_me(&app, access).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(&app, access).await, StatusCode::UNAUTHORIZED);
 }
 
 // ------------------------------------------------------ introspection (7662)
@@ -286,7 +286,11 @@ async fn introspection_requires_an_authenticated_confidential_client() {
     let rs = app
         .create_client(
             &root.access,
-            confidential("rs", &["client_credentials"], &["api"]),
+            confidential(
+                "rs",
+                &["client_credentials"],
+                &["api", "tessera:introspect"],
+            ),
         )
         .await;
     let token = [("token", alice.access.as_str())];
@@ -315,7 +319,7 @@ async fn introspection_describes_live_access_and_refresh_tokens() {
             confidential(
                 "rs",
                 &["client_credentials", "password", "refresh_token"],
-                &["api"],
+                &["api", "tessera:introspect"],
             ),
         )
         .await;
@@ -349,8 +353,8 @@ async fn introspection_says_inactive_for_revoked_expired_garbage_and_id_tokens()
             &root.access,
             confidential(
                 "rs",
-                &["client_credentials", "password"],
-                &["openid", "api"],
+                &["client_credentials", "password", "refresh_token"],
+                &["openid", "api", "tessera:introspect"],
             ),
         )
         .await;
@@ -364,15 +368,21 @@ async fn introspection_says_inactive_for_revoked_expired_garbage_and_id_tokens()
     assert_eq!(introspect(&app, &rs, id_token).await, inactive);
     // Revoked: the access token, and after logout the refresh token.
     let live = app.login("alice", PASSWORD).await;
-    assert_eq!(introspect(&app, &rs, &live.refresh).await["active"], true);
+    let own_refresh = str_of(&tokens, "refresh_token");
+    assert_eq!(introspect(&app, &rs, own_refresh).await["active"], true);
     app.post_form("/oauth/revoke", None, &[("token", &alice.access)])
         .await;
     assert_eq!(introspect(&app, &rs, &alice.access).await, inactive);
     app.post("/auth/logout", Some(&live.access), json!({}))
         .await;
     assert_eq!(introspect(&app, &rs, &live.access).await, inactive);
-    assert_eq!(introspect(&app, &rs, &live.refresh).await, inactive);
+    let r = app
+        .post_form("/oauth/revoke", rs.basic(), &[("token", own_refresh)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(introspect(&app, &rs, own_refresh).await, inactive);
     // Expired.
+    let tokens = app.token_ok(rs.basic(), &alice_password(&[])).await;
     let fresh = str_of(&tokens, "access_token");
     assert_eq!(introspect(&app, &rs, fresh).await["active"], true);
     app.clock.advance(PAST_EXPIRY);
@@ -562,7 +572,11 @@ async fn postgres_code_flow_reuse_revocation_and_introspection() {
     let rs = app
         .create_client(
             &root.access,
-            confidential("rs", &["client_credentials"], &["api"]),
+            confidential(
+                "rs",
+                &["client_credentials"],
+                &["api", "tessera:introspect"],
+            ),
         )
         .await;
     let mut browser = Browser::new(&app);
@@ -575,6 +589,6 @@ async fn postgres_code_flow_reuse_revocation_and_introspection() {
 
     let r = app.token(None, &request.redeem(&code)).await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    assert_eq!(status_of_me(&app, access).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(&app, access).await, StatusCode::UNAUTHORIZED);
     assert_eq!(introspect(&app, &rs, access).await["active"], false);
 }

@@ -16,7 +16,7 @@ async fn password_grant_without_a_client_answers_rfc6749_tokens_that_work() {
     let access = str_of(&body, "access_token");
     let (_, claims) = jwt_parts(access);
     assert!(claims.get("client_id").is_none());
-    assert_eq!(status_of_me(&app, access).await, StatusCode::OK);
+    assert_eq!(token_status(&app, access).await, StatusCode::OK);
 
     let body = app
         .token_ok(None, &alice_password(&[("scope", "profile email")]))
@@ -354,7 +354,7 @@ async fn refresh_token_grant_rotates_and_a_rotated_token_is_then_refused() {
     assert_eq!(second["scope"], "openid profile");
     assert!(second["id_token"].is_string());
     assert_eq!(
-        status_of_me(&app, str_of(&second, "access_token")).await,
+        token_status(&app, str_of(&second, "access_token")).await,
         StatusCode::OK
     );
 
@@ -419,6 +419,76 @@ async fn a_refresh_token_is_bound_to_the_client_it_was_issued_to() {
         send(refresh(&first_party, None)).await.status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn a_clients_refresh_token_is_refused_by_the_first_party_refresh_endpoint() {
+    let (app, root, alice) = app_with_alice().await;
+    let confidential_client = app
+        .create_client(
+            &root.access,
+            confidential("svc", &["password", "refresh_token"], &["profile"]),
+        )
+        .await;
+    let public_client = app
+        .create_client(&root.access, public_password("cli", &["profile"]))
+        .await;
+    let of_confidential = app
+        .token_ok(confidential_client.basic(), &alice_password(&[]))
+        .await;
+    let of_public = app
+        .token_ok(None, &alice_password(&[("client_id", &public_client.id)]))
+        .await;
+    // Without the secret, a stolen confidential-client refresh token is worth
+    // nothing, at either endpoint; nor is a public client's at Tessera's own.
+    for tokens in [&of_confidential, &of_public] {
+        let r = app.refresh(str_of(tokens, "refresh_token")).await;
+        assert_error(r, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    }
+    let stolen = str_of(&of_confidential, "refresh_token");
+    let r = app
+        .token(
+            None,
+            &[("grant_type", "refresh_token"), ("refresh_token", stolen)],
+        )
+        .await;
+    assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    // The attempts rotated and revoked nothing: the owner still refreshes,
+    // and so does the first-party session with its own token.
+    let r = app
+        .token(
+            confidential_client.basic(),
+            &[("grant_type", "refresh_token"), ("refresh_token", stolen)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let rotated = json_body(r).await;
+    let r = app
+        .token(
+            None,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", str_of(&of_public, "refresh_token")),
+                ("client_id", &public_client.id),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.refresh(&alice.refresh).await.status(), StatusCode::OK);
+    // A rotated-away client token, repeated within the grace window at the
+    // first-party endpoint, gets nothing either (and revokes nothing).
+    let r = app.refresh(stolen).await;
+    assert_error(r, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    let r = app
+        .token(
+            confidential_client.basic(),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", str_of(&rotated, "refresh_token")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -588,7 +658,7 @@ async fn a_code_needs_its_verifier_redirect_uri_and_client_and_still_works_for_i
     let tokens = app.token_ok(None, &good).await;
     assert_eq!(tokens["scope"], "openid profile email");
     assert_eq!(
-        status_of_me(&app, str_of(&tokens, "access_token")).await,
+        token_status(&app, str_of(&tokens, "access_token")).await,
         StatusCode::OK
     );
 }
@@ -617,12 +687,12 @@ async fn a_reused_code_is_invalid_grant_and_revokes_what_its_first_use_issued() 
     let code = sign_in_for_code(&mut browser, &request, "alice").await;
     let first = app.token_ok(None, &request.redeem(&code)).await;
     let access = str_of(&first, "access_token");
-    assert_eq!(status_of_me(&app, access).await, StatusCode::OK);
+    assert_eq!(token_status(&app, access).await, StatusCode::OK);
 
     let r = app.token(None, &request.redeem(&code)).await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
-    assert_eq!(status_of_me(&app, access).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(&app, access).await, StatusCode::UNAUTHORIZED);
     let refresh = [
         ("grant_type", "refresh_token"),
         ("refresh_token", str_of(&first, "refresh_token")),

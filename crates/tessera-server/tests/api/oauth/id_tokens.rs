@@ -69,7 +69,7 @@ async fn with_hs256_access_tokens_the_jwks_holds_only_the_rs256_id_key_once_a_cl
     assert_eq!(header["alg"], "RS256");
     assert_eq!(header["kid"], keys[0]["kid"]);
     verify_with_jwks(&app, id_token, &client.id).await;
-    assert_eq!(status_of_me(&app, id_token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(&app, id_token).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -91,7 +91,7 @@ async fn a_client_registered_for_es256_gets_es256_id_tokens() {
     assert_eq!(header["typ"], "JWT");
     verify_with_jwks(&app, id_token, &client.id).await;
     // Signed by the access-token key, and still no access token.
-    assert_eq!(status_of_me(&app, id_token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(&app, id_token).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -128,8 +128,15 @@ async fn an_id_token_is_never_accepted_as_an_access_token() {
     let id_token = str_of(&tokens, "id_token");
     let access = str_of(&tokens, "access_token");
     assert_eq!(jwt_parts(id_token).0["kid"], jwt_parts(access).0["kid"]);
-    for path in ["/me", "/auth/verify", "/userinfo"] {
+    for path in ["/auth/verify", "/userinfo"] {
         assert_eq!(app.get(path, Some(access)).await.status(), StatusCode::OK);
+    }
+    // The client's access token is not for Tessera's own API (no tessera:account).
+    assert_eq!(
+        app.get("/me", Some(access)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    for path in ["/me", "/auth/verify", "/userinfo"] {
         let r = app.get(path, Some(id_token)).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
     }

@@ -8,6 +8,7 @@ mod clients;
 mod endpoints;
 mod grants;
 mod id_tokens;
+mod scopes;
 
 use crate::helpers::*;
 use reqwest::{Response, StatusCode};
@@ -64,8 +65,10 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("{key} in {v}"))
 }
 
-async fn status_of_me(app: &TestApp, access: &str) -> StatusCode {
-    app.get("/me", Some(access)).await.status()
+/// Whether `access` is accepted (200) or refused (401), by `/auth/verify`:
+/// it takes every valid token, whoever it was issued to.
+async fn token_status(app: &TestApp, access: &str) -> StatusCode {
+    app.get("/auth/verify", Some(access)).await.status()
 }
 
 /// Asserts a 401 `invalid_client` that names HTTP Basic (RFC 6749 §5.2).

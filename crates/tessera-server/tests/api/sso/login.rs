@@ -335,7 +335,7 @@ async fn signing_in_redirects_with_a_code_and_sets_an_httponly_lax_session_cooki
 
     let tokens = app.token_ok(None, &request.redeem(&code)).await;
     assert_eq!(
-        status_of_me(&app, str_of(&tokens, "access_token")).await,
+        token_status(&app, str_of(&tokens, "access_token")).await,
         StatusCode::OK
     );
     let id = claims_of(str_of(&tokens, "id_token"));
@@ -357,19 +357,39 @@ async fn the_cookies_are_secure_when_the_issuer_is_https() {
     let mut browser = Browser::new(&app);
     let request = CodeRequest::new(&client);
     let r = browser.get(&request.path(&[])).await;
-    let csrf = set_cookie(&r, "tessera_csrf").unwrap();
-    assert!(attributes(&csrf).contains(&"secure".to_owned()), "{csrf}");
+    // `__Host-` cookies: a sibling subdomain cannot set or shadow them.
+    assert!(set_cookie(&r, "tessera_csrf").is_none());
+    let csrf = set_cookie(&r, "__Host-tessera_csrf").unwrap();
+    let attrs = attributes(&csrf);
+    assert!(attrs.contains(&"secure".to_owned()), "{csrf}");
+    assert!(attrs.contains(&"path=/".to_owned()), "{csrf}");
+    assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{csrf}");
     let html = r.text().await.unwrap();
     let r = browser.submit_login(&html, "alice", PASSWORD).await;
-    let cookie = set_cookie(&r, "tessera_session").unwrap();
+    assert!(set_cookie(&r, "tessera_session").is_none());
+    let cookie = set_cookie(&r, "__Host-tessera_session").unwrap();
     let attrs = attributes(&cookie);
     assert!(attrs.contains(&"secure".to_owned()), "{cookie}");
+    assert!(attrs.contains(&"path=/".to_owned()), "{cookie}");
+    assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{cookie}");
     assert!(attrs.contains(&"httponly".to_owned()), "{cookie}");
     assert!(attrs.contains(&"samesite=lax".to_owned()), "{cookie}");
     let params = query_map(&location(&r));
     assert_eq!(params["iss"], issuer);
     assert_eq!(params["state"], request.state);
     assert!(params.contains_key("code"));
+    // The browser, holding the `__Host-` session cookie, is signed in: the
+    // next request gets a code without a page.
+    let again = CodeRequest::new(&client);
+    let r = browser.get(&again.path(&[])).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(query_map(&location(&r)).contains_key("code"));
+    // A plain-named cookie (as a sibling subdomain could set) is not read.
+    let value = browser.cookie("__Host-tessera_session").unwrap().to_owned();
+    browser.set_cookie("__Host-tessera_session", None);
+    browser.set_cookie("tessera_session", Some(&value));
+    let html = assert_page(browser.get(&again.path(&[])).await, StatusCode::OK).await;
+    assert!(html.contains("name=\"password\""), "{html}");
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ async fn sso_tokens(app: &TestApp, browser: &mut Browser<'_>, client: &OAuthApp)
 async fn signed_in(app: &TestApp, browser: &mut Browser<'_>, client: &OAuthApp) -> Value {
     let tokens = code_flow(browser, client, "alice").await;
     assert_eq!(
-        status_of_me(app, str_of(&tokens, "access_token")).await,
+        token_status(app, str_of(&tokens, "access_token")).await,
         StatusCode::OK
     );
     tokens
@@ -59,7 +59,7 @@ async fn logout_with_an_id_token_hint_ends_the_browser_session_and_every_token_s
 
     for tokens in [&photo_tokens, &mail_tokens] {
         let access = str_of(tokens, "access_token");
-        assert_eq!(status_of_me(&app, access).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(token_status(&app, access).await, StatusCode::UNAUTHORIZED);
     }
     let refresh = [
         ("grant_type", "refresh_token"),
@@ -91,7 +91,7 @@ async fn logout_with_an_id_token_hint_ends_the_browser_session_and_every_token_s
     browser.set_cookie("tessera_session", Some(&cookie));
     assert!(!is_signed_in(&mut browser, &photos).await);
     // Sessions that did not come through that browser live on.
-    assert_eq!(status_of_me(&app, &elsewhere.access).await, StatusCode::OK);
+    assert_eq!(token_status(&app, &elsewhere.access).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -138,7 +138,7 @@ async fn an_unregistered_post_logout_redirect_uri_gets_an_error_page_and_signs_n
 
     assert!(is_signed_in(&mut browser, &client).await);
     assert_eq!(
-        status_of_me(&app, str_of(&tokens, "access_token")).await,
+        token_status(&app, str_of(&tokens, "access_token")).await,
         StatusCode::OK
     );
 }
@@ -164,7 +164,7 @@ async fn logout_without_a_hint_asks_first_and_ends_nothing_until_confirmed() {
     assert!(html.contains("action=\"/logout\""));
     assert!(html.contains("alice"));
     // Nothing has ended yet.
-    assert_eq!(status_of_me(&app, access).await, StatusCode::OK);
+    assert_eq!(token_status(&app, access).await, StatusCode::OK);
     assert!(is_signed_in(&mut browser, &client).await);
 
     let fields = hidden_fields(&html);
@@ -180,7 +180,7 @@ async fn logout_without_a_hint_asks_first_and_ends_nothing_until_confirmed() {
         format!("{POST_LOGOUT_URI}?state=s-1")
     );
     assert!(browser.cookie("tessera_session").is_none());
-    assert_eq!(status_of_me(&app, access).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(&app, access).await, StatusCode::UNAUTHORIZED);
     assert!(!is_signed_in(&mut browser, &client).await);
 }
 
@@ -199,7 +199,7 @@ async fn logout_confirmed_without_a_redirect_shows_a_signed_out_page() {
     assert!(set_cookie(&r, "tessera_session").is_some_and(|c| c.contains("Max-Age=0")));
     assert_page(r, StatusCode::OK).await;
     assert_eq!(
-        status_of_me(&app, str_of(&tokens, "access_token")).await,
+        token_status(&app, str_of(&tokens, "access_token")).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -219,7 +219,7 @@ async fn confirming_logout_with_a_bad_csrf_token_is_403_and_ends_nothing() {
     }
     assert!(is_signed_in(&mut browser, &client).await);
     assert_eq!(
-        status_of_me(&app, str_of(&tokens, "access_token")).await,
+        token_status(&app, str_of(&tokens, "access_token")).await,
         StatusCode::OK
     );
     // The page's own token works.
@@ -257,7 +257,7 @@ async fn an_id_token_hint_for_someone_else_asks_for_confirmation() {
     );
     assert!(is_signed_in(&mut browser, &client).await);
     assert_eq!(
-        status_of_me(&app, str_of(&tokens, "access_token")).await,
+        token_status(&app, str_of(&tokens, "access_token")).await,
         StatusCode::OK
     );
     // A forged hint is no hint at all.
@@ -304,7 +304,7 @@ async fn postgres_sign_in_once_for_two_applications_then_log_out_of_both() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     for tokens in [&first, &second] {
         assert_eq!(
-            status_of_me(&app, str_of(tokens, "access_token")).await,
+            token_status(&app, str_of(tokens, "access_token")).await,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -366,7 +366,7 @@ async fn an_access_token_is_not_an_id_token_hint() {
         "a confirmation: {html}"
     );
     assert!(is_signed_in(&mut browser, &client).await);
-    assert_eq!(status_of_me(&app, access).await, StatusCode::OK);
+    assert_eq!(token_status(&app, access).await, StatusCode::OK);
     // The ID token of the same sign-in is one.
     let r = browser
         .get(&logout_path(&[(
@@ -376,7 +376,7 @@ async fn an_access_token_is_not_an_id_token_hint() {
         .await;
     let html = assert_page(r, StatusCode::OK).await;
     assert!(!html.contains("action=\"/logout\""), "signed out at once");
-    assert_eq!(status_of_me(&app, access).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(&app, access).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -408,7 +408,7 @@ async fn logout_after_signing_in_again_with_prompt_login_ends_every_application_
     assert_page(r, StatusCode::OK).await;
     for tokens in [&photo_tokens, &mail_tokens] {
         assert_eq!(
-            status_of_me(&app, str_of(tokens, "access_token")).await,
+            token_status(&app, str_of(tokens, "access_token")).await,
             StatusCode::UNAUTHORIZED,
             "{}",
             claims_of(str_of(tokens, "access_token"))["client_id"]
@@ -438,12 +438,12 @@ async fn another_person_signing_in_on_the_same_browser_ends_the_previous_persons
     let bob_tokens = app.token_ok(None, &request.redeem(&code)).await;
 
     assert_eq!(
-        status_of_me(&app, str_of(&alice_tokens, "access_token")).await,
+        token_status(&app, str_of(&alice_tokens, "access_token")).await,
         StatusCode::UNAUTHORIZED,
         "alice's single sign-on ended with the switch"
     );
     assert_eq!(
-        status_of_me(&app, str_of(&bob_tokens, "access_token")).await,
+        token_status(&app, str_of(&bob_tokens, "access_token")).await,
         StatusCode::OK
     );
     assert_eq!(

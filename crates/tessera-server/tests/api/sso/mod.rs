@@ -4,6 +4,7 @@
 //! RP-initiated logout. A "browser" here keeps cookies and never follows a
 //! redirect, so every `Location` is looked at.
 
+mod consent;
 mod login;
 mod logout;
 
@@ -96,8 +97,10 @@ fn claims_of(token: &str) -> Value {
     jwt_parts(token).1
 }
 
-async fn status_of_me(app: &TestApp, access: &str) -> StatusCode {
-    app.get("/me", Some(access)).await.status()
+/// Whether `access` is accepted (200) or refused (401), by `/auth/verify`:
+/// it takes every valid token, whoever it was issued to.
+async fn token_status(app: &TestApp, access: &str) -> StatusCode {
+    app.get("/auth/verify", Some(access)).await.status()
 }
 
 /// Whether `browser` is signed in: `/authorize` answers with a code
