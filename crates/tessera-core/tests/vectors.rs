@@ -1,6 +1,6 @@
 //! Conformance of the token layer against test vectors nobody on this project
 //! wrote: Project Wycheproof (C2SP) and the JOSE cookbook (RFC 7520, RFC 8037),
-//! read from `shared/vectors/` beside the clone (see its README.md).
+//! kept in `tests/vectors/` with their licences (see its README.md).
 //!
 //! * JWS cases go through [`verify_jws`]: the rules `verify_access_token`
 //!   applies to every JWS (strict compact parsing, `alg` pinned by the key the
@@ -18,7 +18,7 @@
 //! with its reason in a deviation table, and each test asserts that the
 //! deviations that happened are exactly the listed ones.
 //!
-//! The folder is required: CI always has it, so a missing file fails.
+//! The folder is part of the repository, so a missing file fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,8 +33,8 @@ use tessera_core::keys::{PublicJwk, SigningKey, alg_name, is_hmac, parse_alg};
 use tessera_core::revocation::RevocationSet;
 use tessera_core::tokens::{KeySource, TokenError, VerifyPolicy, verify_access_token, verify_jws};
 
-/// `shared/vectors/`, beside the clone.
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors");
+/// The vendored vectors, `tests/vectors/`.
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors");
 
 /// Any instant: none of these vectors carries claims Tessera would check.
 const NOW: Millis = 1_700_000_000_000;
@@ -42,7 +42,7 @@ const NOW: Millis = 1_700_000_000_000;
 fn load(relative: &str) -> Value {
     let path = format!("{VECTORS}/{relative}");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("test vectors missing at {path} ({e}); CI has shared/ beside the clone")
+        panic!("test vector missing at {path} ({e})")
     });
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
 }
