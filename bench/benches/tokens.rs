@@ -14,12 +14,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, Validation};
 use std::hint::black_box;
 use std::sync::Arc;
-use tessera_core::keys::{KeyRing, SigningKey, alg_name, generate_private_key};
-use tessera_core::revocation::RevocationSet;
-use tessera_core::tokens::{
+use tessera_token::keys::{KeyRing, SigningKey, alg_name, generate_private_key};
+use tessera_token::revocation::RevocationSet;
+use tessera_token::tokens::{
     ACCESS_TOKEN_TYP, AccessClaims, Audience, VerifyPolicy, new_jti, sign_jws, verify_access_token,
 };
-use tessera_core::verified_cache::VerifiedCache;
+use tessera_token::verified_cache::VerifiedCache;
 
 const ISSUER: &str = "http://127.0.0.1:8080";
 

@@ -5,9 +5,9 @@
 use serde_json::{Value, json};
 use std::fs;
 use std::path::Path;
-use tessera_core::crypto::b64url;
-use tessera_core::keys::{SigningKey, alg_name};
-use tessera_core::tokens::{ACCESS_TOKEN_TYP, new_jti, sign_jws, verify_access_token};
+use tessera_token::crypto::b64url;
+use tessera_token::keys::{SigningKey, alg_name};
+use tessera_token::tokens::{ACCESS_TOKEN_TYP, new_jti, sign_jws, verify_access_token};
 use tessera_fuzz::{
     AUDIENCE, CONFIG_VARS, ISSUER, NOW_MS, REVOKED_SID, keys, policy, revocations, ring,
 };

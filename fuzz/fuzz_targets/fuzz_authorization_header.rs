@@ -8,7 +8,7 @@
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use libfuzzer_sys::fuzz_target;
-use tessera_core::tokens::verify_access_token;
+use tessera_token::tokens::verify_access_token;
 use tessera_fuzz::{NOW_MS, policy, revocations, ring};
 use tessera_server::error::ApiError;
 use tessera_server::extract::bearer_token;

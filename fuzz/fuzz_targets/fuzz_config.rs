@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use std::net::IpAddr;
 use std::time::Duration;
 use tessera_core::duration::{DurationError, parse_duration, parse_positive_duration};
-use tessera_core::keys::is_hmac;
+use tessera_token::keys::is_hmac;
 use tessera_core::password::MAX_PASSWORD_CHARS;
 use tessera_fuzz::CONFIG_VARS;
 use tessera_server::config::{Config, ConfigError};

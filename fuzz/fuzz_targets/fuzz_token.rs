@@ -12,10 +12,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use tessera_core::crypto::{b64url, b64url_decode};
-use tessera_core::jws::{self, MAX_TOKEN_BYTES};
-use tessera_core::keys::{PublicJwk, alg_name};
-use tessera_core::tokens::{AccessClaims, TokenError, verify_access_token};
+use tessera_token::crypto::{b64url, b64url_decode};
+use tessera_token::jws::{self, MAX_TOKEN_BYTES};
+use tessera_token::keys::{PublicJwk, alg_name};
+use tessera_token::tokens::{AccessClaims, TokenError, verify_access_token};
 use tessera_fuzz::{
     AUDIENCE, ISSUER, LEEWAY_SECS, NOW_MS, REVOKED_JTI, REVOKED_SID, keys, policy, revocations,
     ring,

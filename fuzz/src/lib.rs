@@ -5,11 +5,11 @@
 use base64::Engine as _;
 use jsonwebtoken::Algorithm;
 use std::sync::{Arc, OnceLock};
-use tessera_core::clock::Millis;
-use tessera_core::keys::{KeyRing, SigningKey};
-use tessera_core::revocation::RevocationSet;
+use tessera_token::clock::Millis;
+use tessera_token::keys::{KeyRing, SigningKey};
+use tessera_token::revocation::RevocationSet;
 use tessera_core::store::{Revocation, RevocationKind};
-use tessera_core::tokens::VerifyPolicy;
+use tessera_token::tokens::VerifyPolicy;
 use tessera_server::schemas::Schemas;
 
 /// The fixed "now" every target verifies at (2023-11-14T22:13:20Z).

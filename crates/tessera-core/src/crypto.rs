@@ -1,46 +1,8 @@
-//! Small cryptographic helpers shared by the domain: randomness, hashing,
-//! base64url, constant-time comparison and sealing a secret under another.
+//! Sealing a secret under another (AES-256-GCM with a derived key): the
+//! successor of a rotated refresh token, and private keys at rest.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::digest;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-/// Fills a fresh array with bytes from the operating system's CSPRNG.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut out = [0u8; N];
-    // aws-lc's RNG only fails if the OS entropy source is gone; nothing
-    // sensible can continue without it.
-    #[expect(
-        clippy::expect_used,
-        reason = "no request can influence the OS entropy source"
-    )]
-    aws_lc_rs::rand::fill(&mut out).expect("the operating system's random source failed");
-    out
-}
-
-/// base64url without padding (RFC 7515 §2).
-pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Strict base64url decoding: no padding, canonical trailing bits.
-pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text).ok()
-}
-
-/// SHA-256 of `data`.
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    let d = digest::digest(&digest::SHA256, data);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
-}
-
-/// Compares two secrets in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
-}
+use tessera_token::crypto::{random_bytes, sha256};
 
 /// Seals `secret` (AES-256-GCM) under a key derived from `key_material`
 /// with domain separation by `context`. The output is `nonce || ciphertext`.
@@ -110,24 +72,5 @@ mod tests {
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
         assert_eq!(open(b"key one", b"ctx", &tampered), None);
-    }
-
-    #[test]
-    fn base64url_is_strict() {
-        assert_eq!(b64url_decode("AQ").as_deref(), Some(&[1u8][..]));
-        assert_eq!(b64url_decode("AQ=="), None, "padding refused");
-        assert_eq!(
-            b64url_decode("AR"),
-            None,
-            "non-canonical trailing bits refused"
-        );
-        assert_eq!(b64url_decode("A+"), None, "standard alphabet refused");
-    }
-
-    #[test]
-    fn constant_time_eq_compares_contents() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::password::PasswordProblem;
 use crate::store::StoreError;
-use crate::tokens::TokenError;
+use tessera_token::tokens::TokenError;
 
 /// What a domain operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -100,8 +100,8 @@ impl From<crate::password::HashError> for Error {
     }
 }
 
-impl From<crate::keys::KeyError> for Error {
-    fn from(e: crate::keys::KeyError) -> Self {
+impl From<tessera_token::keys::KeyError> for Error {
+    fn from(e: tessera_token::keys::KeyError) -> Self {
         Error::Internal(e.to_string())
     }
 }

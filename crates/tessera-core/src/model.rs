@@ -1,6 +1,6 @@
 //! The domain's records: users, sessions, roles and the rules on usernames.
 
-use crate::clock::Millis;
+use tessera_token::clock::Millis;
 use uuid::Uuid;
 
 /// The role every user holds.

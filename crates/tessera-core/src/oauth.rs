@@ -2,10 +2,10 @@
 //! registered clients, grant types, scopes, PKCE, redirect URIs, the
 //! RFC 6749 errors and the ID token's claims.
 
-use crate::clock::Millis;
-use crate::crypto::{b64url, constant_time_eq, sha256};
 use serde::Serialize;
 use std::borrow::Cow;
+use tessera_token::clock::Millis;
+use tessera_token::crypto::{b64url, constant_time_eq, sha256};
 
 /// `openid`: the request is an OpenID Connect one; an ID token is issued.
 pub const SCOPE_OPENID: &str = "openid";

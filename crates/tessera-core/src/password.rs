@@ -225,8 +225,8 @@ impl PasswordHasher {
         // is random bytes: verifying it does all the work and never matches.
         let dummy = phc_string(
             cost,
-            &crate::crypto::random_bytes::<16>(),
-            &crate::crypto::random_bytes::<32>(),
+            &tessera_token::crypto::random_bytes::<16>(),
+            &tessera_token::crypto::random_bytes::<32>(),
         )?;
         Ok(Self {
             cost,
@@ -245,7 +245,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let cost = self.cost;
         self.run(move || {
-            let salt = crate::crypto::random_bytes::<16>();
+            let salt = tessera_token::crypto::random_bytes::<16>();
             let mut out = [0u8; 32];
             compute(
                 &argon2(cost)?,
@@ -425,7 +425,10 @@ fn verify_phc(hash: &PasswordHash<'_>, password: &[u8]) -> Result<bool, HashErro
         salt,
         &mut out,
     )?;
-    Ok(crate::crypto::constant_time_eq(&out, expected.as_bytes()))
+    Ok(tessera_token::crypto::constant_time_eq(
+        &out,
+        expected.as_bytes(),
+    ))
 }
 
 /// Whether a stored hash is weaker than `cost` (or not Argon2id at all).

@@ -1,7 +1,7 @@
 //! Test support shared by the workspace's test suites: a fresh database per
 //! test on either backend. Compiled only for tests (feature `testing`).
 
-use crate::crypto::{b64url, random_bytes};
+use tessera_token::crypto::{b64url, random_bytes};
 
 /// The PostgreSQL server tests use (`TESSERA_TEST_POSTGRES_URL`, default the
 /// local trust-auth server's `test` database).

@@ -7,9 +7,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use tessera_core::clock::Millis;
-use tessera_core::crypto::sha256;
-use tessera_core::keys::KeyPurpose;
 use tessera_core::model::Session;
 use tessera_core::oauth::{GrantType, OAuthClient, StoredClient};
 use tessera_core::store::{
@@ -17,6 +14,9 @@ use tessera_core::store::{
     NewBrowserSession, NewSession, NewUser, Redemption, Revocation, RevocationKind, Rotation,
     SessionRevocation, Store, StoreError, StoredKey, UserChanges,
 };
+use tessera_token::clock::Millis;
+use tessera_token::crypto::sha256;
+use tessera_token::keys::KeyPurpose;
 use uuid::Uuid;
 
 /// A fixed "now" for the suite; the store never reads a clock itself.

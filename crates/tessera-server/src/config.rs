@@ -5,9 +5,9 @@ use base64::Engine as _;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tessera_core::duration::{parse_duration, parse_positive_duration};
-use tessera_core::keys::{is_hmac, parse_alg};
 use tessera_core::password::{HashCost, MAX_PASSWORD_CHARS};
 use tessera_core::settings::{RateLimit, SecretBytes, Settings};
+use tessera_token::keys::{is_hmac, parse_alg};
 
 /// A refused configuration value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -401,17 +401,17 @@ fn parse_bind(text: &str) -> Option<SocketAddr> {
 
 /// The shortest HMAC secret: 32 bytes (SPEC), and never shorter than the
 /// hash output (RFC 7518 §3.2: 48 bytes for HS384, 64 for HS512).
-fn min_secret_len(alg: tessera_core::keys::Algorithm) -> usize {
+fn min_secret_len(alg: tessera_token::keys::Algorithm) -> usize {
     match alg {
-        tessera_core::keys::Algorithm::HS384 => 48,
-        tessera_core::keys::Algorithm::HS512 => 64,
+        tessera_token::keys::Algorithm::HS384 => 48,
+        tessera_token::keys::Algorithm::HS512 => 64,
         _ => 32,
     }
 }
 
 fn parse_secret(
     text: &str,
-    alg: tessera_core::keys::Algorithm,
+    alg: tessera_token::keys::Algorithm,
 ) -> Result<SecretBytes, ConfigError> {
     let bytes = match text.strip_prefix("base64:") {
         Some(b64) => base64::engine::general_purpose::STANDARD
@@ -425,7 +425,7 @@ fn parse_secret(
             "TESSERA_JWT_SECRET",
             format!(
                 "must be at least {min} bytes for {}, got {}",
-                tessera_core::keys::alg_name(alg),
+                tessera_token::keys::alg_name(alg),
                 bytes.len()
             ),
         ));

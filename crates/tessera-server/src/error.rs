@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::Error;
 use tessera_core::oauth::{OAuthError, OAuthErrorCode};
-use tessera_core::tokens::TokenError;
+use tessera_token::tokens::TokenError;
 
 /// One entry of `details`: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]

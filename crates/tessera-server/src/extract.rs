@@ -14,8 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tessera_core::model::ROLE_ADMIN;
 use tessera_core::oauth::{ApiAccess, SCOPE_ACCOUNT, SCOPE_ADMIN};
-use tessera_core::tokens::AccessClaims;
 use tessera_core::{Caller, ClientInfo, Tessera};
+use tessera_token::tokens::AccessClaims;
 use uuid::Uuid;
 
 /// A request body type and the schema it is validated against.

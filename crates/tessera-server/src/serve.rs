@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::Tessera;
-use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::store::{self, StoreError, redact_url};
+use tessera_token::clock::{Clock, SystemClock};
 use tokio::net::TcpListener;
 
 /// Why the server could not start or stopped with an error.

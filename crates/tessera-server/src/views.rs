@@ -2,9 +2,9 @@
 //! Nothing here can hold a password, hash, refresh-token hash or private key.
 
 use serde::Serialize;
-use tessera_core::clock::rfc3339;
 use tessera_core::model::{Session, User};
 use tessera_core::service::{IssuedTokens, KeyInfo};
+use tessera_token::clock::rfc3339;
 use utoipa::ToSchema;
 
 /// Every field of a user (self and admins).
@@ -144,10 +144,10 @@ pub struct KeyView {
     /// `access` (signs access tokens) or `id_token` (signs ID tokens).
     #[schema(value_type = String)]
     #[serde(rename = "use")]
-    pub purpose: tessera_core::keys::KeyPurpose,
+    pub purpose: tessera_token::keys::KeyPurpose,
     /// `next`, `active`, `retiring` or `retired`.
     #[schema(value_type = String)]
-    pub status: tessera_core::keys::KeyStatus,
+    pub status: tessera_token::keys::KeyStatus,
     /// RFC 3339.
     pub created_at: String,
     /// When it starts or started signing.

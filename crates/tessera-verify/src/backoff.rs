@@ -45,7 +45,7 @@ impl Backoff {
 /// A uniform random number in `[0, 1)` from the operating system's CSPRNG
 /// (jitter needs no more, and this needs no extra dependency).
 pub(crate) fn random_fraction() -> f64 {
-    let bits = u64::from_le_bytes(tessera_core::crypto::random_bytes::<8>()) >> 11;
+    let bits = u64::from_le_bytes(tessera_token::crypto::random_bytes::<8>()) >> 11;
     // 53 random bits: exactly representable, strictly below 1.
     bits as f64 / (1u64 << 53) as f64
 }

@@ -7,8 +7,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tessera_core::clock::{Clock, Millis};
-use tessera_core::keys::PublicJwk;
+use tessera_token::clock::{Clock, Millis};
+use tessera_token::keys::PublicJwk;
 
 /// The largest JWK Set read; Tessera's holds a handful of keys.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;

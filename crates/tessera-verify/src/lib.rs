@@ -46,13 +46,14 @@
 //! - `jwks`: the key cache; `messages`: reading event frames; `backoff`:
 //!   reconnection delays.
 //!
-//! The verification policy itself is not here: it is `tessera-core`'s
-//! token layer (built without its `server` feature, so no database or
-//! password-hashing code comes along).
+//! The verification policy itself is not here: it is the `tessera-token`
+//! crate, the same code the server verifies with. That crate has no
+//! database, password hashing or server in its dependencies, so neither has
+//! this one.
 //!
 //! # Revocations
 //!
-//! The verifier keeps `tessera-core`'s `RevocationSet`, fed by the stream:
+//! The verifier keeps `tessera-token`'s `RevocationSet`, fed by the stream:
 //!
 //! - `session.revoked` and `token.revoked` refuse that `sid` or `jti`
 //!   until the `exp` the event gives (plus leeway);
@@ -111,5 +112,5 @@ pub use extract::{NotVerified, Verified};
 pub use layer::{VerifyLayer, VerifyService};
 pub use provider::{BoxError, ClientCredentials, PasswordLogin, StaticToken, TokenProvider};
 pub use stream::StreamState;
-pub use tessera_core::tokens::{Audience, TokenError};
+pub use tessera_token::tokens::{Audience, TokenError};
 pub use verifier::{BuildError, Claims, Verifier, VerifierBuilder, VerifyError};

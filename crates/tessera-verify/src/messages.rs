@@ -3,8 +3,8 @@
 //! means for the local revocation set.
 
 use serde_json::Value;
-use tessera_core::clock::Millis;
-use tessera_core::revocation::{Revocation, RevocationKind};
+use tessera_token::clock::Millis;
+use tessera_token::revocation::{Revocation, RevocationKind};
 
 /// A text frame from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,9 +11,9 @@ use crate::stream::{StreamState, Subscriber};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use tessera_core::clock::{Clock, Millis, SystemClock};
-use tessera_core::revocation::RevocationSet;
-use tessera_core::tokens::{AccessClaims, TokenError, VerifyPolicy, verify_access_token};
+use tessera_token::clock::{Clock, Millis, SystemClock};
+use tessera_token::revocation::RevocationSet;
+use tessera_token::tokens::{AccessClaims, TokenError, VerifyPolicy, verify_access_token};
 use tokio::sync::watch;
 
 /// How often expired revocations are forgotten.
@@ -335,7 +335,7 @@ impl Verifier {
             .keys()
             .await
             .map_err(VerifyError::KeysUnavailable)?;
-        let verify = |keys: &[tessera_core::keys::PublicJwk]| {
+        let verify = |keys: &[tessera_token::keys::PublicJwk]| {
             verify_access_token(token, keys, &inner.revocations, &inner.policy, now)
         };
         match verify(&keys) {
@@ -443,7 +443,7 @@ fn ws_url(issuer: &str) -> Result<String, BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_core::clock::ManualClock;
+    use tessera_token::clock::ManualClock;
 
     #[test]
     fn urls_derive_from_the_issuer() {

@@ -8,16 +8,16 @@ use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use tessera_core::clock::{Clock, SystemClock, rfc3339};
-use tessera_core::crypto::{b64url, b64url_decode, random_bytes};
-use tessera_core::jws::parse_compact;
-use tessera_core::keys::{PublicJwk, SigningKey, is_hmac, parse_alg};
 use tessera_core::oauth::GrantType;
-use tessera_core::revocation::RevocationSet;
 use tessera_core::service::{NewAccount, NewClient};
-use tessera_core::tokens::{VerifyPolicy, verify_access_token};
 use tessera_core::{ClientInfo, Tessera, store};
 use tessera_server::Config;
+use tessera_token::clock::{Clock, SystemClock, rfc3339};
+use tessera_token::crypto::{b64url, b64url_decode, random_bytes};
+use tessera_token::jws::parse_compact;
+use tessera_token::keys::{PublicJwk, SigningKey, is_hmac, parse_alg};
+use tessera_token::revocation::RevocationSet;
+use tessera_token::tokens::{VerifyPolicy, verify_access_token};
 
 /// Tessera: a self-hosted authentication and authorization server with JWTs.
 #[derive(Debug, Parser)]
@@ -519,7 +519,7 @@ async fn verify(
             .filter(|a| is_hmac(*a));
         let alg = alg.context("--secret-env verifies HS256/HS384/HS512 tokens only")?;
         let key = SigningKey::from_hmac_secret(alg, secret.as_bytes())?;
-        let ring = tessera_core::keys::KeyRing::new(vec![Arc::new(key)]);
+        let ring = tessera_token::keys::KeyRing::new(vec![Arc::new(key)]);
         // An HMAC token's kid is derived from the secret; a foreign one may lack it.
         verify_access_token(jwt.trim(), &ring, &revocations, &policy, now)
     } else {

@@ -2,15 +2,18 @@
 //! window and reuse detection, logout, and access-token verification.
 
 use super::{Caller, ClientInfo, Tessera};
-use crate::clock::Millis;
-use crate::crypto::{b64url, b64url_decode, open, random_bytes, seal, sha256};
+use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
 use crate::model::{ROLE_ADMIN, Session, User};
 use crate::oauth::ApiAccess;
 use crate::settings::ms;
 use crate::store::{AuditEntry, NewSession, Rotation, SessionRevocation};
-use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws};
 use std::sync::Arc;
+use tessera_token::clock::Millis;
+use tessera_token::crypto::{b64url, b64url_decode, random_bytes, sha256};
+use tessera_token::tokens::{
+    ACCESS_TOKEN_TYP, AccessClaims, Audience, TokenError, new_jti, sign_jws,
+};
 use uuid::Uuid;
 
 /// Domain separation for sealing a rotated refresh token's successor.

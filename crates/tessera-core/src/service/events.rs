@@ -5,9 +5,9 @@
 
 use super::Tessera;
 use crate::error::Result;
-use crate::events::Event;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use tessera_token::events::Event;
 use tokio::sync::{Mutex, Notify, broadcast};
 
 /// How many events a subscriber may fall behind before it is disconnected.

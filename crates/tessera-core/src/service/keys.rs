@@ -3,17 +3,17 @@
 //! rotation with pre-publication.
 
 use super::{ClientInfo, Tessera};
-use crate::clock::Millis;
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
-use crate::keys::{
+use crate::settings::ms;
+use crate::store::StoredKey;
+use std::sync::Arc;
+use tessera_token::clock::Millis;
+use tessera_token::keys::{
     Algorithm, KeyPurpose, KeyRing, KeyStatus, PublicJwk, SigningKey, alg_name,
     generate_private_key, is_hmac, parse_alg,
 };
-use crate::settings::ms;
-use crate::store::StoredKey;
-use crate::tokens::SharedKeyRing;
-use std::sync::Arc;
+use tessera_token::tokens::SharedKeyRing;
 use uuid::Uuid;
 
 /// Binds a sealed private key to its key id.

@@ -16,15 +16,15 @@ pub use oauth::{ClientAuthentication, ID_TOKEN_TYP, NewClient, OAuthTokens};
 pub use sso::{AuthorizationRequest, AuthorizeError, LogoutTarget, Prompt, ValidAuthorization};
 pub use users::{NewAccount, Page, ProfileChanges};
 
-use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::password::{PasswordHasher, PasswordPolicy};
-use crate::revocation::RevocationSet;
 use crate::settings::{Settings, ms};
 use crate::store::{AuditEntry, Store};
-use crate::tokens::{SharedKeyRing, VerifyPolicy};
-use crate::verified_cache::VerifiedCache;
 use std::sync::Arc;
+use tessera_token::clock::{Clock, Millis};
+use tessera_token::revocation::RevocationSet;
+use tessera_token::tokens::{SharedKeyRing, VerifyPolicy};
+use tessera_token::verified_cache::VerifiedCache;
 use uuid::Uuid;
 
 /// Who is asking, as far as the network tells.

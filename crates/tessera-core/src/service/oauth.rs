@@ -4,9 +4,7 @@
 
 use super::auth::SessionGrant;
 use super::{ClientInfo, IssuedTokens, Tessera};
-use crate::crypto::{b64url, b64url_decode, random_bytes, sha256};
 use crate::error::{Error, Result};
-use crate::keys::{alg_name, parse_alg};
 use crate::model::{Session, User};
 use crate::oauth::{
     FIRST_PARTY_SCOPES, GrantType, IdTokenClaims, KNOWN_SCOPES, OAuthClient, OAuthError,
@@ -14,11 +12,13 @@ use crate::oauth::{
     SCOPE_PROFILE, StoredClient, TESSERA_SCOPE_PREFIX, is_valid_scope_token, parse_scope,
     pkce_matches, redirect_uri_problem, scope_has,
 };
-use crate::revocation::{Revocation, RevocationKind};
 use crate::store::Redemption;
-use crate::tokens::{AccessClaims, Audience, TokenError, new_jti, sign_jws};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tessera_token::crypto::{b64url, b64url_decode, random_bytes, sha256};
+use tessera_token::keys::{alg_name, parse_alg};
+use tessera_token::revocation::{Revocation, RevocationKind};
+use tessera_token::tokens::{AccessClaims, Audience, TokenError, new_jti, sign_jws};
 use uuid::Uuid;
 
 /// The `typ` header of ID tokens (OIDC Core leaves it open; `JWT` is what
@@ -617,7 +617,7 @@ impl Tessera {
             .id_token_alg
             .as_deref()
             .and_then(parse_alg)
-            .unwrap_or(crate::keys::Algorithm::RS256);
+            .unwrap_or(tessera_token::keys::Algorithm::RS256);
         let key = self.id_token_signer(alg).await?;
         let claims = IdTokenClaims {
             iss: self.settings.issuer.clone(),

@@ -4,7 +4,6 @@
 
 use super::oauth::ID_TOKEN_TYP;
 use super::{ClientInfo, Tessera};
-use crate::crypto::{b64url, b64url_decode, random_bytes, sha256};
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::oauth::{
@@ -13,9 +12,10 @@ use crate::oauth::{
 };
 use crate::settings::ms;
 use crate::store::{AuthorizationCode, BrowserSession, NewBrowserSession};
-use crate::tokens::verify_jws;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tessera_token::crypto::{b64url, b64url_decode, random_bytes, sha256};
+use tessera_token::tokens::verify_jws;
 use uuid::Uuid;
 
 /// The longest `state` or `nonce` accepted: enough for any client library,

@@ -3,11 +3,11 @@
 //! with capped exponential backoff, and a registration rate per client IP.
 
 use super::{ClientInfo, Tessera};
-use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::settings::ms;
 use crate::store::AuditEntry;
 use std::sync::Arc;
+use tessera_token::clock::Millis;
 use tokio::sync::Semaphore;
 
 /// How many more failures than a username's threshold an IP may make.

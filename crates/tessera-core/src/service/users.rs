@@ -2,7 +2,6 @@
 //! deletion, and a user's sessions — each taking effect on live tokens.
 
 use super::{Caller, ClientInfo, IssuedTokens, SessionGrant, Tessera};
-use crate::crypto::{b64url, b64url_decode};
 use crate::error::{Error, Result};
 use crate::model::{
     ROLE_ADMIN, Session, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
@@ -11,6 +10,7 @@ use crate::store::{
     AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Revocation, RevocationKind,
     StoreError, UserChanges,
 };
+use tessera_token::crypto::{b64url, b64url_decode};
 use uuid::Uuid;
 
 /// The longest first or last name, in characters.

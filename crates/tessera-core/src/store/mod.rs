@@ -6,16 +6,16 @@ mod oauth;
 mod rows;
 mod sql;
 
-use crate::clock::Millis;
-use crate::keys::KeyPurpose;
 use crate::model::{Session, StoredUser, User};
 use async_trait::async_trait;
 use std::sync::Arc;
+use tessera_token::clock::Millis;
+use tessera_token::keys::KeyPurpose;
 use uuid::Uuid;
 
-pub use crate::revocation::{Revocation, RevocationKind};
 pub use oauth::{AuthorizationCode, BrowserSession, NewBrowserSession, OAuthStore, Redemption};
 pub use sql::{PgStore, SqliteStore};
+pub use tessera_token::revocation::{Revocation, RevocationKind};
 
 /// What can go wrong in the store. Nothing here carries a secret.
 #[derive(Debug, thiserror::Error)]
@@ -365,7 +365,11 @@ pub trait Store: OAuthStore + Send + Sync + std::fmt::Debug {
     ) -> StoreResult<(i64, Millis)>;
 
     /// Stream events after `after`, oldest first, at most `limit`.
-    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<crate::events::Event>>;
+    async fn events_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<tessera_token::events::Event>>;
     /// The oldest and newest `seq` still kept.
     async fn event_bounds(&self) -> StoreResult<(Option<i64>, Option<i64>)>;
     /// Deletes events older than `before` (never the newest); returns how many.

@@ -2,10 +2,10 @@
 //! sessions and authorization codes, and the [`OAuthStore`] operations on them.
 
 use super::{AuditEntry, NewSession, Revocation, StoreResult};
-use crate::clock::Millis;
 use crate::model::Session;
 use crate::oauth::{OAuthClient, StoredClient};
 use async_trait::async_trait;
+use tessera_token::clock::Millis;
 use uuid::Uuid;
 
 /// A browser signed in at the hosted login page: the server side of the

@@ -1,8 +1,8 @@
 //! Row shapes shared by both backends and their conversion to domain records.
 
 use super::{AuditEntry, Revocation, RevocationKind, StoreError, StoredKey};
-use crate::keys::KeyPurpose;
 use crate::model::{Session, StoredUser, User};
+use tessera_token::keys::KeyPurpose;
 use uuid::Uuid;
 
 /// Columns of `users` in [`UserRow`] order.
@@ -220,11 +220,11 @@ pub(super) struct EventRow {
     payload: String,
 }
 
-impl TryFrom<EventRow> for crate::events::Event {
+impl TryFrom<EventRow> for tessera_token::events::Event {
     type Error = StoreError;
 
     fn try_from(r: EventRow) -> Result<Self, StoreError> {
-        Ok(crate::events::Event {
+        Ok(tessera_token::events::Event {
             seq: r.seq,
             at: r.at,
             kind: r.kind,

@@ -11,8 +11,7 @@ use super::{
     AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Revocation, Rotation,
     SessionRevocation, SpentToken, Store, StoreResult, StoredKey, UserChanges,
 };
-use crate::clock::Millis;
-use crate::events::{self, Event, NewEvent};
+use crate::events::{self, NewEvent};
 use crate::model::{ROLE_ADMIN, Session, StoredUser, User};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -21,6 +20,8 @@ use sqlx::sqlite::{
 };
 use std::str::FromStr;
 use std::time::Duration;
+use tessera_token::clock::Millis;
+use tessera_token::events::Event;
 use uuid::Uuid;
 
 mod oauth;
@@ -843,18 +844,6 @@ sql_store!(
     PG_ADMIN_GUARD_LOCK,
     PG_EVENT_SQL
 );
-
-impl Revocation {
-    /// A revocation of every access token of session `sid`, kept until `until`.
-    pub fn session(sid: Uuid, until: Millis) -> Self {
-        Revocation {
-            kind: super::RevocationKind::Session,
-            subject: sid.to_string(),
-            not_before: 0,
-            expires_at: until,
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

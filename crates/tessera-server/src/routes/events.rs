@@ -14,11 +14,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::time::Duration;
-use tessera_core::clock::Millis;
-use tessera_core::events::Event;
 use tessera_core::model::ROLE_ADMIN;
 use tessera_core::oauth::ApiAccess;
-use tessera_core::tokens::AccessClaims;
+use tessera_token::clock::Millis;
+use tessera_token::events::Event;
+use tessera_token::tokens::AccessClaims;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, interval, sleep_until, timeout};
 

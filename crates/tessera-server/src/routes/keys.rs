@@ -12,8 +12,8 @@ use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tessera_core::keys::alg_name;
 use tessera_core::oauth::{GrantType, KNOWN_SCOPES};
+use tessera_token::keys::alg_name;
 use utoipa::ToSchema;
 
 /// `GET /.well-known/jwks.json`

@@ -10,8 +10,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera_core::clock::rfc3339;
 use tessera_core::store::AuditQuery;
+use tessera_token::clock::rfc3339;
 
 /// `GET /healthz`
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "the process is up")))]

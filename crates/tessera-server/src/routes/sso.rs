@@ -12,10 +12,10 @@ use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION, RETRY_AFTER, SET_COOKI
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::Error;
-use tessera_core::crypto::{b64url, constant_time_eq, random_bytes};
 use tessera_core::oauth::{OAuthError, OAuthErrorCode};
 use tessera_core::service::{AuthorizationRequest, AuthorizeError, Prompt, ValidAuthorization};
 use tessera_core::store::BrowserSession;
+use tessera_token::crypto::{b64url, constant_time_eq, random_bytes};
 
 /// The cookie naming the browser's single sign-on session.
 pub const SESSION_COOKIE: &str = "tessera_session";

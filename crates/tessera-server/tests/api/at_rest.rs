@@ -4,9 +4,9 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tessera_core::clock::SystemClock;
-use tessera_core::keys::{SigningKey, parse_alg};
 use tessera_server::Config;
+use tessera_token::clock::SystemClock;
+use tessera_token::keys::{SigningKey, parse_alg};
 
 const MASTER: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// Fixed, so tokens stay valid across restarts on other ports.

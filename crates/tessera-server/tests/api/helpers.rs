@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_core::clock::ManualClock;
 use tessera_core::password::HashCost;
 use tessera_server::Config;
+use tessera_token::clock::ManualClock;
 use tokio::sync::oneshot;
 
 /// A password that passes the default policy for any test username.
@@ -292,7 +292,7 @@ impl TestApp {
             roles: Some(tessera_core::model::normalize_roles(["admin"])),
             ..Default::default()
         };
-        let now = tessera_core::clock::Clock::now_ms(&self.clock);
+        let now = tessera_token::clock::Clock::now_ms(&self.clock);
         store
             .update_user(user.user.id, &changes, now, &Default::default())
             .await
@@ -377,7 +377,7 @@ pub fn form(fields: &[(&str, &str)]) -> String {
 
 /// A PKCE pair: a fresh `code_verifier` and its `S256` challenge.
 pub fn pkce() -> (String, String) {
-    use tessera_core::crypto::{b64url, random_bytes, sha256};
+    use tessera_token::crypto::{b64url, random_bytes, sha256};
     let verifier = b64url(random_bytes::<32>());
     let challenge = b64url(sha256(verifier.as_bytes()));
     (verifier, challenge)

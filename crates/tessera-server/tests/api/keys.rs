@@ -7,12 +7,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_core::clock::Clock;
-use tessera_core::keys::{KeyStatus, PublicJwk, SigningKey, parse_alg};
 use tessera_core::password::HashCost;
-use tessera_core::revocation::RevocationSet;
-use tessera_core::tokens::{AccessClaims, Audience, VerifyPolicy, new_jti, sign_jws};
 use tessera_core::{ClientInfo, Tessera};
+use tessera_token::clock::Clock;
+use tessera_token::keys::{KeyStatus, PublicJwk, SigningKey, parse_alg};
+use tessera_token::revocation::RevocationSet;
+use tessera_token::tokens::{AccessClaims, Audience, VerifyPolicy, new_jti, sign_jws};
 
 const MINUTE: u64 = 60;
 const HOUR: u64 = 3_600;
@@ -22,7 +22,7 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(16 * MINUTE);
 /// The decoded JOSE header of a compact JWS.
 fn jwt_header(token: &str) -> Value {
     let header = token.split('.').next().expect("a header");
-    let bytes = tessera_core::crypto::b64url_decode(header).expect("base64url header");
+    let bytes = tessera_token::crypto::b64url_decode(header).expect("base64url header");
     serde_json::from_slice(&bytes).expect("JSON header")
 }
 
@@ -80,7 +80,7 @@ fn verify_with_jwks(app: &TestApp, set: &Value, token: &str) -> AccessClaims {
         leeway_secs: 60,
         token_lifetime_ms: 16 * 60 * 1000,
     };
-    tessera_core::tokens::verify_access_token(
+    tessera_token::tokens::verify_access_token(
         token,
         keys.as_slice(),
         &RevocationSet::new(),

@@ -16,7 +16,7 @@ const DAY: u64 = 86_400;
 /// The decoded claims of a JWT (no verification: only to read `sid`, `roles`).
 fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWS has a payload");
-    let bytes = tessera_core::crypto::b64url_decode(payload).expect("base64url payload");
+    let bytes = tessera_token::crypto::b64url_decode(payload).expect("base64url payload");
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
@@ -283,7 +283,7 @@ async fn reuse_of_a_token_two_rotations_old_revokes_the_session_even_inside_the_
 async fn garbage_refresh_tokens_are_refused_in_the_error_shape() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
-    let unknown = tessera_core::crypto::b64url(tessera_core::crypto::random_bytes::<32>());
+    let unknown = tessera_token::crypto::b64url(tessera_token::crypto::random_bytes::<32>());
     let padded = format!("{unknown}=");
     let long_garbage = "A".repeat(500);
     let not_ours: [&str; 9] = [

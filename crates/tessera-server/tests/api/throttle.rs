@@ -127,7 +127,7 @@ async fn throttling_survives_a_restart() {
         .await;
     second
         .clock
-        .set(tessera_core::clock::Clock::now_ms(&started));
+        .set(tessera_token::clock::Clock::now_ms(&started));
     let r = login_status(&second, "dave", PASSWORD).await;
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
     drop(first);

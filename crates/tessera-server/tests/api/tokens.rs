@@ -12,10 +12,10 @@ use reqwest::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
-use tessera_core::clock::Clock as _;
-use tessera_core::crypto::{b64url, b64url_decode};
-use tessera_core::keys::{SigningKey, generate_private_key, parse_alg};
-use tessera_core::tokens::{new_jti, sign_jws};
+use tessera_token::clock::Clock as _;
+use tessera_token::crypto::{b64url, b64url_decode};
+use tessera_token::keys::{SigningKey, generate_private_key, parse_alg};
+use tessera_token::tokens::{new_jti, sign_jws};
 
 /// The endpoints every token is tried on.
 const PROTECTED: [&str; 2] = ["/me", "/auth/verify"];

@@ -5,7 +5,7 @@
 use crate::harness::{ADMIN, Tessera, wait_for_stream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tessera_core::clock::{Clock, ManualClock, SystemClock};
+use tessera_token::clock::{Clock, ManualClock, SystemClock};
 use tessera_verify::{TokenError, Verifier, VerifyError};
 
 const REVOKED: Result<(), VerifyError> = Err(VerifyError::Invalid(TokenError::Revoked));

@@ -294,7 +294,7 @@ fn session(body: Value) -> Session {
 /// The key id in a token's header.
 pub fn kid_of(token: &str) -> String {
     let header = token.split('.').next().expect("header");
-    let bytes = tessera_core::crypto::b64url_decode(header).expect("base64url");
+    let bytes = tessera_token::crypto::b64url_decode(header).expect("base64url");
     let header: Value = serde_json::from_slice(&bytes).expect("JSON header");
     header["kid"].as_str().expect("kid").to_owned()
 }

@@ -4,8 +4,8 @@
 use crate::harness::{Tessera, kid_of, wait_for_stream};
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_core::clock::ManualClock;
-use tessera_core::crypto::{b64url, b64url_decode};
+use tessera_token::clock::ManualClock;
+use tessera_token::crypto::{b64url, b64url_decode};
 use tessera_verify::{TokenError, Verifier, VerifyError};
 
 /// `token` with its header's `kid` replaced.

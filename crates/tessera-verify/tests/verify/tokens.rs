@@ -3,9 +3,9 @@
 use crate::harness::Tessera;
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_core::clock::{Clock, ManualClock};
-use tessera_core::crypto::{b64url, b64url_decode};
-use tessera_core::jws::JwsError;
+use tessera_token::clock::{Clock, ManualClock};
+use tessera_token::crypto::{b64url, b64url_decode};
+use tessera_token::jws::JwsError;
 use tessera_verify::{TokenError, Verifier, VerifyError};
 
 fn refused(reason: TokenError) -> Result<(), VerifyError> {
@@ -123,7 +123,7 @@ async fn a_token_not_yet_valid_is_refused() {
     let tessera = Tessera::spawn().await;
     let alice = tessera.register("alice").await;
     // The verifier's clock runs two minutes behind Tessera's: beyond the leeway.
-    let clock = ManualClock::new(tessera_core::clock::SystemClock.now_ms() - 120_000);
+    let clock = ManualClock::new(tessera_token::clock::SystemClock.now_ms() - 120_000);
     let verifier = Verifier::builder(&tessera.base)
         .clock(Arc::new(clock))
         .build()

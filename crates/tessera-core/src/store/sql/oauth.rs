@@ -7,11 +7,11 @@ use super::super::oauth::{
 use super::super::rows::{SessionRow, parse_uuid, session_columns};
 use super::super::{AuditEntry, NewSession, Revocation, StoreError, StoreResult};
 use super::{PgStore, SqliteStore, sessions, uuid_opt};
-use crate::clock::Millis;
 use crate::events;
 use crate::model::Session;
 use crate::oauth::{GrantType, OAuthClient, StoredClient};
 use async_trait::async_trait;
+use tessera_token::clock::Millis;
 use uuid::Uuid;
 
 /// Columns of `oauth_clients` in [`ClientRow`] order.

@@ -499,7 +499,7 @@ async fn a_browser_session_is_refused_as_soon_as_its_user_is_disabled_in_the_dat
         disabled: Some(true),
         ..Default::default()
     };
-    let now = tessera_core::clock::Clock::now_ms(&app.clock);
+    let now = tessera_token::clock::Clock::now_ms(&app.clock);
     store
         .update_user(alice.user.id, &changes, now, &Default::default())
         .await

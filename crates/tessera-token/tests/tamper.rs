@@ -7,10 +7,10 @@ use jsonwebtoken::Algorithm;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::sync::{Arc, OnceLock};
-use tessera_core::clock::Millis;
-use tessera_core::keys::{KeyRing, SigningKey, generate_private_key};
-use tessera_core::revocation::RevocationSet;
-use tessera_core::tokens::{
+use tessera_token::clock::Millis;
+use tessera_token::keys::{KeyRing, SigningKey, generate_private_key};
+use tessera_token::revocation::RevocationSet;
+use tessera_token::tokens::{
     ACCESS_TOKEN_TYP, AccessClaims, Audience, VerifyPolicy, new_jti, sign_jws, verify_access_token,
 };
 

@@ -52,6 +52,18 @@ pub struct Revocation {
     pub expires_at: Millis,
 }
 
+impl Revocation {
+    /// A revocation of every access token of session `sid`, kept until `until`.
+    pub fn session(sid: uuid::Uuid, until: Millis) -> Self {
+        Revocation {
+            kind: RevocationKind::Session,
+            subject: sid.to_string(),
+            not_before: 0,
+            expires_at: until,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Entries {
     /// `sid` → keep until.

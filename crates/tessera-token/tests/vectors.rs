@@ -26,12 +26,12 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use tessera_core::clock::Millis;
-use tessera_core::crypto::{b64url, b64url_decode};
-use tessera_core::jws::{JwsError, parse_compact_opaque};
-use tessera_core::keys::{PublicJwk, SigningKey, alg_name, is_hmac, parse_alg};
-use tessera_core::revocation::RevocationSet;
-use tessera_core::tokens::{KeySource, TokenError, VerifyPolicy, verify_access_token, verify_jws};
+use tessera_token::clock::Millis;
+use tessera_token::crypto::{b64url, b64url_decode};
+use tessera_token::jws::{JwsError, parse_compact_opaque};
+use tessera_token::keys::{PublicJwk, SigningKey, alg_name, is_hmac, parse_alg};
+use tessera_token::revocation::RevocationSet;
+use tessera_token::tokens::{KeySource, TokenError, VerifyPolicy, verify_access_token, verify_jws};
 
 /// The vendored vectors, `tests/vectors/`.
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors");
@@ -41,9 +41,8 @@ const NOW: Millis = 1_700_000_000_000;
 
 fn load(relative: &str) -> Value {
     let path = format!("{VECTORS}/{relative}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("test vector missing at {path} ({e})")
-    });
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("test vector missing at {path} ({e})"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
 }
 
