@@ -103,14 +103,35 @@ impl AuthUser {
     /// 403 unless the caller is an admin (and, with a token issued to an
     /// OAuth client, holds scope `tessera:admin`).
     pub fn require_admin(&self) -> Result<Caller, ApiError> {
-        let caller = self.person()?;
-        if !caller.is_admin {
-            if self.is_admin() {
-                return Err(ApiError::InsufficientScope(SCOPE_ADMIN));
-            }
+        if self.claims.username.is_some() && !self.is_admin() {
             return Err(ApiError::forbidden("admin role required"));
         }
+        let caller = self.person_for_admin_action()?;
+        if !caller.is_admin {
+            return Err(self.not_admin("admin role required"));
+        }
         Ok(caller)
+    }
+
+    /// [`AuthUser::person`] for an action only an admin may take: an
+    /// admin's token issued to an OAuth client is told it needs
+    /// `tessera:admin`, whatever other scope it lacks.
+    fn person_for_admin_action(&self) -> Result<Caller, ApiError> {
+        if self.claims.username.is_some() && self.is_admin() && self.access() != ApiAccess::Admin {
+            return Err(ApiError::InsufficientScope(SCOPE_ADMIN));
+        }
+        self.person()
+    }
+
+    /// The refusal of an admin-only action to a caller who may not take it:
+    /// `insufficient_scope` naming `tessera:admin` when an admin's token was
+    /// issued to an OAuth client without it, else a plain 403 saying `why`.
+    pub fn not_admin(&self, why: &str) -> ApiError {
+        if self.is_admin() && self.access() != ApiAccess::Admin {
+            ApiError::InsufficientScope(SCOPE_ADMIN)
+        } else {
+            ApiError::forbidden(why)
+        }
     }
 
     /// Whether the token's user is `username` (case-insensitively).
@@ -123,9 +144,13 @@ impl AuthUser {
 
     /// 403 unless the caller is `username` or an admin.
     pub fn require_self_or_admin(&self, username: &str) -> Result<Caller, ApiError> {
-        let caller = self.person()?;
+        let caller = if self.is_user(username) {
+            self.person()?
+        } else {
+            self.person_for_admin_action()?
+        };
         if !caller.is_admin && !self.is_user(username) {
-            return Err(ApiError::forbidden("only the user or an admin may do this"));
+            return Err(self.not_admin("only the user or an admin may do this"));
         }
         Ok(caller)
     }
@@ -352,6 +377,16 @@ mod tests {
             "127.0.0.1"
         );
         assert_eq!(client_of("127.0.0.1", &["9.9.9.9, "], &proxy), "127.0.0.1");
+        // A header that is not even text counts as unparsable.
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", HeaderValue::from_str("1.1.1.1").unwrap());
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"9.9.9.9, \xff").unwrap(),
+        );
+        let trusted = [Cidr::parse("127.0.0.1").unwrap()];
+        let peer = "127.0.0.1".parse().unwrap();
+        assert_eq!(forwarded_client(peer, &h, &trusted), peer);
         // Only trusted hops: the furthest one is the client.
         assert_eq!(
             client_of("127.0.0.1", &["10.1.1.1, 10.2.2.2"], &proxy),

@@ -4,9 +4,11 @@
 //! `events:read` services that relying parties depend on. Connections still
 //! waiting to send their first `auth` message sit in a bounded waiting room
 //! where, when it is full, the address holding most places loses its oldest.
+//! An IPv6 client is counted by its /64 network, which one host can fill
+//! with addresses at will.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
@@ -28,6 +30,18 @@ pub enum Refusal {
     SubjectLimit,
     /// The client address holds [`PER_ADDRESS`] subscriptions already.
     AddressLimit,
+}
+
+/// The unit that the per-address caps count: an IPv4 address, or the /64
+/// network of an IPv6 address (an IPv4-mapped one counts as IPv4).
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+        v4 => v4,
+    }
 }
 
 /// Who is asking for a slot.
@@ -92,7 +106,8 @@ impl Subscribers {
     }
 
     /// A slot for `applicant`, held until the returned [`Slot`] drops.
-    pub fn admit(self: &Arc<Self>, applicant: Applicant) -> Result<Slot, Refusal> {
+    pub fn admit(self: &Arc<Self>, mut applicant: Applicant) -> Result<Slot, Refusal> {
+        applicant.ip = applicant.ip.map(address_key);
         let mut c = self.counts();
         if c.open >= self.total {
             return Err(Refusal::Full);
@@ -125,16 +140,20 @@ impl Subscribers {
     /// A place in the waiting room for a connection from `ip` that has not
     /// authenticated yet. When the room is full, the address with the most
     /// waiting connections loses its oldest one (its [`Waiting::evicted`]
-    /// resolves), so a flood from one address cannot keep others out.
+    /// resolves), so a flood from one address cannot keep others out; among
+    /// equally crowded addresses the longest waiting goes first, since an
+    /// honest client authenticates within a round trip and a flood idles.
     pub fn wait(self: &Arc<Self>, ip: Option<IpAddr>) -> Waiting {
+        let ip = ip.map(address_key);
         let (tx, rx) = oneshot::channel();
         let mut c = self.counts();
         if c.waiting >= self.waiting_capacity {
             let crowded = c
                 .waiting_by_address
                 .iter()
-                .max_by_key(|(_, q)| q.len())
-                .map(|(address, _)| *address);
+                .filter_map(|(address, q)| q.front().map(|(ticket, _)| (address, q.len(), *ticket)))
+                .max_by_key(|(_, len, ticket)| (*len, std::cmp::Reverse(*ticket)))
+                .map(|(address, _, _)| *address);
             if let Some(address) = crowded
                 && let Some(queue) = c.waiting_by_address.get_mut(&address)
                 && let Some((_, leave)) = queue.pop_front()
@@ -307,5 +326,43 @@ mod tests {
         );
         drop(first);
         assert_eq!(subs.counts().waiting, 3);
+    }
+
+    #[test]
+    fn among_equally_crowded_addresses_the_longest_waiting_leaves() {
+        let subs = Subscribers::new(3);
+        let mut rooms: Vec<Waiting> = (1..=3)
+            .map(|i| subs.wait(Some(format!("6.6.6.{i}").parse().unwrap())))
+            .collect();
+        let mut honest = subs.wait(Some("1.1.1.1".parse().unwrap()));
+        assert!(rooms[0].evicted.try_recv().is_ok(), "the oldest leaves");
+        assert!(rooms[1].evicted.try_recv().is_err());
+        let _next = subs.wait(Some("6.6.6.9".parse().unwrap()));
+        assert!(rooms[1].evicted.try_recv().is_ok());
+        assert!(honest.evicted.try_recv().is_err(), "the newer one stays");
+    }
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_address() {
+        let subs = Subscribers::new(1024);
+        let slots: Vec<Slot> = (0..PER_ADDRESS)
+            .map(|i| {
+                subs.admit(person(&format!("p{i}"), &format!("2001:db8::{i:x}")))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            subs.admit(person("q", "2001:db8::ffff:1")).unwrap_err(),
+            Refusal::AddressLimit
+        );
+        assert!(
+            subs.admit(person("q", "2001:db8:0:1::1")).is_ok(),
+            "another /64"
+        );
+        assert_eq!(
+            address_key("::ffff:1.2.3.4".parse().unwrap()).to_string(),
+            "1.2.3.4"
+        );
+        drop(slots);
     }
 }

@@ -61,7 +61,8 @@ http {
     # What the upstream received: the identity nginx forwarded to it.
     log_format forwarded_identity
         'uri="$request_uri" subject="$http_x_auth_subject" '
-        'username="$http_x_auth_username" roles="$http_x_auth_roles"';
+        'username="$http_x_auth_username" roles="$http_x_auth_roles" '
+        'client="$http_x_auth_client" scope="$http_x_auth_scope"';
 
     # The protected site.
     server {
@@ -78,12 +79,16 @@ http {
             auth_request_set $auth_subject  $upstream_http_x_auth_subject;
             auth_request_set $auth_username $upstream_http_x_auth_username;
             auth_request_set $auth_roles    $upstream_http_x_auth_roles;
+            auth_request_set $auth_client   $upstream_http_x_auth_client;
+            auth_request_set $auth_scope    $upstream_http_x_auth_scope;
 
             # ...and sent to the upstream. These replace any X-Auth-* header
             # the client sent itself (an empty value sends none at all).
             proxy_set_header X-Auth-Subject  $auth_subject;
             proxy_set_header X-Auth-Username $auth_username;
             proxy_set_header X-Auth-Roles    $auth_roles;
+            proxy_set_header X-Auth-Client   $auth_client;
+            proxy_set_header X-Auth-Scope    $auth_scope;
 
             proxy_pass http://127.0.0.1:@UPSTREAM_PORT@;
         }
@@ -441,7 +446,9 @@ async fn nginx_auth_request_lets_through_only_live_tokens_with_x_auth_headers() 
     assert_eq!(log.len(), 1, "one request reached the upstream: {log:?}");
     assert_eq!(
         log[0],
-        format!(r#"uri="/" subject="{subject}" username="{ADMIN}" roles="admin,user""#),
+        format!(
+            r#"uri="/" subject="{subject}" username="{ADMIN}" roles="admin,user" client="-" scope="-""#
+        ),
         "the X-Auth-* headers reached the upstream{}",
         context()
     );
@@ -454,6 +461,8 @@ async fn nginx_auth_request_lets_through_only_live_tokens_with_x_auth_headers() 
             ("x-auth-subject", "00000000-0000-0000-0000-000000000000"),
             ("x-auth-username", "mallory"),
             ("x-auth-roles", "superuser"),
+            ("x-auth-client", "first-party-pretender"),
+            ("x-auth-scope", "tessera:admin"),
         ],
     )
     .await;
@@ -463,8 +472,49 @@ async fn nginx_auth_request_lets_through_only_live_tokens_with_x_auth_headers() 
     assert_eq!(log.len(), 2, "{log:?}");
     assert_eq!(
         log[1],
-        format!(r#"uri="/index.html" subject="{subject}" username="{ADMIN}" roles="admin,user""#),
-        "forged X-Auth-* headers are overwritten"
+        format!(
+            r#"uri="/index.html" subject="{subject}" username="{ADMIN}" roles="admin,user" client="-" scope="-""#
+        ),
+        "forged X-Auth-* headers are overwritten, absent ones removed"
+    );
+
+    // A token issued to an OAuth application names it and its scope, so the
+    // upstream can tell it from a first-party token.
+    let registration = client()
+        .post(tessera.url("/admin/clients"))
+        .bearer_auth(token)
+        .json(&json!({
+            "name": "cli", "redirect_uris": [], "grant_types": ["password"],
+            "scopes": ["openid", "profile"], "confidential": false,
+        }))
+        .send()
+        .await
+        .expect("register a client");
+    assert_eq!(registration.status(), 201);
+    let registration: Value = registration.json().await.expect("client");
+    let client_id = registration["client"]["client_id"].as_str().expect("id");
+    let granted = client()
+        .post(tessera.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=password&username={ADMIN}&password={PASSWORD}\
+             &client_id={client_id}&scope=openid%20profile"
+        ))
+        .send()
+        .await
+        .expect("password grant");
+    assert_eq!(granted.status(), 200);
+    let granted: Value = granted.json().await.expect("token response");
+    let app_token = granted["access_token"].as_str().expect("access_token");
+    let (status, _, _) = get(&nginx.url("/"), Some(app_token), &[]).await;
+    assert_eq!(status, 200);
+    let log = nginx.upstream_log_lines(3).await;
+    assert_eq!(
+        log[2],
+        format!(
+            r#"uri="/" subject="{subject}" username="{ADMIN}" roles="admin,user" client="{client_id}" scope="openid profile""#
+        ),
+        "X-Auth-Client and X-Auth-Scope reached the upstream"
     );
 
     // 3. Logout on Tessera: the same token is refused again at once.
@@ -490,7 +540,7 @@ async fn nginx_auth_request_lets_through_only_live_tokens_with_x_auth_headers() 
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         nginx.upstream_log().len(),
-        2,
+        3,
         "the upstream served nothing after logout: {:?}",
         nginx.upstream_log()
     );

@@ -156,9 +156,7 @@ pub async fn update_user(
         disabled: body.disabled,
     };
     if changes.is_administrative() && !caller.is_admin {
-        return Err(ApiError::forbidden(
-            "only admins may change roles or disabled",
-        ));
+        return Err(auth.not_admin("only admins may change roles or disabled"));
     }
     if changes.is_empty() {
         return Err(ApiError::invalid("", "must change at least one field"));

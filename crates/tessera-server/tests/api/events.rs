@@ -399,6 +399,88 @@ async fn one_person_cannot_hold_more_than_sixteen_subscriptions() {
     // Someone else still gets one.
     let kim = app.register("kim").await;
     let mut ws = connect(&app, "", Some(&kim.access)).await;
-    app.post("/auth/logout", Some(&kim.access), json!({})).await;
+    let other_session = app.login("kim", PASSWORD).await;
+    app.post("/auth/logout", Some(&other_session.access), json!({}))
+        .await;
     assert_eq!(next_json(&mut ws).await["type"], "session.revoked");
+}
+
+#[tokio::test]
+async fn an_admins_application_token_is_no_admin_for_the_reserved_slots() {
+    let app = TestApp::builder()
+        .env("TESSERA_MAX_CONNECTIONS", "2")
+        .spawn()
+        .await;
+    let root = app.admin("root").await;
+    let r = app
+        .post(
+            "/admin/clients",
+            Some(&root.access),
+            json!({"name": "cli", "redirect_uris": [], "grant_types": ["password"],
+                   "scopes": ["openid"], "confidential": false}),
+        )
+        .await;
+    let cli = json_body(r).await["client"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tokens = app
+        .token_ok(
+            None,
+            &[
+                ("grant_type", "password"),
+                ("username", "root"),
+                ("password", PASSWORD),
+                ("client_id", &cli),
+            ],
+        )
+        .await;
+    let app_token = tokens["access_token"].as_str().unwrap().to_owned();
+    // Of two slots one is for people; the application's token takes it.
+    let mut first = connect(&app, "", Some(&app_token)).await;
+    first.send(Message::Ping(Vec::new().into())).await.unwrap();
+    // A second application token is a person's, not an admin's: refused.
+    let mut second = connect(&app, "", Some(&app_token)).await;
+    assert_eq!(close_code(&mut second).await, 1013);
+    // root's own token is an admin's and gets the reserved slot.
+    let mut own = connect(&app, "", Some(&root.access)).await;
+    let alice = app.register("alice").await;
+    app.post("/auth/logout", Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(next_json(&mut own).await["type"], "session.revoked");
+}
+
+#[tokio::test]
+async fn one_client_address_cannot_hold_more_than_sixty_four_subscriptions() {
+    let app = TestApp::builder()
+        .env("TESSERA_TRUSTED_PROXIES", "127.0.0.1")
+        .spawn()
+        .await;
+    let connect_from = |token: String, address: &'static str| {
+        let app = &app;
+        async move {
+            let url = format!("ws://{}/events", app.addr);
+            let mut request = url.into_client_request().unwrap();
+            let headers = request.headers_mut();
+            headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+            headers.insert("x-forwarded-for", address.parse().unwrap());
+            connect_async(request).await.expect("upgrade accepted").0
+        }
+    };
+    let mut open = Vec::new();
+    for i in 0..64 {
+        let person = app.register(&format!("crowd{i}")).await;
+        let mut ws = connect_from(person.access, "203.0.113.7").await;
+        ws.send(Message::Ping(Vec::new().into())).await.unwrap();
+        open.push(ws);
+    }
+    let late = app.register("late").await;
+    let mut refused = connect_from(late.access.clone(), "203.0.113.7").await;
+    assert_eq!(close_code(&mut refused).await, 1013);
+    // The same person from another address is served.
+    let mut elsewhere = connect_from(late.access.clone(), "198.51.100.1").await;
+    let other_session = app.login("late", PASSWORD).await;
+    app.post("/auth/logout", Some(&other_session.access), json!({}))
+        .await;
+    assert_eq!(next_json(&mut elsewhere).await["type"], "session.revoked");
 }

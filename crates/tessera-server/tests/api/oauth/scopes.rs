@@ -52,54 +52,78 @@ async fn an_admins_token_issued_to_a_client_without_tessera_scopes_cannot_use_te
         .unwrap()
         .to_owned();
     let attacker_client = public_code_client("Attacker");
+    let admin = "tessera:admin";
+    let account = "tessera:account";
     let attempts = [
         (
             reqwest::Method::POST,
             "/admin/clients".to_owned(),
             Some(attacker_client),
+            admin,
         ),
-        (reqwest::Method::GET, "/admin/clients".to_owned(), None),
-        (reqwest::Method::GET, "/admin/keys".to_owned(), None),
+        (
+            reqwest::Method::GET,
+            "/admin/clients".to_owned(),
+            None,
+            admin,
+        ),
+        (reqwest::Method::GET, "/admin/keys".to_owned(), None, admin),
         (
             reqwest::Method::POST,
             "/admin/keys/rotate".to_owned(),
             Some(json!({})),
+            admin,
         ),
-        (reqwest::Method::GET, "/admin/audit".to_owned(), None),
-        (reqwest::Method::GET, "/me".to_owned(), None),
-        (reqwest::Method::GET, "/users".to_owned(), None),
-        (reqwest::Method::GET, "/users/alice".to_owned(), None),
+        (reqwest::Method::GET, "/admin/audit".to_owned(), None, admin),
+        (
+            reqwest::Method::DELETE,
+            "/users/alice".to_owned(),
+            None,
+            admin,
+        ),
+        (reqwest::Method::GET, "/me".to_owned(), None, account),
+        (reqwest::Method::GET, "/users".to_owned(), None, account),
+        (
+            reqwest::Method::GET,
+            "/users/alice".to_owned(),
+            None,
+            account,
+        ),
         (
             reqwest::Method::PATCH,
             "/users/alice".to_owned(),
             Some(json!({"roles": ["user", "admin"]})),
+            admin,
         ),
-        (reqwest::Method::DELETE, "/users/alice".to_owned(), None),
         (
             reqwest::Method::GET,
             "/users/alice/sessions".to_owned(),
             None,
+            admin,
         ),
         (
             reqwest::Method::DELETE,
             format!("/sessions/{alice_sid}"),
             None,
+            account,
         ),
         (
             reqwest::Method::POST,
             "/auth/logout".to_owned(),
             Some(json!({})),
+            account,
         ),
         (
             reqwest::Method::POST,
             "/auth/logout-all".to_owned(),
             Some(json!({})),
+            account,
         ),
     ];
-    for (method, path, body) in attempts {
+    for (method, path, body, scope) in attempts {
         let r = app.send(method.clone(), &path, Some(&token), body).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
-        assert_insufficient_scope(r, "tessera:account").await;
+        assert_insufficient_scope(r, scope).await;
     }
     // Nothing happened: no client was created, alice is untouched, and the
     // same requests with root's own token go through.
@@ -137,11 +161,16 @@ async fn tessera_account_reaches_the_own_account_but_not_administration() {
         assert_insufficient_scope(r, "tessera:admin").await;
     }
     let r = app.get("/users/alice/sessions", Some(&token)).await;
-    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_insufficient_scope(r, "tessera:admin").await;
+    // Nor may it change roles or `disabled`, not even its own.
+    let r = app
+        .patch("/users/root", Some(&token), json!({"roles": ["user"]}))
+        .await;
+    assert_insufficient_scope(r, "tessera:admin").await;
     let r = app
         .patch("/users/alice", Some(&token), json!({"disabled": true}))
         .await;
-    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_insufficient_scope(r, "tessera:admin").await;
     assert_eq!(token_status(&app, &alice.access).await, StatusCode::OK);
     // Its own session it may end.
     let r = app.post("/auth/logout", Some(&token), json!({})).await;

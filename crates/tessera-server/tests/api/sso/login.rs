@@ -365,6 +365,29 @@ async fn the_cookies_are_secure_when_the_issuer_is_https() {
     assert!(attrs.contains(&"path=/".to_owned()), "{csrf}");
     assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{csrf}");
     let html = r.text().await.unwrap();
+    // A CSRF cookie under the plain name (as a sibling subdomain could
+    // plant) with a form field to match is not the CSRF cookie: refused.
+    let csrf_value = browser.cookie("__Host-tessera_csrf").unwrap().to_owned();
+    browser.set_cookie("__Host-tessera_csrf", None);
+    let planted = "P".repeat(43);
+    browser.set_cookie("tessera_csrf", Some(&planted));
+    let mut fields = hidden_fields(&html);
+    for (k, v) in &mut fields {
+        if k == "csrf_token" {
+            *v = planted.clone();
+        }
+    }
+    fields.push(("username".into(), "alice".into()));
+    fields.push(("password".into(), PASSWORD.into()));
+    let forged: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = browser.post_form("/authorize", &forged).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&r, "__Host-tessera_session").is_none());
+    browser.set_cookie("tessera_csrf", None);
+    browser.set_cookie("__Host-tessera_csrf", Some(&csrf_value));
     let r = browser.submit_login(&html, "alice", PASSWORD).await;
     assert!(set_cookie(&r, "tessera_session").is_none());
     let cookie = set_cookie(&r, "__Host-tessera_session").unwrap();
