@@ -1,9 +1,15 @@
 //! What the store keeps for OAuth 2.0 and single sign-on: clients, browser
 //! sessions and authorization codes, and the [`OAuthStore`] operations on them.
 
-use super::{AuditEntry, NewSession, Revocation, StoreResult};
+use super::audit::append_audit;
+use super::records::{AuditEntry, NewSession};
+use super::revocations::insert_revocation;
+use super::sessions::{SessionsOf, insert_session, revoke_sessions_of};
+use super::sql::db::sql;
+use super::sql::rows::parse_uuid;
+use super::{Revocation, SqlStore, StoreError, StoreResult};
 use crate::model::Session;
-use crate::oauth::{OAuthClient, StoredClient};
+use crate::oauth::{GrantType, OAuthClient, StoredClient};
 use async_trait::async_trait;
 use tessera_token::clock::Millis;
 use uuid::Uuid;
@@ -146,18 +152,397 @@ pub trait OAuthStore: Send + Sync {
         audit: &[AuditEntry],
     ) -> StoreResult<Redemption>;
 
-    /// The session whose current refresh token hashes to `hash`.
-    async fn session_by_refresh_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Session>>;
-    /// Revokes one access token: records `revocation` and a `token.revoked`
-    /// event for `sub` (valid until `exp_ms`), and `audit`.
-    async fn revoke_access_token(
-        &self,
-        revocation: &Revocation,
-        sub: &str,
-        exp_ms: Millis,
-        now: Millis,
-        audit: &[AuditEntry],
-    ) -> StoreResult<()>;
     /// Forgets spent or expired codes and ended browser sessions older than `before`.
     async fn purge_oauth(&self, before: Millis) -> StoreResult<u64>;
+}
+
+/// Columns of `oauth_clients` in [`ClientRow`] order.
+const CLIENT_COLUMNS: &str = "client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
+     grant_types, scopes, id_token_alg, created_at";
+
+#[derive(sqlx::FromRow)]
+struct ClientRow {
+    client_id: String,
+    name: String,
+    secret_hash: Option<Vec<u8>>,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    id_token_alg: Option<String>,
+    created_at: i64,
+}
+
+fn json_list(text: &str, column: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("oauth_clients.{column}")))
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+impl TryFrom<ClientRow> for StoredClient {
+    type Error = StoreError;
+
+    fn try_from(row: ClientRow) -> StoreResult<Self> {
+        let grant_types = json_list(&row.grant_types, "grant_types")?
+            .iter()
+            .map(|g| {
+                GrantType::parse(g)
+                    .ok_or_else(|| StoreError::Corrupt("oauth_clients.grant_types".into()))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let secret_hash = match row.secret_hash {
+            Some(h) => Some(
+                <[u8; 32]>::try_from(h.as_slice())
+                    .map_err(|_| StoreError::Corrupt("oauth_clients.secret_hash".into()))?,
+            ),
+            None => None,
+        };
+        Ok(StoredClient {
+            client: OAuthClient {
+                client_id: row.client_id,
+                name: row.name,
+                confidential: secret_hash.is_some(),
+                redirect_uris: json_list(&row.redirect_uris, "redirect_uris")?,
+                post_logout_redirect_uris: json_list(
+                    &row.post_logout_redirect_uris,
+                    "post_logout_redirect_uris",
+                )?,
+                grant_types,
+                scopes: json_list(&row.scopes, "scopes")?,
+                id_token_alg: row.id_token_alg,
+                created_at: row.created_at,
+            },
+            secret_hash,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct BrowserSessionRow {
+    id: String,
+    user_id: String,
+    auth_time: i64,
+    expires_at: i64,
+}
+
+impl TryFrom<BrowserSessionRow> for BrowserSession {
+    type Error = StoreError;
+
+    fn try_from(row: BrowserSessionRow) -> StoreResult<Self> {
+        Ok(BrowserSession {
+            id: parse_uuid(&row.id)?,
+            user_id: parse_uuid(&row.user_id)?,
+            auth_time: row.auth_time,
+            expires_at: row.expires_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CodeRow {
+    client_id: String,
+    user_id: String,
+    browser_session_id: Option<String>,
+    redirect_uri: String,
+    code_challenge: String,
+    scope: String,
+    nonce: Option<String>,
+    auth_time: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    session_id: Option<String>,
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+
+    fn try_from(row: CodeRow) -> StoreResult<Self> {
+        Ok(AuthorizationCode {
+            client_id: row.client_id,
+            user_id: parse_uuid(&row.user_id)?,
+            browser_session_id: row
+                .browser_session_id
+                .as_deref()
+                .map(parse_uuid)
+                .transpose()?,
+            redirect_uri: row.redirect_uri,
+            code_challenge: row.code_challenge,
+            scope: row.scope,
+            nonce: row.nonce,
+            auth_time: row.auth_time,
+            expires_at: row.expires_at,
+            used_at: row.used_at,
+            session_id: row.session_id.as_deref().map(parse_uuid).transpose()?,
+        })
+    }
+}
+
+/// Locks the browser session of the code `$1` names (PostgreSQL), so a
+/// redemption and a logout of that browser take turns. Without it, under
+/// READ COMMITTED, a logout committing between the redemption's check and
+/// its commit would not see the new token session and leave it alive.
+const LOCK_CODE_BROWSER_SESSION: &str = "SELECT 1 FROM browser_sessions WHERE id = \
+     (SELECT browser_session_id FROM authorization_codes WHERE code_hash = $1) FOR UPDATE";
+
+#[async_trait]
+impl OAuthStore for SqlStore {
+    async fn insert_client(&self, c: &StoredClient, audit: &[AuditEntry]) -> StoreResult<()> {
+        let grants: Vec<String> = c
+            .client
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect();
+        let mut tx = self.begin_write().await?;
+        tx.execute(
+            sql(
+                "INSERT INTO oauth_clients (client_id, name, secret_hash, redirect_uris, \
+                 post_logout_redirect_uris, grant_types, scopes, id_token_alg, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&c.client.client_id)
+            .bind(&c.client.name)
+            .bind(c.secret_hash.as_ref().map(<[u8; 32]>::as_slice))
+            .bind(to_json(&c.client.redirect_uris))
+            .bind(to_json(&c.client.post_logout_redirect_uris))
+            .bind(to_json(&grants))
+            .bind(to_json(&c.client.scopes))
+            .bind(&c.client.id_token_alg)
+            .bind(c.client.created_at),
+        )
+        .await?;
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await
+    }
+
+    async fn clients(&self) -> StoreResult<Vec<OAuthClient>> {
+        let query =
+            format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients ORDER BY created_at, client_id");
+        let rows: Vec<ClientRow> = self.db.fetch_all(sql(&query)).await?;
+        rows.into_iter()
+            .map(|r| StoredClient::try_from(r).map(|s| s.client))
+            .collect()
+    }
+
+    async fn client_by_id(&self, client_id: &str) -> StoreResult<Option<StoredClient>> {
+        if client_id.contains('\0') {
+            return Ok(None);
+        }
+        let query = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = $1");
+        let row: Option<ClientRow> = self.db.fetch_optional(sql(&query).bind(client_id)).await?;
+        row.map(StoredClient::try_from).transpose()
+    }
+
+    async fn delete_client(
+        &self,
+        client_id: &str,
+        now: Millis,
+        until: Millis,
+        revocations: &[Revocation],
+        audit: &[AuditEntry],
+    ) -> StoreResult<Option<Vec<Session>>> {
+        if client_id.contains('\0') {
+            return Ok(None);
+        }
+        let mut tx = self.begin_write().await?;
+        let deleted = tx
+            .execute(sql("DELETE FROM oauth_clients WHERE client_id = $1").bind(client_id))
+            .await?;
+        if deleted != 1 {
+            return Ok(None);
+        }
+        let revoked =
+            revoke_sessions_of(&mut tx, SessionsOf::Client(client_id), now, until).await?;
+        for r in revocations {
+            insert_revocation(&mut tx, r).await?;
+        }
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Some(revoked))
+    }
+
+    async fn insert_browser_session(
+        &self,
+        n: &NewBrowserSession,
+        audit: &[AuditEntry],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        tx.execute(
+            sql(
+                "INSERT INTO browser_sessions (id, user_id, token_hash, auth_time, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(n.session.id)
+            .bind(n.session.user_id)
+            .bind(&n.token_hash)
+            .bind(n.session.auth_time)
+            .bind(n.session.expires_at),
+        )
+        .await?;
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await
+    }
+
+    async fn reauthenticate_browser_session(
+        &self,
+        id: Uuid,
+        auth_time: Millis,
+        audit: &[AuditEntry],
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = tx
+            .execute(
+                sql("UPDATE browser_sessions SET auth_time = $2 \
+                     WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2")
+                .bind(id)
+                .bind(auth_time),
+            )
+            .await?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn browser_session(
+        &self,
+        token_hash: &[u8; 32],
+        now: Millis,
+    ) -> StoreResult<Option<BrowserSession>> {
+        let row: Option<BrowserSessionRow> = self
+            .db
+            .fetch_optional(
+                sql(
+                    "SELECT id, user_id, auth_time, expires_at FROM browser_sessions \
+                     WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now),
+            )
+            .await?;
+        row.map(BrowserSession::try_from).transpose()
+    }
+
+    async fn end_browser_session(
+        &self,
+        id: Uuid,
+        now: Millis,
+        until: Millis,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Vec<Session>> {
+        let mut tx = self.begin_write().await?;
+        tx.execute(
+            sql("UPDATE browser_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(now),
+        )
+        .await?;
+        let revoked =
+            revoke_sessions_of(&mut tx, SessionsOf::BrowserSession(id), now, until).await?;
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn insert_authorization_code(
+        &self,
+        hash: &[u8; 32],
+        c: &AuthorizationCode,
+    ) -> StoreResult<()> {
+        self.db
+            .execute(
+                sql("INSERT INTO authorization_codes (code_hash, client_id, user_id, browser_session_id, \
+                     redirect_uri, code_challenge, scope, nonce, auth_time, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(hash)
+                .bind(&c.client_id)
+                .bind(c.user_id)
+                .bind(c.browser_session_id)
+                .bind(&c.redirect_uri)
+                .bind(&c.code_challenge)
+                .bind(&c.scope)
+                .bind(&c.nonce)
+                .bind(c.auth_time)
+                .bind(c.expires_at),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn authorization_code(&self, hash: &[u8; 32]) -> StoreResult<Option<AuthorizationCode>> {
+        let row: Option<CodeRow> = self
+            .db
+            .fetch_optional(
+                sql(
+                    "SELECT client_id, user_id, browser_session_id, redirect_uri, code_challenge, \
+                     scope, nonce, auth_time, expires_at, used_at, session_id \
+                     FROM authorization_codes WHERE code_hash = $1",
+                )
+                .bind(hash),
+            )
+            .await?;
+        row.map(AuthorizationCode::try_from).transpose()
+    }
+
+    async fn redeem_authorization_code(
+        &self,
+        hash: &[u8; 32],
+        now: Millis,
+        session: &NewSession,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Redemption> {
+        let mut tx = self.begin_write().await?;
+        tx.lock_rows(sql(LOCK_CODE_BROWSER_SESSION).bind(hash))
+            .await?;
+        // One conditional UPDATE: of two redemptions racing, exactly one
+        // matches the unused row; the session id is written with it, so a
+        // later reuse always knows what to revoke. A code whose browser
+        // session has ended (logout, logout-all, a password change) no
+        // longer redeems: the person signed out.
+        let redeemed = tx
+            .execute(
+                sql(
+                    "UPDATE authorization_codes SET used_at = $2, session_id = $3 \
+                     WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                     AND (browser_session_id IS NULL OR EXISTS (SELECT 1 FROM browser_sessions b \
+                          WHERE b.id = authorization_codes.browser_session_id \
+                          AND b.revoked_at IS NULL AND b.expires_at > $2))",
+                )
+                .bind(hash)
+                .bind(now)
+                .bind(session.session.id),
+            )
+            .await?;
+        if redeemed == 1 {
+            insert_session(&mut tx, session).await?;
+            append_audit(&mut tx, audit).await?;
+            tx.commit().await?;
+            return Ok(Redemption::Redeemed);
+        }
+        drop(tx);
+        Ok(match self.authorization_code(hash).await? {
+            Some(code) if code.used_at.is_some() => Redemption::AlreadyUsed(code.session_id),
+            _ => Redemption::Unknown,
+        })
+    }
+
+    async fn purge_oauth(&self, before: Millis) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let codes = tx
+            .execute(sql("DELETE FROM authorization_codes WHERE expires_at <= $1").bind(before))
+            .await?;
+        let browsers = tx
+            .execute(
+                sql("DELETE FROM browser_sessions WHERE expires_at <= $1 \
+                     OR (revoked_at IS NOT NULL AND revoked_at <= $1)")
+                .bind(before),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(codes + browsers)
+    }
 }

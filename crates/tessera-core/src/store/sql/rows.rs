@@ -1,8 +1,8 @@
-//! Row shapes shared by both backends and their conversion to domain records.
+//! The row shapes several concerns share (users and sessions), their column
+//! lists, and their conversion to domain records.
 
-use super::{AuditEntry, Revocation, RevocationKind, StoreError, StoredKey};
 use crate::model::{Session, StoredUser, User};
-use tessera_token::keys::KeyPurpose;
+use crate::store::StoreError;
 use uuid::Uuid;
 
 /// Columns of `users` in [`UserRow`] order.
@@ -18,10 +18,10 @@ macro_rules! session_columns {
          client_id, scope, browser_session_id, auth_time"
     };
 }
-pub(super) use {session_columns, user_columns};
+pub(crate) use {session_columns, user_columns};
 
 #[derive(sqlx::FromRow)]
-pub(super) struct UserRow {
+pub(crate) struct UserRow {
     id: String,
     username: String,
     email: Option<String>,
@@ -68,7 +68,7 @@ impl TryFrom<UserRow> for User {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct SessionRow {
+pub(crate) struct SessionRow {
     id: String,
     user_id: String,
     created_at: i64,
@@ -112,126 +112,18 @@ impl TryFrom<SessionRow> for Session {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct SpentRow {
+pub(crate) struct SpentRow {
     #[sqlx(flatten)]
-    pub(super) session: SessionRow,
-    pub(super) spent_at: i64,
-    pub(super) prev_refresh_hash: Option<Vec<u8>>,
-    pub(super) grace_sealed: Option<Vec<u8>>,
+    pub(crate) session: SessionRow,
+    pub(crate) spent_at: i64,
+    pub(crate) prev_refresh_hash: Option<Vec<u8>>,
+    pub(crate) grace_sealed: Option<Vec<u8>>,
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct RevocationRow {
-    kind: String,
-    subject: String,
-    not_before: i64,
-    expires_at: i64,
-}
-
-impl TryFrom<RevocationRow> for Revocation {
-    type Error = StoreError;
-
-    fn try_from(row: RevocationRow) -> Result<Self, StoreError> {
-        Ok(Revocation {
-            kind: RevocationKind::parse(&row.kind)
-                .ok_or_else(|| StoreError::Corrupt("revocations.kind".into()))?,
-            subject: row.subject,
-            not_before: row.not_before,
-            expires_at: row.expires_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct KeyRow {
-    kid: String,
-    generation: i64,
-    alg: String,
-    private_der: Vec<u8>,
-    encrypted: bool,
-    created_at: i64,
-    activates_at: i64,
-    purpose: String,
-}
-
-impl TryFrom<KeyRow> for StoredKey {
-    type Error = StoreError;
-
-    fn try_from(row: KeyRow) -> Result<Self, StoreError> {
-        Ok(StoredKey {
-            purpose: KeyPurpose::parse(&row.purpose)
-                .ok_or_else(|| StoreError::Corrupt("signing_keys.purpose".into()))?,
-            kid: row.kid,
-            generation: row.generation,
-            alg: row.alg,
-            private_der: row.private_der,
-            encrypted: row.encrypted,
-            created_at: row.created_at,
-            activates_at: row.activates_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct AuditRow {
-    id: i64,
-    at: i64,
-    event: String,
-    actor: Option<String>,
-    subject: Option<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    outcome: String,
-    detail: Option<String>,
-}
-
-impl From<AuditRow> for AuditEntry {
-    fn from(r: AuditRow) -> Self {
-        AuditEntry {
-            id: r.id,
-            at: r.at,
-            event: r.event,
-            actor: r.actor,
-            subject: r.subject,
-            ip: r.ip,
-            user_agent: r.user_agent,
-            outcome: r.outcome,
-            detail: r.detail,
-        }
-    }
-}
-
-pub(super) fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
+pub(crate) fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|_| StoreError::Corrupt(format!("bad uuid {text:?}")))
 }
 
-pub(super) fn roles_json(roles: &[String]) -> String {
+pub(crate) fn roles_json(roles: &[String]) -> String {
     serde_json::to_string(roles).unwrap_or_else(|_| "[\"user\"]".to_owned())
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct EventRow {
-    seq: i64,
-    at: i64,
-    #[sqlx(rename = "type")]
-    kind: String,
-    sub: Option<String>,
-    admin_only: bool,
-    payload: String,
-}
-
-impl TryFrom<EventRow> for tessera_token::events::Event {
-    type Error = StoreError;
-
-    fn try_from(r: EventRow) -> Result<Self, StoreError> {
-        Ok(tessera_token::events::Event {
-            seq: r.seq,
-            at: r.at,
-            kind: r.kind,
-            sub: r.sub,
-            admin_only: r.admin_only,
-            payload: serde_json::from_str(&r.payload)
-                .map_err(|_| StoreError::Corrupt("events.payload".into()))?,
-        })
-    }
 }

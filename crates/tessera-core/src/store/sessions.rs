@@ -1,0 +1,358 @@
+//! Token sessions: one per sign-in, holding the current refresh token's
+//! hash; rotation with its grace window; revocation of one session, of a
+//! user's, a client's or a browser session's.
+
+use super::audit::append_audit;
+use super::events::insert_event;
+use super::records::{AuditEntry, NewSession, Rotation, SessionRevocation, SpentToken};
+use super::revocations::insert_revocation;
+use super::sql::db::{Tx, sql};
+use super::sql::rows::{SessionRow, SpentRow, session_columns};
+use super::{Revocation, SqlStore, StoreResult};
+use crate::events;
+use crate::model::Session;
+use async_trait::async_trait;
+use tessera_token::clock::Millis;
+use uuid::Uuid;
+
+/// Token sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Inserts a session and the audit entries recording it.
+    async fn insert_session(&self, session: &NewSession, audit: &[AuditEntry]) -> StoreResult<()>;
+    /// Finds a session by id.
+    async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>>;
+    /// The session whose current refresh token hashes to `hash` (revoked
+    /// or not).
+    async fn session_by_refresh_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Session>>;
+    /// Live sessions of a user, newest first.
+    async fn live_sessions(&self, user_id: Uuid, now: Millis) -> StoreResult<Vec<Session>>;
+    /// Rotates a live session's refresh token if `old_hash` is its current
+    /// one and the session belongs to `rotation.client_id`, recording
+    /// `audit` (attributed to the session's user where an entry names no
+    /// actor or subject).
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &Rotation,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Option<Session>>;
+    /// Finds a refresh token that has already been rotated away.
+    async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>>;
+    /// Revokes one session and records the revocation and `audit`; `None` if
+    /// it does not exist.
+    async fn revoke_session(
+        &self,
+        id: Uuid,
+        now: Millis,
+        until: Millis,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Option<Session>>;
+    /// Revokes a user's live sessions (but `revoke.except`) and records `audit`;
+    /// returns those revoked.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        revoke: &SessionRevocation,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Vec<Session>>;
+}
+
+pub(crate) fn sessions(rows: Vec<SessionRow>) -> StoreResult<Vec<Session>> {
+    rows.into_iter().map(Session::try_from).collect()
+}
+
+/// Audit entries about a session: those without an actor or subject are
+/// attributed to the session's user.
+fn owned_by(audit: &[AuditEntry], session: &Session) -> Vec<AuditEntry> {
+    audit
+        .iter()
+        .map(|e| AuditEntry {
+            actor: e
+                .actor
+                .clone()
+                .or_else(|| Some(session.user_id.to_string())),
+            subject: e
+                .subject
+                .clone()
+                .or_else(|| Some(session.user_id.to_string())),
+            ..e.clone()
+        })
+        .collect()
+}
+
+/// Inserts a session in `tx`.
+pub(crate) async fn insert_session(tx: &mut Tx, n: &NewSession) -> StoreResult<()> {
+    let s = &n.session;
+    tx.execute(
+        sql("INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, \
+             max_expires_at, user_agent, ip, client_id, scope, browser_session_id, auth_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+        .bind(s.id)
+        .bind(s.user_id)
+        .bind(&n.refresh_hash)
+        .bind(s.created_at)
+        .bind(s.last_used_at)
+        .bind(s.expires_at)
+        .bind(s.max_expires_at)
+        .bind(&s.user_agent)
+        .bind(&s.ip)
+        .bind(&s.client_id)
+        .bind(&s.scope)
+        .bind(s.browser_session_id)
+        .bind(s.auth_time),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records, for each session just revoked, its revocation (until `until`,
+/// when its access tokens would have expired) and its `session.revoked` event.
+async fn record_revoked(
+    tx: &mut Tx,
+    revoked: &[Session],
+    now: Millis,
+    until: Millis,
+) -> StoreResult<()> {
+    for s in revoked {
+        insert_revocation(tx, &Revocation::session(s.id, until)).await?;
+        let event = events::session_revoked(&s.id.to_string(), &s.user_id.to_string(), until);
+        insert_event(tx, now, &event).await?;
+    }
+    Ok(())
+}
+
+/// Revokes a user's live sessions (but `r.except`) and their browser
+/// sessions in `tx`, recording each revocation and event.
+pub(crate) async fn revoke_user_sessions(
+    tx: &mut Tx,
+    user_id: Uuid,
+    r: &SessionRevocation,
+) -> StoreResult<Vec<Session>> {
+    let rows: Vec<SessionRow> = tx
+        .fetch_all(
+            sql(concat!(
+                "UPDATE sessions SET revoked_at = $3 \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 \
+                   AND ($2 IS NULL OR id <> $2) \
+                 RETURNING ",
+                session_columns!()
+            ))
+            .bind(user_id)
+            .bind(r.except)
+            .bind(r.now),
+        )
+        .await?;
+    let revoked = sessions(rows)?;
+    // Single sign-on in browsers ends with the sessions.
+    tx.execute(
+        sql(
+            "UPDATE browser_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(r.now),
+    )
+    .await?;
+    record_revoked(tx, &revoked, r.now, r.until).await?;
+    Ok(revoked)
+}
+
+/// What a set of sessions to revoke is named by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SessionsOf<'a> {
+    /// Every session issued to this OAuth client.
+    Client(&'a str),
+    /// Every session that came through this browser session.
+    BrowserSession(Uuid),
+}
+
+/// Revokes the live sessions `of` names in `tx`, recording each revocation
+/// and event.
+pub(crate) async fn revoke_sessions_of(
+    tx: &mut Tx,
+    of: SessionsOf<'_>,
+    now: Millis,
+    until: Millis,
+) -> StoreResult<Vec<Session>> {
+    let statement = match of {
+        SessionsOf::Client(client_id) => sql(concat!(
+            "UPDATE sessions SET revoked_at = $2 \
+             WHERE client_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING ",
+            session_columns!()
+        ))
+        .bind(client_id),
+        SessionsOf::BrowserSession(id) => sql(concat!(
+            "UPDATE sessions SET revoked_at = $2 \
+             WHERE browser_session_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING ",
+            session_columns!()
+        ))
+        .bind(id),
+    };
+    let rows: Vec<SessionRow> = tx.fetch_all(statement.bind(now)).await?;
+    let revoked = sessions(rows)?;
+    record_revoked(tx, &revoked, now, until).await?;
+    Ok(revoked)
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn insert_session(&self, n: &NewSession, audit: &[AuditEntry]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_session(&mut tx, n).await?;
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await
+    }
+
+    async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>> {
+        let row: Option<SessionRow> = self
+            .db
+            .fetch_optional(
+                sql(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE id = $1"
+                ))
+                .bind(id),
+            )
+            .await?;
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn session_by_refresh_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Session>> {
+        let row: Option<SessionRow> = self
+            .db
+            .fetch_optional(
+                sql(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE refresh_hash = $1"
+                ))
+                .bind(hash),
+            )
+            .await?;
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn live_sessions(&self, user_id: Uuid, now: Millis) -> StoreResult<Vec<Session>> {
+        sessions(
+            self.db
+                .fetch_all(
+                    sql(concat!(
+                        "SELECT ",
+                        session_columns!(),
+                        " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                          ORDER BY created_at DESC, id"
+                    ))
+                    .bind(user_id)
+                    .bind(now),
+                )
+                .await?,
+        )
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        r: &Rotation,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Option<Session>> {
+        let mut tx = self.begin_write().await?;
+        // A single conditional UPDATE: of any number of concurrent
+        // refreshes with one token, exactly one matches the row.
+        let row: Option<SessionRow> = tx
+            .fetch_optional(
+                sql(concat!(
+                    "UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $2, \
+                       grace_sealed = $3, rotated_at = $4, last_used_at = $4, \
+                       expires_at = CASE WHEN $4 + $5 < max_expires_at THEN $4 + $5 ELSE max_expires_at END \
+                     WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $4 \
+                       AND (client_id = $6 OR (client_id IS NULL AND $7)) \
+                     RETURNING ",
+                    session_columns!()
+                ))
+                .bind(&r.old_hash)
+                .bind(&r.new_hash)
+                .bind(&r.sealed_new)
+                .bind(r.now)
+                .bind(r.idle_ttl_ms)
+                .bind(r.client_id.as_deref())
+                .bind(r.client_id.is_none()),
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let session = Session::try_from(row)?;
+        tx.execute(
+            sql("INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) VALUES ($1, $2, $3)")
+                .bind(&r.old_hash)
+                .bind(session.id)
+                .bind(r.now),
+        )
+        .await?;
+        append_audit(&mut tx, &owned_by(audit, &session)).await?;
+        tx.commit().await?;
+        Ok(Some(session))
+    }
+
+    async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>> {
+        let row: Option<SpentRow> = self
+            .db
+            .fetch_optional(
+                sql("SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, \
+                       s.max_expires_at, s.revoked_at, s.user_agent, s.ip, s.client_id, s.scope, \
+                       s.browser_session_id, s.auth_time, t.spent_at, s.prev_refresh_hash, s.grace_sealed \
+                     FROM spent_refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+                     WHERE t.token_hash = $1")
+                .bind(hash),
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let is_latest = row.prev_refresh_hash.as_deref() == Some(&hash[..]);
+        Ok(Some(SpentToken {
+            session: Session::try_from(row.session)?,
+            spent_at: row.spent_at,
+            sealed_successor: if is_latest { row.grace_sealed } else { None },
+        }))
+    }
+
+    async fn revoke_session(
+        &self,
+        id: Uuid,
+        now: Millis,
+        until: Millis,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Option<Session>> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<SessionRow> = tx
+            .fetch_optional(
+                sql(concat!(
+                    "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
+                    session_columns!()
+                ))
+                .bind(id)
+                .bind(now),
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let session = Session::try_from(row)?;
+        insert_revocation(&mut tx, &Revocation::session(id, until)).await?;
+        if session.revoked_at == Some(now) {
+            let event =
+                events::session_revoked(&id.to_string(), &session.user_id.to_string(), until);
+            insert_event(&mut tx, now, &event).await?;
+        }
+        append_audit(&mut tx, &owned_by(audit, &session)).await?;
+        tx.commit().await?;
+        Ok(Some(session))
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        revoke: &SessionRevocation,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Vec<Session>> {
+        let mut tx = self.begin_write().await?;
+        let revoked = revoke_user_sessions(&mut tx, user_id, revoke).await?;
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+}

@@ -1,0 +1,518 @@
+//! Running a statement on either database. The store writes each
+//! statement once, with `$n` placeholders, `RETURNING` and `ON CONFLICT`,
+//! which SQLite and PostgreSQL both accept; this module binds its
+//! parameters and runs it on whichever database the URL named, and is the
+//! one place that knows what really differs between the two: how a write
+//! transaction begins, the locks PostgreSQL needs where SQLite runs one
+//! writer at a time, notifications, and the migration sets.
+
+use super::super::{StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{
+    Arguments as _, Database, Encode, Executor, FromRow, IntoArguments, Postgres, Sqlite,
+    Transaction, Type,
+};
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// One parameter of a statement.
+#[derive(Debug, Clone)]
+pub(crate) enum Param<'a> {
+    /// An integer (milliseconds, counts, sequence numbers), or NULL.
+    Int(Option<i64>),
+    /// A boolean, or NULL.
+    Bool(Option<bool>),
+    /// Borrowed text, or NULL.
+    Text(Option<&'a str>),
+    /// Owned text (an id formatted for the statement), or NULL.
+    OwnedText(Option<String>),
+    /// Borrowed bytes (hashes, sealed secrets), or NULL.
+    Bytes(Option<&'a [u8]>),
+}
+
+impl From<i64> for Param<'_> {
+    fn from(v: i64) -> Self {
+        Param::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Param<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Param::Int(v)
+    }
+}
+
+impl From<u32> for Param<'_> {
+    fn from(v: u32) -> Self {
+        Param::Int(Some(i64::from(v)))
+    }
+}
+
+impl From<bool> for Param<'_> {
+    fn from(v: bool) -> Self {
+        Param::Bool(Some(v))
+    }
+}
+
+impl From<Option<bool>> for Param<'_> {
+    fn from(v: Option<bool>) -> Self {
+        Param::Bool(v)
+    }
+}
+
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(v: &'a str) -> Self {
+        Param::Text(Some(v))
+    }
+}
+
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(v: &'a String) -> Self {
+        Param::Text(Some(v))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Param::Text(v)
+    }
+}
+
+impl<'a> From<&'a Option<String>> for Param<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Param::Text(v.as_deref())
+    }
+}
+
+impl From<String> for Param<'_> {
+    fn from(v: String) -> Self {
+        Param::OwnedText(Some(v))
+    }
+}
+
+impl From<Option<String>> for Param<'_> {
+    fn from(v: Option<String>) -> Self {
+        Param::OwnedText(v)
+    }
+}
+
+impl From<Uuid> for Param<'_> {
+    fn from(v: Uuid) -> Self {
+        Param::OwnedText(Some(v.to_string()))
+    }
+}
+
+impl From<Option<Uuid>> for Param<'_> {
+    fn from(v: Option<Uuid>) -> Self {
+        Param::OwnedText(v.map(|u| u.to_string()))
+    }
+}
+
+impl<'a> From<&'a [u8]> for Param<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Param::Bytes(Some(v))
+    }
+}
+
+impl<'a> From<&'a [u8; 32]> for Param<'a> {
+    fn from(v: &'a [u8; 32]) -> Self {
+        Param::Bytes(Some(v))
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Param<'a> {
+    fn from(v: &'a Vec<u8>) -> Self {
+        Param::Bytes(Some(v))
+    }
+}
+
+impl<'a> From<Option<&'a [u8]>> for Param<'a> {
+    fn from(v: Option<&'a [u8]>) -> Self {
+        Param::Bytes(v)
+    }
+}
+
+/// A statement and its parameters, `$1` first.
+#[derive(Debug, Clone)]
+pub(crate) struct Statement<'a> {
+    sql: &'a str,
+    params: Vec<Param<'a>>,
+}
+
+/// A statement with no parameters bound yet.
+pub(crate) fn sql(sql: &str) -> Statement<'_> {
+    Statement {
+        sql,
+        params: Vec::new(),
+    }
+}
+
+impl<'a> Statement<'a> {
+    /// Binds the next parameter.
+    pub(crate) fn bind(mut self, param: impl Into<Param<'a>>) -> Self {
+        self.params.push(param.into());
+        self
+    }
+}
+
+/// A row type either driver can decode (the structs of `rows.rs`, tuples).
+pub(crate) trait Row:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
+
+/// The statement's parameters as `DB`'s arguments.
+fn arguments<'q, DB: Database>(params: Vec<Param<'q>>) -> Result<DB::Arguments<'q>, sqlx::Error>
+where
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+{
+    let mut args = DB::Arguments::<'q>::default();
+    for param in params {
+        match param {
+            Param::Int(v) => args.add(v),
+            Param::Bool(v) => args.add(v),
+            Param::Text(v) => args.add(v),
+            Param::OwnedText(v) => args.add(v),
+            Param::Bytes(v) => args.add(v),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
+}
+
+/// What a statement's run answers.
+enum Fetch {
+    One,
+    Optional,
+    All,
+}
+
+/// Runs `statement` on `executor` and decodes what `fetch` asks for.
+async fn run<'e, 'q, DB, E, R>(
+    executor: E,
+    statement: Statement<'q>,
+    fetch: Fetch,
+) -> Result<Vec<R>, sqlx::Error>
+where
+    DB: Database,
+    E: Executor<'e, Database = DB>,
+    R: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    DB::Arguments<'q>: IntoArguments<'q, DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+{
+    let args = arguments::<DB>(statement.params)?;
+    let query = sqlx::query_as_with::<DB, R, _>(statement.sql, args);
+    Ok(match fetch {
+        Fetch::One => vec![query.fetch_one(executor).await?],
+        Fetch::Optional => query.fetch_optional(executor).await?.into_iter().collect(),
+        Fetch::All => query.fetch_all(executor).await?,
+    })
+}
+
+/// Runs `statement` on `executor` for its effect: the rows it changed.
+async fn execute<'e, 'q, DB, E>(executor: E, statement: Statement<'q>) -> Result<u64, sqlx::Error>
+where
+    DB: Database,
+    DB::QueryResult: RowsAffected,
+    DB::Arguments<'q>: IntoArguments<'q, DB>,
+    E: Executor<'e, Database = DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+{
+    let args = arguments::<DB>(statement.params)?;
+    let done = sqlx::query_with::<DB, _>(statement.sql, args)
+        .execute(executor)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// How many rows a statement changed: both drivers' results say so, the
+/// `Database` trait does not.
+trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::postgres::PgQueryResult::rows_affected(self)
+    }
+}
+
+/// The first row of a one-row answer.
+fn one<R>(rows: Vec<R>) -> StoreResult<R> {
+    rows.into_iter()
+        .next()
+        .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+}
+
+/// Locks PostgreSQL needs where SQLite, running one writer at a time, needs
+/// none. Each is transaction-scoped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lock {
+    /// Serialises the changes that could remove an enabled admin.
+    ///
+    /// The last-admin guard reads the other admins in the same statement
+    /// that changes this one; under READ COMMITTED two such statements on
+    /// two admins would each see the other still in place and both succeed,
+    /// leaving none. Taken first, the lock makes them take turns, and each
+    /// statement's snapshot then sees the other's outcome.
+    AdminGuard,
+    /// Serialises event writes, so event-writing transactions commit in
+    /// `seq` order and a reader that has seen `seq` N never later meets a
+    /// smaller one.
+    Events,
+}
+
+impl Lock {
+    fn sql(self) -> &'static str {
+        match self {
+            Lock::AdminGuard => "SELECT pg_advisory_xact_lock(7465737301)",
+            Lock::Events => "SELECT pg_advisory_xact_lock(7465737302)",
+        }
+    }
+}
+
+/// The database and its connection pools.
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    /// An embedded SQLite file in WAL mode.
+    ///
+    /// SQLite runs one write transaction at a time. Writes therefore go
+    /// through a pool of one connection, where they queue in arrival order
+    /// inside the process, while reads share the other pool and never wait
+    /// for a writer (WAL). Left to contend on one pool, writers would meet
+    /// `SQLITE_BUSY` and sleep in SQLite's busy handler, which favours no
+    /// one: under a burst of refreshes a few requests would wait seconds
+    /// while others pass them.
+    Sqlite {
+        /// Readers, opened `query_only`.
+        reader: SqlitePool,
+        /// The one writer connection.
+        writer: SqlitePool,
+    },
+    /// PostgreSQL, for several replicas sharing one database; it runs
+    /// concurrent writers itself.
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Opens (creating if needed) the SQLite file a `sqlite://PATH` URL names.
+    pub(crate) async fn sqlite(url: &str) -> StoreResult<Self> {
+        // WAL lets readers proceed during a write; `synchronous = NORMAL` in
+        // WAL mode keeps every committed transaction across a crash of the
+        // process (the OS holds the written WAL), and `busy_timeout` makes a
+        // writer wait for another process's write (e.g. the CLI's) instead
+        // of failing.
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        // The writer first: it creates the file and switches it to WAL.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        // Readers refuse to write (`query_only`): a write sent to the wrong
+        // pool fails at once instead of racing the writer.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.pragma("query_only", "ON"))
+            .await?;
+        Ok(Db::Sqlite { reader, writer })
+    }
+
+    /// Connects to the PostgreSQL database a `postgres://…` URL names.
+    pub(crate) async fn postgres(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Db::Postgres(pool))
+    }
+
+    /// Applies the backend's pending migrations.
+    pub(crate) async fn migrate(&self) -> StoreResult<()> {
+        match self {
+            Db::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite").run(writer).await?,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A write transaction. On SQLite, `BEGIN IMMEDIATE` takes the write lock
+    /// at once, so a transaction that reads before it writes cannot find, at
+    /// its first write, that another process wrote since its read.
+    pub(crate) async fn begin_write(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Reads the one row `statement` answers.
+    pub(crate) async fn fetch_one<R: Row>(&self, statement: Statement<'_>) -> StoreResult<R> {
+        one(self.read(statement, Fetch::One).await?)
+    }
+
+    /// Reads the row `statement` answers, if any.
+    pub(crate) async fn fetch_optional<R: Row>(
+        &self,
+        statement: Statement<'_>,
+    ) -> StoreResult<Option<R>> {
+        Ok(self
+            .read(statement, Fetch::Optional)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Reads every row `statement` answers.
+    pub(crate) async fn fetch_all<R: Row>(&self, statement: Statement<'_>) -> StoreResult<Vec<R>> {
+        self.read(statement, Fetch::All).await
+    }
+
+    async fn read<R: Row>(&self, statement: Statement<'_>, fetch: Fetch) -> StoreResult<Vec<R>> {
+        Ok(match self {
+            Db::Sqlite { reader, .. } => run(reader, statement, fetch).await?,
+            Db::Postgres(pool) => run(pool, statement, fetch).await?,
+        })
+    }
+
+    /// Runs one write statement on its own (its own transaction): the rows
+    /// it changed.
+    pub(crate) async fn execute(&self, statement: Statement<'_>) -> StoreResult<u64> {
+        Ok(match self {
+            Db::Sqlite { writer, .. } => execute(writer, statement).await?,
+            Db::Postgres(pool) => execute(pool, statement).await?,
+        })
+    }
+
+    /// Runs one write statement on its own and reads the row it answers
+    /// (an upsert's `RETURNING`).
+    pub(crate) async fn write_returning<R: Row>(&self, statement: Statement<'_>) -> StoreResult<R> {
+        one(match self {
+            Db::Sqlite { writer, .. } => run(writer, statement, Fetch::One).await?,
+            Db::Postgres(pool) => run(pool, statement, Fetch::One).await?,
+        })
+    }
+}
+
+/// A write transaction on either database. Dropped without
+/// [`Tx::commit`], it rolls back.
+#[derive(Debug)]
+pub(crate) enum Tx {
+    /// On SQLite's writer connection.
+    Sqlite(Transaction<'static, Sqlite>),
+    /// On PostgreSQL.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    async fn run<R: Row>(&mut self, statement: Statement<'_>, fetch: Fetch) -> StoreResult<Vec<R>> {
+        Ok(match self {
+            Tx::Sqlite(tx) => run(&mut **tx, statement, fetch).await?,
+            Tx::Postgres(tx) => run(&mut **tx, statement, fetch).await?,
+        })
+    }
+
+    /// The one row `statement` answers.
+    pub(crate) async fn fetch_one<R: Row>(&mut self, statement: Statement<'_>) -> StoreResult<R> {
+        one(self.run(statement, Fetch::One).await?)
+    }
+
+    /// The row `statement` answers, if any.
+    pub(crate) async fn fetch_optional<R: Row>(
+        &mut self,
+        statement: Statement<'_>,
+    ) -> StoreResult<Option<R>> {
+        Ok(self
+            .run(statement, Fetch::Optional)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Every row `statement` answers.
+    pub(crate) async fn fetch_all<R: Row>(
+        &mut self,
+        statement: Statement<'_>,
+    ) -> StoreResult<Vec<R>> {
+        self.run(statement, Fetch::All).await
+    }
+
+    /// Runs `statement` for its effect: the rows it changed.
+    pub(crate) async fn execute(&mut self, statement: Statement<'_>) -> StoreResult<u64> {
+        Ok(match self {
+            Tx::Sqlite(tx) => execute(&mut **tx, statement).await?,
+            Tx::Postgres(tx) => execute(&mut **tx, statement).await?,
+        })
+    }
+
+    /// Takes `lock` for the rest of the transaction where the backend needs it.
+    pub(crate) async fn lock(&mut self, lock: Lock) -> StoreResult<()> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query(lock.sql()).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Locks the row `statement` selects `FOR UPDATE` where the backend needs
+    /// it (SQLite's one writer already excludes every other).
+    pub(crate) async fn lock_rows(&mut self, statement: Statement<'_>) -> StoreResult<()> {
+        if let Tx::Postgres(tx) = self {
+            execute(&mut **tx, statement).await?;
+        }
+        Ok(())
+    }
+
+    /// Tells every replica's listener, once the transaction commits, that
+    /// events were written (PostgreSQL `NOTIFY`; SQLite's one process wakes
+    /// its own hub).
+    pub(crate) async fn notify_events(&mut self) -> StoreResult<()> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query("SELECT pg_notify('tessera_events', '')")
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Commits.
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
