@@ -12,7 +12,8 @@
 //! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL backends.
 //! - [`model`]: users, sessions, roles.
 //! - [`oauth`]: OAuth 2.0 / OpenID Connect clients, grants, scopes, PKCE, errors, ID-token claims.
-//! - [`events`]: the events the domain records and how audit records become them.
+//! - [`audit`]: the audit records, one variant per auth event, and the stream event each implies.
+//! - [`events`]: the stream events the domain records.
 //! - [`error`]: the domain's error type.
 //! - [`duration`], [`crypto`]: duration parsing, sealing a secret under another.
 //!
@@ -20,6 +21,7 @@
 //!
 //! - `testing`: fresh test databases for this workspace's test suites.
 
+pub mod audit;
 pub mod crypto;
 pub mod duration;
 pub mod error;

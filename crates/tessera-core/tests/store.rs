@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use tessera_core::events::NewEvent;
 use tessera_core::model::Session;
 use tessera_core::oauth::{GrantType, OAuthClient, StoredClient};
 use tessera_core::store::{
@@ -213,6 +214,7 @@ fn audit_entry(event: &str, actor: Option<&str>, subject: Option<&str>) -> Audit
         user_agent: Some("store-test/1.0".into()),
         outcome: "success".into(),
         detail: Some(r#"{"via":"store-test"}"#.into()),
+        stream_event: None,
     }
 }
 
@@ -1414,6 +1416,7 @@ async fn audit_entries_are_appended_and_filtered(store: Arc<dyn Store>) {
         }
         .into(),
         detail: Some(r#"{"reason":"test"}"#.into()),
+        stream_event: None,
     };
     let entries = [
         entry(1000, "login.succeeded", Some("u1"), Some("u1")),
@@ -2497,15 +2500,30 @@ async fn audit_retention_forgets_only_older_entries(store: Arc<dyn Store>) {
 }
 
 async fn events_are_written_with_revocations_and_purged_but_the_newest_kept(store: Arc<dyn Store>) {
-    // A login-success audit entry becomes an admin-only stream event.
+    // An audit entry's stream event is written with it, in its transaction.
     let first = AuditEntry {
         at: NOW - 10_000,
+        stream_event: Some(NewEvent {
+            kind: "login.succeeded",
+            sub: Some("u1".into()),
+            payload: serde_json::json!({"sub": "u1", "username": "alice"}),
+        }),
         ..audit_entry("login.succeeded", Some("u1"), Some("alice"))
     };
     let second = AuditEntry {
         at: NOW,
+        stream_event: Some(NewEvent {
+            kind: "key.rotated",
+            sub: None,
+            payload: serde_json::json!({"kid": "kid-1"}),
+        }),
         ..audit_entry("key.rotated", None, Some("kid-1"))
     };
+    // An entry without one writes none.
+    store
+        .append_audit(&audit_entry("register", Some("u2"), Some("bob")))
+        .await
+        .unwrap();
     store.append_audit(&first).await.unwrap();
     store.append_audit(&second).await.unwrap();
     let events = store.events_after(0, 10).await.unwrap();
@@ -2518,6 +2536,7 @@ async fn events_are_written_with_revocations_and_purged_but_the_newest_kept(stor
         vec![("login.succeeded", true), ("key.rotated", false)]
     );
     assert!(events[0].seq < events[1].seq);
+    assert_eq!(events[0].payload["username"], "alice");
     // Purging everything still keeps the newest, so `seq` keeps counting up.
     assert_eq!(store.purge_events(i64::MAX).await.unwrap(), 1);
     let (oldest, newest) = store.event_bounds().await.unwrap();

@@ -2,6 +2,7 @@
 //! window and reuse detection, logout, and access-token verification.
 
 use super::{Caller, ClientInfo, Tessera};
+use crate::audit::{AuditRecord, Ended};
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
 use crate::model::{ROLE_ADMIN, Session, User};
@@ -99,16 +100,14 @@ impl Tessera {
         client: &ClientInfo,
         grant: &SessionGrant,
     ) -> AuditEntry {
-        self.audit_entry(
-            "login.succeeded",
-            "success",
-            Some(user.id),
-            Some(user.username.clone()),
+        self.audit(
+            AuditRecord::LoginSucceeded {
+                user: user.id,
+                username: user.username.clone(),
+                client_id: grant.client_id.clone(),
+                browser_session: None,
+            },
             client,
-            grant
-                .client_id
-                .as_ref()
-                .map(|c| serde_json::json!({"client_id": c})),
         )
     }
 
@@ -141,14 +140,12 @@ impl Tessera {
                 s.user
             }
             other => {
-                let actor = other.map(|s| s.user.id);
-                let entry = self.audit_entry(
-                    "login.failed",
-                    "failure",
-                    actor,
-                    Some(username.to_owned()),
+                let entry = self.audit(
+                    AuditRecord::LoginFailed {
+                        user: other.map(|s| s.user.id),
+                        username: username.to_owned(),
+                    },
                     client,
-                    None,
                 );
                 self.password_check_failed(admission, entry).await?;
                 return Err(Error::InvalidCredentials);
@@ -296,7 +293,7 @@ impl Tessera {
         };
         // The rotation and its audit entry commit together; the store names
         // the session's user as actor.
-        let entry = self.audit_entry("refresh", "success", None, None, client, None);
+        let entry = self.audit(AuditRecord::Refreshed { repeat: None }, client);
         if let Some(session) = self.store.rotate_refresh_token(&rotation, &[entry]).await? {
             return self
                 .tokens_for_session(session, successor, scope, now)
@@ -317,23 +314,20 @@ impl Tessera {
             let successor = open(refresh_token.as_bytes(), GRACE_SEAL_CONTEXT, sealed)
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or(Error::InvalidRefreshToken)?;
-            let user = Some(spent.session.user_id);
-            let detail = serde_json::json!({"sid": spent.session.id, "repeat": true});
-            let subject = user.map(|u| u.to_string());
-            let entry = self.audit_entry("refresh", "success", user, subject, client, Some(detail));
+            let repeat = Some((spent.session.user_id, spent.session.id));
+            let entry = self.audit(AuditRecord::Refreshed { repeat }, client);
             self.audit_alone(entry).await?;
             return self
                 .tokens_for_session(spent.session, successor, scope, now)
                 .await;
         }
         // Reuse of a rotated token: someone else may hold it. End the session.
-        let entry = self.audit_entry(
-            "refresh.reuse_detected",
-            "failure",
-            Some(spent.session.user_id),
-            Some(spent.session.user_id.to_string()),
+        let entry = self.audit(
+            AuditRecord::RefreshReuseDetected {
+                user: spent.session.user_id,
+                session: spent.session.id,
+            },
             client,
-            Some(serde_json::json!({"sid": spent.session.id})),
         );
         self.revoke_session_now(spent.session.id, entry).await?;
         Err(Error::InvalidRefreshToken)
@@ -394,13 +388,14 @@ impl Tessera {
 
     /// Ends one session: its refresh token and every access token with its `sid`.
     pub async fn logout(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
-        let entry = self.audit_entry(
-            "logout",
-            "success",
-            Some(caller.user_id),
-            Some(caller.user_id.to_string()),
+        let ended = caller.session_id.map_or(Ended::NoSession, Ended::Session);
+        let entry = self.audit(
+            AuditRecord::Logout {
+                actor: caller.user_id,
+                user: caller.user_id,
+                ended,
+            },
             client,
-            caller.session_id.map(|sid| serde_json::json!({"sid": sid})),
         );
         match caller.session_id {
             Some(sid) => self.revoke_session_now(sid, entry).await.map(|_| ()),
@@ -410,13 +405,13 @@ impl Tessera {
 
     /// Ends every session of the caller.
     pub async fn logout_all(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
-        let entry = self.audit_entry(
-            "logout",
-            "success",
-            Some(caller.user_id),
-            Some(caller.user_id.to_string()),
+        let entry = self.audit(
+            AuditRecord::Logout {
+                actor: caller.user_id,
+                user: caller.user_id,
+                ended: Ended::Everything,
+            },
             client,
-            Some(serde_json::json!({"all": true})),
         );
         self.revoke_user_sessions(caller.user_id, None, &[entry])
             .await?;

@@ -3,6 +3,7 @@
 //! rotation with pre-publication.
 
 use super::{ClientInfo, Tessera};
+use crate::audit::AuditRecord;
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
 use crate::settings::ms;
@@ -212,7 +213,7 @@ impl Tessera {
                 .signer(now)
                 .is_some_and(|k| k.alg() == self.settings.alg)
         {
-            self.add_key(KeyPurpose::Access, now, "key.created", None, None)
+            self.add_key(KeyPurpose::Access, now, false, None, false)
                 .await?;
         }
         if !self.store.clients().await?.is_empty() {
@@ -228,7 +229,7 @@ impl Tessera {
         if self.separate_id_keys() && self.id_keys.current().signer(self.now()).is_none() {
             self.reload_keys().await?;
             if self.id_keys.current().signer(self.now()).is_none() {
-                self.add_key(KeyPurpose::IdToken, self.now(), "key.created", None, None)
+                self.add_key(KeyPurpose::IdToken, self.now(), false, None, false)
                     .await?;
             }
         }
@@ -236,15 +237,15 @@ impl Tessera {
     }
 
     /// Generates and stores a key of `purpose` that signs from
-    /// `activates_at`, recording `event` in the audit log with it; returns
-    /// its kid.
+    /// `activates_at` — the first of its kind, or a `rotation` (asked for by
+    /// `actor`, or `automatic`) — and audits it; returns its kid.
     async fn add_key(
         &self,
         purpose: KeyPurpose,
         activates_at: Millis,
-        event: &str,
+        rotation: bool,
         actor: Option<Uuid>,
-        detail: Option<serde_json::Value>,
+        automatic: bool,
     ) -> Result<String> {
         let alg = self.purpose_alg(purpose);
         let der = tokio::task::spawn_blocking(move || generate_private_key(alg))
@@ -270,14 +271,13 @@ impl Tessera {
             activates_at,
         };
         let client = ClientInfo::default();
-        let entry = self.audit_entry(
-            event,
-            "success",
+        let record = AuditRecord::KeyAdded {
             actor,
-            Some(stored.kid.clone()),
-            &client,
-            detail,
-        );
+            kid: stored.kid.clone(),
+            rotation,
+            activates_at: automatic.then_some(activates_at),
+        };
+        let entry = self.audit(record, &client);
         let inserted = self.store.insert_signing_key(&stored, &[entry]).await?;
         self.events_written();
         self.reload_keys().await?;
@@ -302,10 +302,10 @@ impl Tessera {
             return Err(Error::KeyRotationUnavailable);
         }
         let kid = self
-            .add_key(KeyPurpose::Access, self.now(), "key.rotated", actor, None)
+            .add_key(KeyPurpose::Access, self.now(), true, actor, false)
             .await?;
         if self.separate_id_keys() && self.id_keys.current().signer(self.now()).is_some() {
-            self.add_key(KeyPurpose::IdToken, self.now(), "key.rotated", actor, None)
+            self.add_key(KeyPurpose::IdToken, self.now(), true, actor, false)
                 .await?;
         }
         Ok(kid)
@@ -344,9 +344,8 @@ impl Tessera {
             return Ok(None);
         }
         let activates_at = due.max(now.saturating_add(prepublish));
-        let detail = serde_json::json!({"automatic": true, "activates_at": activates_at});
         let kid = self
-            .add_key(purpose, activates_at, "key.rotated", None, Some(detail))
+            .add_key(purpose, activates_at, true, None, true)
             .await?;
         Ok(Some(kid))
     }

@@ -16,7 +16,9 @@ pub use oauth::{ClientAuthentication, ID_TOKEN_TYP, NewClient, OAuthTokens};
 pub use sso::{AuthorizationRequest, AuthorizeError, LogoutTarget, Prompt, ValidAuthorization};
 pub use users::{NewAccount, Page, ProfileChanges};
 
+use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
+pub use crate::model::ClientInfo;
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::settings::{Settings, ms};
 use crate::store::{AuditEntry, Store};
@@ -26,15 +28,6 @@ use tessera_token::revocation::RevocationSet;
 use tessera_token::tokens::{SharedKeyRing, VerifyPolicy};
 use tessera_token::verified_cache::VerifiedCache;
 use uuid::Uuid;
-
-/// Who is asking, as far as the network tells.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientInfo {
-    /// Client IP address.
-    pub ip: Option<String>,
-    /// `User-Agent` header.
-    pub user_agent: Option<String>,
-}
 
 /// An authenticated caller, from a verified access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,29 +183,8 @@ impl Tessera {
 
     /// An audit entry for `event` at the current time. Entries are handed to
     /// the store with the change they record, so both commit together.
-    pub(crate) fn audit_entry(
-        &self,
-        event: &str,
-        outcome: &str,
-        actor: Option<Uuid>,
-        subject: Option<String>,
-        client: &ClientInfo,
-        detail: Option<serde_json::Value>,
-    ) -> AuditEntry {
-        AuditEntry {
-            id: 0,
-            at: self.now(),
-            event: event.to_owned(),
-            // The nil id stands for the command line, which has no user.
-            actor: actor.filter(|a| !a.is_nil()).map(|a| a.to_string()),
-            // A subject may be a name a client sent (a failed login); PostgreSQL
-            // text cannot hold U+0000, and the entry must not be lost over it.
-            subject: subject.map(|s| s.replace('\0', "\u{FFFD}")),
-            ip: client.ip.clone(),
-            user_agent: client.user_agent.clone(),
-            outcome: outcome.to_owned(),
-            detail: detail.map(|d| d.to_string()),
-        }
+    pub(crate) fn audit(&self, record: AuditRecord, client: &ClientInfo) -> AuditEntry {
+        record.entry(self.now(), client)
     }
 
     /// Records an audit event that changes nothing else (e.g. a repeated

@@ -4,6 +4,7 @@
 
 use super::auth::SessionGrant;
 use super::{ClientInfo, IssuedTokens, Tessera};
+use crate::audit::{AuditRecord, Ended};
 use crate::error::{Error, Result};
 use crate::model::{Session, User};
 use crate::oauth::{
@@ -123,14 +124,13 @@ impl Tessera {
             },
             secret_hash: secret.as_ref().map(|s| sha256(s.as_bytes())),
         };
-        let entry = self.audit_entry(
-            "client.created",
-            "success",
+        let record = AuditRecord::ClientCreated {
             actor,
-            Some(stored.client.client_id.clone()),
-            client,
-            Some(json!({"name": stored.client.name, "confidential": stored.client.confidential})),
-        );
+            client_id: stored.client.client_id.clone(),
+            name: stored.client.name.clone(),
+            confidential: stored.client.confidential,
+        };
+        let entry = self.audit(record, client);
         self.store.insert_client(&stored, &[entry]).await?;
         self.ensure_id_token_key().await?;
         Ok((stored.client, secret))
@@ -233,14 +233,11 @@ impl Tessera {
             not_before: now.saturating_add(1),
             expires_at: until,
         };
-        let entry = self.audit_entry(
-            "client.deleted",
-            "success",
+        let record = AuditRecord::ClientDeleted {
             actor,
-            Some(client_id.to_owned()),
-            client,
-            None,
-        );
+            client_id: client_id.to_owned(),
+        };
+        let entry = self.audit(record, client);
         let revoked = self
             .store
             .delete_client(
@@ -514,14 +511,13 @@ impl Tessera {
             auth_time: Some(found.auth_time),
         };
         let (session, refresh_token) = self.new_session(user.id, client, grant);
-        let entry = self.audit_entry(
-            "token.issued",
-            "success",
-            Some(user.id),
-            Some(user.username.clone()),
-            client,
-            Some(json!({"client_id": c.client_id, "grant": "authorization_code"})),
-        );
+        let record = AuditRecord::TokenIssued {
+            user: user.id,
+            username: user.username.clone(),
+            client_id: c.client_id.clone(),
+            grant: GrantType::AuthorizationCode.as_str(),
+        };
+        let entry = self.audit(record, client);
         match self
             .store
             .redeem_authorization_code(&hash, self.now(), &session, &[entry])
@@ -543,14 +539,11 @@ impl Tessera {
     /// A spent code came back: whoever holds it may have stolen it, so the
     /// tokens its first use issued are revoked.
     async fn code_reused(&self, sid: Uuid, c: &OAuthClient, client: &ClientInfo) -> Result<()> {
-        let entry = self.audit_entry(
-            "authorization_code.reused",
-            "failure",
-            None,
-            None,
-            client,
-            Some(json!({"client_id": c.client_id, "sid": sid})),
-        );
+        let record = AuditRecord::AuthorizationCodeReused {
+            client_id: c.client_id.clone(),
+            session: sid,
+        };
+        let entry = self.audit(record, client);
         self.revoke_session_now(sid, entry).await?;
         Ok(())
     }
@@ -701,14 +694,12 @@ impl Tessera {
             .await?
         {
             if session.client_id.as_deref() == requester && session.revoked_at.is_none() {
-                let entry = self.audit_entry(
-                    "logout",
-                    "success",
-                    Some(session.user_id),
-                    Some(session.user_id.to_string()),
-                    client,
-                    Some(json!({"sid": session.id, "revoked": "refresh_token"})),
-                );
+                let record = AuditRecord::Logout {
+                    actor: session.user_id,
+                    user: session.user_id,
+                    ended: Ended::RefreshToken(session.id),
+                };
+                let entry = self.audit(record, client);
                 self.revoke_session_now(session.id, entry).await?;
             }
             return Ok(());
@@ -727,14 +718,11 @@ impl Tessera {
             not_before: 0,
             expires_at: exp_ms.saturating_add(crate::settings::ms(self.settings.leeway)),
         };
-        let entry = self.audit_entry(
-            "token.revoked",
-            "success",
-            Uuid::parse_str(&claims.sub).ok(),
-            Some(claims.sub.clone()),
-            client,
-            Some(json!({"jti": claims.jti})),
-        );
+        let record = AuditRecord::TokenRevoked {
+            sub: claims.sub.clone(),
+            jti: claims.jti.clone(),
+        };
+        let entry = self.audit(record, client);
         self.store
             .revoke_access_token(&revocation, &claims.sub, exp_ms, now, &[entry])
             .await?;

@@ -4,6 +4,7 @@
 
 use super::oauth::ID_TOKEN_TYP;
 use super::{ClientInfo, Tessera};
+use crate::audit::{AuditRecord, Ended};
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::oauth::{
@@ -13,7 +14,7 @@ use crate::oauth::{
 use crate::settings::ms;
 use crate::store::{AuthorizationCode, BrowserSession, NewBrowserSession};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tessera_token::crypto::{b64url, b64url_decode, random_bytes, sha256};
 use tessera_token::tokens::verify_jws;
 use uuid::Uuid;
@@ -260,13 +261,14 @@ impl Tessera {
         let user = self.check_password(username, password, client).await?;
         let now = self.now();
         let entry = |id: Uuid| {
-            self.audit_entry(
-                "login.succeeded",
-                "success",
-                Some(user.id),
-                Some(user.username.clone()),
+            self.audit(
+                AuditRecord::LoginSucceeded {
+                    user: user.id,
+                    username: user.username.clone(),
+                    client_id: None,
+                    browser_session: Some(id),
+                },
                 client,
-                Some(json!({"browser_session": id})),
             )
         };
         if let Some(current) = current.filter(|b| b.user_id == user.id)
@@ -361,14 +363,12 @@ impl Tessera {
     pub async fn sso_sign_out(&self, browser: &BrowserSession, client: &ClientInfo) -> Result<()> {
         let now = self.now();
         let until = self.revocation_horizon(now);
-        let entry = self.audit_entry(
-            "logout",
-            "success",
-            Some(browser.user_id),
-            Some(browser.user_id.to_string()),
-            client,
-            Some(json!({"browser_session": browser.id})),
-        );
+        let record = AuditRecord::Logout {
+            actor: browser.user_id,
+            user: browser.user_id,
+            ended: Ended::BrowserSession(browser.id),
+        };
+        let entry = self.audit(record, client);
         let ended = self
             .store
             .end_browser_session(browser.id, now, until, &[entry])

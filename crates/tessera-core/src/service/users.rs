@@ -2,6 +2,7 @@
 //! deletion, and a user's sessions — each taking effect on live tokens.
 
 use super::{Caller, ClientInfo, IssuedTokens, SessionGrant, Tessera};
+use crate::audit::{AuditRecord, Ended};
 use crate::error::{Error, Result};
 use crate::model::{
     ROLE_ADMIN, Session, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
@@ -178,26 +179,19 @@ impl Tessera {
         let password_hash = self.hasher.hash(account.password).await?;
         let id = Uuid::new_v4();
         let session = with_session.then(|| self.new_session(id, client, SessionGrant::default()));
-        let entry = if with_session {
-            self.audit_entry(
-                "register",
-                "success",
-                Some(id),
-                Some(account.username.clone()),
-                client,
-                None,
-            )
+        let record = if with_session {
+            AuditRecord::Registered {
+                user: id,
+                username: account.username.clone(),
+            }
         } else {
-            let detail = serde_json::json!({"roles": roles});
-            self.audit_entry(
-                "user.created",
-                "success",
+            AuditRecord::UserCreated {
                 actor,
-                Some(account.username.clone()),
-                client,
-                Some(detail),
-            )
+                username: account.username.clone(),
+                roles: roles.clone(),
+            }
         };
+        let entry = self.audit(record, client);
         let user = self
             .store
             .insert_user(
@@ -329,20 +323,16 @@ impl Tessera {
         if roles_changed || disabled_now {
             follow.revocations.push(self.cut_off(before.id));
         }
-        let subject = Some(before.id.to_string());
         if roles_changed {
-            let detail = serde_json::json!({"from": before.roles, "to": store_changes.roles});
-            let entry = self.audit_entry(
-                "role.changed",
-                "success",
-                Some(actor.user_id),
-                subject.clone(),
-                client,
-                Some(detail),
-            );
-            follow.audit.push(entry);
+            let record = AuditRecord::RoleChanged {
+                actor: actor.user_id,
+                user: before.id,
+                from: before.roles.clone(),
+                to: store_changes.roles.clone().unwrap_or_default(),
+            };
+            follow.audit.push(self.audit(record, client));
         }
-        let profile: Vec<&str> = [
+        let profile: Vec<&'static str> = [
             ("email", store_changes.email.is_some()),
             ("first_name", store_changes.first_name.is_some()),
             ("last_name", store_changes.last_name.is_some()),
@@ -352,28 +342,20 @@ impl Tessera {
         .filter_map(|(name, set)| set.then_some(name))
         .collect();
         if !profile.is_empty() {
-            let detail = serde_json::json!({"changed": profile});
-            let entry = self.audit_entry(
-                "user.updated",
-                "success",
-                Some(actor.user_id),
-                subject.clone(),
-                client,
-                Some(detail),
-            );
-            follow.audit.push(entry);
+            let record = AuditRecord::ProfileUpdated {
+                actor: actor.user_id,
+                user: before.id,
+                changed: profile,
+            };
+            follow.audit.push(self.audit(record, client));
         }
         if let Some(disabled) = store_changes.disabled.filter(|d| *d != before.disabled) {
-            let detail = serde_json::json!({"disabled": disabled});
-            let entry = self.audit_entry(
-                "user.disabled",
-                "success",
-                Some(actor.user_id),
-                subject,
-                client,
-                Some(detail),
-            );
-            follow.audit.push(entry);
+            let record = AuditRecord::DisabledChanged {
+                actor: actor.user_id,
+                user: before.id,
+                disabled,
+            };
+            follow.audit.push(self.audit(record, client));
         }
         let updated = self
             .store
@@ -455,15 +437,11 @@ impl Tessera {
                 .verify(current.to_owned(), Some(target.password_hash.clone()))
                 .await?;
             if !verified.ok {
-                let subject = Some(target.user.id.to_string());
-                let entry = self.audit_entry(
-                    "password.changed",
-                    "failure",
-                    Some(actor.user_id),
-                    subject,
-                    client,
-                    None,
-                );
+                let record = AuditRecord::PasswordChangeFailed {
+                    actor: actor.user_id,
+                    user: target.user.id,
+                };
+                let entry = self.audit(record, client);
                 self.password_check_failed(admission, entry).await?;
                 return Err(Error::InvalidCredentials);
             }
@@ -475,15 +453,11 @@ impl Tessera {
         let hash = self.hasher.hash(new_password.to_owned()).await?;
         let keep = if is_self { actor.session_id } else { None };
         let revoke = self.session_revocation(keep);
-        let subject = Some(target.user.id.to_string());
-        let entry = self.audit_entry(
-            "password.changed",
-            "success",
-            Some(actor.user_id),
-            subject,
-            client,
-            None,
-        );
+        let record = AuditRecord::PasswordChanged {
+            actor: actor.user_id,
+            user: target.user.id,
+        };
+        let entry = self.audit(record, client);
         let revoked = self
             .store
             .change_password(target.user.id, &hash, &revoke, &[entry])
@@ -510,15 +484,12 @@ impl Tessera {
         // by `sid` and not only by the issue-time cut-off (which spares a
         // token minted in the same millisecond, or by a replica whose clock
         // runs ahead).
-        let detail = serde_json::json!({"username": target.username});
-        let entry = self.audit_entry(
-            "user.deleted",
-            "success",
-            actor.map(|a| a.user_id),
-            Some(target.id.to_string()),
-            client,
-            Some(detail),
-        );
+        let record = AuditRecord::UserDeleted {
+            actor: actor.map(|a| a.user_id),
+            user: target.id,
+            username: target.username.clone(),
+        };
+        let entry = self.audit(record, client);
         let follow = FollowUp {
             revoke_sessions: Some(self.session_revocation(None)),
             revocations: vec![self.cut_off(target.id)],
@@ -560,14 +531,12 @@ impl Tessera {
         if !session.is_live(self.now()) {
             return Err(Error::NotFound);
         }
-        let entry = self.audit_entry(
-            "logout",
-            "success",
-            Some(actor.user_id),
-            Some(session.user_id.to_string()),
-            client,
-            Some(serde_json::json!({"sid": session_id})),
-        );
+        let record = AuditRecord::Logout {
+            actor: actor.user_id,
+            user: session.user_id,
+            ended: Ended::Session(session_id),
+        };
+        let entry = self.audit(record, client);
         self.revoke_session_now(session_id, entry).await?;
         Ok(())
     }

@@ -5,14 +5,13 @@ use super::events::insert_event;
 use super::records::{AuditEntry, AuditQuery};
 use super::sql::db::{Tx, sql};
 use super::{SqlStore, StoreResult};
-use crate::events;
 use async_trait::async_trait;
 use tessera_token::clock::Millis;
 
 /// The audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
-    /// Appends to the audit log (with the stream event the entry implies).
+    /// Appends to the audit log (with the entry's stream event).
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Reads the audit log, newest first.
     async fn audit_entries(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
@@ -45,12 +44,12 @@ impl From<AuditRow> for AuditEntry {
             user_agent: r.user_agent,
             outcome: r.outcome,
             detail: r.detail,
+            stream_event: None,
         }
     }
 }
 
-/// Appends `entries` to the audit log in `tx`, each with the stream event it
-/// implies.
+/// Appends `entries` to the audit log in `tx`, each with its stream event.
 pub(crate) async fn append_audit(tx: &mut Tx, entries: &[AuditEntry]) -> StoreResult<()> {
     for e in entries {
         tx.execute(
@@ -66,8 +65,8 @@ pub(crate) async fn append_audit(tx: &mut Tx, entries: &[AuditEntry]) -> StoreRe
             .bind(&e.detail),
         )
         .await?;
-        if let Some(event) = events::from_audit(e) {
-            insert_event(tx, e.at, &event).await?;
+        if let Some(event) = &e.stream_event {
+            insert_event(tx, e.at, event).await?;
         }
     }
     Ok(())

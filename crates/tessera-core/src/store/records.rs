@@ -2,6 +2,7 @@
 //! change, and what it reads back.
 
 use super::Revocation;
+use crate::events::NewEvent;
 use crate::model::Session;
 use tessera_token::clock::Millis;
 use tessera_token::keys::KeyPurpose;
@@ -154,7 +155,7 @@ pub struct FollowUp {
     pub audit: Vec<AuditEntry>,
 }
 
-/// An audit-log entry.
+/// An audit-log entry, as stored (built from an [`crate::audit::AuditRecord`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     /// Sequence number (assigned by the store).
@@ -175,6 +176,8 @@ pub struct AuditEntry {
     pub outcome: String,
     /// Extra JSON detail (never secrets).
     pub detail: Option<String>,
+    /// The stream event to write with it, if it implies one (never read back).
+    pub stream_event: Option<NewEvent>,
 }
 
 /// A filter over the audit log.
