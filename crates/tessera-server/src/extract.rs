@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tessera_core::model::ROLE_ADMIN;
 use tessera_core::oauth::{ApiAccess, SCOPE_ACCOUNT, SCOPE_ADMIN};
-use tessera_core::{Caller, ClientInfo, Tessera};
+use tessera_core::{Caller, ClientInfo};
 use tessera_token::tokens::AccessClaims;
 use uuid::Uuid;
 
@@ -97,7 +97,7 @@ impl AuthUser {
         if self.access() == ApiAccess::None {
             return Err(ApiError::InsufficientScope(SCOPE_ACCOUNT));
         }
-        Tessera::caller(&self.claims).ok_or(ApiError::InvalidToken)
+        Caller::from_claims(&self.claims).ok_or(ApiError::InvalidToken)
     }
 
     /// 403 unless the caller is an admin (and, with a token issued to an
@@ -219,6 +219,7 @@ impl FromRequestParts<AppState> for AuthUser {
         let token = bearer_token(&parts.headers)?.ok_or(ApiError::Unauthenticated)?;
         let claims = state
             .tessera
+            .sessions()
             .verify_access_token_shared(token)
             .map_err(|e| {
                 tracing::debug!(reason = %e, "access token refused");

@@ -44,6 +44,7 @@ pub async fn start_domain(
     let tessera = Arc::new(Tessera::start(store, config.settings_for(bound), clock).await?);
     if let Some(admin) = &config.admin
         && tessera
+            .accounts()
             .ensure_admin(&admin.username, &admin.password)
             .await?
     {
@@ -124,7 +125,7 @@ async fn run_event_hub(tessera: Arc<Tessera>) {
             () = tessera.event_hub().woken() => {}
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        if let Err(e) = tessera.poll_events().await {
+        if let Err(e) = tessera.events().poll_events().await {
             tracing::warn!(error = %e, "reading events failed");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

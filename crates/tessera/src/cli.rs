@@ -261,6 +261,7 @@ async fn user(cmd: UserCommand, tessera: &Tessera) -> Result<()> {
                 ..NewAccount::default()
             };
             let user = tessera
+                .accounts()
                 .create_user(account, None, &ClientInfo::default())
                 .await?;
             say(format!(
@@ -281,7 +282,10 @@ async fn user(cmd: UserCommand, tessera: &Tessera) -> Result<()> {
                 "USERNAME", "ID", "ROLES", "DISABLED"
             ))?;
             loop {
-                let page = tessera.list_users(100, cursor.as_deref()).await?;
+                let page = tessera
+                    .accounts()
+                    .list_users(100, cursor.as_deref())
+                    .await?;
                 for u in page.items {
                     say(format!(
                         "{:<32} {:<36} {:<20} {}",
@@ -298,11 +302,12 @@ async fn user(cmd: UserCommand, tessera: &Tessera) -> Result<()> {
             }
         }
         UserCommand::SetRoles { name, roles } => {
-            let user = tessera.set_roles(&name, roles).await?;
+            let user = tessera.accounts().set_roles(&name, roles).await?;
             say(format!("{} roles={}", user.username, user.roles.join(",")))
         }
         UserCommand::Delete { name } => {
             let user = tessera
+                .accounts()
                 .delete_user(None, &name, &ClientInfo::default())
                 .await?;
             say(format!("deleted {}", user.username))
@@ -317,7 +322,7 @@ async fn keys(cmd: KeysCommand, tessera: &Tessera) -> Result<()> {
                 "{:<44} {:<6} {:<9} {:<26} {:<26} USE",
                 "KID", "ALG", "STATUS", "ACTIVATES", "RETIRE AFTER"
             ))?;
-            for k in tessera.list_keys() {
+            for k in tessera.keys().list_keys() {
                 let status = serde_json::to_value(k.status)?
                     .as_str()
                     .unwrap_or_default()
@@ -337,7 +342,7 @@ async fn keys(cmd: KeysCommand, tessera: &Tessera) -> Result<()> {
             Ok(())
         }
         KeysCommand::Rotate => {
-            let kid = tessera.rotate_keys(None).await?;
+            let kid = tessera.keys().rotate_keys(None).await?;
             say(format!(
                 "rotated: {kid} signs from now on (running servers switch within about a second)"
             ))
@@ -380,6 +385,7 @@ async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> {
                 id_token_alg,
             };
             let (created, secret) = tessera
+                .clients()
                 .register_client(new, None, &ClientInfo::default())
                 .await?;
             say(format!("client_id: {}", created.client_id))?;
@@ -395,7 +401,7 @@ async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> {
                 "{:<24} {:<13} {:<40} {}",
                 "CLIENT ID", "TYPE", "GRANTS", "NAME"
             ))?;
-            for c in tessera.clients().await? {
+            for c in tessera.clients().clients().await? {
                 let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 say(format!(
                     "{:<24} {:<13} {:<40} {}",
@@ -413,6 +419,7 @@ async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> {
         }
         ClientCommand::Delete { client_id } => {
             tessera
+                .clients()
                 .delete_client(&client_id, None, &ClientInfo::default())
                 .await?;
             say(format!("deleted {client_id}; its sessions are revoked"))

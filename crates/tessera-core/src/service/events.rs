@@ -3,7 +3,7 @@
 //! by a periodic poll), applied to this process's revocation set and keys,
 //! and broadcast to live subscribers.
 
-use super::Tessera;
+use super::{Context, Tessera};
 use crate::error::Result;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -55,12 +55,21 @@ impl EventHub {
     }
 }
 
-impl Tessera {
-    /// The hub.
-    pub fn event_hub(&self) -> &EventHub {
-        &self.hub
-    }
+/// The event stream: the hub, live subscriptions and the stored history.
+#[derive(Debug, Clone, Copy)]
+pub struct Events<'a> {
+    pub(super) tessera: &'a Tessera,
+}
 
+impl std::ops::Deref for Events<'_> {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.tessera.ctx
+    }
+}
+
+impl Events<'_> {
     /// A live feed of events committed from now on (all of them; filter with
     /// [`Event::visible_to`]).
     pub fn subscribe_events(&self) -> broadcast::Receiver<Arc<Event>> {
@@ -78,7 +87,7 @@ impl Tessera {
     }
 
     /// Starts broadcasting after the newest stored event (history is for replay).
-    pub(super) async fn start_event_hub(&self) -> Result<()> {
+    pub(super) async fn start_hub(&self) -> Result<()> {
         let (_, newest) = self.store.event_bounds().await?;
         self.hub
             .last_seq
@@ -112,7 +121,7 @@ impl Tessera {
                 self.reload_revocations().await?;
             }
             if batch.iter().any(|e| e.kind == "key.rotated") {
-                self.reload_keys().await?;
+                self.tessera.keys().reload_keys().await?;
             }
             total += batch.len();
             let full = batch.len() == BATCH as usize;
@@ -125,10 +134,5 @@ impl Tessera {
                 return Ok(total);
             }
         }
-    }
-
-    /// After a write that may have recorded events: look for them at once.
-    pub(super) fn events_written(&self) {
-        self.hub.wake();
     }
 }

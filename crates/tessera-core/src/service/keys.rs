@@ -2,7 +2,7 @@
 //! from the store, creating the first keys, manual rotation, and automatic
 //! rotation with pre-publication.
 
-use super::{ClientInfo, Tessera};
+use super::{ClientInfo, Context, Tessera};
 use crate::audit::AuditRecord;
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
@@ -41,7 +41,21 @@ pub struct KeyInfo {
     pub retire_after: Option<Millis>,
 }
 
-impl Tessera {
+/// Signing keys: the access-token and ID-token key rings, first keys, rotation, the JWKS.
+#[derive(Debug, Clone, Copy)]
+pub struct Keys<'a> {
+    pub(super) tessera: &'a Tessera,
+}
+
+impl std::ops::Deref for Keys<'_> {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.tessera.ctx
+    }
+}
+
+impl Keys<'_> {
     /// Rebuilds the key rings from the store (and the configured HMAC secret).
     pub async fn reload_keys(&self) -> Result<()> {
         let stored_keys = self.store.signing_keys().await?;

@@ -1,31 +1,58 @@
-//! [`Tessera`]: every operation the API and the CLI offer, over a store, a
-//! clock, the key ring and the revocation set.
+//! [`Tessera`]: every operation the API and the CLI offer, one service per
+//! feature over one shared [`Context`].
+//!
+//! # Layout
+//!
+//! - [`Accounts`] (`accounts.rs`): registration, profiles, roles, passwords, deletion.
+//! - [`Sessions`] (`sessions.rs`): login, refresh-token rotation, logout,
+//!   issuing and verifying access tokens, a person's sessions.
+//! - [`Keys`] (`keys.rs`): the access-token and ID-token key rings, rotation, JWKS.
+//! - [`Clients`] (`clients.rs`): registering and authenticating OAuth clients.
+//! - [`Grants`] (`grants.rs`, `token_endpoints.rs`): the token endpoint's
+//!   grants and ID tokens; userinfo, revocation (RFC 7009), introspection (RFC 7662).
+//! - [`Sso`] (`sso.rs`): authorization requests, browser sessions, codes, RP-initiated logout.
+//! - [`Throttle`] (`throttle.rs`): login throttling and the registration rate.
+//! - [`Events`] (`events.rs`): the event hub and the stream's history.
+//! - [`Context`] (`context.rs`): what they share.
+//!
+//! A service is a view of the one [`Tessera`]: `tessera.accounts()` costs
+//! nothing, and a service that needs another asks for it the same way, so
+//! each dependency between features is written where it is used.
 
-mod auth;
+mod accounts;
+mod clients;
+mod context;
 mod events;
+mod grants;
 mod keys;
-mod oauth;
+mod sessions;
 mod sso;
 mod throttle;
-mod users;
+mod token_endpoints;
 
-pub use auth::{IssuedTokens, SessionGrant};
-pub use events::{EventHub, SUBSCRIBER_QUEUE};
-pub use keys::KeyInfo;
-pub use oauth::{ClientAuthentication, ID_TOKEN_TYP, NewClient, OAuthTokens};
-pub use sso::{AuthorizationRequest, AuthorizeError, LogoutTarget, Prompt, ValidAuthorization};
-pub use users::{NewAccount, Page, ProfileChanges};
+pub use accounts::{Accounts, NewAccount, Page, ProfileChanges};
+pub use clients::{ClientAuthentication, Clients, NewClient};
+pub use context::Context;
+pub use events::{EventHub, Events, SUBSCRIBER_QUEUE};
+pub use grants::{Grants, ID_TOKEN_TYP, OAuthTokens};
+pub use keys::{KeyInfo, Keys};
+pub use sessions::{IssuedTokens, SessionGrant, Sessions};
+pub use sso::{
+    AuthorizationRequest, AuthorizeError, LogoutTarget, Prompt, Sso, ValidAuthorization,
+};
+pub use throttle::Throttle;
 
-use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 pub use crate::model::ClientInfo;
+use crate::model::ROLE_ADMIN;
+use crate::oauth::ApiAccess;
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::settings::{Settings, ms};
-use crate::store::{AuditEntry, Store};
+use crate::store::{AuditEntry, AuditQuery, Store};
 use std::sync::Arc;
-use tessera_token::clock::{Clock, Millis};
+use tessera_token::clock::Clock;
 use tessera_token::revocation::RevocationSet;
-use tessera_token::tokens::{SharedKeyRing, VerifyPolicy};
+use tessera_token::tokens::{AccessClaims, SharedKeyRing, VerifyPolicy};
 use tessera_token::verified_cache::VerifiedCache;
 use uuid::Uuid;
 
@@ -41,25 +68,37 @@ pub struct Caller {
     pub is_admin: bool,
 }
 
-/// The Tessera domain service. Cheap to share behind an `Arc`.
+impl Caller {
+    /// The caller a verified token describes. A token issued to an OAuth
+    /// client acts as an admin only with scope `tessera:admin`
+    /// ([`ApiAccess`]); whether it may act at all is the caller's check.
+    pub fn from_claims(claims: &AccessClaims) -> Option<Caller> {
+        let access = ApiAccess::of(claims.client_id.as_deref(), claims.scope.as_deref());
+        Some(Caller {
+            user_id: Uuid::parse_str(&claims.sub).ok()?,
+            session_id: claims.sid.as_deref().and_then(|s| Uuid::parse_str(s).ok()),
+            is_admin: claims.has_role(ROLE_ADMIN) && access == ApiAccess::Admin,
+        })
+    }
+}
+
+/// The Tessera domain. Cheap to share behind an `Arc`; its services are
+/// views of it ([`Tessera::accounts`], [`Tessera::sessions`], …).
 #[derive(Debug)]
 pub struct Tessera {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    settings: Settings,
-    keys: SharedKeyRing,
-    id_keys: SharedKeyRing,
-    revocations: RevocationSet,
-    hasher: PasswordHasher,
-    verify_policy: VerifyPolicy,
-    /// Access tokens already verified (expiry, revocation and key re-checked on each use).
-    verified: VerifiedCache,
-    hub: EventHub,
-    turns: throttle::Turns,
+    ctx: Context,
+}
+
+impl std::ops::Deref for Tessera {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
 }
 
 impl Tessera {
-    /// Starts the service on an opened, migrated store: loads (or creates)
+    /// Starts the domain on an opened, migrated store: loads (or creates)
     /// the signing keys and rebuilds the revocation set.
     pub async fn start(
         store: Arc<dyn Store>,
@@ -74,24 +113,66 @@ impl Tessera {
             token_lifetime_ms: settings.token_lifetime_ms(),
         };
         let tessera = Tessera {
-            store,
-            clock,
-            settings,
-            keys: SharedKeyRing::default(),
-            id_keys: SharedKeyRing::default(),
-            revocations: RevocationSet::new(),
-            hasher,
-            verify_policy,
-            verified: VerifiedCache::default(),
-            hub: EventHub::default(),
-            turns: throttle::Turns::default(),
+            ctx: Context {
+                store,
+                clock,
+                settings,
+                keys: SharedKeyRing::default(),
+                id_keys: SharedKeyRing::default(),
+                revocations: RevocationSet::new(),
+                hasher,
+                verify_policy,
+                verified: VerifiedCache::default(),
+                hub: EventHub::default(),
+                turns: throttle::Turns::default(),
+            },
         };
-        tessera.reload_keys().await?;
-        tessera.protect_stored_keys().await?;
-        tessera.ensure_signing_key().await?;
+        tessera.keys().reload_keys().await?;
+        tessera.keys().protect_stored_keys().await?;
+        tessera.keys().ensure_signing_key().await?;
         tessera.reload_revocations().await?;
-        tessera.start_event_hub().await?;
+        tessera.events().start_hub().await?;
         Ok(tessera)
+    }
+
+    /// Accounts: registration, profiles, roles, passwords, deletion.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts { tessera: self }
+    }
+
+    /// Sessions and tokens: login, refresh, logout, verification.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { tessera: self }
+    }
+
+    /// Signing keys.
+    pub fn keys(&self) -> Keys<'_> {
+        Keys { tessera: self }
+    }
+
+    /// OAuth clients.
+    pub fn clients(&self) -> Clients<'_> {
+        Clients { tessera: self }
+    }
+
+    /// OAuth grants and the token endpoints.
+    pub fn grants(&self) -> Grants<'_> {
+        Grants { tessera: self }
+    }
+
+    /// Single sign-on in the browser.
+    pub fn sso(&self) -> Sso<'_> {
+        Sso { tessera: self }
+    }
+
+    /// Login throttling and the registration rate.
+    pub fn throttle(&self) -> Throttle<'_> {
+        Throttle { tessera: self }
+    }
+
+    /// The event stream.
+    pub fn events(&self) -> Events<'_> {
+        Events { tessera: self }
     }
 
     /// The settings in force.
@@ -99,14 +180,14 @@ impl Tessera {
         &self.settings
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The event hub (for the processes that wake and run it).
+    pub fn event_hub(&self) -> &EventHub {
+        &self.hub
     }
 
     /// The revocation set.
@@ -116,27 +197,22 @@ impl Tessera {
 
     /// The password policy in force.
     pub fn password_policy(&self) -> PasswordPolicy {
-        PasswordPolicy {
-            min_chars: self.settings.password_min_length,
+        self.ctx.password_policy()
+    }
+
+    /// Whether the database answers.
+    pub async fn check_database(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Reads the audit log, newest first.
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        for (path, filter) in [("/user", &query.user), ("/event", &query.event)] {
+            if filter.as_deref().is_some_and(|f| f.contains('\0')) {
+                return Err(Error::invalid(path, "must not contain U+0000"));
+            }
         }
-    }
-
-    fn now(&self) -> Millis {
-        self.clock.now_ms()
-    }
-
-    /// When a revocation made now can be forgotten.
-    fn revocation_horizon(&self, now: Millis) -> Millis {
-        now.saturating_add(self.settings.token_lifetime_ms())
-    }
-
-    /// Re-reads durable revocations (e.g. made by another process).
-    pub async fn reload_revocations(&self) -> Result<()> {
-        let now = self.now();
-        let entries = self.store.active_revocations(now).await?;
-        self.revocations.apply_all(&entries);
-        self.revocations.purge(now);
-        Ok(())
+        Ok(self.store.audit_entries(query).await?)
     }
 
     /// Periodic upkeep: rotate keys when due, forget expired revocations,
@@ -147,8 +223,8 @@ impl Tessera {
         // Each step runs even if an earlier one failed: a replica that cannot
         // rotate a key must still learn of revocations.
         let steps = [
-            self.rotate_keys_if_due().await.map(|_| ()),
-            self.reload_keys().await,
+            self.keys().rotate_keys_if_due().await.map(|_| ()),
+            self.keys().reload_keys().await,
             self.reload_revocations().await,
             // Dead sessions are kept a day for the audit trail of reuse detection.
             self.store
@@ -179,17 +255,5 @@ impl Tessera {
             },
         ];
         steps.into_iter().find(Result::is_err).unwrap_or(Ok(()))
-    }
-
-    /// An audit entry for `event` at the current time. Entries are handed to
-    /// the store with the change they record, so both commit together.
-    pub(crate) fn audit(&self, record: AuditRecord, client: &ClientInfo) -> AuditEntry {
-        record.entry(self.now(), client)
-    }
-
-    /// Records an audit event that changes nothing else (e.g. a repeated
-    /// refresh inside the grace window).
-    pub(crate) async fn audit_alone(&self, entry: AuditEntry) -> Result<()> {
-        Ok(self.store.append_audit(&entry).await?)
     }
 }

@@ -2,8 +2,8 @@
 //! browser session behind the hosted login page's cookie, issuing
 //! authorization codes, and RP-initiated logout.
 
-use super::oauth::ID_TOKEN_TYP;
-use super::{ClientInfo, Tessera};
+use super::grants::ID_TOKEN_TYP;
+use super::{ClientInfo, Context, Tessera};
 use crate::audit::{AuditRecord, Ended};
 use crate::error::{Error, Result};
 use crate::model::User;
@@ -125,7 +125,21 @@ pub struct LogoutTarget {
     pub hinted_user: Option<Uuid>,
 }
 
-impl Tessera {
+/// Single sign-on in the browser: authorization requests, browser sessions, codes and RP-initiated logout.
+#[derive(Debug, Clone, Copy)]
+pub struct Sso<'a> {
+    pub(super) tessera: &'a Tessera,
+}
+
+impl std::ops::Deref for Sso<'_> {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.tessera.ctx
+    }
+}
+
+impl Sso<'_> {
     /// Validates an authorization request. An unknown client or an
     /// unregistered redirect URI is a page error; everything after that is
     /// reported to the client at its redirect URI.
@@ -258,7 +272,11 @@ impl Tessera {
         client: &ClientInfo,
         current: Option<&BrowserSession>,
     ) -> Result<(BrowserSession, User, Option<String>)> {
-        let user = self.check_password(username, password, client).await?;
+        let user = self
+            .tessera
+            .sessions()
+            .check_password(username, password, client)
+            .await?;
         let now = self.now();
         let entry = |id: Uuid| {
             self.audit(
@@ -438,7 +456,7 @@ impl Tessera {
     /// The claims of an ID token Tessera signed (expired ones too, as
     /// RP-initiated logout allows), if its signature, `typ` and issuer hold.
     fn read_id_token_hint(&self, token: &str) -> Option<serde_json::Map<String, Value>> {
-        let ring = self.id_token_verification_keys();
+        let ring = self.tessera.keys().id_token_verification_keys();
         // Any key still known verifies; expiry does not matter for a hint.
         let jws = verify_jws(token, &ring, self.now(), i64::MAX).ok()?;
         // The access-token key may sign ID tokens too: only `typ` tells an

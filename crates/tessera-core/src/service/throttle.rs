@@ -2,7 +2,7 @@
 //! shared by every replica: login throttling per username and per client IP
 //! with capped exponential backoff, and a registration rate per client IP.
 
-use super::{ClientInfo, Tessera};
+use super::{ClientInfo, Context, Tessera};
 use crate::error::{Error, Result};
 use crate::settings::ms;
 use crate::store::AuditEntry;
@@ -83,7 +83,21 @@ impl Turns {
     }
 }
 
-impl Tessera {
+/// Abuse resistance: login throttling per username and address, the registration rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle<'a> {
+    pub(super) tessera: &'a Tessera,
+}
+
+impl std::ops::Deref for Throttle<'_> {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.tessera.ctx
+    }
+}
+
+impl Throttle<'_> {
     /// Admits a password check for `username` from `client`, or refuses it
     /// with 429 while the username or the IP is blocked. Checks of one
     /// username take turns (within a process), and the block is looked at

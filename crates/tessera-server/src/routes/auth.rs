@@ -79,7 +79,7 @@ pub async fn register(
         phone: body.phone,
         roles: Vec::new(),
     };
-    let tokens = state.tessera.register(account, &client).await?;
+    let tokens = state.tessera.accounts().register(account, &client).await?;
     Ok(no_store((
         StatusCode::CREATED,
         Json(TokenResponse::from(tokens)),
@@ -97,6 +97,7 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let result = state
         .tessera
+        .sessions()
         .login(&body.username, &body.password, &client)
         .await;
     state
@@ -113,7 +114,11 @@ pub async fn refresh(
     Client(client): Client,
     ValidJson(body): ValidJson<RefreshBody>,
 ) -> ApiResult<Response> {
-    let result = state.tessera.refresh(&body.refresh_token, &client).await;
+    let result = state
+        .tessera
+        .sessions()
+        .refresh(&body.refresh_token, &client)
+        .await;
     state.metrics.count_outcome(
         "refresh",
         if result.is_ok() { "success" } else { "failure" },
@@ -130,7 +135,7 @@ pub async fn logout(
     auth: AuthUser,
 ) -> ApiResult<StatusCode> {
     let caller = auth.person()?;
-    state.tessera.logout(&caller, &client).await?;
+    state.tessera.sessions().logout(&caller, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,7 +148,11 @@ pub async fn logout_all(
     auth: AuthUser,
 ) -> ApiResult<StatusCode> {
     let caller = auth.person()?;
-    state.tessera.logout_all(&caller, &client).await?;
+    state
+        .tessera
+        .sessions()
+        .logout_all(&caller, &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

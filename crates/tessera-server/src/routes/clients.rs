@@ -86,6 +86,7 @@ pub async fn create_client(
     };
     let (created, secret) = state
         .tessera
+        .clients()
         .register_client(new, Some(caller.user_id), &client)
         .await?;
     let body = CreatedClient {
@@ -103,7 +104,7 @@ pub async fn list_clients(
     auth: AuthUser,
 ) -> ApiResult<Json<ClientList>> {
     auth.require_admin()?;
-    let clients = state.tessera.clients().await?;
+    let clients = state.tessera.clients().clients().await?;
     Ok(Json(ClientList {
         clients: clients.into_iter().map(ClientView::from).collect(),
     }))
@@ -122,6 +123,7 @@ pub async fn delete_client(
     let caller = auth.require_admin()?;
     state
         .tessera
+        .clients()
         .delete_client(&client_id, Some(caller.user_id), &client)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

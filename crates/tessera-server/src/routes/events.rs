@@ -77,9 +77,10 @@ pub async fn events(
     // "Live from now" means from before the client sees the upgrade answer:
     // subscribe and note the newest committed event here, so an event
     // committed right after the handshake is delivered, not taken for history.
-    let live = state.tessera.subscribe_events();
+    let live = state.tessera.events().subscribe_events();
     let newest = state
         .tessera
+        .events()
         .event_bounds()
         .await
         .ok()
@@ -113,7 +114,7 @@ async fn authenticate(
 ) -> Result<(String, AccessClaims, bool), (u16, &'static str)> {
     const UNAUTHENTICATED: (u16, &str) = (close::UNAUTHENTICATED, "authentication required");
     if let Some(token) = header_token {
-        return match state.tessera.verify_access_token(&token) {
+        return match state.tessera.sessions().verify_access_token(&token) {
             Ok(claims) => Ok((token, claims, false)),
             Err(_) => Err(UNAUTHENTICATED),
         };
@@ -312,7 +313,13 @@ impl Subscription {
     }
 
     async fn replay(&mut self, since: i64) -> Result<(), ()> {
-        let (oldest, _) = self.state.tessera.event_bounds().await.map_err(|_| ())?;
+        let (oldest, _) = self
+            .state
+            .tessera
+            .events()
+            .event_bounds()
+            .await
+            .map_err(|_| ())?;
         if let Some(oldest) = oldest
             && since + 1 < oldest
         {
@@ -327,6 +334,7 @@ impl Subscription {
             let batch = self
                 .state
                 .tessera
+                .events()
                 .events_after(self.last_seq, REPLAY_BATCH)
                 .await
                 .map_err(|_| ())?;
@@ -377,6 +385,7 @@ impl Subscription {
         let claims = self
             .state
             .tessera
+            .sessions()
             .verify_access_token(&token)
             .map_err(|_| close::UNAUTHENTICATED)?;
         if claims.sub != self.claims.sub {
@@ -415,7 +424,7 @@ async fn first_message_auth(
         match message {
             Message::Text(text) => {
                 let token = auth_token(&text)?;
-                let claims = state.tessera.verify_access_token(&token).ok()?;
+                let claims = state.tessera.sessions().verify_access_token(&token).ok()?;
                 return Some((token, claims, true));
             }
             Message::Ping(_) | Message::Pong(_) => continue,

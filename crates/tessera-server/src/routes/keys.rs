@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "keys",
     responses((status = 200, description = "JWK Set (RFC 7517) of the next, active and retiring public keys")))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(json!({"keys": state.tessera.jwks()})).into_response();
+    let mut response = Json(json!({"keys": state.tessera.keys().jwks()})).into_response();
     response.headers_mut().insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -35,6 +35,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
     let tessera = &state.tessera;
     let issuer = &tessera.settings().issuer;
     let id_token_algs: Vec<&str> = tessera
+        .keys()
         .id_token_algorithms()
         .into_iter()
         .map(alg_name)
@@ -88,6 +89,7 @@ pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> ApiResu
     Ok(Json(KeyList {
         keys: state
             .tessera
+            .keys()
             .list_keys()
             .into_iter()
             .map(KeyView::from)
@@ -100,6 +102,10 @@ pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> ApiResu
     responses((status = 200, description = "{kid}: the key that signs from now on"), (status = 409, description = "key_rotation_unavailable (HMAC)")))]
 pub async fn rotate_keys(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
     let caller = auth.require_admin()?;
-    let kid = state.tessera.rotate_keys(Some(caller.user_id)).await?;
+    let kid = state
+        .tessera
+        .keys()
+        .rotate_keys(Some(caller.user_id))
+        .await?;
     Ok(Json(json!({"kid": kid})))
 }

@@ -160,19 +160,27 @@ pub async fn token(
             let username = form.required("username")?;
             let password = form.required("password")?;
             tessera
+                .grants()
                 .password_grant(&auth, username, password, scope, &client)
                 .await?
         }
         "refresh_token" => {
             let refresh_token = form.required("refresh_token")?;
             tessera
+                .grants()
                 .refresh_token_grant(&auth, refresh_token, scope, &client)
                 .await?
         }
-        "client_credentials" => tessera.client_credentials_grant(&auth, scope).await?,
+        "client_credentials" => {
+            tessera
+                .grants()
+                .client_credentials_grant(&auth, scope)
+                .await?
+        }
         "authorization_code" => {
             let code = form.required("code")?;
             tessera
+                .grants()
                 .authorization_code_grant(
                     &auth,
                     code,
@@ -206,7 +214,11 @@ pub async fn revoke(
 ) -> Result<Response, OAuthApiError> {
     let auth = client_authentication(&headers, &form)?;
     let token = form.required("token")?;
-    state.tessera.revoke_token(&auth, token, &client).await?;
+    state
+        .tessera
+        .grants()
+        .revoke_token(&auth, token, &client)
+        .await?;
     Ok((StatusCode::OK, no_store(serde_json::json!({}))).into_response())
 }
 
@@ -222,7 +234,9 @@ pub async fn introspect(
 ) -> Result<Response, OAuthApiError> {
     let auth = client_authentication(&headers, &form)?;
     let token = form.required("token")?;
-    Ok(no_store(state.tessera.introspect(&auth, token).await?))
+    Ok(no_store(
+        state.tessera.grants().introspect(&auth, token).await?,
+    ))
 }
 
 /// `GET /userinfo` (also `POST`)
@@ -231,7 +245,7 @@ pub async fn introspect(
               (status = 401, description = "unauthenticated or invalid_token"),
               (status = 403, description = "a client's token, or a scope without openid")))]
 pub async fn userinfo(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
-    Ok(Json(state.tessera.userinfo(&auth.claims).await?))
+    Ok(Json(state.tessera.grants().userinfo(&auth.claims).await?))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub async fn healthz() -> Json<Value> {
 /// `GET /readyz`
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "the database answers"), (status = 503, description = "it does not")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.tessera.store().ping().await {
+    match state.tessera.check_database().await {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

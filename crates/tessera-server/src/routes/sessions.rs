@@ -18,6 +18,10 @@ pub async fn delete_session(
 ) -> ApiResult<StatusCode> {
     let caller = auth.person()?;
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
-    state.tessera.delete_session(&caller, id, &client).await?;
+    state
+        .tessera
+        .sessions()
+        .delete_session(&caller, id, &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

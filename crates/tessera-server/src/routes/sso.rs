@@ -189,6 +189,7 @@ async fn answer_with_code(
 ) -> Response {
     let code = match state
         .tessera
+        .sso()
         .issue_authorization_code(request, browser)
         .await
     {
@@ -297,6 +298,7 @@ pub async fn authorize(
     };
     let request = match state
         .tessera
+        .sso()
         .validate_authorization(&request_from(&form))
         .await
     {
@@ -369,6 +371,7 @@ pub async fn submit_login(
 ) -> Response {
     let request = match state
         .tessera
+        .sso()
         .validate_authorization(&request_from(&form))
         .await
     {
@@ -423,6 +426,7 @@ pub async fn submit_login(
     };
     match state
         .tessera
+        .sso()
         .sso_sign_in(username, password, &client, current.as_ref())
         .await
     {
@@ -477,7 +481,7 @@ async fn finish_logout(
     client_state: Option<&str>,
 ) -> Response {
     if let Some(b) = browser
-        && let Err(e) = state.tessera.sso_sign_out(&b, client).await
+        && let Err(e) = state.tessera.sso().sso_sign_out(&b, client).await
     {
         return failure(&e);
     }
@@ -506,7 +510,7 @@ async fn browser_session(
     headers: &HeaderMap,
 ) -> Result<Option<(BrowserSession, tessera_core::model::User)>, Error> {
     match cookie(headers, &session_cookie(state)) {
-        Some(c) => state.tessera.sso_session(&c).await,
+        Some(c) => state.tessera.sso().sso_session(&c).await,
         None => Ok(None),
     }
 }
@@ -533,6 +537,7 @@ pub async fn logout(
     };
     let target = match state
         .tessera
+        .sso()
         .logout_target(
             form.get("client_id"),
             form.get("id_token_hint"),
@@ -602,6 +607,7 @@ pub async fn confirm_logout(
     }
     let target = match state
         .tessera
+        .sso()
         .logout_target(
             form.get("client_id"),
             form.get("id_token_hint"),

@@ -86,6 +86,7 @@ pub async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json
     let caller = auth.person()?;
     let user = state
         .tessera
+        .accounts()
         .user_by_id(caller.user_id)
         .await
         .map_err(|_| ApiError::InvalidToken)?;
@@ -110,7 +111,11 @@ pub async fn list_users(
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| ApiError::invalid("/limit", "must be a whole number from 1 to 100"))?,
     };
-    let page = state.tessera.list_users(limit, q.cursor.as_deref()).await?;
+    let page = state
+        .tessera
+        .accounts()
+        .list_users(limit, q.cursor.as_deref())
+        .await?;
     Ok(Json(UserList {
         users: page.items.into_iter().map(BasicUser::from).collect(),
         next_cursor: page.next_cursor,
@@ -126,7 +131,7 @@ pub async fn get_user(
     Path(username): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let caller = auth.person()?;
-    let user = state.tessera.user(&username).await?;
+    let user = state.tessera.accounts().user(&username).await?;
     let view = if caller.is_admin || user.id == caller.user_id {
         json!({"user": FullUser::from(user)})
     } else {
@@ -163,6 +168,7 @@ pub async fn update_user(
     }
     let user = state
         .tessera
+        .accounts()
         .update_user(&caller, &username, changes, &client)
         .await?;
     Ok(Json(UserEnvelope { user: user.into() }))
@@ -181,6 +187,7 @@ pub async fn change_password(
     let caller = auth.require_self_or_admin(&username)?;
     state
         .tessera
+        .accounts()
         .change_password(
             &caller,
             &username,
@@ -204,6 +211,7 @@ pub async fn delete_user(
     let caller = auth.require_admin()?;
     state
         .tessera
+        .accounts()
         .delete_user(Some(&caller), &username, &client)
         .await?;
     Ok(Json(json!({"message": "deleted"})))
@@ -218,8 +226,8 @@ pub async fn user_sessions(
     Path(username): Path<String>,
 ) -> ApiResult<Json<SessionList>> {
     auth.require_self_or_admin(&username)?;
-    let user = state.tessera.user(&username).await?;
-    let sessions = state.tessera.sessions_of(user.id).await?;
+    let user = state.tessera.accounts().user(&username).await?;
+    let sessions = state.tessera.sessions().sessions_of(user.id).await?;
     Ok(Json(SessionList {
         sessions: sessions.into_iter().map(SessionView::from).collect(),
     }))

@@ -329,6 +329,7 @@ async fn manual_rotation_signs_with_the_new_key_and_retires_the_old_one() {
 
 fn status_in(domain: &Tessera, kid: &str) -> Option<KeyStatus> {
     domain
+        .keys()
         .list_keys()
         .into_iter()
         .find(|k| k.kid == kid)
@@ -375,12 +376,12 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
     domain.maintain().await.expect("maintain");
     app.clock.advance(Duration::from_secs(59 * MINUTE));
     domain.maintain().await.expect("maintain");
-    assert_eq!(domain.list_keys().len(), 1);
+    assert_eq!(domain.keys().list_keys().len(), 1);
 
     // 61 minutes in: the next key is published, but does not sign yet.
     app.clock.advance(Duration::from_secs(2 * MINUTE));
     domain.maintain().await.expect("maintain");
-    let keys = domain.list_keys();
+    let keys = domain.keys().list_keys();
     assert_eq!(keys.len(), 2, "{keys:?}");
     let next = keys
         .iter()
@@ -397,16 +398,17 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
         (first.activates_at + 2 * 3_600_000).max(published_at + 3_600_000)
     );
     assert!(next.activates_at - published_at >= 3_600_000);
-    let published: Vec<String> = domain.jwks().into_iter().map(|k| k.kid).collect();
+    let published: Vec<String> = domain.keys().jwks().into_iter().map(|k| k.kid).collect();
     assert!(published.contains(&next.kid) && published.contains(&first_kid));
     let token = domain
+        .sessions()
         .login("alice", PASSWORD, &client)
         .await
         .expect("login");
     assert_eq!(kid_of(&token.access_token), first_kid);
     // Running maintenance again does not add yet another key.
     domain.maintain().await.expect("maintain");
-    assert_eq!(domain.list_keys().len(), 2);
+    assert_eq!(domain.keys().list_keys().len(), 2);
 
     // A server started on this database publishes the next key too.
     let mut builder = TestApp::builder().database_url(&app.database_url);
@@ -440,6 +442,7 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
     assert_eq!(status_in(&domain, &next.kid), Some(KeyStatus::Active));
     assert_eq!(status_in(&domain, &first_kid), Some(KeyStatus::Retiring));
     let token = domain
+        .sessions()
         .login("alice", PASSWORD, &client)
         .await
         .expect("login");

@@ -1,16 +1,13 @@
-//! Accounts: registration, lookups, profile and role changes, passwords,
-//! deletion, and a user's sessions — each taking effect on live tokens.
+//! Accounts: registration, lookups, profile and role changes, passwords and
+//! deletion — each taking effect on live tokens.
 
-use super::{Caller, ClientInfo, IssuedTokens, SessionGrant, Tessera};
-use crate::audit::{AuditRecord, Ended};
+use super::{Caller, ClientInfo, Context, IssuedTokens, SessionGrant, Tessera};
+use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::model::{
-    ROLE_ADMIN, Session, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
+    ROLE_ADMIN, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
 };
-use crate::store::{
-    AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Revocation, RevocationKind,
-    StoreError, UserChanges,
-};
+use crate::store::{FollowUp, Guarded, NewSession, NewUser, Revocation, StoreError, UserChanges};
 use tessera_token::crypto::{b64url, b64url_decode};
 use uuid::Uuid;
 
@@ -114,14 +111,31 @@ fn check_roles(roles: &[String]) -> Result<Vec<String>> {
     Ok(normalize_roles(roles.iter().cloned()))
 }
 
-impl Tessera {
+/// Accounts: registration, profiles, roles, passwords and deletion.
+#[derive(Debug, Clone, Copy)]
+pub struct Accounts<'a> {
+    pub(super) tessera: &'a Tessera,
+}
+
+impl std::ops::Deref for Accounts<'_> {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.tessera.ctx
+    }
+}
+
+impl Accounts<'_> {
     /// Self-registration: creates a `user` account and logs it in.
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, account: NewAccount, client: &ClientInfo) -> Result<IssuedTokens> {
         if !self.settings.allow_registration {
             return Err(Error::RegistrationDisabled);
         }
-        self.check_registration_rate(client).await?;
+        self.tessera
+            .throttle()
+            .check_registration_rate(client)
+            .await?;
         let account = NewAccount {
             roles: Vec::new(),
             ..account
@@ -129,7 +143,9 @@ impl Tessera {
         let (user, session) = self.insert_account(account, None, client, true).await?;
         let (session, refresh_token) =
             session.ok_or_else(|| Error::Internal("registration without a session".into()))?;
-        self.issue_session_tokens(user, &session, refresh_token)
+        self.tessera
+            .sessions()
+            .issue_session_tokens(user, &session, refresh_token)
     }
 
     /// Creates an account (by an administrator or the CLI).
@@ -178,7 +194,11 @@ impl Tessera {
         }
         let password_hash = self.hasher.hash(account.password).await?;
         let id = Uuid::new_v4();
-        let session = with_session.then(|| self.new_session(id, client, SessionGrant::default()));
+        let session = with_session.then(|| {
+            self.tessera
+                .sessions()
+                .new_session(id, client, SessionGrant::default())
+        });
         let record = if with_session {
             AuditRecord::Registered {
                 user: id,
@@ -391,17 +411,6 @@ impl Tessera {
             .await
     }
 
-    /// A revocation of every access token of `user_id` minted before now.
-    fn cut_off(&self, user_id: Uuid) -> Revocation {
-        let now = self.now();
-        Revocation {
-            kind: RevocationKind::User,
-            subject: user_id.to_string(),
-            not_before: now,
-            expires_at: self.revocation_horizon(now),
-        }
-    }
-
     /// Changes a password. A user changing their own must give the current
     /// one, and their other sessions end; an administrator resetting
     /// another user's password ends all of that user's sessions.
@@ -430,6 +439,8 @@ impl Tessera {
             // Guessing the current password with a stolen token is throttled
             // like guessing it at login.
             let admission = self
+                .tessera
+                .throttle()
                 .admit_password_check(&target.user.username, client)
                 .await?;
             let verified = self
@@ -442,10 +453,16 @@ impl Tessera {
                     user: target.user.id,
                 };
                 let entry = self.audit(record, client);
-                self.password_check_failed(admission, entry).await?;
+                self.tessera
+                    .throttle()
+                    .password_check_failed(admission, entry)
+                    .await?;
                 return Err(Error::InvalidCredentials);
             }
-            self.password_check_succeeded(admission).await?;
+            self.tessera
+                .throttle()
+                .password_check_succeeded(admission)
+                .await?;
         }
         self.password_policy()
             .check(&target.user.username, new_password)
@@ -505,49 +522,5 @@ impl Tessera {
         self.revocations.apply_all(&follow.revocations);
         self.reload_revocations().await?;
         Ok(deleted)
-    }
-
-    /// A user's live sessions, newest first.
-    pub async fn sessions_of(&self, user_id: Uuid) -> Result<Vec<Session>> {
-        Ok(self.store.live_sessions(user_id, self.now()).await?)
-    }
-
-    /// Revokes one session: the owner's or, for an admin, anyone's. Anything
-    /// else is "not found", so session ids cannot be probed.
-    pub async fn delete_session(
-        &self,
-        actor: &Caller,
-        session_id: Uuid,
-        client: &ClientInfo,
-    ) -> Result<()> {
-        let session = self
-            .store
-            .session_by_id(session_id)
-            .await?
-            .ok_or(Error::NotFound)?;
-        if session.user_id != actor.user_id && !actor.is_admin {
-            return Err(Error::NotFound);
-        }
-        if !session.is_live(self.now()) {
-            return Err(Error::NotFound);
-        }
-        let record = AuditRecord::Logout {
-            actor: actor.user_id,
-            user: session.user_id,
-            ended: Ended::Session(session_id),
-        };
-        let entry = self.audit(record, client);
-        self.revoke_session_now(session_id, entry).await?;
-        Ok(())
-    }
-
-    /// Reads the audit log, newest first.
-    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        for (path, filter) in [("/user", &query.user), ("/event", &query.event)] {
-            if filter.as_deref().is_some_and(|f| f.contains('\0')) {
-                return Err(Error::invalid(path, "must not contain U+0000"));
-            }
-        }
-        Ok(self.store.audit_entries(query).await?)
     }
 }

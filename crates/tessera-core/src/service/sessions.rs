@@ -1,14 +1,14 @@
-//! Authentication: registration, login, refresh-token rotation with its grace
-//! window and reuse detection, logout, and access-token verification.
+//! Sessions and tokens: login, issuing access tokens, refresh-token rotation
+//! with its grace window and reuse detection, logout, access-token
+//! verification, and a person's list of sessions.
 
-use super::{Caller, ClientInfo, Tessera};
+use super::{Caller, ClientInfo, Context, Tessera};
 use crate::audit::{AuditRecord, Ended};
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
-use crate::model::{ROLE_ADMIN, Session, User};
-use crate::oauth::ApiAccess;
+use crate::model::{Session, User};
 use crate::settings::ms;
-use crate::store::{AuditEntry, NewSession, Rotation, SessionRevocation};
+use crate::store::{AuditEntry, NewSession, Rotation};
 use std::sync::Arc;
 use tessera_token::clock::Millis;
 use tessera_token::crypto::{b64url, b64url_decode, random_bytes, sha256};
@@ -53,17 +53,21 @@ fn new_refresh_token() -> String {
     b64url(random_bytes::<32>())
 }
 
-impl Tessera {
-    /// Revoking sessions now, remembered until their access tokens expire.
-    pub(super) fn session_revocation(&self, except: Option<Uuid>) -> SessionRevocation {
-        let now = self.now();
-        SessionRevocation {
-            except,
-            now,
-            until: self.revocation_horizon(now),
-        }
-    }
+/// Sessions and tokens: login, refresh-token rotation, logout, issuing and verifying access tokens, a person's sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct Sessions<'a> {
+    pub(super) tessera: &'a Tessera,
+}
 
+impl std::ops::Deref for Sessions<'_> {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.tessera.ctx
+    }
+}
+
+impl Sessions<'_> {
     /// Logs a user in with username and password. Unknown users, wrong
     /// passwords and disabled users get the same answer after the same work.
     #[tracing::instrument(skip_all)]
@@ -120,7 +124,11 @@ impl Tessera {
         password: &str,
         client: &ClientInfo,
     ) -> Result<User> {
-        let admission = self.admit_password_check(username, client).await?;
+        let admission = self
+            .tessera
+            .throttle()
+            .admit_password_check(username, client)
+            .await?;
         let stored = self.store.user_by_username(username).await?;
         let verified = self
             .hasher
@@ -147,11 +155,17 @@ impl Tessera {
                     },
                     client,
                 );
-                self.password_check_failed(admission, entry).await?;
+                self.tessera
+                    .throttle()
+                    .password_check_failed(admission, entry)
+                    .await?;
                 return Err(Error::InvalidCredentials);
             }
         };
-        self.password_check_succeeded(admission).await?;
+        self.tessera
+            .throttle()
+            .password_check_succeeded(admission)
+            .await?;
         Ok(user)
     }
 
@@ -374,18 +388,6 @@ impl Tessera {
         )
     }
 
-    /// The caller a verified token describes. A token issued to an OAuth
-    /// client acts as an admin only with scope `tessera:admin`
-    /// ([`ApiAccess`]); whether it may act at all is the caller's check.
-    pub fn caller(claims: &AccessClaims) -> Option<Caller> {
-        let access = ApiAccess::of(claims.client_id.as_deref(), claims.scope.as_deref());
-        Some(Caller {
-            user_id: Uuid::parse_str(&claims.sub).ok()?,
-            session_id: claims.sid.as_deref().and_then(|s| Uuid::parse_str(s).ok()),
-            is_admin: claims.has_role(ROLE_ADMIN) && access == ApiAccess::Admin,
-        })
-    }
-
     /// Ends one session: its refresh token and every access token with its `sid`.
     pub async fn logout(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
         let ended = caller.session_id.map_or(Ended::NoSession, Ended::Session);
@@ -418,41 +420,37 @@ impl Tessera {
         Ok(())
     }
 
-    /// Revokes one session, recording `entry` with it.
-    pub(super) async fn revoke_session_now(
-        &self,
-        sid: Uuid,
-        entry: AuditEntry,
-    ) -> Result<Option<Session>> {
-        let now = self.now();
-        let until = self.revocation_horizon(now);
-        let revoked = self.store.revoke_session(sid, now, until, &[entry]).await?;
-        self.events_written();
-        if revoked.is_some() {
-            self.revocations
-                .apply(&crate::store::Revocation::session(sid, until));
-        }
-        Ok(revoked)
+    /// A user's live sessions, newest first.
+    pub async fn sessions_of(&self, user_id: Uuid) -> Result<Vec<Session>> {
+        Ok(self.store.live_sessions(user_id, self.now()).await?)
     }
 
-    /// Revokes a user's sessions (but `except`), recording `audit` with it.
-    pub(super) async fn revoke_user_sessions(
+    /// Revokes one session: the owner's or, for an admin, anyone's. Anything
+    /// else is "not found", so session ids cannot be probed.
+    pub async fn delete_session(
         &self,
-        user_id: Uuid,
-        except: Option<Uuid>,
-        audit: &[AuditEntry],
+        actor: &Caller,
+        session_id: Uuid,
+        client: &ClientInfo,
     ) -> Result<()> {
-        let revoke = self.session_revocation(except);
-        let until = revoke.until;
-        let revoked = self
+        let session = self
             .store
-            .revoke_user_sessions(user_id, &revoke, audit)
-            .await?;
-        self.events_written();
-        for s in revoked {
-            self.revocations
-                .apply(&crate::store::Revocation::session(s.id, until));
+            .session_by_id(session_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if session.user_id != actor.user_id && !actor.is_admin {
+            return Err(Error::NotFound);
         }
+        if !session.is_live(self.now()) {
+            return Err(Error::NotFound);
+        }
+        let record = AuditRecord::Logout {
+            actor: actor.user_id,
+            user: session.user_id,
+            ended: Ended::Session(session_id),
+        };
+        let entry = self.audit(record, client);
+        self.revoke_session_now(session_id, entry).await?;
         Ok(())
     }
 }

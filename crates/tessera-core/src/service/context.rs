@@ -1,0 +1,145 @@
+//! [`Context`]: what every service shares — the store, the clock, the
+//! settings, the key rings, the revocation set, the password hasher, the
+//! event hub — and the few steps they all take: reading the time, building
+//! audit entries, and revoking sessions in the store and in memory at once.
+
+use super::events::EventHub;
+use super::throttle::Turns;
+use crate::audit::AuditRecord;
+use crate::error::Result;
+use crate::model::{ClientInfo, Session};
+use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::settings::Settings;
+use crate::store::{AuditEntry, Revocation, RevocationKind, SessionRevocation, Store};
+use std::sync::Arc;
+use tessera_token::clock::{Clock, Millis};
+use tessera_token::revocation::RevocationSet;
+use tessera_token::tokens::{SharedKeyRing, VerifyPolicy};
+use tessera_token::verified_cache::VerifiedCache;
+use uuid::Uuid;
+
+/// The state every service works on.
+#[derive(Debug)]
+pub struct Context {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) settings: Settings,
+    /// Access-token keys.
+    pub(super) keys: SharedKeyRing,
+    /// ID-token keys (when they differ from the access-token algorithm).
+    pub(super) id_keys: SharedKeyRing,
+    pub(super) revocations: RevocationSet,
+    pub(super) hasher: PasswordHasher,
+    pub(super) verify_policy: VerifyPolicy,
+    /// Access tokens already verified (expiry, revocation and key re-checked on each use).
+    pub(super) verified: VerifiedCache,
+    pub(super) hub: EventHub,
+    /// Password checks of one username take turns.
+    pub(super) turns: Turns,
+}
+
+impl Context {
+    /// Now, by the injected clock.
+    pub(super) fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// The password policy in force.
+    pub(super) fn password_policy(&self) -> PasswordPolicy {
+        PasswordPolicy {
+            min_chars: self.settings.password_min_length,
+        }
+    }
+
+    /// When a revocation made now can be forgotten: once every access token
+    /// it could match has expired.
+    pub(super) fn revocation_horizon(&self, now: Millis) -> Millis {
+        now.saturating_add(self.settings.token_lifetime_ms())
+    }
+
+    /// Revoking sessions now, remembered until their access tokens expire.
+    pub(super) fn session_revocation(&self, except: Option<Uuid>) -> SessionRevocation {
+        let now = self.now();
+        SessionRevocation {
+            except,
+            now,
+            until: self.revocation_horizon(now),
+        }
+    }
+
+    /// A revocation of every access token of `user_id` minted before now.
+    pub(super) fn cut_off(&self, user_id: Uuid) -> Revocation {
+        let now = self.now();
+        Revocation {
+            kind: RevocationKind::User,
+            subject: user_id.to_string(),
+            not_before: now,
+            expires_at: self.revocation_horizon(now),
+        }
+    }
+
+    /// The audit entry of `record` now, from `client`. Entries are handed to
+    /// the store with the change they record, so both commit together.
+    pub(super) fn audit(&self, record: AuditRecord, client: &ClientInfo) -> AuditEntry {
+        record.entry(self.now(), client)
+    }
+
+    /// Records an audit event that changes nothing else (e.g. a repeated
+    /// refresh inside the grace window).
+    pub(super) async fn audit_alone(&self, entry: AuditEntry) -> Result<()> {
+        self.store.append_audit(&entry).await?;
+        self.events_written();
+        Ok(())
+    }
+
+    /// After a write that may have recorded events: look for them at once.
+    pub(super) fn events_written(&self) {
+        self.hub.wake();
+    }
+
+    /// Re-reads durable revocations (e.g. made by another process).
+    pub(super) async fn reload_revocations(&self) -> Result<()> {
+        let now = self.now();
+        let entries = self.store.active_revocations(now).await?;
+        self.revocations.apply_all(&entries);
+        self.revocations.purge(now);
+        Ok(())
+    }
+
+    /// Revokes one session, recording `entry` with it; its access tokens are
+    /// refused by this process at once.
+    pub(super) async fn revoke_session_now(
+        &self,
+        sid: Uuid,
+        entry: AuditEntry,
+    ) -> Result<Option<Session>> {
+        let now = self.now();
+        let until = self.revocation_horizon(now);
+        let revoked = self.store.revoke_session(sid, now, until, &[entry]).await?;
+        self.events_written();
+        if revoked.is_some() {
+            self.revocations.apply(&Revocation::session(sid, until));
+        }
+        Ok(revoked)
+    }
+
+    /// Revokes a user's sessions (but `except`), recording `audit` with it.
+    pub(super) async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        audit: &[AuditEntry],
+    ) -> Result<()> {
+        let revoke = self.session_revocation(except);
+        let until = revoke.until;
+        let revoked = self
+            .store
+            .revoke_user_sessions(user_id, &revoke, audit)
+            .await?;
+        self.events_written();
+        for s in revoked {
+            self.revocations.apply(&Revocation::session(s.id, until));
+        }
+        Ok(())
+    }
+}
