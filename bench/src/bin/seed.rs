@@ -17,6 +17,7 @@ use sqlx::{ConnectOptions, Connection};
 use std::io::Write as _;
 use std::time::Instant;
 use tessera_core::password::{HashCost, PasswordHasher};
+use tessera_core::secret::ExposeSecret;
 
 const BATCH: u64 = 100_000;
 
@@ -45,7 +46,7 @@ async fn main() -> Result<()> {
     // Tessera's own migrations create the schema.
     drop(tessera_core::store::connect(&url).await?);
     let hash = PasswordHasher::new(HashCost::OWASP, 1)?
-        .hash(password)
+        .hash(password.into())
         .await?;
     let mut conn = SqliteConnectOptions::new()
         .filename(&db)
@@ -69,7 +70,7 @@ async fn main() -> Result<()> {
         )
         .bind(i64::try_from(first)?)
         .bind(i64::try_from(last)?)
-        .bind(&hash)
+        .bind(hash.expose_secret())
         .bind(now)
         .execute(&mut *tx)
         .await?;

@@ -15,6 +15,7 @@
 //! - [`audit`]: the audit records, one variant per auth event, and the stream event each implies.
 //! - [`events`]: the stream events the domain records.
 //! - [`error`]: the domain's error type.
+//! - [`secret`]: [`secret::SecretString`] for passwords, tokens and hashes in memory.
 //! - [`duration`], [`crypto`]: duration parsing, sealing a secret under another.
 //!
 //! # Features
@@ -29,6 +30,7 @@ pub mod events;
 pub mod model;
 pub mod oauth;
 pub mod password;
+pub mod secret;
 pub mod service;
 pub mod settings;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The domain's records: users, sessions, roles and the rules on usernames.
 
+use crate::secret::SecretString;
 use tessera_token::clock::Millis;
 use uuid::Uuid;
 
@@ -41,21 +42,12 @@ impl User {
 }
 
 /// A user together with their password hash, as the store keeps them.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct StoredUser {
     /// The user.
     pub user: User,
     /// Argon2id PHC string.
-    pub password_hash: String,
-}
-
-impl std::fmt::Debug for StoredUser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredUser")
-            .field("user", &self.user)
-            .field("password_hash", &"<redacted>")
-            .finish()
-    }
+    pub password_hash: SecretString,
 }
 
 /// A login session: what a refresh token belongs to, and the `sid` of its access tokens.

@@ -1,6 +1,7 @@
 //! Passwords: the acceptance policy (length, username, common-password list)
 //! and Argon2id hashing on a small fixed pool of threads.
 
+use crate::secret::{ExposeSecret, SecretString};
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::mpsc::RecvTimeoutError;
@@ -242,7 +243,7 @@ impl PasswordHasher {
     }
 
     /// Hashes `password` into a PHC string.
-    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+    pub async fn hash(&self, password: SecretString) -> Result<SecretString, HashError> {
         let cost = self.cost;
         self.run(move || {
             let salt = tessera_token::crypto::random_bytes::<16>();
@@ -250,11 +251,11 @@ impl PasswordHasher {
             compute(
                 &argon2(cost)?,
                 cost.params().map_err(|e| HashError(e.to_string()))?,
-                password.as_bytes(),
+                password.expose_secret().as_bytes(),
                 &salt,
                 &mut out,
             )?;
-            phc_string(cost, &salt, &out)
+            phc_string(cost, &salt, &out).map(SecretString::from)
         })
         .await
     }
@@ -263,20 +264,21 @@ impl PasswordHasher {
     /// dummy hash and reports failure, taking the same time.
     pub async fn verify(
         &self,
-        password: String,
-        hash: Option<String>,
+        password: SecretString,
+        hash: Option<SecretString>,
     ) -> Result<Verified, HashError> {
         let cost = self.cost;
         let exists = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
+        let hash = hash.unwrap_or_else(|| SecretString::from(self.dummy_hash.to_string()));
         self.run(move || {
-            let Ok(parsed) = PasswordHash::new(&hash) else {
+            let Ok(parsed) = PasswordHash::new(hash.expose_secret()) else {
                 return Ok(Verified {
                     ok: false,
                     needs_rehash: false,
                 });
             };
-            let ok = verify_phc(&parsed, password.as_bytes()).unwrap_or(false) && exists;
+            let ok =
+                verify_phc(&parsed, password.expose_secret().as_bytes()).unwrap_or(false) && exists;
             Ok(Verified {
                 ok,
                 needs_rehash: ok && is_weaker(&parsed, cost),
@@ -522,7 +524,10 @@ mod tests {
     async fn hash_then_verify() {
         let hasher = PasswordHasher::new(CHEAP, 2).unwrap();
         let hash = hasher.hash("s3cret pass phrase".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+        assert!(
+            hash.expose_secret()
+                .starts_with("$argon2id$v=19$m=256,t=1,p=1$")
+        );
         assert!(
             hasher
                 .verify("s3cret pass phrase".into(), Some(hash.clone()))

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tessera_core::events::NewEvent;
 use tessera_core::model::Session;
 use tessera_core::oauth::{GrantType, OAuthClient, StoredClient};
+use tessera_core::secret::ExposeSecret;
 use tessera_core::store::{
     AuditEntry, AuditQuery, AuthorizationCode, BrowserSession, FollowUp, Guarded,
     NewBrowserSession, NewSession, NewUser, Redemption, Revocation, RevocationKind, Rotation,
@@ -124,7 +125,7 @@ fn new_user(username: &str, roles: &[&str]) -> NewUser {
         last_name: None,
         phone: None,
         roles,
-        password_hash: format!("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$hash-of-{username}"),
+        password_hash: format!("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$hash-of-{username}").into(),
         now: NOW,
     }
 }
@@ -276,7 +277,10 @@ async fn users_are_found_by_username_ignoring_case_and_by_id(store: Arc<dyn Stor
             .expect("lookup")
             .unwrap_or_else(|| panic!("{spelling} not found"));
         assert_eq!(found.user, inserted, "{spelling}");
-        assert_eq!(found.password_hash, user.password_hash);
+        assert_eq!(
+            found.password_hash.expose_secret(),
+            user.password_hash.expose_secret()
+        );
     }
     let by_id = store
         .user_by_id(user.id)
@@ -753,7 +757,7 @@ async fn password_hashes_are_replaced(store: Arc<dyn Store>) {
             .unwrap()
     );
     let u = store.user_by_username("GRACE").await.unwrap().unwrap();
-    assert_eq!(u.password_hash, "$argon2id$new");
+    assert_eq!(u.password_hash.expose_secret(), "$argon2id$new");
     assert_eq!(u.user.updated_at, NOW + 5);
     assert!(
         !store
@@ -2185,7 +2189,7 @@ async fn change_password_revokes_all_but_the_exception_and_records_audit(store: 
     );
     assert!(revoked.iter().all(|s| s.revoked_at == Some(NOW + 10)));
     let stored = store.user_by_id(xena).await.unwrap().unwrap();
-    assert_eq!(stored.password_hash, "$argon2id$changed");
+    assert_eq!(stored.password_hash.expose_secret(), "$argon2id$changed");
     assert_eq!(stored.user.updated_at, NOW + 10);
     assert_eq!(
         store.live_sessions(xena, NOW + 11).await.unwrap(),

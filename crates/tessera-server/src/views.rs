@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use tessera_core::model::{Session, User};
+use tessera_core::secret::{self, SecretString};
 use tessera_core::service::{IssuedTokens, KeyInfo};
 use tessera_token::clock::rfc3339;
 use utoipa::ToSchema;
@@ -81,13 +82,17 @@ pub struct UserEnvelope {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// Signed JWT access token.
-    pub access_token: String,
+    #[serde(serialize_with = "secret::expose")]
+    #[schema(value_type = String)]
+    pub access_token: SecretString,
     /// Always `Bearer`.
     pub token_type: &'static str,
     /// Access-token lifetime in seconds.
     pub expires_in: u64,
     /// Opaque refresh token.
-    pub refresh_token: String,
+    #[serde(serialize_with = "secret::expose")]
+    #[schema(value_type = String)]
+    pub refresh_token: SecretString,
     /// The user, full view.
     pub user: FullUser,
 }

@@ -256,7 +256,7 @@ async fn user(cmd: UserCommand, tessera: &Tessera) -> Result<()> {
             };
             let account = NewAccount {
                 username: name,
-                password: password.clone(),
+                password: password.clone().into(),
                 roles,
                 ..NewAccount::default()
             };

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     ROLE_ADMIN, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
 };
+use crate::secret::{ExposeSecret, SecretString};
 use crate::store::{FollowUp, Guarded, NewSession, NewUser, Revocation, StoreError, UserChanges};
 use tessera_token::crypto::{b64url, b64url_decode};
 use uuid::Uuid;
@@ -22,7 +23,7 @@ pub struct NewAccount {
     /// Username.
     pub username: String,
     /// Password (checked against the policy, then hashed).
-    pub password: String,
+    pub password: SecretString,
     /// Optional e-mail.
     pub email: Option<String>,
     /// Optional given name.
@@ -181,7 +182,7 @@ impl Accounts<'_> {
         )?;
         let roles = check_roles(&account.roles)?;
         self.password_policy()
-            .check(&account.username, &account.password)
+            .check(&account.username, account.password.expose_secret())
             .map_err(|p| Error::password("/password", p))?;
         // A cheap early answer for a taken name; the unique index decides races.
         if self
@@ -244,7 +245,7 @@ impl Accounts<'_> {
         }
         let account = NewAccount {
             username: username.to_owned(),
-            password: password.to_owned(),
+            password: SecretString::from(password),
             roles: vec![ROLE_ADMIN.to_owned()],
             ..NewAccount::default()
         };
@@ -445,7 +446,10 @@ impl Accounts<'_> {
                 .await?;
             let verified = self
                 .hasher
-                .verify(current.to_owned(), Some(target.password_hash.clone()))
+                .verify(
+                    SecretString::from(current),
+                    Some(target.password_hash.clone()),
+                )
                 .await?;
             if !verified.ok {
                 let record = AuditRecord::PasswordChangeFailed {
@@ -467,7 +471,7 @@ impl Accounts<'_> {
         self.password_policy()
             .check(&target.user.username, new_password)
             .map_err(|p| Error::password("/new_password", p))?;
-        let hash = self.hasher.hash(new_password.to_owned()).await?;
+        let hash = self.hasher.hash(SecretString::from(new_password)).await?;
         let keep = if is_self { actor.session_id } else { None };
         let revoke = self.session_revocation(keep);
         let record = AuditRecord::PasswordChanged {
@@ -477,7 +481,7 @@ impl Accounts<'_> {
         let entry = self.audit(record, client);
         let revoked = self
             .store
-            .change_password(target.user.id, &hash, &revoke, &[entry])
+            .change_password(target.user.id, hash.expose_secret(), &revoke, &[entry])
             .await?
             .ok_or(Error::UserNotFound)?;
         self.events_written();

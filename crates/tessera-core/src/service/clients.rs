@@ -9,6 +9,7 @@ use crate::oauth::{
     GrantType, KNOWN_SCOPES, OAuthClient, OAuthError, SCOPE_ACCOUNT, SCOPE_ADMIN, SCOPE_INTROSPECT,
     StoredClient, TESSERA_SCOPE_PREFIX, is_valid_scope_token, redirect_uri_problem,
 };
+use crate::secret::{ExposeSecret, SecretString};
 use tessera_token::crypto::{b64url, random_bytes, sha256};
 use tessera_token::keys::{alg_name, parse_alg};
 use tessera_token::revocation::{Revocation, RevocationKind};
@@ -35,7 +36,7 @@ pub struct NewClient {
 
 /// How a request to the token, revocation or introspection endpoint
 /// identifies its client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum ClientAuthentication {
     /// Not at all.
     None,
@@ -46,7 +47,7 @@ pub enum ClientAuthentication {
         /// The client id.
         client_id: String,
         /// The secret as presented.
-        secret: String,
+        secret: SecretString,
     },
 }
 
@@ -245,7 +246,9 @@ impl Clients<'_> {
         let stored = self.store.client_by_id(client_id).await?;
         let ok = match (&stored, secret) {
             (Some(c), None) => !c.client.confidential,
-            (Some(c), Some(secret)) => c.client.confidential && c.secret_matches(secret),
+            (Some(c), Some(secret)) => {
+                c.client.confidential && c.secret_matches(secret.expose_secret())
+            }
             (None, _) => false,
         };
         if !ok {

@@ -11,6 +11,7 @@ use crate::oauth::{
     FIRST_PARTY_SCOPES, GrantType, IdTokenClaims, OAuthClient, OAuthError, OAuthErrorCode,
     SCOPE_EMAIL, SCOPE_OPENID, SCOPE_PROFILE, parse_scope, pkce_matches, scope_has,
 };
+use crate::secret::SecretString;
 use crate::store::Redemption;
 use serde::Serialize;
 use tessera_token::crypto::{b64url_decode, sha256};
@@ -26,14 +27,18 @@ pub const ID_TOKEN_TYP: &str = "JWT";
 #[derive(Debug, Clone, Serialize)]
 pub struct OAuthTokens {
     /// The access token.
-    pub access_token: String,
+    #[serde(serialize_with = "crate::secret::expose")]
+    pub access_token: SecretString,
     /// Always `Bearer`.
     pub token_type: &'static str,
     /// The access token's lifetime in seconds.
     pub expires_in: u64,
     /// A refresh token, when the grant gives one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::expose_optional"
+    )]
+    pub refresh_token: Option<SecretString>,
     /// The granted scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -229,7 +234,11 @@ impl Grants<'_> {
             scope: scope.clone(),
         };
         Ok(OAuthTokens {
-            access_token: self.tessera.sessions().sign_access_claims(&claims, now)?,
+            access_token: self
+                .tessera
+                .sessions()
+                .sign_access_claims(&claims, now)?
+                .into(),
             token_type: "Bearer",
             expires_in: self.settings.access_ttl.as_secs(),
             refresh_token: None,

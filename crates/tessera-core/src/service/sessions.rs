@@ -7,6 +7,7 @@ use crate::audit::{AuditRecord, Ended};
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
 use crate::model::{Session, User};
+use crate::secret::{ExposeSecret, SecretString};
 use crate::settings::ms;
 use crate::store::{AuditEntry, NewSession, Rotation};
 use std::sync::Arc;
@@ -24,11 +25,11 @@ const GRACE_SEAL_CONTEXT: &[u8] = b"tessera refresh grace v1";
 #[derive(Debug, Clone)]
 pub struct IssuedTokens {
     /// The signed access token.
-    pub access_token: String,
+    pub access_token: SecretString,
     /// Its lifetime in seconds.
     pub expires_in: u64,
     /// The opaque refresh token.
-    pub refresh_token: String,
+    pub refresh_token: SecretString,
     /// The user.
     pub user: User,
     /// The session.
@@ -133,16 +134,16 @@ impl Sessions<'_> {
         let verified = self
             .hasher
             .verify(
-                password.to_owned(),
+                SecretString::from(password),
                 stored.as_ref().map(|s| s.password_hash.clone()),
             )
             .await?;
         let user = match stored {
             Some(s) if verified.ok && !s.user.disabled => {
                 if verified.needs_rehash {
-                    let hash = self.hasher.hash(password.to_owned()).await?;
+                    let hash = self.hasher.hash(SecretString::from(password)).await?;
                     self.store
-                        .set_password_hash(s.user.id, &hash, self.now())
+                        .set_password_hash(s.user.id, hash.expose_secret(), self.now())
                         .await?;
                 }
                 s.user
@@ -218,9 +219,9 @@ impl Sessions<'_> {
     ) -> Result<IssuedTokens> {
         let access_token = self.issue_access_token(&user, &session.session, None, self.now())?;
         Ok(IssuedTokens {
-            access_token,
+            access_token: access_token.into(),
             expires_in: self.settings.access_ttl.as_secs(),
-            refresh_token,
+            refresh_token: refresh_token.into(),
             user,
             session: session.session.clone(),
         })
@@ -360,9 +361,9 @@ impl Sessions<'_> {
         };
         let access_token = self.issue_access_token(&user, &session, scope, now)?;
         Ok(IssuedTokens {
-            access_token,
+            access_token: access_token.into(),
             expires_in: self.settings.access_ttl.as_secs(),
-            refresh_token,
+            refresh_token: refresh_token.into(),
             user,
             session,
         })

@@ -4,6 +4,7 @@
 use super::Revocation;
 use crate::events::NewEvent;
 use crate::model::Session;
+use crate::secret::SecretString;
 use tessera_token::clock::Millis;
 use tessera_token::keys::KeyPurpose;
 use uuid::Uuid;
@@ -26,7 +27,7 @@ pub struct NewUser {
     /// Normalised roles.
     pub roles: Vec<String>,
     /// Argon2id PHC string.
-    pub password_hash: String,
+    pub password_hash: SecretString,
     /// Creation time.
     pub now: Millis,
 }

@@ -12,6 +12,7 @@ use super::sql::db::{Lock, Tx, sql};
 use super::sql::rows::{UserRow, roles_json, user_columns};
 use super::{SqlStore, StoreResult};
 use crate::model::{ROLE_ADMIN, Session, StoredUser, User};
+use crate::secret::ExposeSecret;
 use async_trait::async_trait;
 use tessera_token::clock::Millis;
 use uuid::Uuid;
@@ -116,7 +117,7 @@ impl UserStore for SqlStore {
                 .bind(&u.phone)
                 .bind(roles_json(&u.roles))
                 .bind(u.roles.iter().any(|r| r == ROLE_ADMIN))
-                .bind(&u.password_hash)
+                .bind(u.password_hash.expose_secret())
                 .bind(u.now),
             )
             .await?;

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tessera_core::secret::{ExposeSecret, SecretString};
 use tessera_core::service::NewAccount;
 use utoipa::ToSchema;
 
@@ -20,7 +21,8 @@ pub struct RegisterBody {
     /// `^[A-Za-z0-9_.-]{3,32}$`.
     pub username: String,
     /// At least the configured minimum, at most 128 characters.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
     /// E-mail.
     pub email: Option<String>,
     /// Given name.
@@ -42,7 +44,8 @@ pub struct LoginBody {
     /// Username (any case).
     pub username: String,
     /// Password.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
 }
 
 impl RequestBody for LoginBody {
@@ -54,7 +57,8 @@ impl RequestBody for LoginBody {
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     /// The refresh token.
-    pub refresh_token: String,
+    #[schema(value_type = String)]
+    pub refresh_token: SecretString,
 }
 
 impl RequestBody for RefreshBody {
@@ -98,7 +102,7 @@ pub async fn login(
     let result = state
         .tessera
         .sessions()
-        .login(&body.username, &body.password, &client)
+        .login(&body.username, body.password.expose_secret(), &client)
         .await;
     state
         .metrics
@@ -117,7 +121,7 @@ pub async fn refresh(
     let result = state
         .tessera
         .sessions()
-        .refresh(&body.refresh_token, &client)
+        .refresh(body.refresh_token.expose_secret(), &client)
         .await;
     state.metrics.count_outcome(
         "refresh",
@@ -192,4 +196,36 @@ pub async fn verify(auth: AuthUser) -> ApiResult<Response> {
         headers.insert(X_AUTH_SCOPE, value(scope)?);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::users::PasswordChangeBody;
+
+    #[test]
+    fn request_bodies_never_show_their_secrets_in_debug() {
+        let secret = "correct horse battery staple";
+        let register: RegisterBody =
+            serde_json::from_value(serde_json::json!({"username": "alice", "password": secret}))
+                .unwrap();
+        let login: LoginBody =
+            serde_json::from_value(serde_json::json!({"username": "alice", "password": secret}))
+                .unwrap();
+        let refresh: RefreshBody =
+            serde_json::from_value(serde_json::json!({"refresh_token": secret})).unwrap();
+        let change: PasswordChangeBody = serde_json::from_value(
+            serde_json::json!({"current_password": secret, "new_password": secret}),
+        )
+        .unwrap();
+        for debug in [
+            format!("{register:?}"),
+            format!("{login:?}"),
+            format!("{refresh:?}"),
+            format!("{change:?}"),
+        ] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert_eq!(login.password.expose_secret(), secret);
+    }
 }

@@ -15,6 +15,7 @@ use base64::Engine;
 use serde_json::Value;
 use std::collections::HashMap;
 use tessera_core::oauth::{OAuthError, OAuthErrorCode};
+use tessera_core::secret::SecretString;
 use tessera_core::service::ClientAuthentication;
 
 /// An `application/x-www-form-urlencoded` body (RFC 6749 §3.2): no
@@ -98,12 +99,13 @@ pub fn client_authentication(
         (Some((id, _)), Some(body_id), None) if body_id != id => Err(
             OAuthApiError::invalid_request("client_id differs from the authenticated client"),
         ),
-        (Some((client_id, secret)), _, None) => {
-            Ok(ClientAuthentication::Secret { client_id, secret })
-        }
+        (Some((client_id, secret)), _, None) => Ok(ClientAuthentication::Secret {
+            client_id,
+            secret: secret.into(),
+        }),
         (None, Some(id), Some(secret)) => Ok(ClientAuthentication::Secret {
             client_id: id.to_owned(),
-            secret: secret.to_owned(),
+            secret: SecretString::from(secret),
         }),
         (None, Some(id), None) => Ok(ClientAuthentication::Public(id.to_owned())),
         (None, None, Some(_)) => Err(OAuthApiError::invalid_request(
@@ -251,6 +253,7 @@ pub async fn userinfo(State(state): State<AppState>, auth: AuthUser) -> ApiResul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_core::secret::ExposeSecret;
 
     fn basic(id: &str, secret: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -272,28 +275,24 @@ mod tests {
 
     #[test]
     fn client_authentication_takes_one_method() {
-        let none = OAuthForm::default();
-        assert_eq!(
-            client_authentication(&basic("app", "s%3Ac"), &none).unwrap(),
-            ClientAuthentication::Secret {
-                client_id: "app".into(),
-                secret: "s:c".into()
+        let secret_of = |auth: ClientAuthentication| match auth {
+            ClientAuthentication::Secret { client_id, secret } => {
+                (client_id, secret.expose_secret().to_owned())
             }
-        );
+            other => panic!("expected a secret, got {other:?}"),
+        };
+        let none = OAuthForm::default();
+        let auth = client_authentication(&basic("app", "s%3Ac"), &none).unwrap();
+        assert_eq!(secret_of(auth), ("app".to_owned(), "s:c".to_owned()));
         let post = OAuthForm::parse(b"client_id=app&client_secret=s").unwrap();
         assert!(client_authentication(&basic("app", "s"), &post).is_err());
-        assert_eq!(
-            client_authentication(&HeaderMap::new(), &post).unwrap(),
-            ClientAuthentication::Secret {
-                client_id: "app".into(),
-                secret: "s".into()
-            }
-        );
+        let auth = client_authentication(&HeaderMap::new(), &post).unwrap();
+        assert_eq!(secret_of(auth), ("app".to_owned(), "s".to_owned()));
         let public = OAuthForm::parse(b"client_id=app").unwrap();
-        assert_eq!(
+        assert!(matches!(
             client_authentication(&HeaderMap::new(), &public).unwrap(),
-            ClientAuthentication::Public("app".into())
-        );
+            ClientAuthentication::Public(id) if id == "app"
+        ));
         let other = OAuthForm::parse(b"client_id=other").unwrap();
         assert!(client_authentication(&basic("app", "s"), &other).is_err());
         let mut garbage = HeaderMap::new();

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tessera_core::secret::{ExposeSecret, SecretString};
 use tessera_core::service::ProfileChanges;
 use utoipa::ToSchema;
 
@@ -48,9 +49,11 @@ impl RequestBody for UserUpdateBody {
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeBody {
     /// Required when changing one's own password.
-    pub current_password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub current_password: Option<SecretString>,
     /// The new password.
-    pub new_password: String,
+    #[schema(value_type = String)]
+    pub new_password: SecretString,
 }
 
 impl RequestBody for PasswordChangeBody {
@@ -191,8 +194,10 @@ pub async fn change_password(
         .change_password(
             &caller,
             &username,
-            body.current_password.as_deref(),
-            &body.new_password,
+            body.current_password
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
+            body.new_password.expose_secret(),
             &client,
         )
         .await?;

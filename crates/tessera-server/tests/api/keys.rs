@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::password::HashCost;
+use tessera_core::secret::ExposeSecret;
 use tessera_core::{ClientInfo, Tessera};
 use tessera_token::clock::Clock;
 use tessera_token::keys::{KeyStatus, PublicJwk, SigningKey, parse_alg};
@@ -405,7 +406,7 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
         .login("alice", PASSWORD, &client)
         .await
         .expect("login");
-    assert_eq!(kid_of(&token.access_token), first_kid);
+    assert_eq!(kid_of(token.access_token.expose_secret()), first_kid);
     // Running maintenance again does not add yet another key.
     domain.maintain().await.expect("maintain");
     assert_eq!(domain.keys().list_keys().len(), 2);
@@ -446,7 +447,7 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
         .login("alice", PASSWORD, &client)
         .await
         .expect("login");
-    assert_eq!(kid_of(&token.access_token), next.kid);
+    assert_eq!(kid_of(token.access_token.expose_secret()), next.kid);
     let root = replica.login("root", PASSWORD).await;
     assert_eq!(kid_of(&root.access), next.kid);
     let statuses = key_statuses(&replica, &root.access).await;

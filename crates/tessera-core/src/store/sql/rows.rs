@@ -54,7 +54,7 @@ impl TryFrom<UserRow> for StoredUser {
                 created_at: row.created_at,
                 updated_at: row.updated_at,
             },
-            password_hash: row.password_hash,
+            password_hash: row.password_hash.into(),
         })
     }
 }
