@@ -1,6 +1,7 @@
-//! The domain's error: one variant per outcome a caller must tell apart.
-//! The HTTP layer maps each to a status and code by hand; nothing here
-//! carries a secret.
+//! The domain's error: one variant per outcome a caller must tell apart,
+//! with the message a person reads (the API shows it as it is, except for
+//! our own failures). The HTTP layer maps each to a status and code by
+//! hand; nothing here carries a secret.
 
 use crate::password::PasswordProblem;
 use crate::store::StoreError;
@@ -21,7 +22,7 @@ pub enum Error {
     #[error("{0}")]
     PasswordTooWeak(String),
     /// The password is on the common-password list.
-    #[error("the password is too common")]
+    #[error("the password is on the list of common or breached passwords")]
     PasswordTooCommon,
     /// The username is taken (case-insensitively).
     #[error("username is already taken")]
@@ -33,7 +34,7 @@ pub enum Error {
     #[error("invalid username or password")]
     InvalidCredentials,
     /// The refresh token is unknown, expired, revoked or was reused.
-    #[error("invalid refresh token")]
+    #[error("the refresh token is invalid, expired or revoked")]
     InvalidRefreshToken,
     /// No such user.
     #[error("user not found")]
@@ -45,7 +46,7 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
     /// The change would leave no enabled admin.
-    #[error("the last admin cannot be removed, demoted or disabled")]
+    #[error("the last admin cannot be removed, demoted, disabled or deleted")]
     LastAdmin,
     /// Keys cannot rotate: `HS*` keys are the configured shared secret.
     #[error("keys cannot be rotated with an HMAC algorithm; change TESSERA_JWT_SECRET instead")]

@@ -21,9 +21,20 @@ pub struct FieldError {
 }
 
 /// An API error: status, code, message and optional field details.
-#[derive(Debug)]
+///
+/// What the domain refuses arrives as [`ApiError::Domain`] and keeps the
+/// domain's own message; the other variants are the HTTP layer's own
+/// refusals. A 500 logs its cause with the whole source chain and shows none
+/// of it.
+#[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 400 `validation_failed`.
+    /// A domain refusal: its status and code follow from the variant (400
+    /// `validation_failed`, 401 `invalid_credentials`, 409 `last_admin`, …).
+    #[error(transparent)]
+    Domain(#[from] Error),
+    /// 400 `validation_failed`: a request body, path or query that breaks
+    /// its schema.
+    #[error("{message}")]
     Validation {
         /// Summary.
         message: String,
@@ -31,51 +42,39 @@ pub enum ApiError {
         details: Vec<FieldError>,
     },
     /// 400 `malformed_json`.
+    #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
-    /// 400 `password_too_weak`.
-    PasswordTooWeak(String),
-    /// 400 `password_too_common`.
-    PasswordTooCommon,
     /// 401 `unauthenticated`: no bearer token.
+    #[error("a bearer token is required")]
     Unauthenticated,
     /// 401 `invalid_token`.
+    #[error("the access token is invalid, expired or revoked")]
     InvalidToken,
-    /// 401 `invalid_credentials`.
-    InvalidCredentials,
-    /// 401 `invalid_refresh_token`.
-    InvalidRefreshToken,
     /// 403 `forbidden`.
+    #[error("{0}")]
     Forbidden(String),
     /// 403 `forbidden`: a token issued to an OAuth client lacks the scope
     /// named (RFC 6750 §3.1 `insufficient_scope`).
+    #[error("this token was issued to an application; Tessera's own API needs scope {0}")]
     InsufficientScope(&'static str),
-    /// 403 `registration_disabled`.
-    RegistrationDisabled,
-    /// 404 `user_not_found`.
-    UserNotFound,
     /// 404 `not_found`.
+    #[error("not found")]
     NotFound,
     /// 405 `method_not_allowed`.
+    #[error("method not allowed")]
     MethodNotAllowed,
-    /// 409 `username_taken`.
-    UsernameTaken,
-    /// 409 `last_admin`.
-    LastAdmin,
-    /// 409 `key_rotation_unavailable`.
-    KeyRotationUnavailable,
     /// 413 `payload_too_large`.
+    #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
     /// 415 `unsupported_media_type`.
+    #[error("the request body must be application/json")]
     UnsupportedMediaType,
-    /// 429 `too_many_attempts`, with `Retry-After`.
-    TooManyAttempts {
-        /// Seconds to wait.
-        retry_after: u64,
-    },
     /// 408 `request_timeout`: the request took longer than allowed.
+    #[error("the request took too long")]
     RequestTimeout,
     /// 500 `internal`; the cause is logged, never sent.
-    Internal(String),
+    #[error("internal server error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -83,84 +82,67 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            Validation { .. } | MalformedJson(_) | PasswordTooWeak(_) | PasswordTooCommon => {
-                StatusCode::BAD_REQUEST
-            }
-            Unauthenticated | InvalidToken | InvalidCredentials | InvalidRefreshToken => {
-                StatusCode::UNAUTHORIZED
-            }
-            Forbidden(_) | InsufficientScope(_) | RegistrationDisabled => StatusCode::FORBIDDEN,
-            UserNotFound | NotFound => StatusCode::NOT_FOUND,
+            Domain(e) => domain_status(e),
+            Validation { .. } | MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Unauthenticated | InvalidToken => StatusCode::UNAUTHORIZED,
+            Forbidden(_) | InsufficientScope(_) => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            UsernameTaken | LastAdmin | KeyRotationUnavailable => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// The stable machine-readable code.
+    /// The stable machine-readable code (SPEC §2).
     pub fn code(&self) -> &'static str {
         use ApiError::*;
         match self {
+            Domain(e) => domain_code(e),
             Validation { .. } => "validation_failed",
             MalformedJson(_) => "malformed_json",
-            PasswordTooWeak(_) => "password_too_weak",
-            PasswordTooCommon => "password_too_common",
             Unauthenticated => "unauthenticated",
             InvalidToken => "invalid_token",
-            InvalidCredentials => "invalid_credentials",
-            InvalidRefreshToken => "invalid_refresh_token",
             Forbidden(_) | InsufficientScope(_) => "forbidden",
-            RegistrationDisabled => "registration_disabled",
-            UserNotFound => "user_not_found",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
-            UsernameTaken => "username_taken",
-            LastAdmin => "last_admin",
-            KeyRotationUnavailable => "key_rotation_unavailable",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
-            TooManyAttempts { .. } => "too_many_attempts",
             RequestTimeout => "request_timeout",
             Internal(_) => "internal",
         }
     }
 
+    /// The message a client sees: never a cause of ours.
     fn message(&self) -> String {
-        use ApiError::*;
         match self {
-            Validation { message, .. } => message.clone(),
-            MalformedJson(m) => format!("the request body is not valid JSON: {m}"),
-            PasswordTooWeak(m) => m.clone(),
-            PasswordTooCommon => {
-                "the password is on the list of common or breached passwords".into()
-            }
-            Unauthenticated => "a bearer token is required".into(),
-            InvalidToken => "the access token is invalid, expired or revoked".into(),
-            InvalidCredentials => "invalid username or password".into(),
-            InvalidRefreshToken => "the refresh token is invalid, expired or revoked".into(),
-            Forbidden(m) => m.clone(),
-            InsufficientScope(scope) => format!(
-                "this token was issued to an application; Tessera's own API needs scope {scope}"
-            ),
-            RegistrationDisabled => "registration is disabled".into(),
-            UserNotFound => "user not found".into(),
-            NotFound => "not found".into(),
-            MethodNotAllowed => "method not allowed".into(),
-            UsernameTaken => "username is already taken".into(),
-            LastAdmin => "the last admin cannot be removed, demoted, disabled or deleted".into(),
-            KeyRotationUnavailable => {
-                "keys cannot be rotated with an HMAC algorithm; change TESSERA_JWT_SECRET instead"
-                    .into()
-            }
-            PayloadTooLarge => "the request body is larger than 64 KiB".into(),
-            UnsupportedMediaType => "the request body must be application/json".into(),
-            TooManyAttempts { .. } => "too many attempts; try again later".into(),
-            RequestTimeout => "the request took too long".into(),
-            Internal(_) => "internal server error".into(),
+            ApiError::Domain(e) => match e {
+                Error::Validation { .. } | Error::OAuth(_) => "the request is invalid".into(),
+                Error::InvalidToken(_) => ApiError::InvalidToken.to_string(),
+                Error::TooManyAttempts { .. } => "too many attempts; try again later".into(),
+                Error::Store(_) | Error::Internal(_) | Error::Config(_) => {
+                    "internal server error".into()
+                }
+                other => other.to_string(),
+            },
+            other => other.to_string(),
+        }
+    }
+
+    /// The field-level problems, for `validation_failed`.
+    fn details(&self) -> Vec<FieldError> {
+        match self {
+            ApiError::Validation { details, .. } => details.clone(),
+            ApiError::Domain(Error::Validation { path, message }) => vec![FieldError {
+                path: path.clone(),
+                message: message.clone(),
+            }],
+            ApiError::Domain(Error::OAuth(e)) => vec![FieldError {
+                path: String::new(),
+                message: e.description.to_string(),
+            }],
+            _ => Vec::new(),
         }
     }
 
@@ -179,6 +161,66 @@ impl ApiError {
             }],
         }
     }
+
+    /// A 500 caused by `cause`, kept with its source chain for the log.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::Internal(cause.into())
+    }
+}
+
+/// The status of a domain refusal.
+fn domain_status(e: &Error) -> StatusCode {
+    match e {
+        Error::Validation { .. }
+        | Error::PasswordTooWeak(_)
+        | Error::PasswordTooCommon
+        | Error::OAuth(_) => StatusCode::BAD_REQUEST,
+        Error::InvalidCredentials | Error::InvalidRefreshToken | Error::InvalidToken(_) => {
+            StatusCode::UNAUTHORIZED
+        }
+        Error::Forbidden(_) | Error::RegistrationDisabled => StatusCode::FORBIDDEN,
+        Error::UserNotFound | Error::NotFound => StatusCode::NOT_FOUND,
+        Error::UsernameTaken | Error::LastAdmin | Error::KeyRotationUnavailable => {
+            StatusCode::CONFLICT
+        }
+        Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Store(_) | Error::Internal(_) | Error::Config(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+/// The code of a domain refusal.
+fn domain_code(e: &Error) -> &'static str {
+    match e {
+        Error::Validation { .. } | Error::OAuth(_) => "validation_failed",
+        Error::PasswordTooWeak(_) => "password_too_weak",
+        Error::PasswordTooCommon => "password_too_common",
+        Error::UsernameTaken => "username_taken",
+        Error::RegistrationDisabled => "registration_disabled",
+        Error::InvalidCredentials => "invalid_credentials",
+        Error::InvalidRefreshToken => "invalid_refresh_token",
+        Error::UserNotFound => "user_not_found",
+        Error::NotFound => "not_found",
+        Error::Forbidden(_) => "forbidden",
+        Error::LastAdmin => "last_admin",
+        Error::KeyRotationUnavailable => "key_rotation_unavailable",
+        Error::InvalidToken(_) => "invalid_token",
+        Error::TooManyAttempts { .. } => "too_many_attempts",
+        Error::Store(_) | Error::Internal(_) | Error::Config(_) => "internal",
+    }
+}
+
+/// `error` and every error below it, for the log.
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// The JSON body of every error.
@@ -205,34 +247,34 @@ pub struct ErrorDetail {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Internal(cause) = &self {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            let cause = match &self {
+                ApiError::Internal(cause) => source_chain(cause.as_ref()),
+                other => source_chain(other),
+            };
             tracing::error!(%cause, "internal error");
         }
-        let details = match &self {
-            ApiError::Validation { details, .. } => details.clone(),
-            _ => Vec::new(),
-        };
         let body = ErrorBody {
             error: ErrorDetail {
                 status: status.as_u16(),
                 code: self.code(),
                 message: self.message(),
-                details,
+                details: self.details(),
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            ApiError::Unauthenticated | ApiError::InvalidCredentials => {
+            ApiError::Unauthenticated | ApiError::Domain(Error::InvalidCredentials) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::InvalidToken => {
+            ApiError::InvalidToken | ApiError::Domain(Error::InvalidToken(_)) => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
             }
-            ApiError::TooManyAttempts { retry_after } => {
+            ApiError::Domain(Error::TooManyAttempts { retry_after }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             ApiError::InsufficientScope(scope) => {
@@ -244,30 +286,6 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::Validation { path, message } => ApiError::invalid(&path, message),
-            Error::PasswordTooWeak(m) => ApiError::PasswordTooWeak(m),
-            Error::PasswordTooCommon => ApiError::PasswordTooCommon,
-            Error::UsernameTaken => ApiError::UsernameTaken,
-            Error::RegistrationDisabled => ApiError::RegistrationDisabled,
-            Error::InvalidCredentials => ApiError::InvalidCredentials,
-            Error::InvalidRefreshToken => ApiError::InvalidRefreshToken,
-            Error::UserNotFound => ApiError::UserNotFound,
-            Error::NotFound => ApiError::NotFound,
-            Error::Forbidden(m) => ApiError::Forbidden(m),
-            Error::LastAdmin => ApiError::LastAdmin,
-            Error::KeyRotationUnavailable => ApiError::KeyRotationUnavailable,
-            Error::InvalidToken(_) => ApiError::InvalidToken,
-            Error::TooManyAttempts { retry_after } => ApiError::TooManyAttempts { retry_after },
-            Error::OAuth(e) => ApiError::invalid("", e.description),
-            Error::Store(e) => ApiError::Internal(e.to_string()),
-            Error::Internal(m) | Error::Config(m) => ApiError::Internal(m),
-        }
     }
 }
 
@@ -370,5 +388,40 @@ impl IntoResponse for OAuthApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::store::StoreError;
+
+    #[test]
+    fn domain_refusals_keep_the_domains_message_and_map_to_their_status() {
+        let e = ApiError::from(Error::LastAdmin);
+        assert_eq!((e.status(), e.code()), (StatusCode::CONFLICT, "last_admin"));
+        assert_eq!(e.message(), Error::LastAdmin.to_string());
+        let e = ApiError::from(Error::invalid("/email", "not an address"));
+        assert_eq!(e.code(), "validation_failed");
+        assert_eq!(e.details()[0].path, "/email");
+    }
+
+    #[test]
+    fn a_500_shows_nothing_of_its_cause_but_keeps_the_chain_for_the_log() {
+        let e = ApiError::from(Error::Store(StoreError::Corrupt("users.roles".into())));
+        assert_eq!(
+            (e.status(), e.code()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        );
+        assert_eq!(e.message(), "internal server error");
+        assert!(source_chain(&e).contains("users.roles"));
+        let io = std::io::Error::other("disk on fire");
+        let e = ApiError::internal(io);
+        assert_eq!(e.to_string(), "internal server error");
+        assert!(std::error::Error::source(&e).is_some());
+        let ApiError::Internal(cause) = &e else {
+            panic!("internal");
+        };
+        assert!(source_chain(cause.as_ref()).contains("disk on fire"));
     }
 }

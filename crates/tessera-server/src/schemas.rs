@@ -165,7 +165,7 @@ impl Schemas {
     fn validator(&self, name: &str) -> Result<&jsonschema::Validator, ApiError> {
         let (Some(cell), Some(document)) = (self.validators.get(name), self.documents.get(name))
         else {
-            return Err(ApiError::Internal(format!("no schema {name}")));
+            return Err(ApiError::internal(format!("no schema {name}")));
         };
         cell.get_or_init(|| {
             jsonschema::draft202012::options()
@@ -174,7 +174,7 @@ impl Schemas {
                 .map_err(|e| format!("schema {name}: {e}"))
         })
         .as_ref()
-        .map_err(|e| ApiError::Internal(e.clone()))
+        .map_err(|e| ApiError::internal(e.clone()))
     }
 
     /// Validates `instance` against schema `name`.
