@@ -119,8 +119,12 @@ async function api(method, path, { token, json, form } = {}) {
   return fetch(`${ISSUER}${path}`, { method, headers, body, signal: AbortSignal.timeout(TIMEOUT_MS) })
 }
 
+const NAMED_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
 const unescapeHtml = (s) =>
-  s.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_, e) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" })[e])
+  s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos);/gi, (_, e) =>
+    e[0] !== '#'
+      ? NAMED_ENTITIES[e.toLowerCase()]
+      : String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)))
 
 /** The first form of a page: method, action and its named inputs. */
 function readForm(html) {

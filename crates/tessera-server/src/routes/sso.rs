@@ -4,7 +4,7 @@
 //! logout), with the session and CSRF cookies they use.
 
 use crate::extract::Client;
-use crate::pages;
+use crate::pages::{self, Hidden};
 use crate::routes::oauth::OAuthForm;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
@@ -235,16 +235,15 @@ fn login_form(
 
 /// The CSRF token to use (the browser's, or a new one) and the hidden
 /// fields that carry the authorization request and that token.
-fn request_fields(state: &AppState, headers: &HeaderMap, form: &OAuthForm) -> (String, String) {
+fn request_fields(state: &AppState, headers: &HeaderMap, form: &OAuthForm) -> (String, Hidden) {
     let csrf = cookie(headers, &csrf_cookie(state))
         .filter(|c| c.len() == 43)
         .unwrap_or_else(|| b64url(random_bytes::<32>()));
-    let mut fields: Vec<(&str, &str)> = REQUEST_FIELDS
+    let mut hidden: Hidden = REQUEST_FIELDS
         .iter()
         .filter_map(|k| form.get(k).map(|v| (*k, v)))
         .collect();
-    fields.push((CSRF_FIELD, &csrf));
-    let hidden = pages::hidden_fields(fields);
+    hidden.push(CSRF_FIELD, &csrf);
     (csrf, hidden)
 }
 
@@ -560,13 +559,12 @@ pub async fn logout(
             let csrf = cookie(&headers, &csrf_cookie(&state))
                 .filter(|c| c.len() == 43)
                 .unwrap_or_else(|| b64url(random_bytes::<32>()));
-            let mut fields: Vec<(&str, &str)> = LOGOUT_FIELDS
+            let mut hidden: Hidden = LOGOUT_FIELDS
                 .iter()
                 .filter_map(|k| form.get(k).map(|v| (*k, v)))
                 .collect();
-            fields.push((CSRF_FIELD, &csrf));
-            let mut response =
-                pages::logout_confirmation(&user.username, &pages::hidden_fields(fields));
+            hidden.push(CSRF_FIELD, &csrf);
+            let mut response = pages::logout_confirmation(&user.username, &hidden);
             response.headers_mut().append(
                 SET_COOKIE,
                 set_cookie(&state, &csrf_cookie(&state), &csrf, 3600, "Strict"),

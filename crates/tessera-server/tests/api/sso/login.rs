@@ -176,9 +176,13 @@ async fn values_on_the_login_page_are_html_escaped() {
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(!html.contains("<b>nonce"), "{html}");
     assert!(!html.contains("<img src=x"), "{html}");
-    assert!(html.contains("&quot;&gt;&lt;script&gt;"), "{html}");
+    // Escaped, so the page shows the text as it was written.
     assert!(
-        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        unescape_html(&html).contains("\"><script>alert('state')</script>"),
+        "{html}"
+    );
+    assert!(
+        unescape_html(&html).contains("<img src=x onerror=alert(1)>"),
         "{html}"
     );
 
