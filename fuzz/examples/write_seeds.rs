@@ -5,12 +5,12 @@
 use serde_json::{Value, json};
 use std::fs;
 use std::path::Path;
-use tessera_token::crypto::b64url;
-use tessera_token::keys::{SigningKey, alg_name};
-use tessera_token::tokens::{ACCESS_TOKEN_TYP, new_jti, sign_jws, verify_access_token};
 use tessera_fuzz::{
     AUDIENCE, CONFIG_VARS, ISSUER, NOW_MS, REVOKED_SID, keys, policy, revocations, ring,
 };
+use tessera_token::crypto::b64url;
+use tessera_token::keys::{SigningKey, alg_name};
+use tessera_token::tokens::{ACCESS_TOKEN_TYP, new_jti, sign_jws, verify_access_token};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");

@@ -8,10 +8,10 @@
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use libfuzzer_sys::fuzz_target;
-use tessera_token::tokens::verify_access_token;
 use tessera_fuzz::{NOW_MS, policy, revocations, ring};
 use tessera_server::error::ApiError;
 use tessera_server::extract::bearer_token;
+use tessera_token::tokens::verify_access_token;
 
 fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tessera_core::secret::ExposeSecret;
 use tessera_fuzz::{SCHEMA_NAMES, schemas};
 use tessera_server::error::{ApiError, FieldError};
 use tessera_server::routes::auth::{LoginBody, RefreshBody, RegisterBody};
@@ -83,16 +84,16 @@ fuzz_target!(|data: &[u8]| {
                             .bytes()
                             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
                     );
-                    assert!((12..=128).contains(&b.password.chars().count()));
+                    assert!((12..=128).contains(&b.password.expose_secret().chars().count()));
                 }
                 "login" => {
                     let b: LoginBody = typed(name, value);
                     assert!((1..=64).contains(&b.username.chars().count()));
-                    assert!((1..=128).contains(&b.password.chars().count()));
+                    assert!((1..=128).contains(&b.password.expose_secret().chars().count()));
                 }
                 "refresh" => {
                     let b: RefreshBody = typed(name, value);
-                    assert!((1..=512).contains(&b.refresh_token.chars().count()));
+                    assert!((1..=512).contains(&b.refresh_token.expose_secret().chars().count()));
                 }
                 "user_update" => {
                     let b: UserUpdateBody = typed(name, value);
@@ -102,7 +103,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 "password_change" => {
                     let b: PasswordChangeBody = typed(name, value);
-                    assert!((12..=128).contains(&b.new_password.chars().count()));
+                    assert!((12..=128).contains(&b.new_password.expose_secret().chars().count()));
                 }
                 _ => unreachable!(),
             }

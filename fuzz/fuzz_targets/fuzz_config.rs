@@ -1,5 +1,5 @@
 //! The duration and configuration parsers: `duration::parse_duration`,
-//! `duration::parse_positive_duration` and `Config::from_lookup`.
+//! `duration::parse_positive_duration` and `Config::from_vars`.
 //!
 //! Input: lines. Line `i` is the value of `CONFIG_VARS[i]` (an empty or
 //! non-UTF-8 line leaves the variable unset, as `std::env::var` would), and
@@ -10,10 +10,11 @@ use libfuzzer_sys::fuzz_target;
 use std::net::IpAddr;
 use std::time::Duration;
 use tessera_core::duration::{DurationError, parse_duration, parse_positive_duration};
-use tessera_token::keys::is_hmac;
 use tessera_core::password::MAX_PASSWORD_CHARS;
+use tessera_core::secret::ExposeSecret;
 use tessera_fuzz::CONFIG_VARS;
 use tessera_server::config::{Config, ConfigError};
+use tessera_token::keys::is_hmac;
 
 const MAX: Duration = Duration::from_secs(100 * 365 * 86_400);
 
@@ -31,10 +32,19 @@ fuzz_target!(|data: &[u8]| {
         let i = CONFIG_VARS.iter().position(|v| *v == name)?;
         lines.get(i).copied().flatten().map(str::to_owned)
     };
-    let result = Config::from_lookup(|name| {
-        assert!(name.starts_with("TESSERA_"), "reads {name}");
-        value(name)
-    });
+    let vars = |masked: Option<(&str, &str)>| -> Vec<(String, String)> {
+        CONFIG_VARS
+            .iter()
+            .filter_map(|name| {
+                let value = match masked {
+                    Some((secret, mask)) if secret == *name => Some(mask.to_owned()),
+                    _ => value(name),
+                };
+                value.map(|v| ((*name).to_owned(), v))
+            })
+            .collect()
+    };
+    let result = Config::from_vars(vars(None));
     match &result {
         Ok(config) => check_config(config),
         Err(ConfigError { var, message }) => {
@@ -56,13 +66,7 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         let masked = "x".repeat(original.len());
-        let again = Config::from_lookup(|name| {
-            if name == secret {
-                Some(masked.clone())
-            } else {
-                value(name)
-            }
-        });
+        let again = Config::from_vars(vars(Some((secret, &masked))));
         assert_eq!(
             format!("{result:?}"),
             format!("{again:?}"),
@@ -141,7 +145,7 @@ fn check_config(c: &Config) {
         assert!(!i.ends_with('/'));
     }
     if let Some(a) = &c.admin {
-        assert!(!a.username.trim().is_empty() && !a.password.is_empty());
+        assert!(!a.username.trim().is_empty() && !a.password.expose_secret().is_empty());
     }
     assert!(
         c.cors_origins

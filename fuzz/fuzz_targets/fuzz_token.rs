@@ -12,14 +12,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use tessera_token::crypto::{b64url, b64url_decode};
-use tessera_token::jws::{self, MAX_TOKEN_BYTES};
-use tessera_token::keys::{PublicJwk, alg_name};
-use tessera_token::tokens::{AccessClaims, TokenError, verify_access_token};
 use tessera_fuzz::{
     AUDIENCE, ISSUER, LEEWAY_SECS, NOW_MS, REVOKED_JTI, REVOKED_SID, keys, policy, revocations,
     ring,
 };
+use tessera_token::crypto::{b64url, b64url_decode};
+use tessera_token::jws::{self, MAX_TOKEN_BYTES};
+use tessera_token::keys::{PublicJwk, alg_name};
+use tessera_token::tokens::{AccessClaims, TokenError, verify_access_token};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {

@@ -5,12 +5,12 @@
 use base64::Engine as _;
 use jsonwebtoken::Algorithm;
 use std::sync::{Arc, OnceLock};
+use tessera_core::store::{Revocation, RevocationKind};
+use tessera_server::schemas::Schemas;
 use tessera_token::clock::Millis;
 use tessera_token::keys::{KeyRing, SigningKey};
 use tessera_token::revocation::RevocationSet;
-use tessera_core::store::{Revocation, RevocationKind};
 use tessera_token::tokens::VerifyPolicy;
-use tessera_server::schemas::Schemas;
 
 /// The fixed "now" every target verifies at (2023-11-14T22:13:20Z).
 pub const NOW_MS: Millis = 1_700_000_000_000;
@@ -105,7 +105,7 @@ pub const SCHEMA_NAMES: [&str; 6] = [
     "no_such_schema",
 ];
 
-/// Every variable `Config::from_lookup` reads, in the order the config
+/// Every variable `Config::from_vars` reads, in the order the config
 /// target assigns input lines to them (new ones go at the end, so existing
 /// seeds keep their meaning).
 pub const CONFIG_VARS: [&str; 29] = [

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::Tessera;
+use tessera_core::secret::ExposeSecret;
 use tessera_core::store::{self, StoreError, redact_url};
 use tessera_token::clock::{Clock, SystemClock};
 use tokio::net::TcpListener;
@@ -45,7 +46,7 @@ pub async fn start_domain(
     if let Some(admin) = &config.admin
         && tessera
             .accounts()
-            .ensure_admin(&admin.username, &admin.password)
+            .ensure_admin(&admin.username, admin.password.expose_secret())
             .await?
     {
         tracing::info!(username = %admin.username, "bootstrap admin created");

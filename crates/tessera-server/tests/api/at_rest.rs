@@ -21,7 +21,7 @@ async fn start_error(database_url: &str, master: Option<&str>) -> String {
     if let Some(m) = master {
         env.insert("TESSERA_MASTER_KEY".into(), m.into());
     }
-    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let config = Config::from_vars(&env).unwrap();
     let addr = "127.0.0.1:1".parse().unwrap();
     match tessera_server::serve::start_domain(&config, addr, Arc::new(SystemClock)).await {
         Ok(_) => panic!("start-up should have failed"),

@@ -69,7 +69,7 @@ impl TestAppBuilder {
         env.entry("TESSERA_LOGIN_MAX_FAILURES".into())
             .or_insert_with(|| "100".into());
         env.insert("TESSERA_DATABASE_URL".into(), url.clone());
-        let mut config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
+        let mut config = Config::from_vars(&env).expect("test configuration");
         // Cheap hashing keeps the suite fast; the production cost is tested in the core.
         config.settings.hash_cost = HashCost {
             memory_kib: 64,

@@ -620,19 +620,9 @@ fn an_hmac_secret_shorter_than_32_bytes_is_refused_at_start_up() {
         ("TESSERA_JWT_ALG", "HS256"),
         ("TESSERA_JWT_SECRET", "0123456789abcdef0123456789abcde"),
     ];
-    let err = tessera_server::Config::from_lookup(|k| {
-        env.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .expect_err("a 31-byte secret");
+    let err = tessera_server::Config::from_vars(env).expect_err("a 31-byte secret");
     assert_eq!(err.var, "TESSERA_JWT_SECRET");
     let env = [("TESSERA_JWT_ALG", "HS384")];
-    let err = tessera_server::Config::from_lookup(|k| {
-        env.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .expect_err("no secret");
+    let err = tessera_server::Config::from_vars(env).expect_err("no secret");
     assert_eq!(err.var, "TESSERA_JWT_SECRET");
 }

@@ -105,14 +105,8 @@ impl Tessera {
             ("TESSERA_LOGIN_MAX_FAILURES".to_owned(), "100".to_owned()),
         ];
         env.extend(extra_env.iter().cloned());
-        let mut config = Config::from_lookup(|k| {
-            // The last setting of a variable wins.
-            env.iter()
-                .rev()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| v.clone())
-        })
-        .expect("test configuration");
+        // The last setting of a variable wins.
+        let mut config = Config::from_vars(env.clone()).expect("test configuration");
         // Cheap hashing keeps the suite fast.
         config.settings.hash_cost = HashCost {
             memory_kib: 64,
