@@ -86,24 +86,80 @@ pub async fn launch_with_clock(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    prepare(config, listener, clock)
+        .await?
+        .serve(shutdown)
+        .await
+}
+
+/// A Tessera started on a bound listener: the database is open and
+/// migrated, the keys loaded, the revocations read. Connections that arrive
+/// meanwhile wait in the listener's queue; [`Ready::serve`] answers them.
+pub struct Ready {
+    config: Config,
+    listener: TcpListener,
+    tessera: Arc<Tessera>,
+}
+
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ready")
+            .field("address", &self.listener.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the domain for `listener` (already bound, so its address is known
+/// and no request is lost) without serving yet.
+pub async fn prepare(
+    config: Config,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+) -> Result<Ready, ServeError> {
     let bound = listener.local_addr()?;
     let tessera = start_domain(&config, bound, clock).await?;
-    let state = app_state(&config, tessera.clone())?;
-    let app = router(state, &config.cors_origins, config.request_timeout);
-    let upkeep = tokio::spawn(maintain(tessera.clone()));
-    let hub = tokio::spawn(run_event_hub(tessera.clone()));
-    let notified = tessera.clone();
-    let notifications = tokio::spawn(store::watch_event_notifications(
-        config.database_url.clone(),
-        move || notified.event_hub().wake(),
-    ));
-    tracing::info!(address = %bound, issuer = %tessera.settings().issuer, "Tessera listening on http://{bound}");
-    crate::listener::serve(listener, app, config.limits, shutdown).await;
-    upkeep.abort();
-    hub.abort();
-    notifications.abort();
-    tracing::info!("Tessera stopped");
-    Ok(())
+    Ok(Ready {
+        config,
+        listener,
+        tessera,
+    })
+}
+
+impl Ready {
+    /// The started domain.
+    pub fn tessera(&self) -> &Arc<Tessera> {
+        &self.tessera
+    }
+
+    /// Serves until `shutdown` completes, with upkeep, the event hub and
+    /// (on PostgreSQL) other replicas' event notifications running beside.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Ready {
+            config,
+            listener,
+            tessera,
+        } = self;
+        let bound = listener.local_addr()?;
+        let state = app_state(&config, tessera.clone())?;
+        let app = router(state, &config.cors_origins, config.request_timeout);
+        let upkeep = tokio::spawn(maintain(tessera.clone()));
+        let hub = tokio::spawn(run_event_hub(tessera.clone()));
+        let notified = tessera.clone();
+        let notifications = tokio::spawn(store::watch_event_notifications(
+            config.database_url.clone(),
+            move || notified.event_hub().wake(),
+        ));
+        tracing::info!(address = %bound, issuer = %tessera.settings().issuer, "Tessera listening on http://{bound}");
+        crate::listener::serve(listener, app, config.limits, shutdown).await;
+        upkeep.abort();
+        hub.abort();
+        notifications.abort();
+        tracing::info!("Tessera stopped");
+        Ok(())
+    }
 }
 
 /// Every minute: key rotation, revocation refresh, purging.

@@ -76,6 +76,9 @@ impl TestAppBuilder {
             iterations: 1,
             parallelism: 1,
         };
+        // Bound first, then started, then served: once `prepare` returns the
+        // domain is ready, and requests wait in the listener's queue until
+        // `serve` answers them, so no test has to poll for readiness.
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .expect("bind");
@@ -83,17 +86,17 @@ impl TestAppBuilder {
         let clock = ManualClock::starting_now();
         let (tx, rx) = oneshot::channel::<()>();
         let server_clock = Arc::new(clock.clone());
-        let handle = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = rx.await;
-            };
-            tessera_server::launch_with_clock(config, listener, server_clock, shutdown).await
-        });
+        let ready = tessera_server::serve::prepare(config, listener, server_clock)
+            .await
+            .expect("Tessera starts");
+        let handle = tokio::spawn(ready.serve(async {
+            let _ = rx.await;
+        }));
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        let app = TestApp {
+        Some(TestApp {
             base: format!("http://{addr}"),
             addr,
             client,
@@ -102,25 +105,7 @@ impl TestAppBuilder {
             shutdown: Some(tx),
             handle: Some(handle),
             dir: Some(dir),
-        };
-        // Wait until the server answers (start-up runs migrations first),
-        // with a client that keeps no idle connection open afterwards.
-        let probe = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("probe client");
-        for _ in 0..200 {
-            if let Ok(r) = probe.get(app.url("/healthz")).send().await
-                && r.status() == StatusCode::OK
-            {
-                return Some(app);
-            }
-            if app.handle.as_ref().is_some_and(|h| h.is_finished()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("test server did not start");
+        })
     }
 
     /// Starts the app, panicking if it cannot.

@@ -115,6 +115,9 @@ impl Tessera {
         };
         config.limits.shutdown_grace = Duration::from_secs(2);
         let (tx, rx) = oneshot::channel::<()>();
+        // Bound before, started here: once `ready` answers, requests wait in
+        // the listener's queue until the server answers them (no polling).
+        let (ready_tx, ready_rx) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -126,7 +129,15 @@ impl Tessera {
                 let shutdown = async {
                     let _ = rx.await;
                 };
-                if let Err(e) = tessera_server::launch(config, listener, shutdown).await {
+                let ready = tessera_server::serve::prepare(
+                    config,
+                    listener,
+                    std::sync::Arc::new(tessera_token::clock::SystemClock),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("Tessera did not start: {e}"));
+                let _ = ready_tx.send(());
+                if let Err(e) = ready.serve(shutdown).await {
                     panic!("Tessera stopped with an error: {e}");
                 }
             });
@@ -148,15 +159,8 @@ impl Tessera {
             shutdown: Some(tx),
             thread: Some(thread),
         };
-        for _ in 0..400 {
-            if let Ok(r) = tessera.http.get(tessera.url("/healthz")).send().await
-                && r.status() == StatusCode::OK
-            {
-                return tessera;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("Tessera did not start");
+        ready_rx.await.expect("Tessera started");
+        tessera
     }
 
     pub fn url(&self, path: &str) -> String {
