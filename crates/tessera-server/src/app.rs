@@ -56,7 +56,10 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/oauth/introspect", post(oauth::introspect))
         .route("/userinfo", get(oauth::userinfo).post(oauth::userinfo))
         .route("/authorize", get(sso::authorize).post(sso::submit_login))
-        .route("/logout", get(sso::logout).post(sso::confirm_logout))
+        .route(
+            "/logout",
+            get(sso::sign_out::logout).post(sso::sign_out::confirm_logout),
+        )
         .route("/assets/tessera.css", get(sso::stylesheet))
         .route(
             "/admin/clients",

@@ -29,7 +29,7 @@ impl Modify for BearerAuth {
         keys::jwks, keys::openid_configuration, keys::list_keys, keys::rotate_keys,
         ops::healthz, ops::readyz, ops::metrics, ops::list_schemas, ops::schema, ops::audit_log,
         oauth::token, oauth::revoke, oauth::introspect, oauth::userinfo,
-        sso::authorize, sso::submit_login, sso::logout, sso::confirm_logout,
+        sso::authorize, sso::submit_login, sso::sign_out::logout, sso::sign_out::confirm_logout,
         clients::create_client, clients::list_clients, clients::delete_client,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),

@@ -1,56 +1,28 @@
 //! Single sign-on in the browser: `GET /authorize` (the hosted login page,
-//! or straight back with a code when the browser is signed in), `POST
-//! /authorize` (the login form), and `GET`/`POST /logout` (RP-initiated
-//! logout), with the session and CSRF cookies they use.
+//! the consent page, or straight back with a code when the browser is
+//! signed in) and `POST /authorize` (the login and consent forms); the
+//! cookies and CSRF check are `browser.rs`'s, RP-initiated logout
+//! `sign_out.rs`'s.
+
+mod browser;
+pub mod sign_out;
+
+pub use browser::{CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE, csrf_cookie, session_cookie};
+use browser::{browser_session, cookie, csrf_ok, set_cookie};
 
 use crate::extract::Client;
 use crate::pages::{self, Hidden};
 use crate::routes::oauth::OAuthForm;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::Error;
 use tessera_core::oauth::{OAuthError, OAuthErrorCode};
 use tessera_core::service::{AuthorizationRequest, AuthorizeError, Prompt, ValidAuthorization};
 use tessera_core::store::BrowserSession;
-use tessera_token::crypto::{b64url, constant_time_eq, random_bytes};
-
-/// The cookie naming the browser's single sign-on session.
-pub const SESSION_COOKIE: &str = "tessera_session";
-/// The cookie holding the login form's CSRF token (double submit).
-pub const CSRF_COOKIE: &str = "tessera_csrf";
-/// The prefix that pins a cookie to this host (RFC 6265bis §4.1.3.2): the
-/// browser accepts it only with `Secure`, `Path=/` and no `Domain`, so a
-/// sibling subdomain cannot plant its own session or CSRF cookie. Browsers
-/// honour it only over https, so it is used when the issuer is https.
-const HOST_PREFIX: &str = "__Host-";
-
-/// Whether the issuer is https (cookies are then `Secure` and `__Host-`).
-fn is_https(state: &AppState) -> bool {
-    state.tessera.settings().issuer.starts_with("https://")
-}
-
-/// The name of the browser-session cookie for this deployment.
-pub fn session_cookie(state: &AppState) -> String {
-    if is_https(state) {
-        format!("{HOST_PREFIX}{SESSION_COOKIE}")
-    } else {
-        SESSION_COOKIE.to_owned()
-    }
-}
-
-/// The name of the CSRF cookie for this deployment.
-pub fn csrf_cookie(state: &AppState) -> String {
-    if is_https(state) {
-        format!("{HOST_PREFIX}{CSRF_COOKIE}")
-    } else {
-        CSRF_COOKIE.to_owned()
-    }
-}
-/// The form field that repeats the CSRF cookie.
-pub const CSRF_FIELD: &str = "csrf_token";
+use tessera_token::crypto::{b64url, random_bytes};
 
 /// The authorization-request parameters carried through the login form.
 const REQUEST_FIELDS: [&str; 10] = [
@@ -65,44 +37,8 @@ const REQUEST_FIELDS: [&str; 10] = [
     "prompt",
     "response_mode",
 ];
-/// The logout parameters carried through the confirmation form.
-const LOGOUT_FIELDS: [&str; 4] = [
-    "client_id",
-    "id_token_hint",
-    "post_logout_redirect_uri",
-    "state",
-];
-
-/// The value of cookie `name`.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-/// A `Set-Cookie` value: `HttpOnly`, `Path=/`, `Secure` when the issuer is
-/// https; `max_age` 0 deletes it.
-fn set_cookie(
-    state: &AppState,
-    name: &str,
-    value: &str,
-    max_age: i64,
-    same_site: &str,
-) -> HeaderValue {
-    let secure = if is_https(state) { "; Secure" } else { "" };
-    let text = format!(
-        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
-    );
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
-}
-
 /// A 303 to `uri` with `params` added to its query.
-fn redirect_to(uri: &str, params: &[(&str, &str)]) -> Response {
+pub(super) fn redirect_to(uri: &str, params: &[(&str, &str)]) -> Response {
     let Ok(mut url) = url::Url::parse(uri) else {
         return pages::message(
             StatusCode::BAD_REQUEST,
@@ -127,7 +63,7 @@ fn redirect_to(uri: &str, params: &[(&str, &str)]) -> Response {
 }
 
 /// The page for an internal failure; the cause is logged, never shown.
-fn failure(e: &Error) -> Response {
+pub(super) fn failure(e: &Error) -> Response {
     tracing::error!(cause = %e, "internal error on a hosted page");
     pages::message(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -268,14 +204,6 @@ fn consent_form(
         set_cookie(state, &csrf_cookie(state), &csrf, 3600, "Strict"),
     );
     response
-}
-
-/// Whether the form's CSRF token repeats the cookie.
-fn csrf_ok(state: &AppState, headers: &HeaderMap, form: &OAuthForm) -> bool {
-    match (cookie(headers, &csrf_cookie(state)), form.get(CSRF_FIELD)) {
-        (Some(c), Some(f)) => c.len() == 43 && constant_time_eq(c.as_bytes(), f.as_bytes()),
-        _ => false,
-    }
 }
 
 /// `GET /authorize` — the OpenID Connect authorization endpoint.
@@ -468,169 +396,6 @@ pub async fn submit_login(
         }
         Err(e) => failure(&e),
     }
-}
-
-/// Ends the browser's session (if any), clears its cookie, and goes on to
-/// the registered post-logout redirect URI or a "signed out" page.
-async fn finish_logout(
-    state: &AppState,
-    client: &tessera_core::ClientInfo,
-    browser: Option<BrowserSession>,
-    redirect: Option<String>,
-    client_state: Option<&str>,
-) -> Response {
-    if let Some(b) = browser
-        && let Err(e) = state.tessera.sso().sso_sign_out(&b, client).await
-    {
-        return failure(&e);
-    }
-    let mut response = match redirect {
-        Some(uri) => {
-            let params: Vec<(&str, &str)> =
-                client_state.map(|s| ("state", s)).into_iter().collect();
-            redirect_to(&uri, &params)
-        }
-        None => pages::message(
-            StatusCode::OK,
-            "You are signed out",
-            "You can close this window.",
-        ),
-    };
-    response.headers_mut().append(
-        SET_COOKIE,
-        set_cookie(state, &session_cookie(state), "", 0, "Lax"),
-    );
-    response
-}
-
-/// The browser's single sign-on session and its person, if it has one.
-async fn browser_session(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(BrowserSession, tessera_core::model::User)>, Error> {
-    match cookie(headers, &session_cookie(state)) {
-        Some(c) => state.tessera.sso().sso_session(&c).await,
-        None => Ok(None),
-    }
-}
-
-/// `GET /logout` — RP-initiated logout. With an `id_token_hint` for the
-/// signed-in user (or nobody signed in) it signs out at once; otherwise it
-/// asks for confirmation, so a link on another site cannot sign anyone out.
-#[utoipa::path(get, path = "/logout", tag = "oauth",
-    responses((status = 200, description = "signed out, or the confirmation page (text/html)"),
-              (status = 303, description = "signed out: on to the registered post_logout_redirect_uri"),
-              (status = 400, description = "an error page: an unregistered post_logout_redirect_uri")))]
-pub async fn logout(
-    State(state): State<AppState>,
-    Client(client): Client,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let Ok(form) = OAuthForm::parse(query.unwrap_or_default().as_bytes()) else {
-        return pages::message(
-            StatusCode::BAD_REQUEST,
-            "Cannot sign out",
-            "The request repeats a parameter.",
-        );
-    };
-    let target = match state
-        .tessera
-        .sso()
-        .logout_target(
-            form.get("client_id"),
-            form.get("id_token_hint"),
-            form.get("post_logout_redirect_uri"),
-        )
-        .await
-    {
-        Ok(Ok(t)) => t,
-        Ok(Err(message)) => {
-            return pages::message(StatusCode::BAD_REQUEST, "Cannot sign out", &message);
-        }
-        Err(e) => return failure(&e),
-    };
-    let signed_in = match browser_session(&state, &headers).await {
-        Ok(s) => s,
-        Err(e) => return failure(&e),
-    };
-    match signed_in {
-        Some((_, user)) if target.hinted_user != Some(user.id) => {
-            let csrf = cookie(&headers, &csrf_cookie(&state))
-                .filter(|c| c.len() == 43)
-                .unwrap_or_else(|| b64url(random_bytes::<32>()));
-            let mut hidden: Hidden = LOGOUT_FIELDS
-                .iter()
-                .filter_map(|k| form.get(k).map(|v| (*k, v)))
-                .collect();
-            hidden.push(CSRF_FIELD, &csrf);
-            let mut response = pages::logout_confirmation(&user.username, &hidden);
-            response.headers_mut().append(
-                SET_COOKIE,
-                set_cookie(&state, &csrf_cookie(&state), &csrf, 3600, "Strict"),
-            );
-            response
-        }
-        signed_in => {
-            finish_logout(
-                &state,
-                &client,
-                signed_in.map(|(b, _)| b),
-                target.redirect_uri,
-                form.get("state"),
-            )
-            .await
-        }
-    }
-}
-
-/// `POST /logout` — the confirmation form's submission.
-#[utoipa::path(post, path = "/logout", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "csrf_token and the logout request"),
-    responses((status = 200, description = "signed out (text/html)"),
-              (status = 303, description = "signed out: on to the registered post_logout_redirect_uri"),
-              (status = 403, description = "the CSRF token did not match")))]
-pub async fn confirm_logout(
-    State(state): State<AppState>,
-    Client(client): Client,
-    headers: HeaderMap,
-    form: OAuthForm,
-) -> Response {
-    if !csrf_ok(&state, &headers, &form) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "Cannot sign out",
-            "The sign-out form expired. Please try again.",
-        );
-    }
-    let target = match state
-        .tessera
-        .sso()
-        .logout_target(
-            form.get("client_id"),
-            form.get("id_token_hint"),
-            form.get("post_logout_redirect_uri"),
-        )
-        .await
-    {
-        Ok(Ok(t)) => t,
-        Ok(Err(message)) => {
-            return pages::message(StatusCode::BAD_REQUEST, "Cannot sign out", &message);
-        }
-        Err(e) => return failure(&e),
-    };
-    let browser = match browser_session(&state, &headers).await {
-        Ok(s) => s.map(|(b, _)| b),
-        Err(e) => return failure(&e),
-    };
-    finish_logout(
-        &state,
-        &client,
-        browser,
-        target.redirect_uri,
-        form.get("state"),
-    )
-    .await
 }
 
 /// `GET /assets/tessera.css` — the hosted pages' stylesheet.
