@@ -1,0 +1,296 @@
+//! The command line (SPEC §7): `serve` (the default), `migrate`, `user …`,
+//! `keys …`, `client …` and `token …` (one module each). Every command reads the same configuration as
+//! `serve` and works through the same domain operations, so it is safe to
+//! run while the server is up.
+
+mod clients;
+mod keys;
+mod tokens;
+mod users;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tessera_core::{Tessera, store};
+use tessera_server::Config;
+use tessera_token::clock::SystemClock;
+
+/// Tessera: a self-hosted authentication and authorization server with JWTs.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage OAuth clients (applications that sign users in through Tessera).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Inspect tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its id (and, for a confidential client, its
+    /// secret, shown this once).
+    Add {
+        /// A name shown on the login page.
+        name: String,
+        /// A redirect URI (exact match; repeat for several).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A post-logout redirect URI (repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// An allowed grant: authorization_code, refresh_token, password,
+        /// client_credentials (repeat; default: authorization_code and refresh_token).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// An allowed scope (repeat; default: openid profile email).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Give the client a secret (a server-side application).
+        #[arg(long)]
+        confidential: bool,
+        /// The ID tokens' algorithm (default RS256).
+        #[arg(long)]
+        id_token_alg: Option<String>,
+    },
+    /// List clients.
+    List,
+    /// Delete a client, ending every session issued to it.
+    Delete {
+        /// The client id (a generated id may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; prints a generated password unless --password-stdin.
+    Add {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+        /// Give the user the admin role.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Replace a user's roles (`user` is always kept).
+    SetRoles {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+        /// Roles (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        roles: Vec<String>,
+    },
+    /// Delete a user and end their sessions.
+    Delete {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List signing keys and their status.
+    List,
+    /// Rotate now: a new key signs from now on.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a JWT's header and claims (anyone can read them) with warnings.
+    Decode {
+        /// The token.
+        jwt: String,
+    },
+    /// Verify a JWT's signature and claims.
+    Verify {
+        /// The token.
+        jwt: String,
+        /// Verify against the JWK Set at this URL.
+        #[arg(long, conflicts_with = "secret_env")]
+        jwks: Option<String>,
+        /// Verify with the HMAC secret in this environment variable.
+        #[arg(long)]
+        secret_env: Option<String>,
+    },
+}
+
+/// Runs the command line.
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "tessera: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config, matches!(cli.command, None | Some(Command::Serve)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "tessera: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "tessera: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config, serving: bool) {
+    let filter = tracing_subscriber_filter(&config.log, serving);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn tracing_subscriber_filter(log: &str, serving: bool) -> tracing_subscriber::EnvFilter {
+    // Commands other than `serve` stay quiet unless asked.
+    let default = if serving { log } else { "warn" };
+    tracing_subscriber::EnvFilter::try_new(default)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+}
+
+async fn run(cli: Cli, config: Config) -> Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(config.bind)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.bind))?;
+            tessera_server::launch(config, listener, tessera_server::shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Migrate => {
+            store::connect(&config.database_url).await?;
+            say("migrations applied")
+        }
+        Command::User(cmd) => users::user(cmd, &domain(&config).await?).await,
+        Command::Keys(cmd) => keys::keys(cmd, &domain(&config).await?).await,
+        Command::Client(cmd) => clients::client(cmd, &domain(&config).await?).await,
+        Command::Token(TokenCommand::Decode { jwt }) => tokens::decode(&jwt),
+        Command::Token(TokenCommand::Verify {
+            jwt,
+            jwks,
+            secret_env,
+        }) => tokens::verify(&config, &jwt, jwks, secret_env).await,
+    }
+}
+
+async fn domain(config: &Config) -> Result<Tessera> {
+    let store = store::connect(&config.database_url).await?;
+    Ok(Tessera::start(
+        store,
+        config.settings_for(config.bind),
+        Arc::new(SystemClock),
+    )
+    .await?)
+}
+
+pub(super) fn say(text: impl std::fmt::Display) -> Result<()> {
+    writeln!(std::io::stdout(), "{text}")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Command {
+        let cli = Cli::try_parse_from(std::iter::once("tessera").chain(args.iter().copied()));
+        match cli {
+            Ok(Cli {
+                command: Some(command),
+            }) => command,
+            other => panic!("{args:?} did not parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ids_and_names_beginning_with_a_hyphen_are_values() {
+        // One generated client id in 64 begins with `-`.
+        let Command::Client(ClientCommand::Delete { client_id }) =
+            parse(&["client", "delete", "-19JFhO8cOhc2r8-Mls1YQ"])
+        else {
+            panic!("not client delete");
+        };
+        assert_eq!(client_id, "-19JFhO8cOhc2r8-Mls1YQ");
+        let Command::User(UserCommand::Delete { name }) = parse(&["user", "delete", "-bob"]) else {
+            panic!("not user delete");
+        };
+        assert_eq!(name, "-bob");
+        let Command::User(UserCommand::SetRoles { name, roles }) =
+            parse(&["user", "set-roles", "-bob", "-ops", "admin"])
+        else {
+            panic!("not user set-roles");
+        };
+        assert_eq!(
+            (name.as_str(), roles),
+            ("-bob", vec!["-ops".to_owned(), "admin".to_owned()])
+        );
+    }
+
+    #[test]
+    fn flags_still_parse_beside_hyphen_values() {
+        for args in [
+            ["user", "add", "--admin", "bob"],
+            ["user", "add", "bob", "--admin"],
+        ] {
+            let Command::User(UserCommand::Add {
+                name,
+                admin,
+                password_stdin,
+            }) = parse(&args)
+            else {
+                panic!("not user add");
+            };
+            assert_eq!(
+                (name.as_str(), admin, password_stdin),
+                ("bob", true, false),
+                "{args:?}"
+            );
+        }
+        assert!(Cli::try_parse_from(["tessera", "client", "delete"]).is_err());
+    }
+}
