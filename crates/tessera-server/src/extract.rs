@@ -1,4 +1,5 @@
-//! Extractors: [`ValidJson`] (content type, size, JSON, schema), [`AuthUser`]
+//! Extractors: [`ValidJson`] (content type, size, JSON, schema), [`Path`]
+//! and [`Query`] (axum's, refused in the shared error shape), [`AuthUser`]
 //! (a verified bearer token), [`Client`] and [`ClientAddress`] (who is
 //! calling, from the socket or a trusted proxy).
 
@@ -17,6 +18,57 @@ use tessera_core::oauth::{ApiAccess, SCOPE_ACCOUNT, SCOPE_ADMIN};
 use tessera_core::{Caller, ClientInfo};
 use tessera_token::tokens::AccessClaims;
 use uuid::Uuid;
+
+/// Path parameters (axum's `Path`), refused in the shared error shape: a
+/// segment that is not UTF-8 or not of the expected type is 400
+/// `validation_failed`, never a plain-text answer.
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T> FromRequestParts<AppState> for Path<T>
+where
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection| ApiError::Validation {
+                message: "the request path is invalid".into(),
+                details: vec![crate::error::FieldError {
+                    path: String::new(),
+                    message: rejection.body_text(),
+                }],
+            })
+    }
+}
+
+/// Query parameters (axum's `Query`), refused in the shared error shape: a
+/// repeated, malformed or mistyped parameter is 400 `validation_failed`.
+#[derive(Debug, Clone)]
+pub struct Query<T>(pub T);
+
+impl<T> FromRequestParts<AppState> for Query<T>
+where
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|rejection| ApiError::Validation {
+                message: "the query string is invalid".into(),
+                details: vec![crate::error::FieldError {
+                    path: String::new(),
+                    message: rejection.body_text(),
+                }],
+            })
+    }
+}
 
 /// A request body type and the schema it is validated against.
 pub trait RequestBody: DeserializeOwned {

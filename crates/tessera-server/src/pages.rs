@@ -65,6 +65,7 @@ struct ConsentPage<'a> {
 struct LogoutPage<'a> {
     username: &'a str,
     hidden: &'a Hidden,
+    notice: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -136,9 +137,17 @@ pub fn consent(app: &str, username: &str, hidden: &Hidden, asks: &[&str]) -> Res
     )
 }
 
-/// The sign-out confirmation for `username`.
-pub fn logout_confirmation(username: &str, hidden: &Hidden) -> Response {
-    page(StatusCode::OK, &LogoutPage { username, hidden })
+/// The sign-out confirmation for `username`, with a `notice` when the
+/// application's page cannot follow.
+pub fn logout_confirmation(username: &str, hidden: &Hidden, notice: Option<&str>) -> Response {
+    page(
+        StatusCode::OK,
+        &LogoutPage {
+            username,
+            hidden,
+            notice,
+        },
+    )
 }
 
 /// A page saying one thing.

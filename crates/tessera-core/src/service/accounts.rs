@@ -282,8 +282,11 @@ impl Accounts<'_> {
     pub async fn list_users(&self, limit: u32, cursor: Option<&str>) -> Result<Page<User>> {
         let after = match cursor {
             Some(c) => Some(
+                // A cursor is the lower-cased username the previous page
+                // ended on: anything else is not one Tessera gave out.
                 b64url_decode(c)
                     .and_then(|b| String::from_utf8(b).ok())
+                    .filter(|name| is_valid_username(name) && *name == name.to_lowercase())
                     .ok_or_else(|| {
                         Error::invalid("/cursor", "not a cursor from a previous page")
                     })?,

@@ -123,6 +123,9 @@ pub struct LogoutTarget {
     pub redirect_uri: Option<String>,
     /// The user an authentic `id_token_hint` names.
     pub hinted_user: Option<Uuid>,
+    /// Why the redirect asked for cannot be followed (the person is still
+    /// signed out, and stays on Tessera's page).
+    pub problem: Option<String>,
 }
 
 /// Single sign-on in the browser: authorization requests, browser sessions, codes and RP-initiated logout.
@@ -401,13 +404,14 @@ impl Sso<'_> {
 
     /// Checks where `GET /logout` may send the browser: only to a
     /// post-logout redirect URI registered by the client that `client_id`
-    /// or an authentic `id_token_hint` names. `Err` carries the page error.
+    /// or an authentic `id_token_hint` names. Anything else is no redirect
+    /// and a `problem` to show; signing out goes ahead either way.
     pub async fn logout_target(
         &self,
         client_id: Option<&str>,
         id_token_hint: Option<&str>,
         post_logout_redirect_uri: Option<&str>,
-    ) -> Result<std::result::Result<LogoutTarget, String>> {
+    ) -> Result<LogoutTarget> {
         let hint = id_token_hint.and_then(|t| self.read_id_token_hint(t));
         let hinted_client = hint
             .as_ref()
@@ -419,22 +423,28 @@ impl Sso<'_> {
             .and_then(|c| c.get("sub"))
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok());
+        let refused = |problem: &str| LogoutTarget {
+            redirect_uri: None,
+            hinted_user: None,
+            problem: Some(problem.to_owned()),
+        };
         if let (Some(named), Some(hinted)) = (client_id, hinted_client.as_deref())
             && named != hinted
         {
-            return Ok(Err(
-                "The id_token_hint was issued to another application.".into()
+            return Ok(refused(
+                "The id_token_hint was issued to another application.",
             ));
         }
         let Some(uri) = post_logout_redirect_uri else {
-            return Ok(Ok(LogoutTarget {
+            return Ok(LogoutTarget {
                 redirect_uri: None,
                 hinted_user,
-            }));
+                problem: None,
+            });
         };
         let Some(client_id) = client_id.map(str::to_owned).or(hinted_client) else {
-            return Ok(Err(
-                "A post_logout_redirect_uri needs a client_id or an id_token_hint.".into(),
+            return Ok(refused(
+                "A post_logout_redirect_uri needs a client_id or an id_token_hint.",
             ));
         };
         let registered = self
@@ -443,14 +453,15 @@ impl Sso<'_> {
             .await?
             .is_some_and(|c| c.client.has_post_logout_redirect_uri(uri));
         if !registered {
-            return Ok(Err(
-                "The post_logout_redirect_uri is not one the application registered.".into(),
+            return Ok(refused(
+                "The post_logout_redirect_uri is not one the application registered.",
             ));
         }
-        Ok(Ok(LogoutTarget {
+        Ok(LogoutTarget {
             redirect_uri: Some(uri.to_owned()),
             hinted_user,
-        }))
+            problem: None,
+        })
     }
 
     /// The claims of an ID token Tessera signed (expired ones too, as

@@ -1,11 +1,12 @@
 //! OAuth client registration, for admins: `/admin/clients`.
 
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::extract::{AuthUser, Client, RequestBody, ValidJson};
 use crate::state::AppState;
 use crate::views::ClientView;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};

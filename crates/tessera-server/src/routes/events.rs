@@ -3,11 +3,12 @@
 //! been revoked.
 
 use crate::error::ApiError;
+use crate::extract::Query;
 use crate::extract::{ClientAddress, bearer_token};
 use crate::state::AppState;
 use crate::subscribers::{Applicant, Refusal, Slot};
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;

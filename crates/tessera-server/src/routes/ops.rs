@@ -2,9 +2,10 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
+use crate::extract::{Path, Query};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -111,13 +112,13 @@ pub async fn audit_log(
             .filter(|n| (1..=500).contains(n))
             .ok_or_else(|| ApiError::invalid("/limit", "must be 1 to 500"))?,
     };
-    let before_id = match p.cursor.as_deref() {
-        None => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .map_err(|_| ApiError::invalid("/cursor", "not a cursor from a previous page"))?,
-        ),
-    };
+    let before_id =
+        match p.cursor.as_deref() {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                ApiError::invalid("/cursor", "not a cursor from a previous page")
+            })?),
+        };
     let query = AuditQuery {
         user: p.user,
         event: p.event,

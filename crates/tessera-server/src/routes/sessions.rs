@@ -1,9 +1,10 @@
 //! `/sessions/{id}`: revoking one session.
 
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::extract::{AuthUser, Client};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use uuid::Uuid;
 

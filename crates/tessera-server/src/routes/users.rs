@@ -3,10 +3,11 @@
 use super::present;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client, RequestBody, ValidJson};
+use crate::extract::{Path, Query};
 use crate::state::AppState;
 use crate::views::{BasicUser, FullUser, SessionView, UserEnvelope};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -15,6 +15,7 @@ mod keys;
 mod oauth;
 mod postgres;
 mod refresh;
+mod rejections;
 mod sso;
 mod throttle;
 mod tokens;

@@ -13,6 +13,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use tessera_core::service::LogoutTarget;
 use tessera_core::store::BrowserSession;
 use tessera_token::crypto::{b64url, random_bytes};
 
@@ -25,12 +26,13 @@ const LOGOUT_FIELDS: [&str; 4] = [
 ];
 
 /// Ends the browser's session (if any), clears its cookie, and goes on to
-/// the registered post-logout redirect URI or a "signed out" page.
+/// the registered post-logout redirect URI, or to a "signed out" page that
+/// says why the application's own page could not follow.
 pub(super) async fn finish_logout(
     state: &AppState,
     client: &tessera_core::ClientInfo,
     browser: Option<BrowserSession>,
-    redirect: Option<String>,
+    target: LogoutTarget,
     client_state: Option<&str>,
 ) -> Response {
     if let Some(b) = browser
@@ -38,13 +40,18 @@ pub(super) async fn finish_logout(
     {
         return failure(&e);
     }
-    let mut response = match redirect {
-        Some(uri) => {
+    let mut response = match (target.redirect_uri, target.problem) {
+        (Some(uri), _) => {
             let params: Vec<(&str, &str)> =
                 client_state.map(|s| ("state", s)).into_iter().collect();
             redirect_to(&uri, &params)
         }
-        None => pages::message(
+        (None, Some(problem)) => pages::message(
+            StatusCode::OK,
+            "You are signed out",
+            &format!("{problem} You can close this window."),
+        ),
+        (None, None) => pages::message(
             StatusCode::OK,
             "You are signed out",
             "You can close this window.",
@@ -63,7 +70,7 @@ pub(super) async fn finish_logout(
 #[utoipa::path(get, path = "/logout", tag = "oauth",
     responses((status = 200, description = "signed out, or the confirmation page (text/html)"),
               (status = 303, description = "signed out: on to the registered post_logout_redirect_uri"),
-              (status = 400, description = "an error page: an unregistered post_logout_redirect_uri")))]
+              (status = 400, description = "nobody is signed in and the post_logout_redirect_uri cannot be followed (text/html)")))]
 pub async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
@@ -87,10 +94,7 @@ pub async fn logout(
         )
         .await
     {
-        Ok(Ok(t)) => t,
-        Ok(Err(message)) => {
-            return pages::message(StatusCode::BAD_REQUEST, "Cannot sign out", &message);
-        }
+        Ok(t) => t,
         Err(e) => return failure(&e),
     };
     let signed_in = match browser_session(&state, &headers).await {
@@ -98,7 +102,16 @@ pub async fn logout(
         Err(e) => return failure(&e),
     };
     match signed_in {
-        Some((_, user)) if target.hinted_user != Some(user.id) => {
+        // Nobody to sign out, and nowhere to go: say why.
+        None if target.problem.is_some() => pages::message(
+            StatusCode::BAD_REQUEST,
+            "Cannot return to the application",
+            target.problem.as_deref().unwrap_or_default(),
+        ),
+        // Ask first, unless the request names the signed-in person
+        // authentically; a redirect that cannot be followed also asks, so
+        // the person sees why they will stay here.
+        Some((_, user)) if target.hinted_user != Some(user.id) || target.problem.is_some() => {
             let csrf = cookie(&headers, &csrf_cookie(&state))
                 .filter(|c| c.len() == 43)
                 .unwrap_or_else(|| b64url(random_bytes::<32>()));
@@ -107,7 +120,8 @@ pub async fn logout(
                 .filter_map(|k| form.get(k).map(|v| (*k, v)))
                 .collect();
             hidden.push(CSRF_FIELD, &csrf);
-            let mut response = pages::logout_confirmation(&user.username, &hidden);
+            let mut response =
+                pages::logout_confirmation(&user.username, &hidden, target.problem.as_deref());
             response.headers_mut().append(
                 SET_COOKIE,
                 set_cookie(&state, &csrf_cookie(&state), &csrf, 3600, "Strict"),
@@ -119,7 +133,7 @@ pub async fn logout(
                 &state,
                 &client,
                 signed_in.map(|(b, _)| b),
-                target.redirect_uri,
+                target,
                 form.get("state"),
             )
             .await
@@ -156,22 +170,12 @@ pub async fn confirm_logout(
         )
         .await
     {
-        Ok(Ok(t)) => t,
-        Ok(Err(message)) => {
-            return pages::message(StatusCode::BAD_REQUEST, "Cannot sign out", &message);
-        }
+        Ok(t) => t,
         Err(e) => return failure(&e),
     };
     let browser = match browser_session(&state, &headers).await {
         Ok(s) => s.map(|(b, _)| b),
         Err(e) => return failure(&e),
     };
-    finish_logout(
-        &state,
-        &client,
-        browser,
-        target.redirect_uri,
-        form.get("state"),
-    )
-    .await
+    finish_logout(&state, &client, browser, target, form.get("state")).await
 }

@@ -95,52 +95,69 @@ async fn logout_with_an_id_token_hint_ends_the_browser_session_and_every_token_s
 }
 
 #[tokio::test]
-async fn an_unregistered_post_logout_redirect_uri_gets_an_error_page_and_signs_nobody_out() {
+async fn an_unregistered_post_logout_redirect_uri_is_never_followed_but_sign_out_is_still_offered()
+{
     let (app, _, client) = sso_setup().await;
     let mut browser = Browser::new(&app);
     let tokens = signed_in(&app, &mut browser, &client).await;
     let hint = str_of(&tokens, "id_token");
+    let mut refused = Vec::new();
     for uri in [
         "https://evil.example/signed-out",
         REDIRECT_URI,
         "https://app.example/signed-out/",
         "https://app.example/signed-out?x=1",
     ] {
-        for params in [
-            vec![("id_token_hint", hint), ("post_logout_redirect_uri", uri)],
-            vec![
-                ("client_id", client.id.as_str()),
-                ("post_logout_redirect_uri", uri),
-            ],
-        ] {
-            let r = browser.get(&logout_path(&params)).await;
-            assert!(set_cookie(&r, "tessera_session").is_none());
-            assert_page(r, StatusCode::BAD_REQUEST).await;
-        }
+        refused.push(vec![
+            ("id_token_hint", hint),
+            ("post_logout_redirect_uri", uri),
+        ]);
+        refused.push(vec![
+            ("client_id", client.id.as_str()),
+            ("post_logout_redirect_uri", uri),
+        ]);
     }
     // A registered URI without anything naming the client cannot be trusted either.
-    let r = browser
-        .get(&logout_path(&[(
-            "post_logout_redirect_uri",
-            POST_LOGOUT_URI,
-        )]))
-        .await;
-    assert_page(r, StatusCode::BAD_REQUEST).await;
+    refused.push(vec![("post_logout_redirect_uri", POST_LOGOUT_URI)]);
     // A hint issued to another client than the one named.
-    let r = browser
-        .get(&logout_path(&[
-            ("id_token_hint", hint),
-            ("client_id", "someone-else"),
-            ("post_logout_redirect_uri", POST_LOGOUT_URI),
-        ]))
-        .await;
-    assert_page(r, StatusCode::BAD_REQUEST).await;
-
+    refused.push(vec![
+        ("id_token_hint", hint),
+        ("client_id", "someone-else"),
+        ("post_logout_redirect_uri", POST_LOGOUT_URI),
+    ]);
+    for params in &refused {
+        // The confirmation page, saying why the application's page cannot
+        // follow; nothing ends until the person confirms.
+        let r = browser.get(&logout_path(params)).await;
+        assert!(set_cookie(&r, "tessera_session").is_none());
+        let html = assert_page(r, StatusCode::OK).await;
+        assert!(html.contains("role=\"alert\""), "{params:?}: {html}");
+        assert!(html.contains("action=\"/logout\""), "{params:?}: {html}");
+    }
     assert!(is_signed_in(&mut browser, &client).await);
     assert_eq!(
         token_status(&app, str_of(&tokens, "access_token")).await,
         StatusCode::OK
     );
+    // Confirmed: signed out, and the browser stays on Tessera's page.
+    let r = browser.get(&logout_path(&refused[0])).await;
+    let html = assert_page(r, StatusCode::OK).await;
+    let fields = hidden_fields(&html);
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = browser.post_form("/logout", &fields).await;
+    let html = assert_page(r, StatusCode::OK).await;
+    assert!(html.contains("signed out"), "{html}");
+    assert!(!is_signed_in(&mut browser, &client).await);
+    assert_eq!(
+        token_status(&app, str_of(&tokens, "access_token")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // With nobody signed in there is nothing to do and nowhere to go.
+    let r = browser.get(&logout_path(&refused[0])).await;
+    assert_page(r, StatusCode::BAD_REQUEST).await;
 }
 
 #[tokio::test]
