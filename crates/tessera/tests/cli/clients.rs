@@ -1,0 +1,194 @@
+//! `tessera client add`, `list` and `delete`: OAuth clients registered from
+//! the command line, refused registrations, and what the server then accepts.
+
+use crate::harness::{Env, Server, client, decode_part, get};
+use serde_json::Value;
+
+/// The value after `label: ` on a line of `output`.
+fn labelled<'a>(output: &'a str, label: &str) -> Option<&'a str> {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{label}: ")))
+        .map(str::trim)
+}
+
+/// `POST /oauth/token` for the `client_credentials` grant, by HTTP Basic.
+async fn client_credentials(
+    server: &Server,
+    client_id: &str,
+    secret: &str,
+) -> (reqwest::StatusCode, Value) {
+    let r = client()
+        .post(server.url("/oauth/token"))
+        .basic_auth(client_id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("request");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn client_add_list_and_delete_manage_oauth_clients() {
+    let env = Env::new();
+    let added = env
+        .run(&[
+            "client",
+            "add",
+            "Billing service",
+            "--confidential",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "invoices:read",
+        ])
+        .ok()
+        .stdout;
+    let service_id = labelled(&added, "client_id")
+        .unwrap_or_else(|| panic!("{added}"))
+        .to_owned();
+    let secret = labelled(&added, "client_secret")
+        .unwrap_or_else(|| panic!("a confidential client's secret: {added}"))
+        .to_owned();
+    assert!(added.contains("shown this once"), "{added}");
+
+    let added = env
+        .run(&[
+            "client",
+            "add",
+            "Photos",
+            "--redirect-uri",
+            "https://photos.example/cb",
+            "--post-logout-redirect-uri",
+            "https://photos.example/bye",
+        ])
+        .ok()
+        .stdout;
+    let photos_id = labelled(&added, "client_id").unwrap().to_owned();
+    assert!(
+        labelled(&added, "client_secret").is_none(),
+        "public: {added}"
+    );
+
+    // Refused registrations change nothing.
+    for args in [
+        &[
+            "client",
+            "add",
+            "Bad",
+            "--redirect-uri",
+            "https://x.example/cb#frag",
+        ][..],
+        &["client", "add", "Bad", "--redirect-uri", "/relative"],
+        &[
+            "client",
+            "add",
+            "Bad",
+            "--redirect-uri",
+            "https://x.example/cb",
+            "--grant",
+            "implicit",
+        ],
+        &["client", "add", "Bad", "--grant", "client_credentials"],
+        &["client", "add", "No redirect URI for the code flow"],
+        &[
+            "client",
+            "add",
+            "Bad",
+            "--redirect-uri",
+            "https://x.example/cb",
+            "--scope",
+            "bad\\scope",
+        ],
+        &[
+            "client",
+            "add",
+            "Bad",
+            "--confidential",
+            "--grant",
+            "client_credentials",
+            "--id-token-alg",
+            "HS256",
+        ],
+    ] {
+        env.run(args).fails();
+    }
+
+    let list = env.run(&["client", "list"]).ok().stdout;
+    assert!(list.starts_with("CLIENT ID"), "{list}");
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r[0] == id)
+            .unwrap_or_else(|| panic!("{id} in {list}"))
+            .clone()
+    };
+    assert_eq!(
+        row(&service_id)[1..],
+        ["confidential", "client_credentials", "Billing", "service"]
+    );
+    assert_eq!(
+        row(&photos_id)[1..],
+        ["public", "authorization_code,refresh_token", "Photos"]
+    );
+    assert!(!list.contains(&secret), "the secret is never listed");
+
+    // The server knows the clients: the secret works, a wrong one does not.
+    let server = env.serve();
+    let (status, wrong) = client_credentials(&server, &service_id, "wrong").await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED, "{wrong}");
+    let (status, token) = client_credentials(&server, &service_id, &secret).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{token}");
+    assert_eq!(token["scope"], "invoices:read");
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        decode_part(access.split('.').nth(1).unwrap())["sub"],
+        service_id.as_str()
+    );
+    let verify = client()
+        .get(server.url("/auth/verify"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verify.status(), reqwest::StatusCode::OK);
+    let (_, jwks) = get(&server, "/.well-known/jwks.json", None).await;
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["alg"] == "RS256"),
+        "registering a client made the RS256 ID-token key: {jwks}"
+    );
+    drop(server);
+
+    let deleted = env.run(&["client", "delete", &service_id]).ok().stdout;
+    assert!(deleted.contains(&service_id), "{deleted}");
+    let missing = env.run(&["client", "delete", &service_id]).fails();
+    assert!(missing.stderr.contains("not found"), "{}", missing.stderr);
+    let list = env.run(&["client", "list"]).ok().stdout;
+    assert!(
+        !list.contains(&service_id) && list.contains(&photos_id),
+        "{list}"
+    );
+
+    // After the deletion its secret is worthless and its token refused.
+    let server = env.serve();
+    let (status, _) = client_credentials(&server, &service_id, &secret).await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    let verify = client()
+        .get(server.url("/auth/verify"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verify.status(), reqwest::StatusCode::UNAUTHORIZED);
+}

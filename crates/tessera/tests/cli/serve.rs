@@ -1,0 +1,173 @@
+//! Starting up and staying up: `migrate`, bad configuration stopping with
+//! one line, the `.env` file, a zero-configuration start in an empty
+//! directory, and an acknowledged write surviving `kill -9`.
+
+use crate::harness::{Env, PASSWORD, decode_part, get, login, post, register, user_row};
+use serde_json::json;
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn migrate_creates_the_database_and_is_idempotent() {
+    let env = Env::new();
+    assert!(!env.db_file().exists());
+    let run = env.run(&["migrate"]).ok();
+    assert!(run.stdout.contains("migrations applied"), "{}", run.stdout);
+    assert!(env.db_file().exists(), "the SQLite file is created");
+    env.run(&["migrate"]).ok();
+    // The migrated database serves the other commands.
+    let list = env.run(&["user", "list"]).ok();
+    assert!(list.stdout.starts_with("USERNAME"), "{}", list.stdout);
+    assert_eq!(list.stdout.lines().count(), 1, "no users yet");
+}
+
+#[test]
+fn a_bad_configuration_value_stops_with_one_line_naming_the_variable() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("TESSERA_ACCESS_TTL", "soon", &["serve"]),
+        ("TESSERA_ACCESS_TTL", "soon", &[]),
+        ("TESSERA_ACCESS_TTL", "0s", &["serve"]),
+        ("TESSERA_REFRESH_TTL", "-5m", &["serve"]),
+        ("TESSERA_BIND", "not-an-address", &["serve"]),
+        ("TESSERA_JWT_ALG", "HS1024", &["serve"]),
+        ("TESSERA_JWT_SECRET", "too-short", &["serve"]),
+        (
+            "TESSERA_DATABASE_URL",
+            "mysql://localhost/tessera",
+            &["serve"],
+        ),
+        ("TESSERA_REGISTRATION_RATE", "lots", &["serve"]),
+        ("TESSERA_ACCESS_TTL", "soon", &["user", "list"]),
+        ("TESSERA_ACCESS_TTL", "soon", &["migrate"]),
+    ];
+    for (var, value, args) in cases {
+        let mut env = Env::new().var(var, value);
+        if *var == "TESSERA_JWT_SECRET" {
+            env = env.var("TESSERA_JWT_ALG", "HS256");
+        }
+        let run = env.run(args);
+        assert!(!run.status.success(), "{var}={value} {args:?} must fail");
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{var}={value}: one line, got {:?}",
+            run.stderr
+        );
+        assert!(lines[0].contains(var), "{var}={value}: {:?}", lines[0]);
+        assert!(run.stdout.is_empty(), "{var}={value}: {:?}", run.stdout);
+        assert!(
+            !run.stderr.contains("listening"),
+            "{var}={value}: not started"
+        );
+        assert!(
+            !env.db_file().exists(),
+            "{var}={value}: nothing half-started"
+        );
+    }
+}
+
+#[test]
+fn the_dot_env_file_is_read_and_the_real_environment_wins() {
+    let env = Env::new();
+    std::fs::write(env.path().join(".env"), "TESSERA_ACCESS_TTL=soon\n").unwrap();
+    let run = env.run(&["migrate"]).fails();
+    assert!(run.stderr.contains("TESSERA_ACCESS_TTL"), "{}", run.stderr);
+    env.run_with(&["migrate"], None, &[("TESSERA_ACCESS_TTL", "5m")])
+        .ok();
+
+    std::fs::write(
+        env.path().join(".env"),
+        "TESSERA_DATABASE_URL=sqlite://from-dotenv.db\n",
+    )
+    .unwrap();
+    let bare = Env::bare(&[]);
+    std::fs::copy(env.path().join(".env"), bare.path().join(".env")).unwrap();
+    bare.run(&["migrate"]).ok();
+    assert!(bare.path().join("from-dotenv.db").exists());
+    assert!(!bare.path().join("tessera.db").exists());
+}
+
+#[tokio::test]
+async fn zero_configuration_start_in_an_empty_directory_creates_tessera_db() {
+    let env = Env::bare(&[("TESSERA_BIND", "127.0.0.1:0")]);
+    assert_eq!(std::fs::read_dir(env.path()).unwrap().count(), 0);
+    // No subcommand: `serve` is the default.
+    let server = env.serve_with(&[]);
+    assert!(
+        env.path().join("tessera.db").exists(),
+        "./tessera.db is created"
+    );
+    let (status, _) = get(&server, "/healthz", None).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let (status, _) = get(&server, "/readyz", None).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let (_, jwks) = get(&server, "/.well-known/jwks.json", None).await;
+    assert_eq!(
+        jwks["keys"].as_array().map(Vec::len),
+        Some(1),
+        "a key was generated: {jwks}"
+    );
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+
+    // The default issuer names the port actually bound.
+    let body = register(&server, "zero").await;
+    let claims = decode_part(
+        body["access_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap(),
+    );
+    assert_eq!(claims["iss"], server.base.as_str());
+    assert_eq!(claims["aud"], server.base.as_str());
+    let (status, me) = get(&server, "/me", body["access_token"].as_str()).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{me}");
+    assert!(server.log().contains("Tessera listening on"));
+    drop(server);
+
+    // The keys were stored: a second start publishes the same one.
+    let again = env.serve_with(&[]);
+    let (_, jwks_again) = get(&again, "/.well-known/jwks.json", None).await;
+    assert_eq!(jwks_again, jwks);
+}
+
+#[tokio::test]
+async fn an_acknowledged_registration_survives_kill_9() {
+    let env = Env::new();
+    let server = env.serve();
+    let body = register(&server, "durable").await;
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    // Acknowledged (201): now crash without any chance to flush.
+    server.kill9();
+
+    let server = env.serve();
+    let (status, body) = login(&server, "durable", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    // The session written with the registration survived too.
+    let (status, body) = post(&server, "/auth/refresh", json!({"refresh_token": refresh})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    server.kill9();
+
+    // And the refresh acknowledged just before the second crash.
+    let server = env.serve();
+    let (status, _) = get(&server, "/me", Some(&access)).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let refreshed = body["refresh_token"].as_str().unwrap();
+    let (status, _) = post(
+        &server,
+        "/auth/refresh",
+        json!({"refresh_token": refreshed}),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    drop(server);
+    let list = env.run(&["user", "list"]).ok().stdout;
+    assert!(user_row(&list, "durable").is_some(), "{list}");
+}

@@ -1,0 +1,177 @@
+//! `tessera user`: `add` (with `--password-stdin` or a generated password),
+//! `list`, `set-roles` and `delete`, the last-admin rule, and what the server
+//! then makes of those accounts.
+
+use crate::harness::{Env, PASSWORD, decode_part, get, login, user_row};
+use serde_json::json;
+
+#[test]
+fn user_add_admin_with_password_stdin_then_user_list_shows_it() {
+    let env = Env::new();
+    let run = env
+        .run_with(
+            &["user", "add", "root", "--admin", "--password-stdin"],
+            Some(&format!("{PASSWORD}\n")),
+            &[],
+        )
+        .ok();
+    assert!(
+        run.stdout.contains("created root (") && run.stdout.contains("roles=admin,user"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("password:") && !run.stdout.contains(PASSWORD),
+        "a password read from stdin is never echoed: {}",
+        run.stdout
+    );
+    env.run_with(
+        &["user", "add", "plain", "--password-stdin"],
+        Some(PASSWORD),
+        &[],
+    )
+    .ok();
+
+    let list = env.run(&["user", "list"]).ok().stdout;
+    let root = user_row(&list, "root").unwrap_or_else(|| panic!("root listed:\n{list}"));
+    assert_eq!(root[2], "admin,user", "{root:?}");
+    assert_eq!(root[3], "false", "{root:?}");
+    let plain = user_row(&list, "plain").expect("plain listed");
+    assert_eq!(plain[2], "user");
+    // Ordered by username.
+    let names: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, vec!["plain", "root"]);
+
+    // A taken name (any case) and a weak password are refused.
+    let taken = env
+        .run_with(
+            &["user", "add", "ROOT", "--password-stdin"],
+            Some(PASSWORD),
+            &[],
+        )
+        .fails();
+    assert!(taken.stderr.contains("taken"), "{}", taken.stderr);
+    let weak = env
+        .run_with(
+            &["user", "add", "weakling", "--password-stdin"],
+            Some("short"),
+            &[],
+        )
+        .fails();
+    assert!(weak.stderr.contains("password"), "{}", weak.stderr);
+    assert!(user_row(&env.run(&["user", "list"]).ok().stdout, "weakling").is_none());
+}
+
+#[tokio::test]
+async fn user_add_without_password_stdin_prints_a_generated_password_that_logs_in() {
+    let env = Env::new();
+    let run = env.run(&["user", "add", "gen"]).ok();
+    let password = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap_or_else(|| panic!("no generated password in {:?}", run.stdout))
+        .trim()
+        .to_owned();
+    assert!(password.len() >= 12, "{password:?}");
+    // Each generated password is new.
+    let other = env.run(&["user", "add", "gen2"]).ok();
+    assert!(!other.stdout.contains(&password));
+
+    let server = env.serve();
+    let (status, body) = login(&server, "gen", &password).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["username"], "gen");
+    assert_eq!(body["user"]["roles"], json!(["user"]));
+    let (status, _) = login(&server, "gen", "not-the-generated-one").await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn user_set_roles_and_user_delete_respect_the_last_admin() {
+    let env = Env::new();
+    env.run_with(
+        &["user", "add", "root", "--admin", "--password-stdin"],
+        Some(PASSWORD),
+        &[],
+    )
+    .ok();
+    env.run_with(
+        &["user", "add", "bob", "--password-stdin"],
+        Some(PASSWORD),
+        &[],
+    )
+    .ok();
+
+    let run = env
+        .run(&["user", "set-roles", "bob", "editor", "auditor", "editor"])
+        .ok();
+    assert_eq!(run.stdout.trim(), "bob roles=auditor,editor,user");
+    let list = env.run(&["user", "list"]).ok().stdout;
+    assert_eq!(
+        user_row(&list, "bob").expect("bob")[2],
+        "auditor,editor,user"
+    );
+    // Names are matched ignoring case, and `user` is always kept.
+    let run = env.run(&["user", "set-roles", "BOB"]).ok();
+    assert_eq!(run.stdout.trim(), "bob roles=user");
+    env.run(&["user", "set-roles", "bob", "not a role"]).fails();
+    env.run(&["user", "set-roles", "nobody", "editor"]).fails();
+
+    // The only admin can be neither demoted nor deleted.
+    let refused = env.run(&["user", "set-roles", "root", "user"]).fails();
+    assert!(refused.stderr.contains("last admin"), "{}", refused.stderr);
+    let refused = env.run(&["user", "delete", "root"]).fails();
+    assert!(refused.stderr.contains("last admin"), "{}", refused.stderr);
+
+    // The new roles are in the tokens the server issues.
+    env.run(&["user", "set-roles", "bob", "admin"]).ok();
+    let server = env.serve();
+    let (status, body) = login(&server, "bob", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(body["user"]["roles"], json!(["admin", "user"]));
+    let claims = decode_part(
+        body["access_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap(),
+    );
+    assert_eq!(claims["roles"], json!(["admin", "user"]));
+    let bob_access = body["access_token"].as_str().unwrap().to_owned();
+    drop(server);
+
+    // With a second admin, the first can go.
+    let run = env.run(&["user", "delete", "root"]).ok();
+    assert_eq!(run.stdout.trim(), "deleted root");
+    let run = env.run(&["user", "delete", "bob"]).fails();
+    assert!(run.stderr.contains("last admin"), "{}", run.stderr);
+    env.run(&["user", "set-roles", "bob"]).fails();
+    env.run_with(
+        &["user", "add", "carol", "--password-stdin"],
+        Some(PASSWORD),
+        &[],
+    )
+    .ok();
+    env.run(&["user", "delete", "carol"]).ok();
+    let missing = env.run(&["user", "delete", "carol"]).fails();
+    assert!(missing.stderr.contains("not found"), "{}", missing.stderr);
+    let list = env.run(&["user", "list"]).ok().stdout;
+    assert!(user_row(&list, "root").is_none() && user_row(&list, "carol").is_none());
+    assert!(user_row(&list, "bob").is_some());
+
+    // A deleted user cannot log in, and their tokens are refused by a server
+    // that starts after the deletion.
+    env.run(&["user", "add", "dora", "--admin"]).ok();
+    env.run(&["user", "delete", "bob"]).ok();
+    let server = env.serve();
+    let (status, _) = login(&server, "bob", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    let (status, _) = get(&server, "/me", Some(&bob_access)).await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+}
