@@ -5,6 +5,7 @@
 #   interop/python/test_interop.py  authlib, PyJWT, websockets
 #   interop/node/interop.mjs        openid-client, jose
 #   interop/check_docs.py           docs/sso.md quotes the snippets they run
+#   interop/contract/run.sh         schemathesis against /openapi.json
 # Each suite registers the clients and the user it needs through the admin API.
 # Prints a summary; exits non-zero if anything failed. The server is always
 # stopped. Needs cargo, python3 (with venv), node and npm.
@@ -42,7 +43,7 @@ t_build=$(elapsed $t)
 
 # --- pinned packages -------------------------------------------------------------
 t=$SECONDS
-say "installing Python packages (interop/python/requirements.txt)"
+say "installing Python packages (interop/python, interop/contract requirements.txt)"
 venv=$interop/.venv
 if ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
   rm -rf "$venv"
@@ -50,6 +51,13 @@ if ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
 fi
 timeout 600 "$venv/bin/python" -m pip install --disable-pip-version-check -q \
   -r "$interop/python/requirements.txt"
+contract_venv=$interop/contract/.venv
+if ! "$contract_venv/bin/python" -c 'import sys' 2>/dev/null; then
+  rm -rf "$contract_venv"
+  python3 -m venv "$contract_venv"
+fi
+timeout 600 "$contract_venv/bin/python" -m pip install --disable-pip-version-check -q \
+  -r "$interop/contract/requirements.txt"
 t_pip=$(elapsed $t)
 
 t=$SECONDS
@@ -108,6 +116,8 @@ run_suite() {
 run_suite python "$venv/bin/python" "$interop/python/test_interop.py"
 run_suite node node "$interop/node/interop.mjs"
 run_suite docs python3 "$interop/check_docs.py"
+# Last: it changes the server's state at random (users, clients, keys).
+run_suite contract bash "$interop/contract/run.sh" "$contract_venv/bin/python"
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "tessera exited during the run; its log:" >&2
@@ -126,12 +136,13 @@ declare -A label=(
   [python]="python ($pyver)"
   [node]="node $(node --version) ($nodever)"
   [docs]="docs/sso.md snippets"
+  [contract]="contract ($("$contract_venv/bin/schemathesis" --version 2>/dev/null | tr -d '\n'))"
 )
 total_pass=0
 total_fail=0
 echo
 say "interop summary"
-for name in python node docs; do
+for name in python node docs contract; do
   pass=$(grep -c '^PASS ' "$workdir/$name.log" || true)
   fail=$(grep -c '^FAIL ' "$workdir/$name.log" || true)
   if [ "${exit_code[$name]}" != 0 ] && [ "$fail" = 0 ]; then

@@ -32,8 +32,10 @@ impl std::fmt::Debug for Schemas {
     }
 }
 
+/// Optional text of at most `max` characters, without U+0000 (which names
+/// nothing, and PostgreSQL's text cannot hold).
 fn optional_string(max: u64) -> Value {
-    json!({"type": ["string", "null"], "maxLength": max})
+    json!({"type": ["string", "null"], "maxLength": max, "pattern": "^[^\u{0}]*$"})
 }
 
 fn object(id: String, title: &str, required: &[&str], properties: Value) -> Value {
@@ -120,8 +122,18 @@ impl Schemas {
                 }),
             ),
         );
+        // Absolute http(s) URLs with a host and no fragment, compared exactly.
         let uris = json!({"type": "array", "maxItems": 20, "uniqueItems": true,
-            "items": {"type": "string", "minLength": 1, "maxLength": 2048}});
+            "items": {"type": "string", "minLength": 1, "maxLength": 2048, "format": "uri",
+                "pattern": "^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?(/[^#\\s]*)?$"}});
+        // Tessera's own scopes are reserved: only those it knows.
+        let known: Vec<&str> = tessera_core::oauth::KNOWN_SCOPES
+            .into_iter()
+            .filter(|s| s.starts_with(tessera_core::oauth::TESSERA_SCOPE_PREFIX))
+            .collect();
+        let scope = json!({"type": "string", "pattern": SCOPE_PATTERN,
+            "anyOf": [{"not": {"pattern": "^tessera:"}}, {"enum": known}]});
+        let contains = |item: &str| json!({"contains": {"const": item}});
         documents.insert(
             "client_create",
             object(
@@ -129,18 +141,28 @@ impl Schemas {
                 "Register an OAuth client",
                 &["name", "redirect_uris", "grant_types", "scopes", "confidential"],
                 json!({
-                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
                     "redirect_uris": uris,
                     "post_logout_redirect_uris": uris,
                     "grant_types": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {
                         "enum": ["authorization_code", "refresh_token", "password", "client_credentials"]}},
-                    "scopes": {"type": "array", "maxItems": 50, "uniqueItems": true,
-                        "items": {"type": "string", "pattern": SCOPE_PATTERN}},
+                    "scopes": {"type": "array", "maxItems": 50, "uniqueItems": true, "items": scope},
                     "confidential": {"type": "boolean"},
-                    "id_token_signed_response_alg": {"type": "string", "maxLength": 16},
+                    "id_token_signed_response_alg": {"enum": ["RS256"]},
                 }),
             ),
         );
+        // The rules that tie fields together.
+        documents.entry("client_create").and_modify(|schema| {
+            schema["allOf"] = json!([
+                {"if": {"properties": {"grant_types": contains("authorization_code")}},
+                 "then": {"properties": {"redirect_uris": {"minItems": 1}}}},
+                {"if": {"properties": {"grant_types": contains("client_credentials")}},
+                 "then": {"properties": {"confidential": {"const": true}}}},
+                {"if": {"properties": {"scopes": contains(tessera_core::oauth::SCOPE_INTROSPECT)}},
+                 "then": {"properties": {"confidential": {"const": true}}}},
+            ]);
+        });
         let validators = documents
             .keys()
             .map(|name| (*name, OnceLock::new()))
@@ -149,6 +171,15 @@ impl Schemas {
             documents,
             validators,
         })
+    }
+
+    /// Narrows `id_token_signed_response_alg` of client registrations to the
+    /// algorithms this deployment signs ID tokens with.
+    pub fn with_id_token_algorithms(mut self, algorithms: &[&str]) -> Self {
+        if let Some(schema) = self.documents.get_mut("client_create") {
+            schema["properties"]["id_token_signed_response_alg"] = json!({"enum": algorithms});
+        }
+        self
     }
 
     /// The published document named `name`.
@@ -223,12 +254,22 @@ fn describe(path: &str, kind: &ValidationErrorKind) -> Vec<FieldError> {
             here(format!("shorter than {limit} characters"))
         }
         ValidationErrorKind::MaxLength { limit } => here(format!("longer than {limit} characters")),
+        ValidationErrorKind::Pattern { pattern } if pattern.contains('\0') => {
+            here("must not contain U+0000".into())
+        }
         ValidationErrorKind::Pattern { pattern } => here(format!("does not match {pattern}")),
         ValidationErrorKind::Type { kind } => {
             here(format!("has the wrong type (expected {})", type_name(kind)))
         }
         ValidationErrorKind::MinProperties { .. } => here("must not be empty".into()),
         ValidationErrorKind::MaxItems { limit } => here(format!("has more than {limit} items")),
+        ValidationErrorKind::MinItems { limit } => here(format!("has fewer than {limit} items")),
+        ValidationErrorKind::UniqueItems => here("has repeated items".into()),
+        // Schema constants, never request values.
+        ValidationErrorKind::Constant { expected_value } => {
+            here(format!("must be {expected_value}"))
+        }
+        ValidationErrorKind::Enum { options } => here(format!("must be one of {options}")),
         ValidationErrorKind::Format { format } => here(format!("is not a valid {format}")),
         other => here(format!("is invalid ({})", other.keyword())),
     }

@@ -15,6 +15,7 @@ use tessera_core::Tessera;
 use tessera_core::secret::ExposeSecret;
 use tessera_core::store::{self, StoreError, redact_url};
 use tessera_token::clock::{Clock, SystemClock};
+use tessera_token::keys::alg_name;
 use tokio::net::TcpListener;
 
 /// Why the server could not start or stopped with an error.
@@ -56,11 +57,18 @@ pub async fn start_domain(
 
 /// The application state for a started domain.
 pub fn app_state(config: &Config, tessera: Arc<Tessera>) -> Result<AppState, ServeError> {
+    let id_token_algorithms: Vec<&str> = tessera
+        .keys()
+        .id_token_algorithms()
+        .into_iter()
+        .map(alg_name)
+        .collect();
     let schemas = Schemas::new(
         &tessera.settings().issuer,
         tessera.settings().password_min_length,
     )
-    .map_err(ServeError::Schemas)?;
+    .map_err(ServeError::Schemas)?
+    .with_id_token_algorithms(&id_token_algorithms);
     Ok(AppState::new(Shared {
         tessera,
         schemas: Arc::new(schemas),

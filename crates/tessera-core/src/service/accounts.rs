@@ -9,7 +9,6 @@ use crate::model::{
 };
 use crate::secret::{ExposeSecret, SecretString};
 use crate::store::{FollowUp, Guarded, NewSession, NewUser, Revocation, StoreError, UserChanges};
-use tessera_token::crypto::{b64url, b64url_decode};
 use uuid::Uuid;
 
 /// The longest first or last name, in characters.
@@ -280,27 +279,26 @@ impl Accounts<'_> {
 
     /// Users ordered by lower-cased username, `limit` per page.
     pub async fn list_users(&self, limit: u32, cursor: Option<&str>) -> Result<Page<User>> {
+        // A cursor is the lower-cased username the previous page ended on:
+        // anything else is not one Tessera gave out.
         let after = match cursor {
-            Some(c) => Some(
-                // A cursor is the lower-cased username the previous page
-                // ended on: anything else is not one Tessera gave out.
-                b64url_decode(c)
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|name| is_valid_username(name) && *name == name.to_lowercase())
-                    .ok_or_else(|| {
-                        Error::invalid("/cursor", "not a cursor from a previous page")
-                    })?,
-            ),
+            Some(c) if is_valid_username(c) && c == c.to_lowercase() => Some(c),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "/cursor",
+                    "not a cursor from a previous page",
+                ));
+            }
             None => None,
         };
         let mut items = self
             .store
-            .list_users(after.as_deref(), limit.saturating_add(1))
+            .list_users(after, limit.saturating_add(1))
             .await?;
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
         let next_cursor = if more {
-            items.last().map(|u| b64url(u.username.to_lowercase()))
+            items.last().map(|u| u.username.to_lowercase())
         } else {
             None
         };

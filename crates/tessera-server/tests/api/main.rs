@@ -8,6 +8,7 @@ mod helpers;
 mod at_rest;
 mod auth;
 mod cached;
+mod contract;
 mod conventions;
 mod events;
 mod hostile;

@@ -1,11 +1,14 @@
-//! The browser's side of single sign-on: the session and CSRF cookies
-//! (`__Host-` under an https issuer), the double-submit CSRF check, and the
-//! browser session a cookie names.
+//! The browser's side of single sign-on: the forms the hosted pages post,
+//! the session and CSRF cookies (`__Host-` under an https issuer), the
+//! double-submit CSRF check, and the browser session a cookie names.
 
+use crate::pages;
 use crate::routes::oauth::OAuthForm;
 use crate::state::AppState;
+use axum::extract::{FromRequest, Request};
 use axum::http::header::COOKIE;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use tessera_core::Error;
 use tessera_core::store::BrowserSession;
 use tessera_token::crypto::constant_time_eq;
@@ -19,6 +22,27 @@ pub const CSRF_COOKIE: &str = "tessera_csrf";
 /// sibling subdomain cannot plant its own session or CSRF cookie. Browsers
 /// honour it only over https, so it is used when the issuer is https.
 const HOST_PREFIX: &str = "__Host-";
+
+/// A form one of the hosted pages posted. A body that is not a form, or
+/// repeats a field, is answered with a page, as everything a browser sees.
+pub struct PageForm(pub OAuthForm);
+
+impl FromRequest<AppState> for PageForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        OAuthForm::from_request(request, state)
+            .await
+            .map(PageForm)
+            .map_err(|e| {
+                pages::message(
+                    StatusCode::BAD_REQUEST,
+                    "This form cannot be used",
+                    &format!("{}. Please go back and try again.", e.error.description),
+                )
+            })
+    }
+}
 
 /// Whether the issuer is https (cookies are then `Secure` and `__Host-`).
 pub(super) fn is_https(state: &AppState) -> bool {

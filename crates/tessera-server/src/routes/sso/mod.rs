@@ -8,7 +8,7 @@ mod browser;
 pub mod sign_out;
 
 pub use browser::{CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE, csrf_cookie, session_cookie};
-use browser::{browser_session, cookie, csrf_ok, set_cookie};
+use browser::{PageForm, browser_session, cookie, csrf_ok, set_cookie};
 
 use crate::extract::Client;
 use crate::pages::{self, Hidden};
@@ -294,7 +294,7 @@ pub async fn submit_login(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    form: OAuthForm,
+    PageForm(form): PageForm,
 ) -> Response {
     let request = match state
         .tessera

@@ -2,7 +2,7 @@
 //! /logout` and its confirmation form, `POST /logout`.
 
 use super::browser::{
-    CSRF_FIELD, browser_session, cookie, csrf_cookie, csrf_ok, session_cookie, set_cookie,
+    CSRF_FIELD, PageForm, browser_session, cookie, csrf_cookie, csrf_ok, session_cookie, set_cookie,
 };
 use super::{failure, redirect_to};
 use crate::extract::Client;
@@ -151,7 +151,7 @@ pub async fn confirm_logout(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    form: OAuthForm,
+    PageForm(form): PageForm,
 ) -> Response {
     if !csrf_ok(&state, &headers, &form) {
         return pages::message(

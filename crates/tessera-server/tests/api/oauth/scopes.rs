@@ -243,9 +243,10 @@ async fn only_tesseras_known_scopes_may_be_registered_under_its_prefix() {
     let (app, root, _alice) = app_with_alice().await;
     for (registration, path) in [
         (public_password("x", &["tessera:root"]), "/scopes/0"),
+        // Introspection is for confidential clients only.
         (
             public_password("x", &["openid", "tessera:introspect"]),
-            "/scopes/1",
+            "/confidential",
         ),
     ] {
         let r = app

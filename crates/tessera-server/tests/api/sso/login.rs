@@ -29,6 +29,30 @@ async fn an_unknown_client_gets_an_error_page_and_never_a_redirect() {
 }
 
 #[tokio::test]
+async fn a_page_form_that_is_not_a_form_or_repeats_a_field_gets_an_error_page() {
+    let (app, _, _) = sso_setup().await;
+    for path in ["/authorize", "/logout"] {
+        let r = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body(r#"{"username":"alice"}"#)
+            .send()
+            .await
+            .unwrap();
+        let page = assert_page(r, StatusCode::BAD_REQUEST).await;
+        assert!(page.contains("This form cannot be used"), "{page}");
+        assert!(page.contains("application/x-www-form-urlencoded"), "{page}");
+
+        let r = app
+            .post_form(path, None, &[("csrf_token", "a"), ("csrf_token", "b")])
+            .await;
+        let page = assert_page(r, StatusCode::BAD_REQUEST).await;
+        assert!(page.contains("appears more than once"), "{page}");
+    }
+}
+
+#[tokio::test]
 async fn a_redirect_uri_that_is_not_exactly_a_registered_one_gets_an_error_page() {
     let (app, _, client) = sso_setup().await;
     let mut browser = Browser::new(&app);

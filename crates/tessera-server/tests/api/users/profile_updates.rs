@@ -136,6 +136,32 @@ async fn an_unknown_field_is_a_validation_failure_naming_its_path() {
 }
 
 #[tokio::test]
+async fn profile_text_with_u0000_is_refused_by_the_schema_naming_each_field() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+
+    let r = app
+        .patch(
+            "/users/alice",
+            Some(&alice.access),
+            json!({"first_name": "Al\u{0}ice", "phone": "555\u{0}", "last_name": "Liddell"}),
+        )
+        .await;
+
+    let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_failed").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!([
+            {"path": "/first_name", "message": "must not contain U+0000"},
+            {"path": "/phone", "message": "must not contain U+0000"},
+        ])
+    );
+    // What the schema describes is what the server takes.
+    let schema = json_body(app.get("/schemas/user_update", None).await).await;
+    assert_eq!(schema["properties"]["phone"]["pattern"], "^[^\u{0}]*$");
+}
+
+#[tokio::test]
 async fn patching_the_username_or_password_is_a_validation_failure() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;

@@ -1,6 +1,10 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations. The
-//! request-body components are replaced by the very JSON Schemas the server
-//! validates with, so the document cannot drift from what is enforced.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and
+//! completed by `contract.rs` with every refusal, parameter bound and form
+//! body. The request-body components are replaced by the very JSON Schemas
+//! the server validates with, so the document cannot drift from what is
+//! enforced.
+
+mod contract;
 
 use crate::routes::{auth, clients, events, keys, oauth, ops, sessions, sso, users};
 use crate::schemas::Schemas;
@@ -67,5 +71,9 @@ pub fn document(schemas: &Schemas, issuer: &str) -> Value {
             doc["components"]["schemas"][component] = schema;
         }
     }
+    contract::declare_extras(&mut doc);
+    contract::declare_parameters(&mut doc);
+    contract::declare_forms(&mut doc);
+    contract::declare_refusals(&mut doc);
     doc
 }

@@ -1,0 +1,484 @@
+//! What the handlers' annotations cannot say, added to the generated
+//! document so that it is exact: every refusal each operation can answer
+//! (with the error body it carries), every parameter with the bounds the
+//! server enforces, the form bodies of the OAuth endpoints and hosted pages,
+//! and `POST /userinfo`. `/docs` and schemathesis read the result.
+
+use serde_json::{Map, Value, json};
+
+/// The body of an error in the shared shape (SPEC §2).
+fn error_body(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    })
+}
+
+/// The body of an error of the `/oauth/*` endpoints (RFC 6749 §5.2).
+fn oauth_error_body(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}},
+    })
+}
+
+/// An HTML page (the hosted pages answer refusals with a page).
+fn page_body(description: &str) -> Value {
+    json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}})
+}
+
+/// The refusals an operation answers because of what it is, beyond its own
+/// annotation: (status, meaning).
+fn common_refusals(path: &str, op: &Value) -> Vec<(&'static str, &'static str)> {
+    let mut out = vec![
+        (
+            "408",
+            "request_timeout: the request took longer than allowed",
+        ),
+        ("500", "internal: our own failure (never with its cause)"),
+    ];
+    let json_body = op["requestBody"]["content"]
+        .get("application/json")
+        .is_some();
+    let form_body = op["requestBody"]["content"]
+        .get("application/x-www-form-urlencoded")
+        .is_some();
+    if json_body {
+        out.push(("400", "validation_failed or malformed_json"));
+        out.push(("413", "payload_too_large: a body over 64 KiB"));
+        out.push((
+            "415",
+            "unsupported_media_type: a body that is not application/json",
+        ));
+    }
+    if form_body {
+        out.push(("400", "the form is malformed, over 64 KiB, or refused"));
+    }
+    let params = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+    if params {
+        out.push((
+            "400",
+            "validation_failed: a parameter out of bounds, repeated or malformed",
+        ));
+    }
+    if path.contains('{') {
+        out.push(("404", "not_found or user_not_found"));
+    }
+    let bearer = op["security"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+    if bearer {
+        out.push((
+            "401",
+            "unauthenticated or invalid_token (WWW-Authenticate: Bearer)",
+        ));
+        out.push(("403", "forbidden: not allowed for this caller or token"));
+    }
+    out
+}
+
+/// What particular operations refuse besides: (method, path, status, meaning).
+#[rustfmt::skip]
+const PARTICULAR: [(&str, &str, &str, &str); 24] = [
+    ("post", "/auth/register", "403", "registration_disabled"),
+    ("post", "/auth/register", "409", "username_taken"),
+    ("post", "/auth/register", "429", "too_many_attempts (Retry-After)"),
+    ("post", "/auth/login", "401", "invalid_credentials"),
+    ("post", "/auth/login", "429", "too_many_attempts (Retry-After)"),
+    ("post", "/auth/refresh", "401", "invalid_refresh_token"),
+    ("patch", "/users/{username}", "409", "last_admin"),
+    ("post", "/users/{username}/password", "429", "too_many_attempts (Retry-After)"),
+    ("delete", "/users/{username}", "409", "last_admin"),
+    ("post", "/admin/keys/rotate", "409", "key_rotation_unavailable"),
+    ("get", "/events", "400", "validation_failed: not a WebSocket upgrade"),
+    ("get", "/readyz", "503", "the database does not answer"),
+    ("get", "/schemas/{name}", "404", "not_found"),
+    ("post", "/oauth/token", "401", "invalid_client (WWW-Authenticate: Basic)"),
+    ("post", "/oauth/token", "429", "too_many_attempts (Retry-After)"),
+    ("post", "/oauth/revoke", "401", "invalid_client (WWW-Authenticate: Basic)"),
+    ("post", "/oauth/introspect", "401", "invalid_client (WWW-Authenticate: Basic)"),
+    ("get", "/authorize", "400", "an error page: unknown client or redirect_uri"),
+    ("get", "/logout", "400", "an error page: nobody signed in and no way back"),
+    ("post", "/authorize", "400", "the form again: username or password missing"),
+    ("post", "/authorize", "401", "the form again: wrong username or password"),
+    ("post", "/authorize", "403", "the form again: the CSRF token did not match"),
+    ("post", "/authorize", "429", "the form again: too many attempts (Retry-After)"),
+    ("post", "/logout", "403", "the CSRF token did not match"),
+];
+
+/// Adds every refusal each operation can answer, with its body.
+pub(super) fn declare_refusals(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let mut refusals = common_refusals(path, op);
+            refusals.extend(
+                PARTICULAR
+                    .iter()
+                    .filter(|(m, p, _, _)| m == method && p == path)
+                    .map(|(_, _, status, meaning)| (*status, *meaning)),
+            );
+            // The hosted pages answer refusals with a page.
+            let pages = path == "/authorize" || path == "/logout";
+            let responses = op["responses"].as_object_mut();
+            let Some(responses) = responses else { continue };
+            for (status, meaning) in refusals {
+                let body = if path.starts_with("/oauth/") {
+                    oauth_error_body(meaning)
+                } else if pages && status != "500" && status != "408" {
+                    page_body(meaning)
+                } else {
+                    error_body(meaning)
+                };
+                match responses.get_mut(status) {
+                    // An annotation already names it: keep its words, add the body.
+                    Some(existing) if existing.get("content").is_none() => {
+                        if let (Some(existing), Some(content)) =
+                            (existing.as_object_mut(), body.get("content"))
+                        {
+                            existing.insert("content".into(), content.clone());
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        responses.insert(status.to_owned(), body);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A query or path parameter with its exact schema.
+fn parameter(
+    name: &str,
+    location: &str,
+    required: bool,
+    description: &str,
+    schema: Value,
+) -> Value {
+    json!({"name": name, "in": location, "required": required, "description": description, "schema": schema})
+}
+
+/// Sets the parameters of `method path` (replacing what the annotation said).
+fn set_parameters(doc: &mut Value, method: &str, path: &str, parameters: Vec<Value>) {
+    if let Some(op) = doc["paths"][path][method].as_object_mut() {
+        op.insert("parameters".into(), Value::Array(parameters));
+    }
+}
+
+/// Text without U+0000 (which names nothing and PostgreSQL cannot hold).
+fn text() -> Value {
+    json!({"type": "string", "pattern": "^[^\\u0000]*$"})
+}
+
+/// The parameters the server reads, with the bounds it enforces.
+pub(super) fn declare_parameters(doc: &mut Value) {
+    let username =
+        json!({"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000/]+$"});
+    for (method, path) in [
+        ("get", "/users/{username}"),
+        ("patch", "/users/{username}"),
+        ("delete", "/users/{username}"),
+        ("post", "/users/{username}/password"),
+        ("get", "/users/{username}/sessions"),
+    ] {
+        set_parameters(
+            doc,
+            method,
+            path,
+            vec![parameter(
+                "username",
+                "path",
+                true,
+                "any case",
+                username.clone(),
+            )],
+        );
+    }
+    set_parameters(
+        doc,
+        "get",
+        "/users",
+        vec![
+            parameter(
+                "limit",
+                "query",
+                false,
+                "users per page (default 50)",
+                json!({"type": "integer", "minimum": 1, "maximum": 100}),
+            ),
+            parameter(
+                "cursor",
+                "query",
+                false,
+                "the next_cursor of the previous page",
+                json!({"type": "string", "pattern": "^[a-z0-9_.-]{3,32}$"}),
+            ),
+        ],
+    );
+    set_parameters(
+        doc,
+        "get",
+        "/admin/audit",
+        vec![
+            parameter(
+                "user",
+                "query",
+                false,
+                "only entries whose actor or subject is this",
+                text(),
+            ),
+            parameter(
+                "event",
+                "query",
+                false,
+                "only this event (e.g. login.failed)",
+                text(),
+            ),
+            parameter(
+                "since",
+                "query",
+                false,
+                "from this time (RFC 3339, inclusive)",
+                json!({"type": "string", "format": "date-time"}),
+            ),
+            parameter(
+                "until",
+                "query",
+                false,
+                "until this time (RFC 3339, exclusive)",
+                json!({"type": "string", "format": "date-time"}),
+            ),
+            parameter(
+                "cursor",
+                "query",
+                false,
+                "the next_cursor of the previous page",
+                json!({"type": "string", "pattern": "^[1-9][0-9]{0,17}$"}),
+            ),
+            parameter(
+                "limit",
+                "query",
+                false,
+                "entries per page (default 100)",
+                json!({"type": "integer", "minimum": 1, "maximum": 500}),
+            ),
+        ],
+    );
+    set_parameters(
+        doc,
+        "get",
+        "/events",
+        vec![parameter(
+            "since",
+            "query",
+            false,
+            "replay the events after this seq first",
+            json!({"type": "integer", "minimum": 0, "maximum": 9_007_199_254_740_991_i64}),
+        )],
+    );
+    set_parameters(
+        doc,
+        "get",
+        "/schemas/{name}",
+        vec![parameter(
+            "name",
+            "path",
+            true,
+            "a schema's name, with or without .json",
+            text(),
+        )],
+    );
+    set_parameters(
+        doc,
+        "delete",
+        "/sessions/{id}",
+        vec![parameter(
+            "id",
+            "path",
+            true,
+            "the session id (the tokens' sid)",
+            text(),
+        )],
+    );
+    set_parameters(
+        doc,
+        "delete",
+        "/admin/clients/{client_id}",
+        vec![parameter(
+            "client_id",
+            "path",
+            true,
+            "the client id",
+            text(),
+        )],
+    );
+    let authorize = |name: &str, required: bool, description: &str, schema: Value| {
+        parameter(name, "query", required, description, schema)
+    };
+    // The hosted pages take any text: what they cannot use, they explain.
+    let any = || json!({"type": "string"});
+    set_parameters(
+        doc,
+        "get",
+        "/authorize",
+        vec![
+            authorize(
+                "response_type",
+                true,
+                "code",
+                json!({"type": "string", "enum": ["code"]}),
+            ),
+            authorize("client_id", true, "a registered client", any()),
+            authorize("redirect_uri", true, "one of the client's, exactly", any()),
+            authorize(
+                "scope",
+                false,
+                "space-separated, within the client's",
+                any(),
+            ),
+            authorize("state", false, "returned as is", any()),
+            authorize("nonce", false, "put in the ID token", any()),
+            authorize(
+                "code_challenge",
+                true,
+                "PKCE S256 challenge",
+                json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"}),
+            ),
+            authorize(
+                "code_challenge_method",
+                true,
+                "S256",
+                json!({"type": "string", "enum": ["S256"]}),
+            ),
+            authorize(
+                "prompt",
+                false,
+                "login or none",
+                json!({"type": "string", "enum": ["login", "none"]}),
+            ),
+            authorize(
+                "response_mode",
+                false,
+                "query",
+                json!({"type": "string", "enum": ["query"]}),
+            ),
+        ],
+    );
+    set_parameters(
+        doc,
+        "get",
+        "/logout",
+        vec![
+            authorize("id_token_hint", false, "an ID token Tessera issued", any()),
+            authorize("client_id", false, "the application asking", any()),
+            authorize(
+                "post_logout_redirect_uri",
+                false,
+                "one the application registered",
+                any(),
+            ),
+            authorize("state", false, "returned as is", any()),
+        ],
+    );
+}
+
+/// A form body (`application/x-www-form-urlencoded`) with `schema`.
+fn form(schema: Value) -> Value {
+    json!({"required": true, "content": {"application/x-www-form-urlencoded": {"schema": schema}}})
+}
+
+/// The form bodies of the OAuth endpoints and the hosted pages' forms.
+pub(super) fn declare_forms(doc: &mut Value) {
+    // An empty field counts as absent (RFC 6749 §3.2), and any text is
+    // taken: what names nothing is refused for that.
+    let string = || json!({"type": "string"});
+    let client = |mut properties: Map<String, Value>| {
+        properties.insert("client_id".into(), string());
+        properties.insert("client_secret".into(), string());
+        properties
+    };
+    let grant = |grant_type: &str, fields: &[&str], optional: &[&str]| {
+        let mut properties = Map::new();
+        properties.insert(
+            "grant_type".into(),
+            json!({"type": "string", "enum": [grant_type]}),
+        );
+        for f in fields.iter().chain(optional) {
+            properties.insert((*f).into(), string());
+        }
+        let mut required = vec![json!("grant_type")];
+        required.extend(fields.iter().map(|f| json!(f)));
+        json!({"type": "object", "properties": client(properties), "required": required,
+            "dependentRequired": {"client_secret": ["client_id"]}})
+    };
+    let token = json!({"oneOf": [
+        grant("authorization_code", &["code", "redirect_uri", "code_verifier"], &[]),
+        grant("refresh_token", &["refresh_token"], &["scope"]),
+        grant("password", &["username", "password"], &["scope"]),
+        grant("client_credentials", &[], &["scope"]),
+    ]});
+    let token_only = |hint: bool| {
+        let mut properties = Map::new();
+        properties.insert("token".into(), string());
+        if hint {
+            // A hint (RFC 7009 §2.1, RFC 7662 §2.1): one Tessera does not
+            // know is ignored, and the token looked up all the same.
+            properties.insert(
+                "token_type_hint".into(),
+                json!({"type": "string", "examples": ["access_token", "refresh_token"]}),
+            );
+        }
+        json!({"type": "object", "properties": client(properties), "required": ["token"],
+            "dependentRequired": {"client_secret": ["client_id"]}})
+    };
+    for (path, schema) in [
+        ("/oauth/token", token),
+        ("/oauth/revoke", token_only(true)),
+        ("/oauth/introspect", token_only(true)),
+    ] {
+        if let Some(op) = doc["paths"][path]["post"].as_object_mut() {
+            op.insert("requestBody".into(), form(schema));
+        }
+    }
+    let login = json!({"type": "object", "required": ["csrf_token"], "properties": {
+        "username": string(), "password": string(), "consent": {"type": "string", "enum": ["allow", "deny"]},
+        "csrf_token": string(), "client_id": string(), "redirect_uri": string(),
+        "response_type": {"type": "string", "enum": ["code"]}, "scope": string(), "state": string(),
+        "nonce": string(), "code_challenge": string(), "code_challenge_method": {"type": "string", "enum": ["S256"]},
+    }});
+    let logout = json!({"type": "object", "required": ["csrf_token"], "properties": {
+        "csrf_token": string(), "id_token_hint": string(), "client_id": string(),
+        "post_logout_redirect_uri": string(), "state": string(),
+    }});
+    for (path, schema) in [("/authorize", login), ("/logout", logout)] {
+        if let Some(op) = doc["paths"][path]["post"].as_object_mut() {
+            op.insert("requestBody".into(), form(schema));
+        }
+    }
+}
+
+/// `POST /userinfo` (OIDC Core §5.3 requires both methods) and the
+/// components the refusals refer to.
+pub(super) fn declare_extras(doc: &mut Value) {
+    let get = doc["paths"]["/userinfo"]["get"].clone();
+    if let Some(mut post) = get.as_object().cloned() {
+        post.insert("operationId".into(), json!("userinfo_post"));
+        doc["paths"]["/userinfo"]["post"] = Value::Object(post);
+    }
+    doc["components"]["schemas"]["OAuthError"] = json!({
+        "type": "object",
+        "description": "An error of the /oauth/* endpoints (RFC 6749 §5.2)",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string"},
+            "error_description": {"type": "string"},
+        },
+    });
+}
