@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Proof with real client libraries (issue 4, SPEC §8): builds Tessera, installs
+# Proof with real clients (SPEC §8): builds Tessera (release), installs
 # the pinned Python (PyPI) and Node (npm) packages, starts one Tessera on a
 # free loopback port in a temporary directory with a bootstrap admin, and runs
 #   interop/python/test_interop.py  authlib, PyJWT, websockets
 #   interop/node/interop.mjs        openid-client, jose
 #   interop/check_docs.py           docs/sso.md quotes the snippets they run
+#   interop/browser/pages.mjs       the pages in Chromium (Playwright, axe-core)
 #   interop/contract/run.sh         schemathesis against /openapi.json
 # Each suite registers the clients and the user it needs through the admin API.
 # Prints a summary; exits non-zero if anything failed. The server is always
-# stopped. Needs cargo, python3 (with venv), node and npm.
+# stopped. Needs cargo, python3 (with venv), node, npm and Chromium
+# (/usr/bin/chromium, or CHROMIUM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -33,11 +35,12 @@ trap 'exit 130' INT TERM
 
 # --- build ---------------------------------------------------------------------
 t=$SECONDS
-say "building tessera"
-timeout 1200 cargo build -p tessera --quiet
+# The release build, as deployed (`cargo run --release`).
+say "building tessera (release)"
+timeout 1800 cargo build --release -p tessera --quiet
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-bin=$target_dir/debug/tessera
+bin=$target_dir/release/tessera
 [ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 1; }
 t_build=$(elapsed $t)
 
@@ -61,8 +64,9 @@ timeout 600 "$contract_venv/bin/python" -m pip install --disable-pip-version-che
 t_pip=$(elapsed $t)
 
 t=$SECONDS
-say "installing Node packages (interop/node/package-lock.json)"
+say "installing Node packages (interop/node, interop/browser package-lock.json)"
 (cd "$interop/node" && timeout 600 npm ci --no-audit --no-fund --loglevel=error)
+(cd "$interop/browser" && timeout 600 npm ci --no-audit --no-fund --loglevel=error)
 t_npm=$(elapsed $t)
 
 # --- one Tessera -------------------------------------------------------------------
@@ -116,6 +120,7 @@ run_suite() {
 run_suite python "$venv/bin/python" "$interop/python/test_interop.py"
 run_suite node node "$interop/node/interop.mjs"
 run_suite docs python3 "$interop/check_docs.py"
+TESSERA_SCREENSHOTS=$root/target/screenshots run_suite browser node "$interop/browser/pages.mjs"
 # Last: it changes the server's state at random (users, clients, keys).
 run_suite contract bash "$interop/contract/run.sh" "$contract_venv/bin/python"
 
@@ -136,13 +141,14 @@ declare -A label=(
   [python]="python ($pyver)"
   [node]="node $(node --version) ($nodever)"
   [docs]="docs/sso.md snippets"
+  [browser]="browser ($(/usr/bin/chromium --version 2>/dev/null | tr -d '\n'), screenshots in target/screenshots)"
   [contract]="contract ($("$contract_venv/bin/schemathesis" --version 2>/dev/null | tr -d '\n'))"
 )
 total_pass=0
 total_fail=0
 echo
 say "interop summary"
-for name in python node docs contract; do
+for name in python node docs browser contract; do
   pass=$(grep -c '^PASS ' "$workdir/$name.log" || true)
   fail=$(grep -c '^FAIL ' "$workdir/$name.log" || true)
   if [ "${exit_code[$name]}" != 0 ] && [ "$fail" = 0 ]; then

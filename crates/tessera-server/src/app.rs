@@ -3,13 +3,12 @@
 
 use crate::error::ApiError;
 use crate::observe::ObserveLayer;
-use crate::routes::{auth, clients, events, keys, oauth, ops, sessions, sso, users};
+use crate::routes::{assets, auth, clients, events, keys, oauth, ops, sessions, sso, users};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
 use axum::routing::{delete, get, post};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -20,13 +19,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Builds the application: every route, the error fallbacks and the layers.
 pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duration) -> Router {
-    // The OpenAPI document is built when first asked for, not at start-up:
-    // most processes never serve it.
-    let openapi = Arc::new((
-        OnceLock::<serde_json::Value>::new(),
-        state.schemas.clone(),
-        state.tessera.settings().issuer.clone(),
-    ));
     let router = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
@@ -60,7 +52,8 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
             "/logout",
             get(sso::sign_out::logout).post(sso::sign_out::confirm_logout),
         )
-        .route("/assets/tessera.css", get(sso::stylesheet))
+        .route("/assets/tessera.css", get(assets::stylesheet))
+        .route("/assets/tessera.svg", get(assets::icon))
         .route(
             "/admin/clients",
             get(clients::list_clients).post(clients::create_client),
@@ -74,20 +67,8 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/metrics", get(ops::metrics))
         .route("/schemas", get(ops::list_schemas))
         .route("/schemas/{name}", get(ops::schema))
-        .route(
-            "/openapi.json",
-            get(move || {
-                let openapi = openapi.clone();
-                async move {
-                    let (document, schemas, issuer) = openapi.as_ref();
-                    axum::Json(
-                        document
-                            .get_or_init(|| crate::openapi::document(schemas, issuer))
-                            .clone(),
-                    )
-                }
-            }),
-        )
+        .route("/openapi.json", get(ops::openapi))
+        .route("/docs", get(ops::reference))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(ObserveLayer::new(state.metrics.clone(), request_timeout))
@@ -150,7 +131,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
     use tower::ServiceExt as _;
 
     /// Collects everything logged while it is the thread's subscriber.

@@ -1,14 +1,12 @@
 //! The hosted pages (login, consent, sign-out, messages): askama templates
 //! (`templates/`) compiled into the binary, escaped automatically and filled
-//! in one pass, served with headers that forbid framing, caching and scripts.
+//! in one pass, served with headers that forbid framing, caching and scripts
+//! (the API reference at `/docs` is served with the same headers).
 
 use askama::Template;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-
-/// The pages' stylesheet, served at `/assets/tessera.css`.
-pub const STYLESHEET: &str = include_str!("../templates/tessera.css");
 
 /// No scripts, no framing, styles only from ourselves.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -77,17 +75,25 @@ struct MessagePage<'a> {
 
 /// `template` as a complete page with `status` and the pages' headers.
 fn page(status: StatusCode, template: &impl Template) -> Response {
-    let (status, html) = match template.render() {
-        Ok(html) => (status, html),
-        Err(e) => {
-            tracing::error!(cause = %e, "a page failed to render");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong.".to_owned(),
-            )
-        }
-    };
-    let mut response = (status, html).into_response();
+    match template.render() {
+        Ok(html) => html_response(status, html),
+        Err(e) => failed_to_render(&e),
+    }
+}
+
+/// The answer when a page could not be rendered (a bug of ours).
+pub fn failed_to_render(e: &askama::Error) -> Response {
+    tracing::error!(cause = %e, "a page failed to render");
+    html_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong.".to_owned(),
+    )
+}
+
+/// `html` with `status` and the pages' headers: no scripts, no framing, no
+/// caching, styles only from Tessera.
+pub fn html_response(status: StatusCode, html: impl Into<axum::body::Body>) -> Response {
+    let mut response = (status, html.into()).into_response();
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,

@@ -75,6 +75,7 @@ pub fn app_state(config: &Config, tessera: Arc<Tessera>) -> Result<AppState, Ser
         metrics: Arc::new(Metrics::default()),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         subscribers: Subscribers::new(config.limits.max_connections),
+        published: Default::default(),
     }))
 }
 

@@ -3,6 +3,7 @@
 
 use crate::config::Cidr;
 use crate::metrics::Metrics;
+use crate::openapi::Published;
 use crate::schemas::Schemas;
 use crate::subscribers::Subscribers;
 use std::sync::Arc;
@@ -43,4 +44,6 @@ pub struct Shared {
     /// The `/events` subscription slots and waiting room (an upgraded
     /// connection no longer counts against the listener's connection cap).
     pub subscribers: Arc<Subscribers>,
+    /// The OpenAPI document and its reference page, once built.
+    pub published: Published,
 }

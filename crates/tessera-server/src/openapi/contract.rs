@@ -2,7 +2,8 @@
 //! document so that it is exact: every refusal each operation can answer
 //! (with the error body it carries), every parameter with the bounds the
 //! server enforces, the form bodies of the OAuth endpoints and hosted pages,
-//! and `POST /userinfo`. `/docs` and schemathesis read the result.
+//! `POST /userinfo`, and a summary of each operation and section. `/docs`
+//! and schemathesis read the result.
 
 use serde_json::{Map, Value, json};
 
@@ -481,4 +482,88 @@ pub(super) fn declare_extras(doc: &mut Value) {
             "error_description": {"type": "string"},
         },
     });
+}
+
+/// The sections of the reference, in order: (tag, description).
+#[rustfmt::skip]
+const TAGS: [(&str, &str); 8] = [
+    ("auth", "Accounts and sessions of the password flow: register, log in, refresh, log out, and forward-auth for reverse proxies."),
+    ("users", "People: their profiles, passwords and roles."),
+    ("sessions", "The sessions (devices) signed in to an account."),
+    ("oauth", "OAuth 2.0 and OpenID Connect: the hosted sign-in and sign-out pages, the token, revocation, introspection and UserInfo endpoints."),
+    ("keys", "The public keys that verify Tessera's tokens, and discovery."),
+    ("events", "Revocations and account changes, live, over a WebSocket."),
+    ("admin", "Administration: OAuth clients, signing keys, the audit log."),
+    ("ops", "Operations: health, readiness, metrics, and this contract."),
+];
+
+/// One line on what each operation does: (method, path, summary).
+#[rustfmt::skip]
+const SUMMARIES: [(&str, &str, &str); 39] = [
+    ("post", "/auth/register", "Register an account (when registration is open)"),
+    ("post", "/auth/login", "Log in with a username and password"),
+    ("post", "/auth/refresh", "Exchange a refresh token for new tokens"),
+    ("post", "/auth/logout", "End the caller's session"),
+    ("post", "/auth/logout-all", "End every session of the caller"),
+    ("get", "/auth/verify", "Check a token for a reverse proxy (forward-auth)"),
+    ("get", "/me", "The caller's own account"),
+    ("get", "/users", "List users, by username"),
+    ("get", "/users/{username}", "One user"),
+    ("patch", "/users/{username}", "Change a profile, roles or the disabled flag"),
+    ("delete", "/users/{username}", "Delete a user and end all their sessions"),
+    ("post", "/users/{username}/password", "Change a password"),
+    ("get", "/users/{username}/sessions", "A user's live sessions"),
+    ("delete", "/sessions/{id}", "End one session"),
+    ("get", "/.well-known/jwks.json", "The public signing keys (JWK Set)"),
+    ("get", "/.well-known/openid-configuration", "OpenID Connect discovery"),
+    ("get", "/authorize", "Start a sign-in: the hosted login page"),
+    ("post", "/authorize", "Submit the login or consent form"),
+    ("get", "/logout", "Sign out of the browser session (RP-initiated logout)"),
+    ("post", "/logout", "Confirm signing out"),
+    ("post", "/oauth/token", "The token endpoint: codes, refresh tokens, passwords, client credentials"),
+    ("post", "/oauth/revoke", "Revoke a token (RFC 7009)"),
+    ("post", "/oauth/introspect", "Introspect a token (RFC 7662)"),
+    ("get", "/userinfo", "Claims about the signed-in person (OpenID Connect)"),
+    ("post", "/userinfo", "Claims about the signed-in person, by POST"),
+    ("get", "/events", "Subscribe to revocations and account changes (WebSocket)"),
+    ("get", "/admin/clients", "List OAuth clients"),
+    ("post", "/admin/clients", "Register an OAuth client"),
+    ("delete", "/admin/clients/{client_id}", "Delete an OAuth client and revoke its tokens"),
+    ("get", "/admin/keys", "The signing keys and their states"),
+    ("post", "/admin/keys/rotate", "Rotate the signing key now"),
+    ("get", "/admin/audit", "Read the audit log"),
+    ("get", "/healthz", "Whether the process is up"),
+    ("get", "/readyz", "Whether the database answers"),
+    ("get", "/metrics", "Prometheus metrics"),
+    ("get", "/openapi.json", "This contract, as OpenAPI 3.1"),
+    ("get", "/docs", "This contract, as a page for people"),
+    ("get", "/schemas", "The names of the request-body JSON Schemas"),
+    ("get", "/schemas/{name}", "One request-body JSON Schema"),
+];
+
+/// Names each section and sums up each operation. What the handler's doc
+/// said after its first line (or after a dash) stays as the description.
+pub(super) fn declare_summaries(doc: &mut Value) {
+    doc["tags"] = TAGS
+        .iter()
+        .map(|(name, description)| json!({"name": name, "description": description}))
+        .collect();
+    for (method, path, summary) in SUMMARIES {
+        let Some(op) = doc["paths"][path][method].as_object_mut() else {
+            continue;
+        };
+        let said = op
+            .get("summary")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some((_, more)) = said.split_once(" — ") {
+            let more = more.replace('\n', " ");
+            let description = match op.get("description").and_then(Value::as_str) {
+                Some(d) if !d.is_empty() => format!("{more} {d}"),
+                _ => more,
+            };
+            op.insert("description".into(), json!(description));
+        }
+        op.insert("summary".into(), json!(summary));
+    }
 }

@@ -2,13 +2,15 @@
 //! completed by `contract.rs` with every refusal, parameter bound and form
 //! body. The request-body components are replaced by the very JSON Schemas
 //! the server validates with, so the document cannot drift from what is
-//! enforced.
+//! enforced. `reference.rs` renders it for people (`/docs`).
 
 mod contract;
+mod reference;
 
 use crate::routes::{auth, clients, events, keys, oauth, ops, sessions, sso, users};
 use crate::schemas::Schemas;
 use serde_json::Value;
+use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -55,11 +57,18 @@ const BODIES: [(&str, &str); 6] = [
 pub fn document(schemas: &Schemas, issuer: &str) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
     doc["servers"] = serde_json::json!([{"url": issuer}]);
-    // The document describes itself too (its route is not an annotated handler).
+    // The document describes itself too, and its reference.
     doc["paths"]["/openapi.json"] = serde_json::json!({"get": {
         "tags": ["ops"],
         "operationId": "openapi",
-        "responses": {"200": {"description": "this OpenAPI 3.1 document"}},
+        "responses": {"200": {"description": "this OpenAPI 3.1 document",
+            "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }});
+    doc["paths"]["/docs"] = serde_json::json!({"get": {
+        "tags": ["ops"],
+        "operationId": "reference",
+        "responses": {"200": {"description": "this document as a page for people",
+            "content": {"text/html": {"schema": {"type": "string"}}}}},
     }});
     for (component, name) in BODIES {
         if let Some(schema) = schemas.document(name) {
@@ -75,5 +84,38 @@ pub fn document(schemas: &Schemas, issuer: &str) -> Value {
     contract::declare_parameters(&mut doc);
     contract::declare_forms(&mut doc);
     contract::declare_refusals(&mut doc);
+    contract::declare_summaries(&mut doc);
     doc
+}
+
+/// The document and its reference page, each built when first asked for
+/// (most processes never serve them) and then kept.
+#[derive(Debug, Default)]
+pub struct Published {
+    document: OnceLock<Value>,
+    json: OnceLock<String>,
+    reference: OnceLock<Result<String, String>>,
+}
+
+impl Published {
+    /// The document.
+    pub fn document(&self, schemas: &Schemas, issuer: &str) -> &Value {
+        self.document.get_or_init(|| document(schemas, issuer))
+    }
+
+    /// The document, serialized.
+    pub fn json(&self, schemas: &Schemas, issuer: &str) -> &str {
+        self.json
+            .get_or_init(|| self.document(schemas, issuer).to_string())
+    }
+
+    /// The reference page (`/docs`), or why it could not be rendered.
+    pub fn reference(&self, schemas: &Schemas, issuer: &str) -> Result<&str, &str> {
+        self.reference
+            .get_or_init(|| {
+                reference::render(self.document(schemas, issuer)).map_err(|e| e.to_string())
+            })
+            .as_deref()
+            .map_err(String::as_str)
+    }
 }

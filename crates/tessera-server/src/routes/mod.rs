@@ -1,5 +1,6 @@
 //! Handlers, one module per resource; `app.rs` holds the route table.
 
+pub mod assets;
 pub mod auth;
 pub mod clients;
 pub mod events;

@@ -217,3 +217,56 @@ async fn the_contract_suite_is_allowed_only_the_listed_refusals() {
         );
     }
 }
+
+#[tokio::test]
+async fn docs_is_the_document_as_a_page_that_loads_only_from_tessera() {
+    let app = TestApp::spawn().await;
+    let doc = json_body(app.get("/openapi.json", None).await).await;
+    let r = app.get("/docs", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let header = |name: &str| r.headers()[name].to_str().unwrap().to_owned();
+    assert_eq!(header("content-type"), "text/html; charset=utf-8");
+    let csp = header("content-security-policy");
+    assert!(
+        csp.starts_with("default-src 'none'; style-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(header("x-frame-options"), "DENY");
+    let html = r.text().await.unwrap();
+    for (method, path, op) in operations(&doc) {
+        let anchor: String = format!("{method}-{path}")
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        assert!(
+            html.contains(&format!("<article id=\"{anchor}\"")),
+            "{method} {path}"
+        );
+        let summary = op["summary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} has no summary"))
+            .replace('\'', "&#39;");
+        assert!(html.contains(&summary), "{summary}");
+    }
+    for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+        assert!(html.contains(&format!("id=\"schema-{name}\"")), "{name}");
+    }
+    // Nothing is loaded from elsewhere, and nothing runs.
+    assert!(!html.contains("<script"));
+    for attribute in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attribute) {
+            let target = &html[i + attribute.len()..];
+            assert!(
+                target.starts_with('/') || target.starts_with('#'),
+                "{}",
+                &target[..target.len().min(60)]
+            );
+        }
+    }
+    // What the page loads is there.
+    for asset in ["/assets/tessera.css", "/assets/tessera.svg"] {
+        let r = app.get(asset, None).await;
+        assert_eq!(r.status(), StatusCode::OK, "{asset}");
+    }
+}

@@ -397,15 +397,3 @@ pub async fn submit_login(
         Err(e) => failure(&e),
     }
 }
-
-/// `GET /assets/tessera.css` — the hosted pages' stylesheet.
-pub async fn stylesheet() -> Response {
-    (
-        [
-            ("content-type", "text/css; charset=utf-8"),
-            ("cache-control", "public, max-age=86400"),
-        ],
-        pages::STYLESHEET,
-    )
-        .into_response()
-}

@@ -1,0 +1,175 @@
+// Tessera's pages in a real browser: Playwright drives the system's Chromium
+// (CHROMIUM, default /usr/bin/chromium) against a running Tessera
+// (TESSERA_ISSUER, TESSERA_ADMIN_USERNAME, TESSERA_ADMIN_PASSWORD), and
+// axe-core checks each page against WCAG 2.1 A and AA. Screenshots go to
+// TESSERA_SCREENSHOTS when it is set. Prints one PASS or FAIL line per check.
+import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const axePath = require.resolve('axe-core/axe.min.js');
+const issuer = process.env.TESSERA_ISSUER;
+const shots = process.env.TESSERA_SCREENSHOTS;
+if (shots) mkdirSync(shots, { recursive: true });
+
+let failed = 0;
+async function check(name, body) {
+  try {
+    await body();
+    console.log(`PASS ${name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`FAIL ${name}: ${e.message}`);
+  }
+}
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function api(path, { method = 'GET', token, json } = {}) {
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (json) headers['content-type'] = 'application/json';
+  const r = await fetch(issuer + path, { method, headers, body: json && JSON.stringify(json) });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+/** The WCAG 2.1 A and AA violations on the page, described. */
+async function violations(page) {
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  );
+  return result.violations.map((v) => `${v.id} (${v.nodes.length}): ${v.help}`);
+}
+
+async function screenshot(page, name) {
+  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+try {
+  // What the browser fetched, and what it refused, for every page.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const fetched = [];
+  const refused = [];
+  page.on('request', (r) => fetched.push(r.url()));
+  page.on('response', (r) => {
+    if (r.status() >= 400) refused.push(`${r.status()} ${r.url()}`);
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') refused.push(m.text());
+  });
+
+  const doc = (await api('/openapi.json')).body;
+  const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+  );
+
+  await check('/docs shows every operation of /openapi.json, each reachable from the contents', async () => {
+    const r = await page.goto(`${issuer}/docs`);
+    assert(r.status() === 200, `status ${r.status()}`);
+    const shown = await page.$$eval('main section:not(#schemas) article h3', (hs) =>
+      hs.map((h) => h.querySelector('.method').textContent + ' ' + h.querySelector('code').textContent),
+    );
+    const missing = operations.filter((op) => !shown.includes(op));
+    assert(missing.length === 0, `missing: ${missing.join(', ')}`);
+    assert(shown.length === operations.length, `${shown.length} shown, ${operations.length} in the document`);
+    const targets = await page.$$eval('nav a', (as) => as.map((a) => a.getAttribute('href').slice(1)));
+    for (const id of targets) {
+      assert((await page.$(`[id="${id}"]`)) !== null, `the contents link to #${id}, which is not there`);
+    }
+    const schemas = await page.$$eval('#schemas article h3', (hs) => hs.map((h) => h.textContent));
+    assert(schemas.length === Object.keys(doc.components.schemas).length, `${schemas.length} schemas`);
+    await screenshot(page, 'docs');
+    await page.goto(`${issuer}/docs#post-oauth-token`);
+    await screenshot(page, 'docs-oauth-token');
+  });
+
+  await check('/docs loads nothing from elsewhere and runs no script', async () => {
+    const elsewhere = fetched.filter((u) => !u.startsWith(issuer));
+    assert(elsewhere.length === 0, `fetched ${elsewhere.join(', ')}`);
+    assert(fetched.some((u) => u === `${issuer}/assets/tessera.css`), 'the stylesheet was not loaded');
+    assert(refused.length === 0, `the browser refused: ${refused.join('; ')}`);
+    assert((await page.$$eval('script', (s) => s.length)) === 0, 'a script element');
+    const color = await page.$eval('.method', (e) => getComputedStyle(e).fontWeight);
+    assert(color === '700', 'the stylesheet does not apply (CSP?)');
+  });
+
+  await check('/docs is keyboard-usable: the first Tab reaches the skip link', async () => {
+    await page.goto(`${issuer}/docs`);
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => document.activeElement.textContent);
+    assert(focused === 'Skip to the operations', `focused: ${focused}`);
+    await page.keyboard.press('Enter');
+    assert(page.url().endsWith('#content'), page.url());
+  });
+
+  // axe is injected as a script, which the pages' CSP forbids: those checks
+  // run in a context that bypasses it.
+  const audit = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+  const auditPage = await audit.newPage();
+  for (const scheme of ['light', 'dark']) {
+    await check(`/docs has no WCAG 2.1 AA violations (${scheme})`, async () => {
+      await auditPage.emulateMedia({ colorScheme: scheme });
+      await auditPage.goto(`${issuer}/docs`);
+      const found = await violations(auditPage);
+      assert(found.length === 0, found.join('; '));
+      if (scheme === 'dark') await screenshot(auditPage, 'docs-dark');
+    });
+  }
+
+  const admin = await api('/auth/login', {
+    method: 'POST',
+    json: { username: process.env.TESSERA_ADMIN_USERNAME, password: process.env.TESSERA_ADMIN_PASSWORD },
+  });
+  const client = await api('/admin/clients', {
+    method: 'POST',
+    token: admin.body.access_token,
+    json: {
+      name: 'Browser suite',
+      redirect_uris: ['http://127.0.0.1:9/callback'],
+      grant_types: ['authorization_code'],
+      scopes: ['openid', 'profile'],
+      confidential: false,
+    },
+  });
+  if (client.status !== 201) throw new Error(`registering the client: ${JSON.stringify(client.body)}`);
+  const authorize = new URL(`${issuer}/authorize`);
+  authorize.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: client.body.client.client_id,
+    redirect_uri: 'http://127.0.0.1:9/callback',
+    scope: 'openid profile',
+    state: 'xyz',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  }).toString();
+  const hosted = [
+    ['the login page', authorize.toString()],
+    ['an error page', `${issuer}/authorize?client_id=nobody`],
+  ];
+  for (const [name, url] of hosted) {
+    for (const scheme of ['light', 'dark']) {
+      await check(`${name} has no WCAG 2.1 AA violations (${scheme})`, async () => {
+        await auditPage.emulateMedia({ colorScheme: scheme });
+        await auditPage.goto(url);
+        const found = await violations(auditPage);
+        assert(found.length === 0, found.join('; '));
+        assert((await auditPage.title()) !== '', 'no title');
+        await screenshot(auditPage, `${name.replaceAll(' ', '-')}-${scheme}`);
+      });
+    }
+  }
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
