@@ -3,10 +3,10 @@
 
 use crate::config::Cidr;
 use crate::metrics::Metrics;
-use crate::openapi::Published;
 use crate::schemas::Schemas;
 use crate::subscribers::Subscribers;
-use std::sync::Arc;
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
 use tessera_core::Tessera;
 
 /// Shared application state: one reference-counted pointer, so the clone
@@ -46,4 +46,16 @@ pub struct Shared {
     pub subscribers: Arc<Subscribers>,
     /// The OpenAPI document and its reference page, once built.
     pub published: Published,
+}
+
+/// The OpenAPI document, serialized and as the `/docs` page (or why it
+/// could not be rendered), each kept once built (`openapi.rs` builds them).
+#[derive(Debug, Default)]
+pub struct Published {
+    /// The document.
+    pub document: OnceLock<Value>,
+    /// The document, serialized.
+    pub json: OnceLock<String>,
+    /// The reference page.
+    pub reference: OnceLock<Result<String, String>>,
 }

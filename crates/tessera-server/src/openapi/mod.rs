@@ -2,15 +2,22 @@
 //! completed by `contract.rs` with every refusal, parameter bound and form
 //! body. The request-body components are replaced by the very JSON Schemas
 //! the server validates with, so the document cannot drift from what is
-//! enforced. `reference.rs` renders it for people (`/docs`).
+//! enforced. `reference.rs` renders it for people; both are served from here
+//! (`/openapi.json`, `/docs`).
 
 mod contract;
 mod reference;
 
+use crate::error::ApiError;
+use crate::pages;
 use crate::routes::{auth, clients, events, keys, oauth, ops, sessions, sso, users};
 use crate::schemas::Schemas;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -88,34 +95,38 @@ pub fn document(schemas: &Schemas, issuer: &str) -> Value {
     doc
 }
 
-/// The document and its reference page, each built when first asked for
-/// (most processes never serve them) and then kept.
-#[derive(Debug, Default)]
-pub struct Published {
-    document: OnceLock<Value>,
-    json: OnceLock<String>,
-    reference: OnceLock<Result<String, String>>,
+/// `GET /openapi.json` — the document (described by hand in itself).
+pub async fn serve_document(State(state): State<AppState>) -> Response {
+    let json = state
+        .published
+        .json
+        .get_or_init(|| published(&state).to_string());
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        json.clone(),
+    )
+        .into_response()
 }
 
-impl Published {
-    /// The document.
-    pub fn document(&self, schemas: &Schemas, issuer: &str) -> &Value {
-        self.document.get_or_init(|| document(schemas, issuer))
+/// `GET /docs` — the document as a page for people.
+pub async fn serve_reference(State(state): State<AppState>) -> Response {
+    let page = state
+        .published
+        .reference
+        .get_or_init(|| reference::render(published(&state)).map_err(|e| e.to_string()));
+    match page {
+        Ok(html) => pages::html_response(StatusCode::OK, html.clone()),
+        Err(cause) => {
+            tracing::error!(%cause, "the API reference failed to render");
+            ApiError::internal("the API reference failed to render").into_response()
+        }
     }
+}
 
-    /// The document, serialized.
-    pub fn json(&self, schemas: &Schemas, issuer: &str) -> &str {
-        self.json
-            .get_or_init(|| self.document(schemas, issuer).to_string())
-    }
-
-    /// The reference page (`/docs`), or why it could not be rendered.
-    pub fn reference(&self, schemas: &Schemas, issuer: &str) -> Result<&str, &str> {
-        self.reference
-            .get_or_init(|| {
-                reference::render(self.document(schemas, issuer)).map_err(|e| e.to_string())
-            })
-            .as_deref()
-            .map_err(String::as_str)
-    }
+/// The document, built when first asked for (most processes never serve it).
+fn published(state: &AppState) -> &Value {
+    state
+        .published
+        .document
+        .get_or_init(|| document(&state.schemas, &state.tessera.settings().issuer))
 }

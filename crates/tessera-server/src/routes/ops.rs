@@ -1,44 +1,18 @@
-//! Operations: health, readiness, metrics, the OpenAPI document and its
-//! reference page, schemas and the audit log.
+//! Operations: health, readiness, metrics, schemas and the audit log.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
 use crate::extract::{Path, Query};
-use crate::pages;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_core::store::AuditQuery;
 use tessera_token::clock::rfc3339;
-
-/// `GET /openapi.json` — the contract (described by hand in the document).
-pub async fn openapi(State(state): State<AppState>) -> Response {
-    let json = state
-        .published
-        .json(&state.schemas, &state.tessera.settings().issuer);
-    (
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        json.to_owned(),
-    )
-        .into_response()
-}
-
-/// `GET /docs` — the contract as a page for people.
-pub async fn reference(State(state): State<AppState>) -> Response {
-    let issuer = &state.tessera.settings().issuer;
-    match state.published.reference(&state.schemas, issuer) {
-        Ok(html) => pages::html_response(StatusCode::OK, html.to_owned()),
-        Err(cause) => {
-            tracing::error!(%cause, "the API reference failed to render");
-            ApiError::internal("the API reference failed to render").into_response()
-        }
-    }
-}
 
 /// `GET /healthz`
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "the process is up")))]
