@@ -39,6 +39,8 @@ pub enum Ended {
     NoSession,
     /// Every session of the person.
     Everything,
+    /// Every session of the person but those of the browser they acted from.
+    AllOthers,
     /// A token session, by revoking its refresh token (RFC 7009).
     RefreshToken(Uuid),
     /// A browser's single sign-on session and what came through it.
@@ -328,6 +330,7 @@ impl AuditRecord {
                 Ended::Session(sid) => Some(json!({"sid": sid})),
                 Ended::NoSession => None,
                 Ended::Everything => Some(json!({"all": true})),
+                Ended::AllOthers => Some(json!({"all": true, "but": "this browser"})),
                 Ended::RefreshToken(sid) => Some(json!({"sid": sid, "revoked": "refresh_token"})),
                 Ended::BrowserSession(id) => Some(json!({"browser_session": id})),
             },

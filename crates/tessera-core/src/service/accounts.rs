@@ -1,7 +1,7 @@
 //! Accounts: registration, lookups, profile and role changes, passwords and
 //! deletion — each taking effect on live tokens.
 
-use super::{Caller, ClientInfo, Context, IssuedTokens, SessionGrant, Tessera};
+use super::{Caller, ClientInfo, Context, IssuedTokens, SessionGrant, Spare, Tessera};
 use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -340,7 +340,7 @@ impl Accounts<'_> {
         let disabled_now = store_changes.disabled == Some(true) && !before.disabled;
         let mut follow = FollowUp::default();
         if disabled_now {
-            follow.revoke_sessions = Some(self.session_revocation(None));
+            follow.revoke_sessions = Some(self.session_revocation(Spare::NOTHING));
         }
         if roles_changed || disabled_now {
             follow.revocations.push(self.cut_off(before.id));
@@ -403,6 +403,7 @@ impl Accounts<'_> {
         let system = Caller {
             user_id: Uuid::nil(),
             session_id: None,
+            browser_session_id: None,
             is_admin: true,
         };
         let changes = ProfileChanges {
@@ -473,7 +474,12 @@ impl Accounts<'_> {
             .check(&target.user.username, new_password)
             .map_err(|p| Error::password("/new_password", p))?;
         let hash = self.hasher.hash(SecretString::from(new_password)).await?;
-        let keep = if is_self { actor.session_id } else { None };
+        // One's own password change keeps the session (or browser) it came from.
+        let keep = if is_self {
+            Spare::caller(actor)
+        } else {
+            Spare::NOTHING
+        };
         let revoke = self.session_revocation(keep);
         let record = AuditRecord::PasswordChanged {
             actor: actor.user_id,
@@ -513,7 +519,7 @@ impl Accounts<'_> {
         };
         let entry = self.audit(record, client);
         let follow = FollowUp {
-            revoke_sessions: Some(self.session_revocation(None)),
+            revoke_sessions: Some(self.session_revocation(Spare::NOTHING)),
             revocations: vec![self.cut_off(target.id)],
             audit: vec![entry],
         };

@@ -58,10 +58,11 @@ impl Context {
     }
 
     /// Revoking sessions now, remembered until their access tokens expire.
-    pub(super) fn session_revocation(&self, except: Option<Uuid>) -> SessionRevocation {
+    pub(super) fn session_revocation(&self, spare: Spare) -> SessionRevocation {
         let now = self.now();
         SessionRevocation {
-            except,
+            except: spare.session,
+            except_browser: spare.browser,
             now,
             until: self.revocation_horizon(now),
         }
@@ -123,14 +124,15 @@ impl Context {
         Ok(revoked)
     }
 
-    /// Revokes a user's sessions (but `except`), recording `audit` with it.
+    /// Revokes a user's sessions (but those `spare` names), recording
+    /// `audit` with it.
     pub(super) async fn revoke_user_sessions(
         &self,
         user_id: Uuid,
-        except: Option<Uuid>,
+        spare: Spare,
         audit: &[AuditEntry],
     ) -> Result<()> {
-        let revoke = self.session_revocation(except);
+        let revoke = self.session_revocation(spare);
         let until = revoke.until;
         let revoked = self
             .store
@@ -141,5 +143,32 @@ impl Context {
             self.revocations.apply(&Revocation::session(s.id, until));
         }
         Ok(())
+    }
+}
+
+/// The sessions a revocation of "all of a user's sessions" leaves alone: the
+/// caller's own session, and the browser (with what came through it) a
+/// person acts from on Tessera's pages.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Spare {
+    /// A session.
+    pub(super) session: Option<Uuid>,
+    /// A browser session and its sessions.
+    pub(super) browser: Option<Uuid>,
+}
+
+impl Spare {
+    /// Nothing: every session ends.
+    pub(super) const NOTHING: Spare = Spare {
+        session: None,
+        browser: None,
+    };
+
+    /// What `caller` acts from.
+    pub(super) fn caller(caller: &super::Caller) -> Spare {
+        Spare {
+            session: caller.session_id,
+            browser: caller.browser_session_id,
+        }
     }
 }

@@ -33,6 +33,7 @@ mod token_endpoints;
 pub use accounts::{Accounts, NewAccount, Page, ProfileChanges};
 pub use clients::{ClientAuthentication, Clients, NewClient};
 pub use context::Context;
+use context::Spare;
 pub use events::{EventHub, Events, SUBSCRIBER_QUEUE};
 pub use grants::{Grants, ID_TOKEN_TYP, OAuthTokens};
 pub use keys::{KeyInfo, Keys};
@@ -63,6 +64,9 @@ pub struct Caller {
     pub user_id: Uuid,
     /// The session the token belongs to.
     pub session_id: Option<Uuid>,
+    /// The browser session of a person acting on Tessera's pages; the
+    /// sessions of that browser are theirs as much as `session_id`.
+    pub browser_session_id: Option<Uuid>,
     /// Whether the token carries the `admin` role and may use it (a token
     /// issued to an OAuth client needs scope `tessera:admin` as well).
     pub is_admin: bool,
@@ -77,6 +81,7 @@ impl Caller {
         Some(Caller {
             user_id: Uuid::parse_str(&claims.sub).ok()?,
             session_id: claims.sid.as_deref().and_then(|s| Uuid::parse_str(s).ok()),
+            browser_session_id: None,
             is_admin: claims.has_role(ROLE_ADMIN) && access == ApiAccess::Admin,
         })
     }

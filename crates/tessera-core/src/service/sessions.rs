@@ -2,7 +2,7 @@
 //! with its grace window and reuse detection, logout, access-token
 //! verification, and a person's list of sessions.
 
-use super::{Caller, ClientInfo, Context, Tessera};
+use super::{Caller, ClientInfo, Context, Spare, Tessera};
 use crate::audit::{AuditRecord, Ended};
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
@@ -416,7 +416,7 @@ impl Sessions<'_> {
             },
             client,
         );
-        self.revoke_user_sessions(caller.user_id, None, &[entry])
+        self.revoke_user_sessions(caller.user_id, Spare::NOTHING, &[entry])
             .await?;
         Ok(())
     }
@@ -451,7 +451,28 @@ impl Sessions<'_> {
             ended: Ended::Session(session_id),
         };
         let entry = self.audit(record, client);
-        self.revoke_session_now(session_id, entry).await?;
-        Ok(())
+        match session.browser_session_id {
+            // A browser's own session: the browser is signed out, with
+            // everything that came through it.
+            Some(browser) if session.client_id.is_none() => {
+                self.tessera.sso().end_browser_session(browser, entry).await
+            }
+            _ => self.revoke_session_now(session_id, entry).await.map(|_| ()),
+        }
+    }
+
+    /// Ends every session of the caller but those of the browser (or the
+    /// session) they act from.
+    pub async fn end_other_sessions(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {
+        let entry = self.audit(
+            AuditRecord::Logout {
+                actor: caller.user_id,
+                user: caller.user_id,
+                ended: Ended::AllOthers,
+            },
+            client,
+        );
+        self.revoke_user_sessions(caller.user_id, Spare::caller(caller), &[entry])
+            .await
     }
 }

@@ -3,7 +3,7 @@
 //! authorization codes, and RP-initiated logout.
 
 use super::grants::ID_TOKEN_TYP;
-use super::{ClientInfo, Context, Tessera};
+use super::{ClientInfo, Context, SessionGrant, Tessera};
 use crate::audit::{AuditRecord, Ended};
 use crate::error::{Error, Result};
 use crate::model::User;
@@ -12,7 +12,7 @@ use crate::oauth::{
     is_valid_code_challenge,
 };
 use crate::settings::ms;
-use crate::store::{AuthorizationCode, BrowserSession, NewBrowserSession};
+use crate::store::{AuditEntry, AuthorizationCode, BrowserSession, NewBrowserSession};
 use serde::Deserialize;
 use serde_json::Value;
 use tessera_token::crypto::{b64url, b64url_decode, random_bytes, sha256};
@@ -321,11 +321,23 @@ impl Sso<'_> {
                 .refresh_ttl
                 .min(self.settings.session_max_age))),
         };
+        // The browser appears among the person's sessions as a session of
+        // its own, created with it and ended with it.
+        let (device, _) = self.tessera.sessions().new_session(
+            user.id,
+            client,
+            SessionGrant {
+                browser_session_id: Some(session.id),
+                auth_time: Some(now),
+                ..SessionGrant::default()
+            },
+        );
         self.store
             .insert_browser_session(
                 &NewBrowserSession {
                     session: session.clone(),
                     token_hash: sha256(cookie.as_bytes()),
+                    device: Some(device),
                 },
                 &[entry(session.id)],
             )
@@ -382,17 +394,23 @@ impl Sso<'_> {
 
     /// Ends a browser session and every token session issued through it.
     pub async fn sso_sign_out(&self, browser: &BrowserSession, client: &ClientInfo) -> Result<()> {
-        let now = self.now();
-        let until = self.revocation_horizon(now);
         let record = AuditRecord::Logout {
             actor: browser.user_id,
             user: browser.user_id,
             ended: Ended::BrowserSession(browser.id),
         };
         let entry = self.audit(record, client);
+        self.end_browser_session(browser.id, entry).await
+    }
+
+    /// Ends browser session `id` and every token session that came through
+    /// it, recording `entry`.
+    pub(super) async fn end_browser_session(&self, id: Uuid, entry: AuditEntry) -> Result<()> {
+        let now = self.now();
+        let until = self.revocation_horizon(now);
         let ended = self
             .store
-            .end_browser_session(browser.id, now, until, &[entry])
+            .end_browser_session(id, now, until, &[entry])
             .await?;
         self.events_written();
         for s in ended {

@@ -35,6 +35,11 @@ pub struct NewBrowserSession {
     pub session: BrowserSession,
     /// SHA-256 of the cookie's value.
     pub token_hash: [u8; 32],
+    /// The browser's own session, inserted with it: how the browser appears
+    /// among the person's sessions (no client, `browser_session_id` this
+    /// one, a refresh token nobody holds). Ending it ends the browser
+    /// session.
+    pub device: Option<NewSession>,
 }
 
 /// An authorization code's grant: what redeeming it gives, and to whom.
@@ -381,6 +386,9 @@ impl OAuthStore for SqlStore {
             .bind(n.session.expires_at),
         )
         .await?;
+        if let Some(device) = &n.device {
+            insert_session(&mut tx, device).await?;
+        }
         append_audit(&mut tx, audit).await?;
         tx.commit().await
     }

@@ -138,6 +138,9 @@ impl std::fmt::Debug for StoredKey {
 pub struct SessionRevocation {
     /// A session to spare (the caller's own).
     pub except: Option<Uuid>,
+    /// A browser session to spare, with every session that came through it
+    /// (the browser a person acts from on Tessera's pages).
+    pub except_browser: Option<Uuid>,
     /// Now.
     pub now: Millis,
     /// Until when the revocations must be remembered.

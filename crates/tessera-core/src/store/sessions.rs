@@ -47,6 +47,9 @@ pub trait SessionStore: Send + Sync {
         until: Millis,
         audit: &[AuditEntry],
     ) -> StoreResult<Option<Session>>;
+    /// Notes that the browser of browser session `browser` was used at
+    /// `now`: its own session's `last_used_at` moves, at most once a minute.
+    async fn touch_browser(&self, browser: Uuid, now: Millis) -> StoreResult<()>;
     /// Revokes a user's live sessions (but `revoke.except`) and records `audit`;
     /// returns those revoked.
     async fn revoke_user_sessions(
@@ -134,22 +137,24 @@ pub(crate) async fn revoke_user_sessions(
                 "UPDATE sessions SET revoked_at = $3 \
                  WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 \
                    AND ($2 IS NULL OR id <> $2) \
+                   AND ($4 IS NULL OR browser_session_id IS NULL OR browser_session_id <> $4) \
                  RETURNING ",
                 session_columns!()
             ))
             .bind(user_id)
             .bind(r.except)
-            .bind(r.now),
+            .bind(r.now)
+            .bind(r.except_browser),
         )
         .await?;
     let revoked = sessions(rows)?;
     // Single sign-on in browsers ends with the sessions.
     tx.execute(
-        sql(
-            "UPDATE browser_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        )
+        sql("UPDATE browser_sessions SET revoked_at = $2 \
+             WHERE user_id = $1 AND revoked_at IS NULL AND ($3 IS NULL OR id <> $3)")
         .bind(user_id)
-        .bind(r.now),
+        .bind(r.now)
+        .bind(r.except_browser),
     )
     .await?;
     record_revoked(tx, &revoked, r.now, r.until).await?;
@@ -199,6 +204,32 @@ impl SessionStore for SqlStore {
         let mut tx = self.begin_write().await?;
         insert_session(&mut tx, n).await?;
         append_audit(&mut tx, audit).await?;
+        tx.commit().await
+    }
+
+    async fn touch_browser(&self, browser: Uuid, now: Millis) -> StoreResult<()> {
+        // Most page loads find it fresh, and need no write.
+        let last: Option<(i64,)> = self
+            .db
+            .fetch_optional(
+                sql("SELECT last_used_at FROM sessions \
+                     WHERE browser_session_id = $1 AND client_id IS NULL AND revoked_at IS NULL")
+                .bind(browser),
+            )
+            .await?;
+        if last.is_none_or(|(at,)| at >= now.saturating_sub(60_000)) {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        tx.execute(
+            sql("UPDATE sessions SET last_used_at = $2 \
+                 WHERE browser_session_id = $1 AND client_id IS NULL AND revoked_at IS NULL \
+                   AND last_used_at < $3")
+            .bind(browser)
+            .bind(now)
+            .bind(now.saturating_sub(60_000)),
+        )
+        .await?;
         tx.commit().await
     }
 

@@ -89,6 +89,7 @@ async fn revoke_user_sessions_spares_the_exception_and_other_users(store: Arc<dy
             nick,
             &SessionRevocation {
                 except: Some(keep.id),
+                except_browser: None,
                 now: NOW + 10,
                 until,
             },
@@ -130,6 +131,7 @@ async fn revoke_user_sessions_spares_the_exception_and_other_users(store: Arc<dy
             nick,
             &SessionRevocation {
                 except: None,
+                except_browser: None,
                 now: NOW + 20,
                 until,
             },
@@ -149,6 +151,7 @@ async fn revoke_user_sessions_spares_the_exception_and_other_users(store: Arc<dy
                 nick,
                 &SessionRevocation {
                     except: None,
+                    except_browser: None,
                     now: NOW + 30,
                     until
                 },

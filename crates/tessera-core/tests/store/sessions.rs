@@ -421,6 +421,7 @@ async fn insert_session_and_revoke_user_sessions_record_their_audit(store: Arc<d
             cleo,
             &SessionRevocation {
                 except: None,
+                except_browser: None,
                 now: NOW + 2,
                 until: NOW + DAY,
             },

@@ -52,6 +52,7 @@ async fn add_browser_session_until(
             &NewBrowserSession {
                 session: session.clone(),
                 token_hash,
+                device: None,
             },
             &[],
         )
@@ -93,6 +94,7 @@ async fn a_browser_session_is_found_by_its_cookie_hash_only_while_live(store: Ar
             &NewBrowserSession {
                 session: session.clone(),
                 token_hash: hash,
+                device: None,
             },
             std::slice::from_ref(&login),
         )
@@ -268,6 +270,7 @@ async fn revoke_user_sessions_also_ends_the_users_browser_sessions(store: Arc<dy
             pat,
             &SessionRevocation {
                 except: Some(keep.id),
+                except_browser: None,
                 now: NOW + 10,
                 until: NOW + DAY,
             },

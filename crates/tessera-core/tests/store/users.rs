@@ -448,6 +448,7 @@ async fn update_user_applies_its_follow_up_only_when_the_change_goes_through(
     let follow = FollowUp {
         revoke_sessions: Some(SessionRevocation {
             except: None,
+            except_browser: None,
             now: NOW + 10,
             until,
         }),
@@ -534,6 +535,7 @@ async fn delete_user_revokes_sessions_before_the_cascade_and_records_audit_or_no
     let follow_for = |id: Uuid| FollowUp {
         revoke_sessions: Some(SessionRevocation {
             except: None,
+            except_browser: None,
             now: NOW + 10,
             until,
         }),
@@ -606,6 +608,7 @@ async fn change_password_revokes_all_but_the_exception_and_records_audit(store: 
     let until = NOW + DAY;
     let revoke = SessionRevocation {
         except: Some(keep.id),
+        except_browser: None,
         now: NOW + 10,
         until,
     };
@@ -658,6 +661,7 @@ async fn change_password_revokes_all_but_the_exception_and_records_audit(store: 
                 "$argon2id$x",
                 &SessionRevocation {
                     except: None,
+                    except_browser: None,
                     now: NOW + 20,
                     until,
                 },

@@ -37,6 +37,18 @@ async fn logout_with_an_id_token_hint_ends_the_browser_session_and_every_token_s
     let cookie = browser.cookie("tessera_session").unwrap().to_owned();
     let elsewhere = app.login("alice", PASSWORD).await;
     let mut ws = subscribe(&app, &elsewhere.access).await;
+    // The browser is one of alice's sessions too, besides what came through it.
+    let sessions = json_body(
+        app.get("/users/alice/sessions", Some(&elsewhere.access))
+            .await,
+    )
+    .await;
+    let listed: Vec<String> = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
 
     let r = browser
         .get(&logout_path(&[
@@ -70,7 +82,7 @@ async fn logout_with_an_id_token_hint_ends_the_browser_session_and_every_token_s
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
     // Subscribers learn of it at once.
     let mut revoked = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let event = next_event(&mut ws).await;
         assert_eq!(event["type"], "session.revoked");
         revoked.push(event["sid"].as_str().unwrap().to_owned());
@@ -85,6 +97,20 @@ async fn logout_with_an_id_token_hint_ends_the_browser_session_and_every_token_s
                 .to_owned()
         })
         .collect();
+    // The third is the browser's own session, one of alice's listed ones.
+    let own: Vec<String> = revoked
+        .iter()
+        .filter(|id| !expected.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(own.len(), 1, "{revoked:?}");
+    assert!(listed.contains(&own[0]), "{revoked:?} {listed:?}");
+    let elsewhere_sid = claims_of(&elsewhere.access)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(own[0], elsewhere_sid);
+    expected.extend(own);
     expected.sort();
     assert_eq!(revoked, expected);
     // The session ended on the server, not only in this browser.
@@ -467,4 +493,47 @@ async fn another_person_signing_in_on_the_same_browser_ends_the_previous_persons
         claims_of(str_of(&bob_tokens, "access_token"))["username"],
         "bob"
     );
+}
+
+#[tokio::test]
+async fn ending_the_browsers_own_session_signs_that_browser_out_everywhere() {
+    let (app, _root, photos) = sso_setup().await;
+    let phone = app.login("alice", PASSWORD).await;
+    let ids = |listed: Value| -> Vec<String> {
+        listed["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before = ids(json_body(app.get("/users/alice/sessions", Some(&phone.access)).await).await);
+    let mut browser = Browser::new(&app);
+    let photo_tokens = signed_in(&app, &mut browser, &photos).await;
+    let photo_sid = claims_of(str_of(&photo_tokens, "access_token"))["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // From her phone, alice finds the browser among her sessions: new since
+    // it signed in, and not the application's.
+    let after = ids(json_body(app.get("/users/alice/sessions", Some(&phone.access)).await).await);
+    let new: Vec<&String> = after
+        .iter()
+        .filter(|id| !before.contains(id) && **id != photo_sid)
+        .collect();
+    assert_eq!(new.len(), 1, "{after:?}");
+    let browser_sid = new[0].clone();
+
+    let r = app
+        .delete(&format!("/sessions/{browser_sid}"), Some(&phone.access))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    // The browser is signed out, and what came through it ended with it.
+    assert!(!is_signed_in(&mut browser, &photos).await);
+    assert_eq!(
+        token_status(&app, str_of(&photo_tokens, "access_token")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(token_status(&app, &phone.access).await, StatusCode::OK);
 }
