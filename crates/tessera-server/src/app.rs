@@ -3,7 +3,9 @@
 
 use crate::error::ApiError;
 use crate::observe::ObserveLayer;
-use crate::routes::{assets, auth, clients, events, keys, oauth, ops, sessions, sso, users};
+use crate::routes::{
+    account, assets, auth, clients, events, keys, oauth, ops, sessions, sign_in, sso, users,
+};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -54,6 +56,23 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         )
         .route("/assets/tessera.css", get(assets::stylesheet))
         .route("/assets/tessera.svg", get(assets::icon))
+        .route("/assets/logo", get(assets::logo))
+        .route("/", get(sign_in::home))
+        .route("/login", get(sign_in::login).post(sign_in::submit_login))
+        .route(
+            "/register",
+            get(sign_in::register).post(sign_in::submit_register),
+        )
+        .route("/account", get(account::profile))
+        .route("/account/profile", post(account::save_profile))
+        .route("/account/password", post(account::change_password))
+        .route("/account/sessions", get(account::sessions))
+        .route("/account/sessions/end", post(account::end_session))
+        .route(
+            "/account/sessions/end-others",
+            post(account::end_other_sessions),
+        )
+        .route("/account/sign-out", post(sign_in::sign_out))
         .route(
             "/admin/clients",
             get(clients::list_clients).post(clients::create_client),

@@ -19,6 +19,7 @@
 //! - [`subscribers`]: the `/events` subscription slots and waiting room.
 
 pub mod app;
+pub mod browser;
 pub mod config;
 pub mod error;
 pub mod extract;

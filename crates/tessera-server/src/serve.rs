@@ -76,6 +76,7 @@ pub fn app_state(config: &Config, tessera: Arc<Tessera>) -> Result<AppState, Ser
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         subscribers: Subscribers::new(config.limits.max_connections),
         published: Default::default(),
+        site: config.site.clone(),
     }))
 }
 

@@ -3,6 +3,7 @@
 
 use crate::config::Cidr;
 use crate::metrics::Metrics;
+use crate::pages::Site;
 use crate::schemas::Schemas;
 use crate::subscribers::Subscribers;
 use serde_json::Value;
@@ -46,6 +47,8 @@ pub struct Shared {
     pub subscribers: Arc<Subscribers>,
     /// The OpenAPI document and its reference page, once built.
     pub published: Published,
+    /// What the pages show of the deployment, and how they behave.
+    pub site: Site,
 }
 
 /// The OpenAPI document, serialized and as the `/docs` page (or why it

@@ -8,7 +8,9 @@ use crate::model::{
     ROLE_ADMIN, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
 };
 use crate::secret::{ExposeSecret, SecretString};
-use crate::store::{FollowUp, Guarded, NewSession, NewUser, Revocation, StoreError, UserChanges};
+use crate::store::{
+    BrowserSession, FollowUp, Guarded, NewSession, NewUser, Revocation, StoreError, UserChanges,
+};
 use uuid::Uuid;
 
 /// The longest first or last name, in characters.
@@ -140,7 +142,14 @@ impl Accounts<'_> {
             roles: Vec::new(),
             ..account
         };
-        let (user, session) = self.insert_account(account, None, client, true).await?;
+        let (user, session) = self
+            .insert_account(
+                account,
+                None,
+                client,
+                Creation::Registered { with_session: true },
+            )
+            .await?;
         let (session, refresh_token) =
             session.ok_or_else(|| Error::Internal("registration without a session".into()))?;
         self.tessera
@@ -155,18 +164,60 @@ impl Accounts<'_> {
         actor: Option<Uuid>,
         client: &ClientInfo,
     ) -> Result<User> {
-        Ok(self.insert_account(account, actor, client, false).await?.0)
+        Ok(self
+            .insert_account(account, actor, client, Creation::ByAdmin)
+            .await?
+            .0)
+    }
+
+    /// Self-registration on Tessera's sign-up page: creates a `user` account
+    /// and signs the browser in (no token session of its own beyond the
+    /// browser's). The browser session and the cookie value that names it.
+    #[tracing::instrument(skip_all)]
+    pub async fn register_in_browser(
+        &self,
+        account: NewAccount,
+        client: &ClientInfo,
+    ) -> Result<(BrowserSession, User, String)> {
+        if !self.settings.allow_registration {
+            return Err(Error::RegistrationDisabled);
+        }
+        self.tessera
+            .throttle()
+            .check_registration_rate(client)
+            .await?;
+        let account = NewAccount {
+            roles: Vec::new(),
+            ..account
+        };
+        let (user, _) = self
+            .insert_account(
+                account,
+                None,
+                client,
+                Creation::Registered {
+                    with_session: false,
+                },
+            )
+            .await?;
+        let (browser, cookie) = self
+            .tessera
+            .sso()
+            .start_browser_session(&user, client, |_| Vec::new())
+            .await?;
+        Ok((browser, user, cookie))
     }
 
     /// Validates, hashes and stores an account — with its first session when
-    /// `with_session` (registration) — and the audit entry, in one transaction.
+    /// a registration asks for one — and the audit entry, in one transaction.
     async fn insert_account(
         &self,
         account: NewAccount,
         actor: Option<Uuid>,
         client: &ClientInfo,
-        with_session: bool,
+        creation: Creation,
     ) -> Result<(User, Option<(NewSession, String)>)> {
+        let with_session = matches!(creation, Creation::Registered { with_session: true });
         if !is_valid_username(&account.username) {
             return Err(Error::invalid(
                 "/username",
@@ -199,7 +250,7 @@ impl Accounts<'_> {
                 .sessions()
                 .new_session(id, client, SessionGrant::default())
         });
-        let record = if with_session {
+        let record = if let Creation::Registered { .. } = creation {
             AuditRecord::Registered {
                 user: id,
                 username: account.username.clone(),
@@ -534,4 +585,13 @@ impl Accounts<'_> {
         self.reload_revocations().await?;
         Ok(deleted)
     }
+}
+
+/// How an account comes to be.
+#[derive(Debug, Clone, Copy)]
+enum Creation {
+    /// The person registered; `with_session`: logged in with tokens.
+    Registered { with_session: bool },
+    /// An administrator or the command line created it.
+    ByAdmin,
 }

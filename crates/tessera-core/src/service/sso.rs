@@ -311,6 +311,22 @@ impl Sso<'_> {
         if let Some(previous) = current.filter(|b| b.user_id != user.id) {
             self.sso_sign_out(previous, client).await?;
         }
+        let (session, cookie) = self
+            .start_browser_session(&user, client, |id| vec![entry(id)])
+            .await?;
+        Ok((session, user, Some(cookie)))
+    }
+
+    /// Starts a browser session for `user`, with the browser's own session
+    /// among theirs, recording what `audit` makes of its id: the session and
+    /// the cookie value that names it.
+    pub(super) async fn start_browser_session(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        audit: impl FnOnce(Uuid) -> Vec<AuditEntry>,
+    ) -> Result<(BrowserSession, String)> {
+        let now = self.now();
         let cookie = b64url(random_bytes::<32>());
         let session = BrowserSession {
             id: Uuid::new_v4(),
@@ -339,11 +355,17 @@ impl Sso<'_> {
                     token_hash: sha256(cookie.as_bytes()),
                     device: Some(device),
                 },
-                &[entry(session.id)],
+                &audit(session.id),
             )
             .await?;
         self.events_written();
-        Ok((session, user, Some(cookie)))
+        Ok((session, cookie))
+    }
+
+    /// Notes that a browser session's browser was used now (its own
+    /// session's "last used"; at most one write a minute).
+    pub async fn browser_seen(&self, browser: &BrowserSession) -> Result<()> {
+        Ok(self.store.touch_browser(browser.id, self.now()).await?)
     }
 
     /// The live browser session a cookie names, with its (enabled) user.

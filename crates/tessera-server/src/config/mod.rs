@@ -83,6 +83,8 @@ pub struct Config {
     pub log: String,
     /// JSON log lines.
     pub log_json: bool,
+    /// What the pages show of the deployment, and how they behave.
+    pub site: crate::pages::Site,
 }
 
 impl std::fmt::Debug for Config {
@@ -101,6 +103,7 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("log", &self.log)
             .field("log_json", &self.log_json)
+            .field("site", &self.site)
             .finish()
     }
 }
@@ -231,6 +234,11 @@ impl Config {
             cors_origins: v.cors_origins.0,
             log: v.log,
             log_json: v.log_format.json,
+            site: crate::pages::Site {
+                name: v.display_name.0,
+                logo: v.logo.map(|l| l.0),
+                console_reauth: v.console_reauth.0,
+            },
         })
     }
 

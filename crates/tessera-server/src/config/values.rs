@@ -302,3 +302,67 @@ impl std::fmt::Debug for SecretText {
         f.write_str("<redacted>")
     }
 }
+
+/// The deployment's name: 1 to 60 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct DisplayName(pub String);
+
+impl TryFrom<String> for DisplayName {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let name = text.trim();
+        if name.is_empty() || name.chars().count() > 60 {
+            return Err("must be 1 to 60 characters".to_owned());
+        }
+        if name.chars().any(char::is_control) {
+            return Err("must not contain control characters".to_owned());
+        }
+        Ok(DisplayName(name.to_owned()))
+    }
+}
+
+/// The largest logo file.
+const MAX_LOGO_BYTES: u64 = 512 * 1024;
+
+/// An image file, read once at start-up: PNG, SVG, JPEG, WebP, GIF or ICO,
+/// at most 512 KiB.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct LogoFile(pub crate::pages::Logo);
+
+impl TryFrom<String> for LogoFile {
+    type Error = String;
+
+    fn try_from(path: String) -> Result<Self, String> {
+        let extension = std::path::Path::new(&path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let content_type = match extension.as_deref() {
+            Some("png") => "image/png",
+            Some("svg") => "image/svg+xml",
+            Some("jpg" | "jpeg") => "image/jpeg",
+            Some("webp") => "image/webp",
+            Some("gif") => "image/gif",
+            Some("ico") => "image/x-icon",
+            _ => {
+                return Err(format!(
+                    "{path}: not a .png, .svg, .jpg, .webp, .gif or .ico file"
+                ));
+            }
+        };
+        let size = std::fs::metadata(&path)
+            .map_err(|e| format!("{path}: {e}"))?
+            .len();
+        if size > MAX_LOGO_BYTES {
+            return Err(format!("{path}: larger than 512 KiB"));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+        Ok(LogoFile(crate::pages::Logo {
+            bytes: bytes.into(),
+            content_type,
+        }))
+    }
+}

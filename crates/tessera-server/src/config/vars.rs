@@ -3,8 +3,8 @@
 //! field here with its doc line, and its default below.
 
 use super::values::{
-    Alg, AnyDuration, Bind, Bounded, Cidrs, DatabaseUrl, ForeverOrDuration, HttpUrl, LogFormat,
-    MasterKey, OffOrDuration, Origins, Positive, Rate, SecretText, Switch,
+    Alg, AnyDuration, Bind, Bounded, Cidrs, DatabaseUrl, DisplayName, ForeverOrDuration, HttpUrl,
+    LogFormat, LogoFile, MasterKey, OffOrDuration, Origins, Positive, Rate, SecretText, Switch,
 };
 use serde::Deserialize;
 
@@ -70,6 +70,12 @@ pub(super) struct Vars {
     pub header_timeout: Positive,
     /// `TESSERA_REQUEST_TIMEOUT`: how long a request may take.
     pub request_timeout: Positive,
+    /// `TESSERA_DISPLAY_NAME`: the deployment's name, on every page.
+    pub display_name: DisplayName,
+    /// `TESSERA_LOGO`: an image file shown on every page.
+    pub logo: Option<LogoFile>,
+    /// `TESSERA_CONSOLE_REAUTH`: how recent a sign-in console changes need.
+    pub console_reauth: Positive,
 }
 
 /// A default, written as the variable would be.
@@ -113,6 +119,9 @@ impl Default for Vars {
             max_connections: default("16384"),
             header_timeout: default("10s"),
             request_timeout: default("30s"),
+            display_name: default("Tessera"),
+            logo: None,
+            console_reauth: default("15m"),
         }
     }
 }

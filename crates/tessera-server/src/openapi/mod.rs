@@ -110,10 +110,9 @@ pub async fn serve_document(State(state): State<AppState>) -> Response {
 
 /// `GET /docs` — the document as a page for people.
 pub async fn serve_reference(State(state): State<AppState>) -> Response {
-    let page = state
-        .published
-        .reference
-        .get_or_init(|| reference::render(published(&state)).map_err(|e| e.to_string()));
+    let page = state.published.reference.get_or_init(|| {
+        reference::render(published(&state), &state.site).map_err(|e| e.to_string())
+    });
     match page {
         Ok(html) => pages::html_response(StatusCode::OK, html.clone()),
         Err(cause) => {

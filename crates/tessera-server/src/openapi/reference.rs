@@ -3,6 +3,7 @@
 //! from elsewhere: no script, no font, no CDN; the pages' stylesheet and
 //! CSP apply, so it works offline and behind any firewall.
 
+use crate::pages::Site;
 use askama::Template;
 use serde_json::{Map, Value};
 
@@ -59,7 +60,8 @@ struct Component {
 
 #[derive(Template)]
 #[template(path = "reference.html")]
-struct ReferencePage {
+struct ReferencePage<'a> {
+    site: &'a Site,
     title: String,
     version: String,
     description: String,
@@ -171,7 +173,7 @@ fn operation(path: &str, method: &str, op: &Value) -> Operation {
 }
 
 /// The page, from the document.
-pub(super) fn render(doc: &Value) -> Result<String, askama::Error> {
+pub(super) fn render(doc: &Value, site: &Site) -> Result<String, askama::Error> {
     let empty = Map::new();
     let paths = doc["paths"].as_object().unwrap_or(&empty);
     let mut sections: Vec<Section> = doc["tags"]
@@ -220,6 +222,7 @@ pub(super) fn render(doc: &Value) -> Result<String, askama::Error> {
         })
         .collect();
     ReferencePage {
+        site,
         title: text(&doc["info"]["title"]),
         version: text(&doc["info"]["version"]),
         description: text(&doc["info"]["description"]),
@@ -260,7 +263,7 @@ mod tests {
             },
             "components": {"schemas": {"Thing": {"type": "object"}}},
         });
-        let html = render(&doc).unwrap();
+        let html = render(&doc, &Site::default()).unwrap();
         let b = html.find("id=\"section-b\"").unwrap();
         let a = html.find("id=\"section-a\"").unwrap();
         assert!(b < a, "the tags' order");

@@ -1,6 +1,10 @@
 //! What the pages load from Tessera itself (never from elsewhere): the
-//! stylesheet and the icon, compiled into the binary.
+//! stylesheet and the icon, compiled into the binary, and the deployment's
+//! logo.
 
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 /// The pages' stylesheet.
@@ -28,4 +32,24 @@ pub async fn stylesheet() -> Response {
 /// `GET /assets/tessera.svg` — the pages' icon.
 pub async fn icon() -> Response {
     asset("image/svg+xml", ICON)
+}
+
+/// `GET /assets/logo` — the deployment's logo (`TESSERA_LOGO`). Its own CSP
+/// keeps an SVG logo opened on its own from running anything.
+pub async fn logo(State(state): State<AppState>) -> Response {
+    let Some(logo) = &state.site.logo else {
+        return ApiError::NotFound.into_response();
+    };
+    (
+        [
+            ("content-type", logo.content_type),
+            ("cache-control", "public, max-age=86400"),
+            (
+                "content-security-policy",
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        logo.bytes.clone(),
+    )
+        .into_response()
 }

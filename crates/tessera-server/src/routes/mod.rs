@@ -1,5 +1,6 @@
 //! Handlers, one module per resource; `app.rs` holds the route table.
 
+pub mod account;
 pub mod assets;
 pub mod auth;
 pub mod clients;
@@ -8,6 +9,7 @@ pub mod keys;
 pub mod oauth;
 pub mod ops;
 pub mod sessions;
+pub mod sign_in;
 pub mod sso;
 pub mod users;
 

@@ -292,7 +292,7 @@ async fn unknown_paths_are_404_in_the_error_shape() {
         (Method::POST, "/auth/nope"),
         (Method::GET, "/users/alice/nope"),
         (Method::GET, "/.well-known/nope"),
-        (Method::DELETE, "/"),
+        (Method::DELETE, "/nope/nope"),
     ] {
         let r = app.send(method, path, Some(&alice.access), None).await;
         assert_error(r, StatusCode::NOT_FOUND, "not_found").await;

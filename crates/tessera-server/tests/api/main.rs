@@ -14,6 +14,7 @@ mod events;
 mod hostile;
 mod keys;
 mod oauth;
+mod pages;
 mod postgres;
 mod refresh;
 mod rejections;

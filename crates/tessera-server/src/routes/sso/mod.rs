@@ -1,17 +1,18 @@
 //! Single sign-on in the browser: `GET /authorize` (the hosted login page,
 //! the consent page, or straight back with a code when the browser is
 //! signed in) and `POST /authorize` (the login and consent forms); the
-//! cookies and CSRF check are `browser.rs`'s, RP-initiated logout
+//! cookies and CSRF check are `crate::browser`'s, RP-initiated logout
 //! `sign_out.rs`'s.
 
-mod browser;
 pub mod sign_out;
 
-pub use browser::{CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE, csrf_cookie, session_cookie};
-use browser::{PageForm, browser_session, cookie, csrf_ok, set_cookie};
+pub use crate::browser::{CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE, csrf_cookie, session_cookie};
+use crate::browser::{
+    PageForm, RETURN_TO, browser_session, cookie, csrf_ok, encode, page_failure, set_cookie,
+};
 
 use crate::extract::Client;
-use crate::pages::{self, Hidden};
+use crate::pages::{self, Hidden, LoginForm, Site};
 use crate::routes::oauth::OAuthForm;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
@@ -38,9 +39,10 @@ const REQUEST_FIELDS: [&str; 10] = [
     "response_mode",
 ];
 /// A 303 to `uri` with `params` added to its query.
-pub(super) fn redirect_to(uri: &str, params: &[(&str, &str)]) -> Response {
+pub(super) fn redirect_to(site: &Site, uri: &str, params: &[(&str, &str)]) -> Response {
     let Ok(mut url) = url::Url::parse(uri) else {
         return pages::message(
+            site,
             StatusCode::BAD_REQUEST,
             "Cannot continue",
             "The redirect address is not valid.",
@@ -60,16 +62,6 @@ pub(super) fn redirect_to(uri: &str, params: &[(&str, &str)]) -> Response {
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// The page for an internal failure; the cause is logged, never shown.
-pub(super) fn failure(e: &Error) -> Response {
-    tracing::error!(cause = %e, "internal error on a hosted page");
-    pages::message(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "Please try again in a moment.",
-    )
 }
 
 fn request_from(form: &OAuthForm) -> AuthorizationRequest {
@@ -93,6 +85,7 @@ fn request_from(form: &OAuthForm) -> AuthorizationRequest {
 fn authorize_error(state: &AppState, e: AuthorizeError) -> Response {
     match e {
         AuthorizeError::Page(message) => pages::message(
+            &state.site,
             StatusCode::BAD_REQUEST,
             "This sign-in link cannot be used",
             &message,
@@ -111,9 +104,9 @@ fn authorize_error(state: &AppState, e: AuthorizeError) -> Response {
                 params.push(("state", s));
             }
             params.push(("iss", issuer));
-            redirect_to(&redirect_uri, &params)
+            redirect_to(&state.site, &redirect_uri, &params)
         }
-        AuthorizeError::Internal(e) => failure(&e),
+        AuthorizeError::Internal(e) => page_failure(&state.site, &e),
     }
 }
 
@@ -130,7 +123,7 @@ async fn answer_with_code(
         .await
     {
         Ok(code) => code,
-        Err(e) => return failure(&e),
+        Err(e) => return page_failure(&state.site, &e),
     };
     let issuer = &state.tessera.settings().issuer;
     let mut params = vec![("code", code.as_str())];
@@ -138,7 +131,7 @@ async fn answer_with_code(
         params.push(("state", s));
     }
     params.push(("iss", issuer));
-    redirect_to(&request.redirect_uri, &params)
+    redirect_to(&state.site, &request.redirect_uri, &params)
 }
 
 /// The login form, carrying the request and a CSRF token (reusing the
@@ -154,13 +147,29 @@ fn login_form(
     let (csrf, hidden) = request_fields(state, headers, form);
     let username = form.get("username").unwrap_or("");
     let asks = request.privileges();
+    // A newcomer may sign up and come back to this very request (signed
+    // in by then, so without `prompt`).
+    let register = state.tessera.settings().allow_registration.then(|| {
+        let request: Vec<(&str, &str)> = REQUEST_FIELDS
+            .iter()
+            .filter(|k| **k != "prompt")
+            .filter_map(|k| form.get(k).map(|v| (*k, v)))
+            .collect();
+        let back = format!("/authorize?{}", encode(&request));
+        format!("/register?{}", encode(&[(RETURN_TO, back.as_str())]))
+    });
     let mut response = pages::login(
+        &state.site,
         status,
-        &request.client.name,
-        &hidden,
-        username,
-        error,
-        &asks,
+        &LoginForm {
+            app: Some(&request.client.name),
+            action: "/authorize",
+            hidden: &hidden,
+            username,
+            error,
+            asks: &asks,
+            register: register.as_deref(),
+        },
     );
     response.headers_mut().append(
         SET_COOKIE,
@@ -194,6 +203,7 @@ fn consent_form(
 ) -> Response {
     let (csrf, hidden) = request_fields(state, headers, form);
     let mut response = pages::consent(
+        &state.site,
         &request.client.name,
         username,
         &hidden,
@@ -218,6 +228,7 @@ pub async fn authorize(
 ) -> Response {
     let Ok(form) = OAuthForm::parse(query.unwrap_or_default().as_bytes()) else {
         return pages::message(
+            &state.site,
             StatusCode::BAD_REQUEST,
             "This sign-in link cannot be used",
             "The request repeats a parameter.",
@@ -235,7 +246,7 @@ pub async fn authorize(
     if request.prompt != Prompt::Login {
         let signed_in = match browser_session(&state, &headers).await {
             Ok(s) => s,
-            Err(e) => return failure(&e),
+            Err(e) => return page_failure(&state.site, &e),
         };
         if let Some((browser, user)) = signed_in {
             if request.privileges().is_empty() {
@@ -319,7 +330,7 @@ pub async fn submit_login(
     // A browser signed in already (prompt=login, or the consent form) keeps its session.
     let current = match browser_session(&state, &headers).await {
         Ok(s) => s.map(|(b, _)| b),
-        Err(e) => return failure(&e),
+        Err(e) => return page_failure(&state.site, &e),
     };
     if let Some(consent) = form.get("consent") {
         return match (consent, current) {
@@ -394,6 +405,6 @@ pub async fn submit_login(
                 .insert(RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
-        Err(e) => failure(&e),
+        Err(e) => page_failure(&state.site, &e),
     }
 }

@@ -1,10 +1,11 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): `GET
 //! /logout` and its confirmation form, `POST /logout`.
 
-use super::browser::{
+use super::redirect_to;
+use crate::browser::page_failure;
+use crate::browser::{
     CSRF_FIELD, PageForm, browser_session, cookie, csrf_cookie, csrf_ok, session_cookie, set_cookie,
 };
-use super::{failure, redirect_to};
 use crate::extract::Client;
 use crate::pages::{self, Hidden};
 use crate::routes::oauth::OAuthForm;
@@ -38,20 +39,22 @@ pub(super) async fn finish_logout(
     if let Some(b) = browser
         && let Err(e) = state.tessera.sso().sso_sign_out(&b, client).await
     {
-        return failure(&e);
+        return page_failure(&state.site, &e);
     }
     let mut response = match (target.redirect_uri, target.problem) {
         (Some(uri), _) => {
             let params: Vec<(&str, &str)> =
                 client_state.map(|s| ("state", s)).into_iter().collect();
-            redirect_to(&uri, &params)
+            redirect_to(&state.site, &uri, &params)
         }
         (None, Some(problem)) => pages::message(
+            &state.site,
             StatusCode::OK,
             "You are signed out",
             &format!("{problem} You can close this window."),
         ),
         (None, None) => pages::message(
+            &state.site,
             StatusCode::OK,
             "You are signed out",
             "You can close this window.",
@@ -79,6 +82,7 @@ pub async fn logout(
 ) -> Response {
     let Ok(form) = OAuthForm::parse(query.unwrap_or_default().as_bytes()) else {
         return pages::message(
+            &state.site,
             StatusCode::BAD_REQUEST,
             "Cannot sign out",
             "The request repeats a parameter.",
@@ -95,15 +99,16 @@ pub async fn logout(
         .await
     {
         Ok(t) => t,
-        Err(e) => return failure(&e),
+        Err(e) => return page_failure(&state.site, &e),
     };
     let signed_in = match browser_session(&state, &headers).await {
         Ok(s) => s,
-        Err(e) => return failure(&e),
+        Err(e) => return page_failure(&state.site, &e),
     };
     match signed_in {
         // Nobody to sign out, and nowhere to go: say why.
         None if target.problem.is_some() => pages::message(
+            &state.site,
             StatusCode::BAD_REQUEST,
             "Cannot return to the application",
             target.problem.as_deref().unwrap_or_default(),
@@ -120,8 +125,12 @@ pub async fn logout(
                 .filter_map(|k| form.get(k).map(|v| (*k, v)))
                 .collect();
             hidden.push(CSRF_FIELD, &csrf);
-            let mut response =
-                pages::logout_confirmation(&user.username, &hidden, target.problem.as_deref());
+            let mut response = pages::logout_confirmation(
+                &state.site,
+                &user.username,
+                &hidden,
+                target.problem.as_deref(),
+            );
             response.headers_mut().append(
                 SET_COOKIE,
                 set_cookie(&state, &csrf_cookie(&state), &csrf, 3600, "Strict"),
@@ -155,6 +164,7 @@ pub async fn confirm_logout(
 ) -> Response {
     if !csrf_ok(&state, &headers, &form) {
         return pages::message(
+            &state.site,
             StatusCode::FORBIDDEN,
             "Cannot sign out",
             "The sign-out form expired. Please try again.",
@@ -171,11 +181,11 @@ pub async fn confirm_logout(
         .await
     {
         Ok(t) => t,
-        Err(e) => return failure(&e),
+        Err(e) => return page_failure(&state.site, &e),
     };
     let browser = match browser_session(&state, &headers).await {
         Ok(s) => s.map(|(b, _)| b),
-        Err(e) => return failure(&e),
+        Err(e) => return page_failure(&state.site, &e),
     };
     finish_logout(&state, &client, browser, target, form.get("state")).await
 }

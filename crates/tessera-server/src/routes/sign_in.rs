@@ -1,0 +1,333 @@
+//! Signing in to Tessera's own pages: `GET /` (to the account), `/login`
+//! (the hosted login page on its own, coming back to the page asked for),
+//! `/register` (sign-up, when registration is open) and signing out.
+
+use crate::browser::{
+    CSRF_FIELD, PageForm, PersonForm, RETURN_TO, browser_session, cookie, csrf_cookie, csrf_ok,
+    encode, page_failure, return_to, see_other, session_cookie, set_cookie, signed_out,
+};
+use crate::extract::{Client, Query};
+use crate::pages::{self, FieldErrors, Hidden, LoginForm, RegisterForm, words};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use tessera_core::Error;
+use tessera_core::secret::SecretString;
+use tessera_core::service::NewAccount;
+use tessera_core::store::BrowserSession;
+use tessera_token::crypto::{b64url, random_bytes};
+
+/// The page a sign-in comes back to.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReturnTo {
+    return_to: Option<String>,
+}
+
+/// `GET /` — the account page.
+pub async fn home() -> Response {
+    see_other("/account")
+}
+
+/// The CSRF token of a sign-in form (the browser's, or a new one) and the
+/// hidden fields that carry it and the page to come back to.
+fn sign_in_fields(state: &AppState, headers: &HeaderMap, back: &str) -> (String, Hidden) {
+    let csrf = cookie(headers, &csrf_cookie(state))
+        .filter(|c| c.len() == 43)
+        .unwrap_or_else(|| b64url(random_bytes::<32>()));
+    let hidden: Hidden = [(CSRF_FIELD, csrf.as_str()), (RETURN_TO, back)]
+        .into_iter()
+        .collect();
+    (csrf, hidden)
+}
+
+/// The link to the sign-up page when registration is open.
+fn register_link(state: &AppState, back: &str) -> Option<String> {
+    state
+        .tessera
+        .settings()
+        .allow_registration
+        .then(|| format!("/register?{}", encode(&[(RETURN_TO, back)])))
+}
+
+/// The login page with `status`, `username` filled in and `error` shown.
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    back: &str,
+    status: StatusCode,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, hidden) = sign_in_fields(state, headers, back);
+    let register = register_link(state, back);
+    let mut response = pages::login(
+        &state.site,
+        status,
+        &LoginForm {
+            app: None,
+            action: "/login",
+            hidden: &hidden,
+            username,
+            error,
+            asks: &[],
+            register: register.as_deref(),
+        },
+    );
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(state, &csrf_cookie(state), &csrf, 3600, "Strict"),
+    );
+    response
+}
+
+/// Signed in: the session cookie (for as long as the browser session
+/// lasts), then on to `back`.
+fn signed_in(
+    state: &AppState,
+    browser: &BrowserSession,
+    cookie_value: Option<&str>,
+    back: &str,
+) -> Response {
+    let mut response = see_other(back);
+    if let Some(value) = cookie_value {
+        let max_age = (browser.expires_at - state.tessera.clock().now_ms()).div_euclid(1000);
+        response.headers_mut().append(
+            SET_COOKIE,
+            set_cookie(state, &session_cookie(state), value, max_age, "Lax"),
+        );
+    }
+    response
+}
+
+/// `GET /login?return_to=PATH` — the login page; a browser already signed
+/// in goes straight on.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ReturnTo>,
+) -> Response {
+    let back = return_to(query.return_to.as_deref()).to_owned();
+    match browser_session(&state, &headers).await {
+        Ok(Some(_)) => see_other(&back),
+        Ok(None) => login_page(&state, &headers, &back, StatusCode::OK, "", None),
+        Err(e) => page_failure(&state.site, &e),
+    }
+}
+
+/// `POST /login` — the login form.
+pub async fn submit_login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
+    let back = return_to(form.get(RETURN_TO)).to_owned();
+    let username = form.get("username").unwrap_or("");
+    if !csrf_ok(&state, &headers, &form) {
+        let message = "The sign-in form expired. Please try again.";
+        return login_page(
+            &state,
+            &headers,
+            &back,
+            StatusCode::FORBIDDEN,
+            username,
+            Some(message),
+        );
+    }
+    let password = form.get("password").unwrap_or("");
+    if username.is_empty() || password.is_empty() {
+        let message = "Enter your username and password.";
+        return login_page(
+            &state,
+            &headers,
+            &back,
+            StatusCode::BAD_REQUEST,
+            username,
+            Some(message),
+        );
+    }
+    let current = match browser_session(&state, &headers).await {
+        Ok(current) => current.map(|(browser, _)| browser),
+        Err(e) => return page_failure(&state.site, &e),
+    };
+    match state
+        .tessera
+        .sso()
+        .sso_sign_in(username, password, &client, current.as_ref())
+        .await
+    {
+        Ok((browser, _, cookie_value)) => {
+            signed_in(&state, &browser, cookie_value.as_deref(), &back)
+        }
+        Err(Error::InvalidCredentials) => {
+            let message = "Wrong username or password.";
+            login_page(
+                &state,
+                &headers,
+                &back,
+                StatusCode::UNAUTHORIZED,
+                username,
+                Some(message),
+            )
+        }
+        Err(Error::TooManyAttempts { retry_after }) => {
+            let message = format!(
+                "Too many attempts. Try again in {}.",
+                words::wait(retry_after)
+            );
+            let mut response = login_page(
+                &state,
+                &headers,
+                &back,
+                StatusCode::TOO_MANY_REQUESTS,
+                username,
+                Some(&message),
+            );
+            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            response
+        }
+        Err(e) => page_failure(&state.site, &e),
+    }
+}
+
+/// The sign-up page with `status`, what was typed and what is wrong.
+fn register_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    back: &str,
+    status: StatusCode,
+    typed: (&str, &str),
+    errors: &FieldErrors,
+) -> Response {
+    let (csrf, hidden) = sign_in_fields(state, headers, back);
+    let login = format!("/login?{}", encode(&[(RETURN_TO, back)]));
+    let mut response = pages::register(
+        &state.site,
+        status,
+        &RegisterForm {
+            hidden: &hidden,
+            username: typed.0,
+            email: typed.1,
+            errors,
+            password_min: state.tessera.settings().password_min_length,
+            login: &login,
+        },
+    );
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(state, &csrf_cookie(state), &csrf, 3600, "Strict"),
+    );
+    response
+}
+
+/// The page when registration is closed.
+fn registration_closed(state: &AppState) -> Response {
+    pages::message(
+        &state.site,
+        StatusCode::NOT_FOUND,
+        "Sign-up is closed",
+        "Ask an administrator of this service for an account.",
+    )
+}
+
+/// `GET /register?return_to=PATH` — the sign-up page.
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ReturnTo>,
+) -> Response {
+    if !state.tessera.settings().allow_registration {
+        return registration_closed(&state);
+    }
+    let back = return_to(query.return_to.as_deref()).to_owned();
+    let errors = FieldErrors::default();
+    register_page(&state, &headers, &back, StatusCode::OK, ("", ""), &errors)
+}
+
+/// `POST /register` — the sign-up form, under the rules of `POST
+/// /auth/register`; the new person is signed in.
+pub async fn submit_register(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
+    if !state.tessera.settings().allow_registration {
+        return registration_closed(&state);
+    }
+    let back = return_to(form.get(RETURN_TO)).to_owned();
+    let username = form.get("username").unwrap_or("");
+    let email = form.get("email").unwrap_or("");
+    let typed = (username, email);
+    let password_min = state.tessera.settings().password_min_length;
+    let refuse = |status, errors: &FieldErrors| {
+        register_page(&state, &headers, &back, status, typed, errors)
+    };
+    if !csrf_ok(&state, &headers, &form) {
+        let mut errors = FieldErrors::default();
+        errors.push("form", "The sign-up form expired. Please try again.");
+        return refuse(StatusCode::FORBIDDEN, &errors);
+    }
+    let password = form.get("password").unwrap_or("");
+    let mut body = json!({"username": username, "password": password});
+    if !email.is_empty() {
+        body["email"] = json!(email);
+    }
+    // The same rules as the API's, from the same schema.
+    if let Err(e) = state.schemas.validate("register", &body) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &words::schema_errors(&e, password_min),
+        );
+    }
+    let account = NewAccount {
+        username: username.to_owned(),
+        password: SecretString::from(password),
+        email: (!email.is_empty()).then(|| email.to_owned()),
+        ..NewAccount::default()
+    };
+    match state
+        .tessera
+        .accounts()
+        .register_in_browser(account, &client)
+        .await
+    {
+        Ok((browser, _, cookie_value)) => signed_in(&state, &browser, Some(&cookie_value), &back),
+        Err(Error::RegistrationDisabled) => registration_closed(&state),
+        Err(e) => match words::domain_errors(&e, "password", password_min) {
+            Some(errors) => {
+                let status = match e {
+                    Error::UsernameTaken => StatusCode::CONFLICT,
+                    Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                refuse(status, &errors)
+            }
+            None => page_failure(&state.site, &e),
+        },
+    }
+}
+
+/// `POST /account/sign-out` — signs this browser out (and what came
+/// through it), then to the login page.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    Client(client): Client,
+    PersonForm { person, .. }: PersonForm,
+) -> Response {
+    if let Err(e) = state
+        .tessera
+        .sso()
+        .sso_sign_out(&person.browser, &client)
+        .await
+    {
+        return page_failure(&state.site, &e);
+    }
+    signed_out(&state)
+}
