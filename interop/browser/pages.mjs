@@ -169,6 +169,121 @@ try {
       });
     }
   }
+
+  // ---- a person's own pages (SPEC §10) -------------------------------------
+  const password = 'correct horse battery staple 9';
+  const registered = await api('/auth/register', {
+    method: 'POST',
+    json: { username: 'alice', password },
+  });
+  if (registered.status !== 201) throw new Error(`registering alice: ${JSON.stringify(registered.body)}`);
+  const phone = registered.body.access_token;
+
+  /** A fresh browser context (its own cookies) at `width`, in `scheme`. */
+  async function person(width = 1280, scheme = 'light') {
+    const ctx = await browser.newContext({ viewport: { width, height: 900 }, colorScheme: scheme, bypassCSP: true });
+    return { ctx, page: await ctx.newPage() };
+  }
+  async function signIn(page, username = 'alice') {
+    await page.fill('#username', username);
+    await page.fill('#password', password);
+    await page.click('button[type=submit]');
+  }
+
+  await check('a person opens a page, signs in and comes back to it', async () => {
+    const { ctx, page } = await person();
+    await page.goto(`${issuer}/account/sessions`);
+    assert(new URL(page.url()).pathname === '/login', page.url());
+    assert((await page.textContent('.brand')).includes('Tessera'), 'the deployment is named');
+    await signIn(page);
+    await page.waitForURL(`${issuer}/account/sessions`);
+    assert((await page.textContent('h1')) === 'Where you are signed in', await page.textContent('h1'));
+    await ctx.close();
+  });
+
+  await check('the profile form says what is wrong next to the field, then saves', async () => {
+    const { ctx, page } = await person();
+    await page.goto(`${issuer}/account`);
+    await signIn(page);
+    await page.waitForURL(`${issuer}/account`);
+    await page.fill('#email', 'alice-at-example');
+    await page.fill('#first_name', '<b>Alice</b>');
+    await page.click('text=Save profile');
+    assert((await page.getAttribute('#email', 'aria-invalid')) === 'true', 'the field is marked');
+    assert((await page.textContent('#email-error')).includes('name@example.com'), 'said in words');
+    await page.fill('#email', 'alice@example.com');
+    await page.click('text=Save profile');
+    assert((await page.textContent('[role=status]')).includes('saved'), 'saved');
+    const me = await api('/me', { token: phone });
+    assert(me.body.user.email === 'alice@example.com' && me.body.user.first_name === '<b>Alice</b>', JSON.stringify(me.body));
+    assert((await page.$('#first_name + b')) === null && (await page.inputValue('#first_name')) === '<b>Alice</b>', 'shown as text');
+    await ctx.close();
+  });
+
+  await check('signing out another session from the sessions page refuses its token at once', async () => {
+    const { ctx, page } = await person();
+    await page.goto(`${issuer}/account/sessions`);
+    await signIn(page);
+    await page.waitForURL(`${issuer}/account/sessions`);
+    assert((await page.$$('.session.current')).length === 1, 'this device is marked');
+    const sid = JSON.parse(Buffer.from(phone.split('.')[1], 'base64url')).sid;
+    await page.click(`form:has(input[name=session][value="${sid}"]) button`);
+    assert((await page.textContent('[role=status]')) === 'Signed out.', 'a notice');
+    assert((await page.$(`input[name=session][value="${sid}"]`)) === null, 'gone from the list');
+    assert((await api('/me', { token: phone })).status === 401, 'the token is refused');
+    await screenshot(page, 'account-sessions');
+    await ctx.close();
+  });
+
+  await check('a cross-site form post changes nothing', async () => {
+    const { ctx, page } = await person();
+    await page.goto(`${issuer}/account`);
+    await signIn(page);
+    await page.waitForURL(`${issuer}/account`);
+    // A page elsewhere (another origin) posting to Tessera in the person's browser.
+    await page.setContent(`<form method="post" action="${issuer}/account/profile">
+      <input name="first_name" value="Mallory"><input name="csrf_token" value="guess"></form>`);
+    await Promise.all([page.waitForNavigation(), page.$eval('form', (f) => f.submit())]);
+    const session = await api('/auth/login', { method: 'POST', json: { username: 'alice', password } });
+    const me = await api('/me', { token: session.body.access_token });
+    assert(me.body.user.first_name === '<b>Alice</b>', `changed: ${me.body.user.first_name}`);
+    await ctx.close();
+  });
+
+  await check('a newcomer signs up from the login page', async () => {
+    const { ctx, page } = await person(390);
+    await page.goto(`${issuer}/login`);
+    await page.click('text=Create an account');
+    await page.fill('#username', 'newcomer');
+    await page.fill('#password', 'password1234');
+    await page.click('button[type=submit]');
+    assert((await page.textContent('#password-error')).includes('too common'), 'the password is refused');
+    await screenshot(page, 'register-refused-390');
+    await page.fill('#password', password);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${issuer}/account`);
+    assert((await page.inputValue('#username')) === 'newcomer', 'signed in');
+    await ctx.close();
+  });
+
+  const accountPages = ['/account', '/account/sessions'];
+  for (const [width, scheme] of [[1280, 'light'], [390, 'dark']]) {
+    await check(`the account pages have no WCAG 2.1 AA violations (${width} px, ${scheme})`, async () => {
+      const { ctx, page } = await person(width, scheme);
+      await page.goto(`${issuer}/account`);
+      await signIn(page);
+      await page.waitForURL(`${issuer}/account`);
+      for (const path of accountPages) {
+        await page.goto(issuer + path);
+        const found = await violations(page);
+        assert(found.length === 0, `${path}: ${found.join('; ')}`);
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+        assert(!wide, `${path} scrolls sideways at ${width} px`);
+        await screenshot(page, `${path.slice(1).replaceAll('/', '-')}-${width}-${scheme}`);
+      }
+      await ctx.close();
+    });
+  }
 } finally {
   await browser.close();
 }
