@@ -31,7 +31,7 @@ impl Outcome {
 }
 
 /// How much a logout ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
     /// One token session (by its owner or an admin).
     Session(Uuid),
@@ -41,6 +41,8 @@ pub enum Ended {
     Everything,
     /// Every session of the person but those of the browser they acted from.
     AllOthers,
+    /// Every session of the person issued to an application (client id).
+    Application(String),
     /// A token session, by revoking its refresh token (RFC 7009).
     RefreshToken(Uuid),
     /// A browser's single sign-on session and what came through it.
@@ -331,6 +333,7 @@ impl AuditRecord {
                 Ended::NoSession => None,
                 Ended::Everything => Some(json!({"all": true})),
                 Ended::AllOthers => Some(json!({"all": true, "but": "this browser"})),
+                Ended::Application(client_id) => Some(json!({"client_id": client_id})),
                 Ended::RefreshToken(sid) => Some(json!({"sid": sid, "revoked": "refresh_token"})),
                 Ended::BrowserSession(id) => Some(json!({"browser_session": id})),
             },

@@ -72,6 +72,12 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
             "/account/sessions/end-others",
             post(account::end_other_sessions),
         )
+        .route("/account/applications", get(account::applications))
+        .route(
+            "/account/applications/revoke",
+            post(account::revoke_application),
+        )
+        .route("/account/security", get(account::security))
         .route("/account/sign-out", post(sign_in::sign_out))
         .route(
             "/admin/clients",

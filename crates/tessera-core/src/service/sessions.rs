@@ -461,6 +461,36 @@ impl Sessions<'_> {
         }
     }
 
+    /// Revokes an application's access to the caller's account: every
+    /// session of theirs issued to OAuth client `client_id`.
+    pub async fn revoke_application(
+        &self,
+        caller: &Caller,
+        client_id: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let entry = self.audit(
+            AuditRecord::Logout {
+                actor: caller.user_id,
+                user: caller.user_id,
+                ended: Ended::Application(client_id.to_owned()),
+            },
+            client,
+        );
+        let now = self.now();
+        let until = self.revocation_horizon(now);
+        let revoked = self
+            .store
+            .revoke_application(caller.user_id, client_id, now, until, &[entry])
+            .await?;
+        self.events_written();
+        for s in revoked {
+            self.revocations
+                .apply(&crate::store::Revocation::session(s.id, until));
+        }
+        Ok(())
+    }
+
     /// Ends every session of the caller but those of the browser (or the
     /// session) they act from.
     pub async fn end_other_sessions(&self, caller: &Caller, client: &ClientInfo) -> Result<()> {

@@ -47,6 +47,17 @@ pub trait SessionStore: Send + Sync {
         until: Millis,
         audit: &[AuditEntry],
     ) -> StoreResult<Option<Session>>;
+    /// Revokes every live session of `user_id` issued to OAuth client
+    /// `client_id` (the person revoking an application's access), recording
+    /// `audit`; returns those revoked.
+    async fn revoke_application(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+        now: Millis,
+        until: Millis,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Vec<Session>>;
     /// Notes that the browser of browser session `browser` was used at
     /// `now`: its own session's `last_used_at` moves, at most once a minute.
     async fn touch_browser(&self, browser: Uuid, now: Millis) -> StoreResult<()>;
@@ -168,6 +179,8 @@ pub(crate) enum SessionsOf<'a> {
     Client(&'a str),
     /// Every session that came through this browser session.
     BrowserSession(Uuid),
+    /// Every session of this user issued to this OAuth client.
+    UserOfClient(Uuid, &'a str),
 }
 
 /// Revokes the live sessions `of` names in `tx`, recording each revocation
@@ -191,8 +204,20 @@ pub(crate) async fn revoke_sessions_of(
             session_columns!()
         ))
         .bind(id),
+        SessionsOf::UserOfClient(_, client_id) => sql(concat!(
+            "UPDATE sessions SET revoked_at = $2 \
+             WHERE user_id = $3 AND client_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             RETURNING ",
+            session_columns!()
+        ))
+        .bind(client_id),
     };
-    let rows: Vec<SessionRow> = tx.fetch_all(statement.bind(now)).await?;
+    let statement = statement.bind(now);
+    let statement = match of {
+        SessionsOf::UserOfClient(user_id, _) => statement.bind(user_id),
+        _ => statement,
+    };
+    let rows: Vec<SessionRow> = tx.fetch_all(statement).await?;
     let revoked = sessions(rows)?;
     record_revoked(tx, &revoked, now, until).await?;
     Ok(revoked)
@@ -205,6 +230,27 @@ impl SessionStore for SqlStore {
         insert_session(&mut tx, n).await?;
         append_audit(&mut tx, audit).await?;
         tx.commit().await
+    }
+
+    async fn revoke_application(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+        now: Millis,
+        until: Millis,
+        audit: &[AuditEntry],
+    ) -> StoreResult<Vec<Session>> {
+        let mut tx = self.begin_write().await?;
+        let revoked = revoke_sessions_of(
+            &mut tx,
+            SessionsOf::UserOfClient(user_id, client_id),
+            now,
+            until,
+        )
+        .await?;
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     async fn touch_browser(&self, browser: Uuid, now: Millis) -> StoreResult<()> {

@@ -1,5 +1,7 @@
-//! A person's own pages: profile and password (`/account`), and where they
-//! are signed in (`/account/sessions`).
+//! A person's own pages: profile and password (`/account`), where they are
+//! signed in (`/account/sessions`), the applications with access
+//! (`/account/applications`) and their recent security events
+//! (`/account/security`).
 
 use super::{FieldErrors, Site, page};
 use askama::Template;
@@ -134,6 +136,94 @@ pub fn confirm(site: &Site, nav: Nav<'_>, confirmation: &Confirmation<'_>) -> Re
             confirmation,
         },
     )
+}
+
+/// An application with access to the person's account.
+#[derive(Debug, Clone)]
+pub struct AppLine {
+    /// Its client id, which its revoke form names.
+    pub client_id: String,
+    /// Its name.
+    pub name: String,
+    /// What it may do (the scopes granted).
+    pub scopes: String,
+    /// When it was first given access (of its live sessions).
+    pub since: String,
+    /// When it last used its access.
+    pub last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "account/applications.html")]
+struct ApplicationsPage<'a> {
+    site: &'a Site,
+    nav: Nav<'a>,
+    apps: &'a [AppLine],
+    notice: Option<&'a str>,
+}
+
+/// One of the person's security events.
+#[derive(Debug, Clone)]
+pub struct EventLine {
+    /// What happened, in words.
+    pub what: String,
+    /// When.
+    pub when: String,
+    /// From where: the address and device.
+    pub from: String,
+    /// Whether it was refused (a failed sign-in, a wrong password).
+    pub refused: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account/security.html")]
+struct SecurityPage<'a> {
+    site: &'a Site,
+    nav: Nav<'a>,
+    events: &'a [EventLine],
+}
+
+/// The applications page.
+pub fn applications(site: &Site, nav: Nav<'_>, apps: &[AppLine], notice: Option<&str>) -> Response {
+    page(
+        StatusCode::OK,
+        &ApplicationsPage {
+            site,
+            nav,
+            apps,
+            notice,
+        },
+    )
+}
+
+/// The security page.
+pub fn security(site: &Site, nav: Nav<'_>, events: &[EventLine]) -> Response {
+    page(StatusCode::OK, &SecurityPage { site, nav, events })
+}
+
+/// An audit action in words, for the person it is about.
+pub fn event_words(action: &str, failed: bool, detail: Option<&str>) -> String {
+    let words = match (action, failed) {
+        ("register", _) => "Account created",
+        ("user.created", _) => "Account created by an administrator",
+        ("login.succeeded", _) => "Signed in",
+        ("login.failed", _) => "Failed sign-in attempt",
+        ("logout", _) if detail.is_some_and(|d| d.contains("client_id")) => {
+            "Access of an application revoked"
+        }
+        ("logout", _) if detail.is_some_and(|d| d.contains("\"all\"")) => "Signed out everywhere",
+        ("logout", _) => "Signed out",
+        ("password.changed", false) => "Password changed",
+        ("password.changed", true) => "Wrong current password given",
+        ("user.updated", _) => "Profile changed",
+        ("role.changed", _) => "Roles changed",
+        ("user.disabled", _) => "Account disabled or enabled",
+        ("refresh.reuse_detected", _) => "An old sign-in token was reused; its session was ended",
+        ("token.issued", _) => "An application was given access",
+        ("token.revoked", _) => "A token was revoked",
+        (other, _) => return other.to_owned(),
+    };
+    words.to_owned()
 }
 
 /// The profile page.

@@ -1,11 +1,12 @@
-//! A person's own pages: `/account` (profile and password) and
+//! A person's own pages: `/account` (profile and password),
 //! `/account/sessions` (where they are signed in; sign one out, or all
-//! others). Every change goes through the same domain operations as the
+//! others), `/account/applications` (revoke an application's access) and
+//! `/account/security` (their recent security events). Every change goes through the same domain operations as the
 //! API, with the browser the person acts from as their own session.
 
 use crate::browser::{Person, PersonForm, page_failure, signed_out};
 use crate::extract::Client;
-use crate::pages::account::{self, Nav, Profile, ProfileForms, SessionLine};
+use crate::pages::account::{self, AppLine, EventLine, Nav, Profile, ProfileForms, SessionLine};
 use crate::pages::{FieldErrors, words};
 use crate::state::AppState;
 use crate::views::SessionView;
@@ -15,6 +16,8 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tessera_core::Error;
 use tessera_core::service::ProfileChanges;
+use tessera_core::store::AuditQuery;
+use tessera_token::clock::rfc3339;
 use uuid::Uuid;
 
 /// The bar of `person`'s pages, with `current` shown.
@@ -333,4 +336,116 @@ pub async fn end_other_sessions(
         Ok(()) => sessions_page(&state, &person, Some("Signed out everywhere else.")).await,
         Err(e) => page_failure(&state.site, &e),
     }
+}
+
+/// The applications page of `person`, with `notice`.
+async fn applications_page(state: &AppState, person: &Person, notice: Option<&str>) -> Response {
+    let sessions = match state.tessera.sessions().sessions_of(person.user.id).await {
+        Ok(s) => s,
+        Err(e) => return page_failure(&state.site, &e),
+    };
+    let clients = match state.tessera.clients().clients().await {
+        Ok(c) => c,
+        Err(e) => return page_failure(&state.site, &e),
+    };
+    let mut apps: Vec<AppLine> = Vec::new();
+    for client in &clients {
+        let theirs: Vec<_> = sessions
+            .iter()
+            .filter(|s| s.client_id.as_deref() == Some(client.client_id.as_str()))
+            .collect();
+        let (Some(first), Some(last)) = (
+            theirs.iter().map(|s| s.created_at).min(),
+            theirs.iter().map(|s| s.last_used_at).max(),
+        ) else {
+            continue;
+        };
+        let mut scopes: Vec<&str> = theirs
+            .iter()
+            .filter_map(|s| s.scope.as_deref())
+            .flat_map(str::split_whitespace)
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        apps.push(AppLine {
+            client_id: client.client_id.clone(),
+            name: client.name.clone(),
+            scopes: scopes.join(", "),
+            since: account::when(&rfc3339(first)),
+            last_used: account::when(&rfc3339(last)),
+        });
+    }
+    account::applications(&state.site, nav(person, "applications"), &apps, notice)
+}
+
+/// `GET /account/applications`
+pub async fn applications(State(state): State<AppState>, person: Person) -> Response {
+    applications_page(&state, &person, None).await
+}
+
+/// `POST /account/applications/revoke` — ends every session of the person
+/// issued to that application.
+pub async fn revoke_application(
+    State(state): State<AppState>,
+    Client(client): Client,
+    PersonForm { person, form }: PersonForm,
+) -> Response {
+    let Some(client_id) = form.get("client_id") else {
+        return applications_page(&state, &person, None).await;
+    };
+    match state
+        .tessera
+        .sessions()
+        .revoke_application(&person.caller(), client_id, &client)
+        .await
+    {
+        Ok(()) => applications_page(&state, &person, Some("Access revoked.")).await,
+        Err(e) => page_failure(&state.site, &e),
+    }
+}
+
+/// How many of a person's security events the security page shows.
+const RECENT_EVENTS: u32 = 30;
+
+/// `GET /account/security` — the person's recent security events: those
+/// naming them by id, and the failed sign-ins naming them by username.
+pub async fn security(State(state): State<AppState>, person: Person) -> Response {
+    let mut entries = Vec::new();
+    let mut names = vec![
+        person.user.id.to_string(),
+        person.user.username.clone(),
+        person.user.username.to_lowercase(),
+    ];
+    names.dedup();
+    for user in names {
+        let query = AuditQuery {
+            user: Some(user),
+            limit: RECENT_EVENTS,
+            ..AuditQuery::default()
+        };
+        match state.tessera.audit_log(&query).await {
+            Ok(found) => entries.extend(found),
+            Err(e) => return page_failure(&state.site, &e),
+        }
+    }
+    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
+    entries.dedup_by_key(|e| e.id);
+    entries.truncate(RECENT_EVENTS as usize);
+    let events: Vec<EventLine> = entries
+        .into_iter()
+        .map(|e| {
+            let refused = e.outcome == "failure";
+            let device = account::device(e.user_agent.as_deref());
+            EventLine {
+                what: account::event_words(&e.event, refused, e.detail.as_deref()),
+                when: account::when(&rfc3339(e.at)),
+                from: match e.ip {
+                    Some(ip) => format!("{ip} · {device}"),
+                    None => "Tessera itself".to_owned(),
+                },
+                refused,
+            }
+        })
+        .collect();
+    account::security(&state.site, nav(&person, "security"), &events)
 }

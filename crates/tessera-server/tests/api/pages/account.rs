@@ -159,7 +159,10 @@ async fn the_sessions_page_lists_every_session_and_signs_one_out_at_once() {
     let app = TestApp::spawn().await;
     app.register("alice").await;
     let phone = app.login("alice", PASSWORD).await;
-    let phone_sid = jwt_parts(&phone.access).1["sid"].as_str().unwrap().to_owned();
+    let phone_sid = jwt_parts(&phone.access).1["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut browser = Browser::new(&app);
     signed_in(&mut browser, "alice").await;
 
@@ -266,4 +269,89 @@ async fn a_disabled_account_is_signed_out_on_the_next_page_load() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(goes_to(&browser.get("/account").await).starts_with("/login"));
+}
+
+#[tokio::test]
+async fn revoking_an_applications_access_ends_its_sessions_of_this_person_only() {
+    let app = TestApp::spawn().await;
+    let root = app.admin("root").await;
+    app.register("alice").await;
+    app.register("bob").await;
+    let photos = app
+        .create_client(
+            &root.access,
+            serde_json::json!({"name": "Photo <App>", "redirect_uris": [], "grant_types": ["password"],
+                               "scopes": ["openid", "profile"], "confidential": false}),
+        )
+        .await;
+    let token = |username: &'static str| {
+        let id = photos.id.clone();
+        let app = &app;
+        async move {
+            app.token_ok(
+                None,
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", &id),
+                    ("username", username),
+                    ("password", PASSWORD),
+                    ("scope", "openid profile"),
+                ],
+            )
+            .await["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let alices = token("alice").await;
+    let bobs = token("bob").await;
+    let mut browser = Browser::new(&app);
+    signed_in(&mut browser, "alice").await;
+    let html = page(browser.get("/account/applications").await, StatusCode::OK).await;
+    assert!(html.contains("Photo &#60;App&#62;"), "{html}");
+    assert!(html.contains("may use: openid, profile"), "{html}");
+
+    let r = post_with(
+        &mut browser,
+        &html,
+        "/account/applications/revoke",
+        &[("client_id", &photos.id)],
+    )
+    .await;
+    let after = page(r, StatusCode::OK).await;
+    assert!(after.contains("Access revoked.") && after.contains("No application has access"));
+    assert_eq!(
+        app.get("/auth/verify", Some(&alices)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/auth/verify", Some(&bobs)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_security_page_shows_the_persons_own_recent_events_in_words() {
+    let app = TestApp::spawn().await;
+    app.register("alice").await;
+    app.register("bob").await;
+    let r = app
+        .post(
+            "/auth/login",
+            None,
+            serde_json::json!({"username": "alice", "password": "not the password"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    app.login("bob", PASSWORD).await;
+    let mut browser = Browser::new(&app);
+    signed_in(&mut browser, "alice").await;
+    let html = page(browser.get("/account/security").await, StatusCode::OK).await;
+    for words in ["Account created", "Failed sign-in attempt", "Signed in"] {
+        assert!(html.contains(words), "{words}: {html}");
+    }
+    assert!(html.contains("class=\"refused\""));
+    // Bob's sign-in is not alice's business.
+    assert_eq!(html.matches("<tr").count(), 1 + 3, "{html}");
 }
