@@ -191,6 +191,13 @@ pub enum AuditRecord {
         /// The client.
         client_id: String,
     },
+    /// A client's redirect URIs were changed.
+    ClientUpdated {
+        /// The admin.
+        actor: Uuid,
+        /// The client.
+        client_id: String,
+    },
     /// Tokens were issued to a client for a person (a code redeemed).
     TokenIssued {
         /// The person.
@@ -241,6 +248,7 @@ impl AuditRecord {
             KeyAdded { rotation: true, .. } => "key.rotated",
             ClientCreated { .. } => "client.created",
             ClientDeleted { .. } => "client.deleted",
+            ClientUpdated { .. } => "client.updated",
             TokenIssued { .. } => "token.issued",
             AuthorizationCodeReused { .. } => "authorization_code.reused",
             TokenRevoked { .. } => "token.revoked",
@@ -274,7 +282,8 @@ impl AuditRecord {
             | ProfileUpdated { actor, .. }
             | DisabledChanged { actor, .. }
             | PasswordChanged { actor, .. }
-            | PasswordChangeFailed { actor, .. } => Some(*actor),
+            | PasswordChangeFailed { actor, .. }
+            | ClientUpdated { actor, .. } => Some(*actor),
             UserCreated { actor, .. }
             | UserDeleted { actor, .. }
             | KeyAdded { actor, .. }
@@ -304,9 +313,9 @@ impl AuditRecord {
             | PasswordChangeFailed { user, .. }
             | UserDeleted { user, .. } => Some(user.to_string()),
             KeyAdded { kid, .. } => Some(kid.clone()),
-            ClientCreated { client_id, .. } | ClientDeleted { client_id, .. } => {
-                Some(client_id.clone())
-            }
+            ClientCreated { client_id, .. }
+            | ClientDeleted { client_id, .. }
+            | ClientUpdated { client_id, .. } => Some(client_id.clone()),
             AuthorizationCodeReused { .. } => None,
             TokenRevoked { sub, .. } => Some(sub.clone()),
         }
@@ -358,7 +367,8 @@ impl AuditRecord {
             | LoginFailed { .. }
             | PasswordChanged { .. }
             | PasswordChangeFailed { .. }
-            | ClientDeleted { .. } => None,
+            | ClientDeleted { .. }
+            | ClientUpdated { .. } => None,
         }
     }
 

@@ -10,6 +10,7 @@ use crate::model::{
 use crate::secret::{ExposeSecret, SecretString};
 use crate::store::{
     BrowserSession, FollowUp, Guarded, NewSession, NewUser, Revocation, StoreError, UserChanges,
+    UserFilter,
 };
 use uuid::Uuid;
 
@@ -326,6 +327,42 @@ impl Accounts<'_> {
             .await?
             .ok_or(Error::UserNotFound)?
             .user)
+    }
+
+    /// The users `filter` finds, by lower-cased username, `limit` per page
+    /// (the cursor as [`Accounts::list_users`]'s).
+    pub async fn search_users(
+        &self,
+        filter: &UserFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<User>> {
+        let after = match cursor {
+            Some(c) if is_valid_username(c) && c == c.to_lowercase() => Some(c),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "/cursor",
+                    "not a cursor from a previous page",
+                ));
+            }
+            None => None,
+        };
+        let filter = UserFilter {
+            prefix: filter.prefix.trim().to_lowercase(),
+            ..filter.clone()
+        };
+        let mut items = self
+            .store
+            .search_users(&filter, after, limit.saturating_add(1))
+            .await?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if more {
+            items.last().map(|u| u.username.to_lowercase())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
     }
 
     /// Users ordered by lower-cased username, `limit` per page.

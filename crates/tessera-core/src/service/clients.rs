@@ -181,6 +181,51 @@ impl Clients<'_> {
         Ok(())
     }
 
+    /// Replaces a client's redirect URIs (by an admin), under the rules of
+    /// registration; the client as it is now.
+    pub async fn update_redirect_uris(
+        &self,
+        actor: Uuid,
+        client_id: &str,
+        redirect_uris: Vec<String>,
+        post_logout_redirect_uris: Vec<String>,
+        client: &ClientInfo,
+    ) -> Result<OAuthClient> {
+        let current = self.client(client_id).await?.ok_or(Error::NotFound)?;
+        let changed = NewClient {
+            name: current.name.clone(),
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types: current.grant_types.clone(),
+            scopes: current.scopes.clone(),
+            confidential: current.confidential,
+            id_token_alg: None,
+        };
+        self.check_new_client(&changed)?;
+        let record = AuditRecord::ClientUpdated {
+            actor,
+            client_id: client_id.to_owned(),
+        };
+        let entry = self.audit(record, client);
+        if !self
+            .store
+            .update_client_uris(
+                client_id,
+                &changed.redirect_uris,
+                &changed.post_logout_redirect_uris,
+                &[entry],
+            )
+            .await?
+        {
+            return Err(Error::NotFound);
+        }
+        Ok(OAuthClient {
+            redirect_uris: changed.redirect_uris,
+            post_logout_redirect_uris: changed.post_logout_redirect_uris,
+            ..current
+        })
+    }
+
     /// Every registered client.
     pub async fn clients(&self) -> Result<Vec<OAuthClient>> {
         Ok(self.store.clients().await?)

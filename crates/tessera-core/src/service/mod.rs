@@ -25,6 +25,7 @@ mod context;
 mod events;
 mod grants;
 mod keys;
+mod overview;
 mod sessions;
 mod sso;
 mod throttle;
@@ -37,6 +38,7 @@ use context::Spare;
 pub use events::{EventHub, Events, SUBSCRIBER_QUEUE};
 pub use grants::{Grants, ID_TOKEN_TYP, OAuthTokens};
 pub use keys::{KeyInfo, Keys};
+pub use overview::{HourOfSignIns, Overview};
 pub use sessions::{IssuedTokens, SessionGrant, Sessions};
 pub use sso::{
     AuthorizationRequest, AuthorizeError, LogoutTarget, Prompt, Sso, ValidAuthorization,

@@ -15,6 +15,14 @@ pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Reads the audit log, newest first.
     async fn audit_entries(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+    /// How many entries of `event` there are per `bucket` milliseconds from
+    /// `since`: (bucket number from 0, count), the empty buckets left out.
+    async fn audit_counts(
+        &self,
+        event: &str,
+        since: Millis,
+        bucket: Millis,
+    ) -> StoreResult<Vec<(i64, i64)>>;
     /// Deletes audit entries older than `before`; returns how many.
     async fn purge_audit(&self, before: Millis) -> StoreResult<u64>;
 }
@@ -78,6 +86,25 @@ impl AuditStore for SqlStore {
         let mut tx = self.begin_write().await?;
         append_audit(&mut tx, std::slice::from_ref(entry)).await?;
         tx.commit().await
+    }
+
+    async fn audit_counts(
+        &self,
+        event: &str,
+        since: Millis,
+        bucket: Millis,
+    ) -> StoreResult<Vec<(i64, i64)>> {
+        self.db
+            .fetch_all(
+                sql(
+                    "SELECT (at - $2) / $3 AS bucket, COUNT(*) AS n FROM audit_log \
+                     WHERE at >= $2 AND event = $1 GROUP BY 1 ORDER BY 1",
+                )
+                .bind(event)
+                .bind(since)
+                .bind(bucket),
+            )
+            .await
     }
 
     async fn audit_entries(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {

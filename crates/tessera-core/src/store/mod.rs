@@ -36,7 +36,7 @@ pub use keys::KeyStore;
 pub use oauth::{AuthorizationCode, BrowserSession, NewBrowserSession, OAuthStore, Redemption};
 pub use records::{
     AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Rotation, SessionRevocation,
-    SpentToken, StoredKey, UserChanges,
+    SpentToken, StoredKey, UserChanges, UserFilter,
 };
 pub use revocations::RevocationStore;
 pub use sessions::SessionStore;

@@ -87,6 +87,15 @@ pub trait OAuthStore: Send + Sync {
     /// Registers a client and records `audit`; [`super::StoreError::Conflict`]
     /// if the id is taken.
     async fn insert_client(&self, client: &StoredClient, audit: &[AuditEntry]) -> StoreResult<()>;
+    /// Replaces a client's redirect URIs, recording `audit`; `false` if it
+    /// does not exist.
+    async fn update_client_uris(
+        &self,
+        client_id: &str,
+        redirect_uris: &[String],
+        post_logout_redirect_uris: &[String],
+        audit: &[AuditEntry],
+    ) -> StoreResult<bool>;
     /// Every client, oldest first.
     async fn clients(&self) -> StoreResult<Vec<OAuthClient>>;
     /// One client with its secret's hash.
@@ -320,6 +329,33 @@ impl OAuthStore for SqlStore {
         .await?;
         append_audit(&mut tx, audit).await?;
         tx.commit().await
+    }
+
+    async fn update_client_uris(
+        &self,
+        client_id: &str,
+        redirect_uris: &[String],
+        post_logout_redirect_uris: &[String],
+        audit: &[AuditEntry],
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = tx
+            .execute(
+                sql(
+                    "UPDATE oauth_clients SET redirect_uris = $2, post_logout_redirect_uris = $3 \
+                     WHERE client_id = $1",
+                )
+                .bind(client_id)
+                .bind(to_json(redirect_uris))
+                .bind(to_json(post_logout_redirect_uris)),
+            )
+            .await?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn clients(&self) -> StoreResult<Vec<OAuthClient>> {

@@ -9,6 +9,17 @@ use tessera_token::clock::Millis;
 use tessera_token::keys::KeyPurpose;
 use uuid::Uuid;
 
+/// Which users a search finds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// The start of their lower-cased username (empty: anyone).
+    pub prefix: String,
+    /// A role they hold.
+    pub role: Option<String>,
+    /// Whether they are disabled.
+    pub disabled: Option<bool>,
+}
+
 /// A user to insert.
 #[derive(Debug, Clone)]
 pub struct NewUser {

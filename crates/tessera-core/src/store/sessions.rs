@@ -25,6 +25,8 @@ pub trait SessionStore: Send + Sync {
     /// The session whose current refresh token hashes to `hash` (revoked
     /// or not).
     async fn session_by_refresh_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Session>>;
+    /// How many sessions are live at `now`.
+    async fn count_live_sessions(&self, now: Millis) -> StoreResult<i64>;
     /// Live sessions of a user, newest first.
     async fn live_sessions(&self, user_id: Uuid, now: Millis) -> StoreResult<Vec<Session>>;
     /// Rotates a live session's refresh token if `old_hash` is its current
@@ -251,6 +253,17 @@ impl SessionStore for SqlStore {
         append_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(revoked)
+    }
+
+    async fn count_live_sessions(&self, now: Millis) -> StoreResult<i64> {
+        let (n,): (i64,) = self
+            .db
+            .fetch_one(
+                sql("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1")
+                    .bind(now),
+            )
+            .await?;
+        Ok(n)
     }
 
     async fn touch_browser(&self, browser: Uuid, now: Millis) -> StoreResult<()> {

@@ -58,6 +58,7 @@ mod support;
 
 mod admin;
 mod audit;
+mod console;
 mod events;
 mod keys;
 mod oauth;
