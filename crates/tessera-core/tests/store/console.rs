@@ -131,7 +131,7 @@ async fn a_clients_redirect_uris_are_replaced_with_its_audit(store: Arc<dyn Stor
     let entry = audit_entry("client.updated", Some("admin"), Some("photos"));
     assert!(
         store
-            .update_client_uris("photos", &uris, &[], &[entry.clone()])
+            .update_client_uris("photos", &uris, &[], std::slice::from_ref(&entry))
             .await
             .unwrap()
     );
