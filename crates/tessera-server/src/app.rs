@@ -4,7 +4,8 @@
 use crate::error::ApiError;
 use crate::observe::ObserveLayer;
 use crate::routes::{
-    account, assets, auth, clients, events, keys, oauth, ops, sessions, sign_in, sso, users,
+    account, assets, auth, clients, console, events, keys, oauth, ops, sessions, sign_in, sso,
+    users,
 };
 use crate::state::AppState;
 use axum::Router;
@@ -57,6 +58,7 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/assets/tessera.css", get(assets::stylesheet))
         .route("/assets/tessera.svg", get(assets::icon))
         .route("/assets/logo", get(assets::logo))
+        .route("/assets/console-events.js", get(assets::console_events))
         .route("/", get(sign_in::home))
         .route("/login", get(sign_in::login).post(sign_in::submit_login))
         .route(
@@ -79,6 +81,50 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         )
         .route("/account/security", get(account::security))
         .route("/account/sign-out", post(sign_in::sign_out))
+        .route("/console", get(console::overview::overview))
+        .route("/console/keys", get(console::overview::keys))
+        .route("/console/keys/rotate", post(console::overview::rotate))
+        .route("/console/users", get(console::users::search))
+        .route("/console/users/{username}", get(console::users::user))
+        .route(
+            "/console/users/{username}/profile",
+            post(console::users::save_profile),
+        )
+        .route(
+            "/console/users/{username}/password",
+            post(console::users::set_password),
+        )
+        .route(
+            "/console/users/{username}/sessions/end",
+            post(console::users::end_session),
+        )
+        .route(
+            "/console/users/{username}/disable",
+            post(console::users::disable),
+        )
+        .route(
+            "/console/users/{username}/enable",
+            post(console::users::enable),
+        )
+        .route(
+            "/console/users/{username}/delete",
+            post(console::users::delete),
+        )
+        .route(
+            "/console/clients",
+            get(console::clients::list).post(console::clients::create),
+        )
+        .route("/console/clients/{client_id}", get(console::clients::show))
+        .route(
+            "/console/clients/{client_id}/uris",
+            post(console::clients::save_uris),
+        )
+        .route(
+            "/console/clients/{client_id}/delete",
+            post(console::clients::delete),
+        )
+        .route("/console/audit", get(console::audit::audit))
+        .route("/console/events", get(console::audit::events))
         .route(
             "/admin/clients",
             get(clients::list_clients).post(clients::create_client),

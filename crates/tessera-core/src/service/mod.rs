@@ -214,7 +214,12 @@ impl Tessera {
 
     /// Reads the audit log, newest first.
     pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        for (path, filter) in [("/user", &query.user), ("/event", &query.event)] {
+        for (path, filter) in [
+            ("/user", &query.user),
+            ("/event", &query.event),
+            ("/actor", &query.actor),
+            ("/subject", &query.subject),
+        ] {
             if filter.as_deref().is_some_and(|f| f.contains('\0')) {
                 return Err(Error::invalid(path, "must not contain U+0000"));
             }

@@ -362,6 +362,28 @@ impl Sso<'_> {
         Ok((session, cookie))
     }
 
+    /// An access token of the browser's own session, for a page of Tessera's
+    /// that talks to its API from the browser (the console's live events):
+    /// it ends with the browser session. `NotFound` for a browser session
+    /// older than such sessions (signing in again makes one).
+    pub async fn browser_access_token(
+        &self,
+        browser: &BrowserSession,
+        user: &User,
+    ) -> Result<String> {
+        let now = self.now();
+        let own = self
+            .store
+            .live_sessions(user.id, now)
+            .await?
+            .into_iter()
+            .find(|s| s.client_id.is_none() && s.browser_session_id == Some(browser.id))
+            .ok_or(Error::NotFound)?;
+        self.tessera
+            .sessions()
+            .issue_access_token(user, &own, None, now)
+    }
+
     /// Notes that a browser session's browser was used now (its own
     /// session's "last used"; at most one write a minute).
     pub async fn browser_seen(&self, browser: &BrowserSession) -> Result<()> {

@@ -115,13 +115,16 @@ impl AuditStore for SqlStore {
                      FROM audit_log \
                      WHERE ($1 IS NULL OR actor = $1 OR subject = $1) AND ($2 IS NULL OR event = $2) \
                        AND at >= $3 AND at < $4 AND id < $5 \
+                       AND ($7 IS NULL OR actor = $7) AND ($8 IS NULL OR subject = $8) \
                      ORDER BY id DESC LIMIT $6")
                 .bind(&q.user)
                 .bind(&q.event)
                 .bind(q.since.unwrap_or(i64::MIN))
                 .bind(q.until.unwrap_or(i64::MAX))
                 .bind(q.before_id.unwrap_or(i64::MAX))
-                .bind(q.limit),
+                .bind(q.limit)
+                .bind(&q.actor)
+                .bind(&q.subject),
             )
             .await?;
         Ok(rows.into_iter().map(AuditEntry::from).collect())

@@ -200,6 +200,10 @@ pub struct AuditEntry {
 pub struct AuditQuery {
     /// Only entries whose actor or subject is this.
     pub user: Option<String>,
+    /// Only entries whose actor is this.
+    pub actor: Option<String>,
+    /// Only entries whose subject is this.
+    pub subject: Option<String>,
     /// Only this event.
     pub event: Option<String>,
     /// From this time (inclusive).

@@ -91,6 +91,16 @@ async fn audit_entries_are_appended_and_filtered(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(ats(&by_admin), vec![3000]);
+    let acted = store
+        .audit_entries(&q(&|q| q.actor = Some("u1".into())))
+        .await
+        .unwrap();
+    assert_eq!(ats(&acted), vec![1000], "actor only");
+    let about = store
+        .audit_entries(&q(&|q| q.subject = Some("u1".into())))
+        .await
+        .unwrap();
+    assert_eq!(ats(&about), vec![3000, 1000], "subject only");
     let by_event = store
         .audit_entries(&q(&|q| q.event = Some("login.failed".into())))
         .await

@@ -6,6 +6,7 @@
 //! name and logo ([`Site`]).
 
 pub mod account;
+pub mod console;
 pub mod sign_in;
 pub mod words;
 
@@ -20,8 +21,14 @@ use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 
 /// No scripts, no framing, styles only from ourselves.
+///
+/// No `form-action`: the sign-in forms' answers redirect to the
+/// applications, which browsers would count against it.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
+/// The same, with scripts from Tessera itself talking to Tessera only.
+const CSP_WITH_SCRIPT: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+                   style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// What every page shows of the deployment, and how the pages behave.
 #[derive(Debug, Clone)]
@@ -147,6 +154,23 @@ pub fn failed_to_render(e: &askama::Error) -> Response {
 /// `html` with `status` and the pages' headers: no scripts, no framing, no
 /// caching, styles only from Tessera.
 pub fn html_response(status: StatusCode, html: impl Into<axum::body::Body>) -> Response {
+    with_headers(status, html, CSP)
+}
+
+/// Like [`html_response`], for the one page that runs a script: Tessera's
+/// own (`script-src 'self'`, never inline), talking only to Tessera.
+pub fn html_response_with_script(
+    status: StatusCode,
+    html: impl Into<axum::body::Body>,
+) -> Response {
+    with_headers(status, html, CSP_WITH_SCRIPT)
+}
+
+fn with_headers(
+    status: StatusCode,
+    html: impl Into<axum::body::Body>,
+    csp: &'static str,
+) -> Response {
     let mut response = (status, html.into()).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -154,7 +178,7 @@ pub fn html_response(status: StatusCode, html: impl Into<axum::body::Body>) -> R
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
+    headers.insert("content-security-policy", HeaderValue::from_static(csp));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     response

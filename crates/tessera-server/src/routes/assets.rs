@@ -1,6 +1,6 @@
 //! What the pages load from Tessera itself (never from elsewhere): the
-//! stylesheet and the icon, compiled into the binary, and the deployment's
-//! logo.
+//! stylesheet, the icon and the console's one script, compiled into the
+//! binary, and the deployment's logo.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 const STYLESHEET: &str = include_str!("../../templates/tessera.css");
 /// The pages' icon.
 const ICON: &str = include_str!("../../templates/tessera.svg");
+/// The console's live events page's script (the only script of the pages).
+const CONSOLE_EVENTS: &str = include_str!("../../templates/console-events.js");
 
 /// `body` as `content_type`, cached for a day.
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -32,6 +34,11 @@ pub async fn stylesheet() -> Response {
 /// `GET /assets/tessera.svg` — the pages' icon.
 pub async fn icon() -> Response {
     asset("image/svg+xml", ICON)
+}
+
+/// `GET /assets/console-events.js`
+pub async fn console_events() -> Response {
+    asset("text/javascript; charset=utf-8", CONSOLE_EVENTS)
 }
 
 /// `GET /assets/logo` — the deployment's logo (`TESSERA_LOGO`). Its own CSP

@@ -4,6 +4,7 @@ pub mod account;
 pub mod assets;
 pub mod auth;
 pub mod clients;
+pub mod console;
 pub mod events;
 pub mod keys;
 pub mod oauth;

@@ -45,6 +45,11 @@ impl OAuthForm {
         self.0.get(name).map(String::as_str)
     }
 
+    /// Every parameter, in no particular order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A required parameter.
     pub fn required(&self, name: &str) -> Result<&str, OAuthApiError> {
         self.get(name)

@@ -126,6 +126,7 @@ pub async fn audit_log(
         until: parse_time("/until", &p.until)?,
         before_id,
         limit,
+        ..AuditQuery::default()
     };
     let entries = state.tessera.audit_log(&query).await?;
     let next_cursor = (entries.len() == limit as usize)

@@ -3,6 +3,7 @@
 //! cookies and never follows a redirect.
 
 mod account;
+mod console;
 mod sign_in;
 
 use crate::helpers::*;
