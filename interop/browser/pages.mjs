@@ -284,6 +284,86 @@ try {
       await ctx.close();
     });
   }
+
+  // ---- the console (SPEC §10) -------------------------------------------------
+  const adminPassword = process.env.TESSERA_ADMIN_PASSWORD;
+  async function adminSignedIn(width = 1280, scheme = 'light', path = '/console') {
+    const { ctx, page } = await person(width, scheme);
+    await page.goto(issuer + path);
+    await page.fill('#username', process.env.TESSERA_ADMIN_USERNAME);
+    await page.fill('#password', adminPassword);
+    await page.click('button[type=submit]');
+    await page.waitForURL(issuer + path);
+    return { ctx, page };
+  }
+
+  await check('a person who is not an administrator gets the 403 page, with no data', async () => {
+    const { ctx, page } = await person();
+    await page.goto(`${issuer}/console/users`);
+    await signIn(page);
+    await page.waitForURL(`${issuer}/console/users`);
+    assert((await page.textContent('h1')) === 'Administrators only', await page.textContent('h1'));
+    assert((await page.$('table')) === null, 'no data');
+    await ctx.close();
+  });
+
+  await check('an administrator finds a user and disables them after confirming; their token is refused at once', async () => {
+    await api('/auth/register', { method: 'POST', json: { username: 'mallory', password } });
+    const victim = await api('/auth/login', { method: 'POST', json: { username: 'mallory', password } });
+    const { ctx, page } = await adminSignedIn();
+    await page.goto(`${issuer}/console/users`);
+    await page.fill('#q', 'mal');
+    await page.click('text=Search');
+    await page.click('a[href="/console/users/mallory"]');
+    await page.click('text=Disable…');
+    assert((await page.textContent('h1')) === 'Disable mallory?', 'asks first');
+    assert((await api('/me', { token: victim.body.access_token })).status === 200, 'nothing yet');
+    await page.click('button.danger');
+    assert((await page.textContent('[role=status]')) === 'Disabled.', 'done');
+    assert((await api('/me', { token: victim.body.access_token })).status === 401, 'refused at once');
+    await ctx.close();
+  });
+
+  await check('a client is registered from the console with its secret shown once', async () => {
+    const { ctx, page } = await adminSignedIn(1280, 'light', '/console/clients');
+    await page.fill('#name', 'Reports');
+    await page.uncheck('input[name=grant_authorization_code]');
+    await page.uncheck('input[name=grant_refresh_token]');
+    await page.check('input[name=grant_client_credentials]');
+    await page.fill('#scopes', 'reports:read');
+    await page.check('input[name=confidential]');
+    await page.click('button:has-text("Register")');
+    const secret = await page.textContent('code.secret');
+    await screenshot(page, 'console-client-created');
+    await page.goto(`${issuer}/console/clients`);
+    assert(!(await page.content()).includes(secret), 'never shown again');
+    await ctx.close();
+  });
+
+  await check('the live events page shows a revocation as it happens', async () => {
+    const { ctx, page } = await adminSignedIn(1280, 'light', '/console/events');
+    await page.waitForFunction(() => document.getElementById('stream-status').textContent.startsWith('Connected'));
+    const session = await api('/auth/login', { method: 'POST', json: { username: 'alice', password } });
+    await api('/auth/logout', { method: 'POST', token: session.body.access_token });
+    const sid = JSON.parse(Buffer.from(session.body.access_token.split('.')[1], 'base64url')).sid;
+    await page.waitForFunction((sid) => document.getElementById('events').textContent.includes(sid), sid, { timeout: 10000 });
+    await screenshot(page, 'console-events');
+    await ctx.close();
+  });
+
+  const consolePages = ['/console', '/console/users', '/console/users/alice', '/console/clients', '/console/keys', '/console/audit', '/console/events'];
+  for (const [width, scheme] of [[1280, 'light'], [390, 'dark']]) {
+    await check(`the console pages have no WCAG 2.1 AA violations (${width} px, ${scheme})`, async () => {
+      const { ctx, page } = await adminSignedIn(width, scheme);
+      for (const path of consolePages) {
+        await page.goto(issuer + path);
+        const found = await violations(page);
+        assert(found.length === 0, `${path}: ${found.join('; ')}`);
+        await screenshot(page, `${path.slice(1).replaceAll('/', '-')}-${width}-${scheme}`);
+      }
+      await ctx.close();
+    });
+  }
 } finally {
   await browser.close();
 }

@@ -23,6 +23,20 @@ pub struct Nav<'a> {
 }
 
 impl Nav<'_> {
+    /// `aria-current="page"` for the bar's link to `section` when one of
+    /// its pages is shown (every console page counts as the console).
+    pub fn top(&self, section: &str) -> &'static str {
+        let console = matches!(
+            self.current,
+            "console" | "users" | "clients" | "keys" | "audit" | "events"
+        );
+        if self.current == section || (section == "console" && console) {
+            "page"
+        } else {
+            "false"
+        }
+    }
+
     /// `aria-current="page"` for the link to `section` when it is shown.
     pub fn current(&self, section: &str) -> &'static str {
         if self.current == section {
