@@ -36,6 +36,8 @@ pub struct Context {
     pub(super) hub: EventHub,
     /// Password checks of one username take turns.
     pub(super) turns: Turns,
+    /// The console overview's counts, reused for a few seconds.
+    pub(super) counts: super::overview::CountsCache,
 }
 
 impl Context {

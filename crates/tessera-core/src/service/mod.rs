@@ -132,6 +132,7 @@ impl Tessera {
                 verified: VerifiedCache::default(),
                 hub: EventHub::default(),
                 turns: throttle::Turns::default(),
+                counts: overview::CountsCache::default(),
             },
         };
         tessera.keys().reload_keys().await?;

@@ -29,6 +29,14 @@ pub struct Overview {
 
 const HOUR: Millis = 3_600_000;
 
+/// How long the counts are reused: counting a million rows takes
+/// milliseconds, and an overview a few seconds old tells the same story.
+const COUNTS_FRESH_FOR: Millis = 10_000;
+
+/// The counts of users and live sessions, and when they were taken.
+#[derive(Debug, Default)]
+pub(super) struct CountsCache(std::sync::Mutex<Option<(Millis, i64, i64)>>);
+
 impl Tessera {
     /// The overview as of now.
     pub async fn overview(&self) -> Result<Overview> {
@@ -55,9 +63,27 @@ impl Tessera {
                 }
             }
         }
+        let cached = *self
+            .counts
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (users, live_sessions) = match cached {
+            Some((at, users, live)) if now - at < COUNTS_FRESH_FOR && now >= at => (users, live),
+            _ => {
+                let users = self.store.count_users().await?;
+                let live = self.store.count_live_sessions(now).await?;
+                *self
+                    .counts
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now, users, live));
+                (users, live)
+            }
+        };
         Ok(Overview {
-            users: self.store.count_users().await?,
-            live_sessions: self.store.count_live_sessions(now).await?,
+            users,
+            live_sessions,
             sign_ins,
         })
     }

@@ -197,45 +197,54 @@ impl UserStore for SqlStore {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<User>> {
-        // Usernames are ASCII below U+007F, so every name with the prefix
-        // sorts before the prefix followed by U+007F.
+        // One lower bound and one upper bound on the username index, so
+        // both databases read just the range: usernames are ASCII below
+        // U+007F, so every name with the prefix sorts before the prefix
+        // followed by U+007F. Each filter is a condition only when given,
+        // so the (is_admin | disabled, username_lower) indexes serve it.
         let end = format!("{}\u{7f}", f.prefix);
-        let admin = f.role.as_deref().filter(|r| *r == ROLE_ADMIN).map(|_| true);
+        let (lower, from) = match after {
+            Some(after) if after >= f.prefix.as_str() => (">", after),
+            _ => (">=", f.prefix.as_str()),
+        };
+        let admin = f.role.as_deref() == Some(ROLE_ADMIN);
         let role = f
             .role
             .as_deref()
             .filter(|r| *r != ROLE_ADMIN)
             .map(|r| format!("%\"{r}\"%"));
-        let rows: Vec<UserRow> = self
-            .db
-            .fetch_all(
-                sql(concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users WHERE username_lower > $1 AND username_lower >= $2 \
-                       AND username_lower < $3 AND ($4 IS NULL OR is_admin = $4) \
-                       AND ($5 IS NULL OR roles LIKE $5) AND ($6 IS NULL OR disabled = $6) \
-                     ORDER BY username_lower LIMIT $7"
-                ))
-                .bind(after.unwrap_or(""))
-                .bind(f.prefix.as_str())
-                .bind(end.as_str())
-                .bind(admin)
-                .bind(role.as_deref())
-                .bind(f.disabled)
-                .bind(limit),
-            )
-            .await?;
-        let users: Vec<User> = rows
-            .into_iter()
-            .map(User::try_from)
-            .collect::<StoreResult<_>>()?;
+        let mut text = format!(
+            "SELECT {} FROM users WHERE username_lower {lower} $1 AND username_lower < $2",
+            user_columns!()
+        );
+        if admin {
+            text.push_str(" AND is_admin = TRUE");
+        }
+        let mut next = 3;
+        let mut numbered = |condition: &str| {
+            text.push_str(&condition.replace('?', &format!("${next}")));
+            next += 1;
+        };
+        if role.is_some() {
+            numbered(" AND roles LIKE ?");
+        }
+        if f.disabled.is_some() {
+            numbered(" AND disabled = ?");
+        }
+        numbered(" ORDER BY username_lower LIMIT ?");
+        let mut statement = sql(&text).bind(from).bind(end.as_str());
+        if let Some(role) = role.as_deref() {
+            statement = statement.bind(role);
+        }
+        if let Some(disabled) = f.disabled {
+            statement = statement.bind(disabled);
+        }
+        let statement = statement.bind(limit);
+        let rows: Vec<UserRow> = self.db.fetch_all(statement).await?;
+        let users: Vec<User> = rows.into_iter().map(User::try_from).collect::<StoreResult<_>>()?;
         // `LIKE` treats `_` as any character: keep exact holders only.
         Ok(match &f.role {
-            Some(role) => users
-                .into_iter()
-                .filter(|u| u.roles.contains(role))
-                .collect(),
+            Some(role) => users.into_iter().filter(|u| u.roles.contains(role)).collect(),
             None => users,
         })
     }
