@@ -1,7 +1,7 @@
 // Tessera's pages in a real browser: Playwright drives the system's Chromium
 // (CHROMIUM, default /usr/bin/chromium) against a running Tessera
 // (TESSERA_ISSUER, TESSERA_ADMIN_USERNAME, TESSERA_ADMIN_PASSWORD), and
-// axe-core checks each page against WCAG 2.1 A and AA. Screenshots go to
+// axe-core checks each page against WCAG 2.2 A and AA. Screenshots go to
 // TESSERA_SCREENSHOTS when it is set. Prints one PASS or FAIL line per check.
 import { chromium } from 'playwright-core';
 import { createRequire } from 'node:module';
@@ -42,7 +42,7 @@ async function violations(page) {
   await page.addScriptTag({ path: axePath });
   const result = await page.evaluate(() =>
     // eslint-disable-next-line no-undef
-    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } }),
   );
   return result.violations.map((v) => `${v.id} (${v.nodes.length}): ${v.help}`);
 }
@@ -118,7 +118,7 @@ try {
   const audit = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
   const auditPage = await audit.newPage();
   for (const scheme of ['light', 'dark']) {
-    await check(`/docs has no WCAG 2.1 AA violations (${scheme})`, async () => {
+    await check(`/docs has no WCAG 2.2 AA violations (${scheme})`, async () => {
       await auditPage.emulateMedia({ colorScheme: scheme });
       await auditPage.goto(`${issuer}/docs`);
       const found = await violations(auditPage);
@@ -159,7 +159,7 @@ try {
   ];
   for (const [name, url] of hosted) {
     for (const scheme of ['light', 'dark']) {
-      await check(`${name} has no WCAG 2.1 AA violations (${scheme})`, async () => {
+      await check(`${name} has no WCAG 2.2 AA violations (${scheme})`, async () => {
         await auditPage.emulateMedia({ colorScheme: scheme });
         await auditPage.goto(url);
         const found = await violations(auditPage);
@@ -268,7 +268,7 @@ try {
 
   const accountPages = ['/account', '/account/sessions'];
   for (const [width, scheme] of [[1280, 'light'], [390, 'dark']]) {
-    await check(`the account pages have no WCAG 2.1 AA violations (${width} px, ${scheme})`, async () => {
+    await check(`the account pages have no WCAG 2.2 AA violations (${width} px, ${scheme})`, async () => {
       const { ctx, page } = await person(width, scheme);
       await page.goto(`${issuer}/account`);
       await signIn(page);
@@ -353,7 +353,7 @@ try {
 
   const consolePages = ['/console', '/console/users', '/console/users/alice', '/console/clients', '/console/keys', '/console/audit', '/console/events'];
   for (const [width, scheme] of [[1280, 'light'], [390, 'dark']]) {
-    await check(`the console pages have no WCAG 2.1 AA violations (${width} px, ${scheme})`, async () => {
+    await check(`the console pages have no WCAG 2.2 AA violations (${width} px, ${scheme})`, async () => {
       const { ctx, page } = await adminSignedIn(width, scheme);
       for (const path of consolePages) {
         await page.goto(issuer + path);
