@@ -10,8 +10,8 @@
 # pair's requests/s and the median of the ratios A/B.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-A=${1:?usage: verify-ab.sh NEW_BINARY OLD_BINARY}
-B=${2:?usage: verify-ab.sh NEW_BINARY OLD_BINARY}
+A=$(realpath "${1:?usage: verify-ab.sh NEW_BINARY OLD_BINARY}")
+B=$(realpath "${2:?usage: verify-ab.sh NEW_BINARY OLD_BINARY}")
 PAIRS=${PAIRS:-5}
 DURATION=${DURATION:-5}
 SERVER_CPU=${SERVER_CPU:-0}
