@@ -241,10 +241,16 @@ impl UserStore for SqlStore {
         }
         let statement = statement.bind(limit);
         let rows: Vec<UserRow> = self.db.fetch_all(statement).await?;
-        let users: Vec<User> = rows.into_iter().map(User::try_from).collect::<StoreResult<_>>()?;
+        let users: Vec<User> = rows
+            .into_iter()
+            .map(User::try_from)
+            .collect::<StoreResult<_>>()?;
         // `LIKE` treats `_` as any character: keep exact holders only.
         Ok(match &f.role {
-            Some(role) => users.into_iter().filter(|u| u.roles.contains(role)).collect(),
+            Some(role) => users
+                .into_iter()
+                .filter(|u| u.roles.contains(role))
+                .collect(),
             None => users,
         })
     }

@@ -528,7 +528,11 @@ async fn the_audit_log_is_filtered_by_action_actor_subject_and_time() {
         acted.contains("<td>register</td>") && !acted.contains("<td>login.succeeded"),
         "{acted}"
     );
-    let about = page(browser.get("/console/audit?subject=alice").await, StatusCode::OK).await;
+    let about = page(
+        browser.get("/console/audit?subject=alice").await,
+        StatusCode::OK,
+    )
+    .await;
     assert!(
         about.contains("login.failed (refused)") && about.contains("<td>register</td>"),
         "{about}"
