@@ -44,6 +44,8 @@ fn claims(now: i64) -> AccessClaims {
         roles: Some(vec!["user".into(), "admin".into()]),
         client_id: None,
         scope: None,
+        amr: None,
+        auth_time: None,
     }
 }
 

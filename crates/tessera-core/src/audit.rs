@@ -223,6 +223,46 @@ pub enum AuditRecord {
         /// Its `jti`.
         jti: String,
     },
+    /// A second factor became active.
+    FactorAdded {
+        /// Who added it.
+        actor: Uuid,
+        /// Whose it is.
+        user: Uuid,
+        /// The factor.
+        factor: Uuid,
+        /// Its kind.
+        kind: crate::mfa::FactorKind,
+    },
+    /// A second factor was removed (by its owner, an admin, or the command
+    /// line: the nil actor).
+    FactorRemoved {
+        /// Who removed it.
+        actor: Option<Uuid>,
+        /// Whose it was.
+        user: Uuid,
+        /// The factor.
+        factor: Uuid,
+    },
+    /// A person replaced their recovery codes.
+    RecoveryCodesRegenerated {
+        /// Whose.
+        user: Uuid,
+    },
+    /// A wrong second-factor code at sign-in.
+    SecondFactorFailed {
+        /// Who was signing in.
+        user: Uuid,
+        /// Their username.
+        username: String,
+    },
+    /// A change to a person's second factors gave the wrong password.
+    FactorChangeRefused {
+        /// Who tried.
+        actor: Uuid,
+        /// Whose factors.
+        user: Uuid,
+    },
 }
 
 impl AuditRecord {
@@ -252,6 +292,11 @@ impl AuditRecord {
             TokenIssued { .. } => "token.issued",
             AuthorizationCodeReused { .. } => "authorization_code.reused",
             TokenRevoked { .. } => "token.revoked",
+            FactorAdded { .. } => "factor.added",
+            FactorRemoved { .. } => "factor.removed",
+            RecoveryCodesRegenerated { .. } => "recovery_codes.regenerated",
+            SecondFactorFailed { .. } => "login.failed",
+            FactorChangeRefused { .. } => "factor.change_refused",
         }
     }
 
@@ -262,7 +307,9 @@ impl AuditRecord {
             LoginFailed { .. }
             | RefreshReuseDetected { .. }
             | PasswordChangeFailed { .. }
-            | AuthorizationCodeReused { .. } => Outcome::Failure,
+            | AuthorizationCodeReused { .. }
+            | SecondFactorFailed { .. }
+            | FactorChangeRefused { .. } => Outcome::Failure,
             _ => Outcome::Success,
         }
     }
@@ -274,7 +321,9 @@ impl AuditRecord {
             Registered { user, .. }
             | LoginSucceeded { user, .. }
             | RefreshReuseDetected { user, .. }
-            | TokenIssued { user, .. } => Some(*user),
+            | TokenIssued { user, .. }
+            | RecoveryCodesRegenerated { user }
+            | SecondFactorFailed { user, .. } => Some(*user),
             LoginFailed { user, .. } => *user,
             Refreshed { repeat } => repeat.map(|(user, _)| user),
             Logout { actor, .. }
@@ -283,12 +332,15 @@ impl AuditRecord {
             | DisabledChanged { actor, .. }
             | PasswordChanged { actor, .. }
             | PasswordChangeFailed { actor, .. }
-            | ClientUpdated { actor, .. } => Some(*actor),
+            | ClientUpdated { actor, .. }
+            | FactorAdded { actor, .. }
+            | FactorChangeRefused { actor, .. } => Some(*actor),
             UserCreated { actor, .. }
             | UserDeleted { actor, .. }
             | KeyAdded { actor, .. }
             | ClientCreated { actor, .. }
-            | ClientDeleted { actor, .. } => *actor,
+            | ClientDeleted { actor, .. }
+            | FactorRemoved { actor, .. } => *actor,
             AuthorizationCodeReused { .. } => None,
             TokenRevoked { sub, .. } => Uuid::parse_str(sub).ok(),
         }
@@ -302,7 +354,8 @@ impl AuditRecord {
             | UserCreated { username, .. }
             | LoginSucceeded { username, .. }
             | LoginFailed { username, .. }
-            | TokenIssued { username, .. } => Some(username.clone()),
+            | TokenIssued { username, .. }
+            | SecondFactorFailed { username, .. } => Some(username.clone()),
             Refreshed { repeat } => repeat.map(|(user, _)| user.to_string()),
             RefreshReuseDetected { user, .. }
             | Logout { user, .. }
@@ -311,7 +364,11 @@ impl AuditRecord {
             | DisabledChanged { user, .. }
             | PasswordChanged { user, .. }
             | PasswordChangeFailed { user, .. }
-            | UserDeleted { user, .. } => Some(user.to_string()),
+            | UserDeleted { user, .. }
+            | FactorAdded { user, .. }
+            | FactorRemoved { user, .. }
+            | RecoveryCodesRegenerated { user }
+            | FactorChangeRefused { user, .. } => Some(user.to_string()),
             KeyAdded { kid, .. } => Some(kid.clone()),
             ClientCreated { client_id, .. }
             | ClientDeleted { client_id, .. }
@@ -363,12 +420,19 @@ impl AuditRecord {
                 Some(json!({"client_id": client_id, "sid": session}))
             }
             TokenRevoked { jti, .. } => Some(json!({"jti": jti})),
+            FactorAdded { factor, kind, .. } => {
+                Some(json!({"factor_id": factor, "type": kind.as_str()}))
+            }
+            FactorRemoved { factor, .. } => Some(json!({"factor_id": factor})),
+            SecondFactorFailed { .. } => Some(json!({"step": "second_factor"})),
             Registered { .. }
             | LoginFailed { .. }
             | PasswordChanged { .. }
             | PasswordChangeFailed { .. }
             | ClientDeleted { .. }
-            | ClientUpdated { .. } => None,
+            | ClientUpdated { .. }
+            | RecoveryCodesRegenerated { .. }
+            | FactorChangeRefused { .. } => None,
         }
     }
 
@@ -385,6 +449,23 @@ impl AuditRecord {
                 "login.failed",
                 user.map(|u| u.to_string()),
                 json!({"username": username.replace('\0', "\u{FFFD}"), "ip": client.ip}),
+            ),
+            SecondFactorFailed { user, username } => (
+                "login.failed",
+                Some(user.to_string()),
+                json!({"username": username, "ip": client.ip, "step": "second_factor"}),
+            ),
+            FactorAdded {
+                user, factor, kind, ..
+            } => (
+                "factor.added",
+                Some(user.to_string()),
+                json!({"sub": user, "factor_id": factor, "type": kind.as_str()}),
+            ),
+            FactorRemoved { user, factor, .. } => (
+                "factor.removed",
+                Some(user.to_string()),
+                json!({"sub": user, "factor_id": factor}),
             ),
             RefreshReuseDetected { user, session } => (
                 "refresh.reuse_detected",

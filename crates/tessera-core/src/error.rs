@@ -33,6 +33,20 @@ pub enum Error {
     /// Unknown user, wrong password or disabled user — deliberately alike.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// The password was right, and the person has a second factor: the
+    /// sign-in continues with the challenge's `mfa_token`.
+    #[error("a second factor is required")]
+    MfaRequired(crate::service::MfaChallenge),
+    /// A TOTP or recovery code that is not (or no longer) right: 400 while
+    /// enrolling, 401 while signing in.
+    #[error("the code is not valid")]
+    InvalidCode {
+        /// Whether it was the second step of a sign-in.
+        signing_in: bool,
+    },
+    /// An `mfa_token` that is unknown, spent or expired.
+    #[error("the sign-in expired or was already completed; sign in again")]
+    InvalidMfaToken,
     /// The refresh token is unknown, expired, revoked or was reused.
     #[error("the refresh token is invalid, expired or revoked")]
     InvalidRefreshToken,

@@ -27,6 +27,7 @@ pub mod crypto;
 pub mod duration;
 pub mod error;
 pub mod events;
+pub mod mfa;
 pub mod model;
 pub mod oauth;
 pub mod password;

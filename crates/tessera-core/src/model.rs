@@ -81,6 +81,8 @@ pub struct Session {
     /// When the person last entered their password for this session
     /// (OIDC `auth_time`).
     pub auth_time: Millis,
+    /// How the person signed in (RFC 8176 `amr`: `pwd`, `otp`, `hwk`, `mfa`).
+    pub amr: Vec<String>,
 }
 
 impl Session {

@@ -409,6 +409,8 @@ pub struct IdTokenClaims {
     pub iat: i64,
     /// When the person last entered their password.
     pub auth_time: i64,
+    /// How they signed in (RFC 8176).
+    pub amr: Vec<String>,
     /// The `nonce` of the authorization request, when it sent one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,

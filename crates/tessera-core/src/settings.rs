@@ -67,6 +67,8 @@ pub struct Settings {
     pub master_key: Option<SecretBytes>,
     /// How long audit entries are kept (`None`: forever).
     pub audit_retention: Option<Duration>,
+    /// The deployment's name, as people see it (the issuer of TOTP factors).
+    pub display_name: String,
 }
 
 impl Settings {
@@ -97,6 +99,7 @@ impl Settings {
             },
             master_key: None,
             audit_retention: Some(Duration::from_secs(365 * 86_400)),
+            display_name: "Tessera".to_owned(),
         }
     }
 

@@ -4,8 +4,8 @@
 use crate::error::ApiError;
 use crate::observe::ObserveLayer;
 use crate::routes::{
-    account, assets, auth, clients, console, events, keys, oauth, ops, sessions, sign_in, sso,
-    users,
+    account, assets, auth, clients, console, events, factors, keys, oauth, ops, sessions, sign_in,
+    sso, users,
 };
 use crate::state::AppState;
 use axum::Router;
@@ -25,12 +25,22 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
     let router = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
+        .route("/auth/login/mfa", post(auth::login_mfa))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))
         .route("/auth/verify", get(auth::verify))
         .route("/events", get(events::events))
         .route("/me", get(users::me))
+        .route("/me/factors", get(factors::list))
+        .route("/me/factors/totp", post(factors::begin_totp))
+        .route("/me/factors/totp/{id}/confirm", post(factors::confirm_totp))
+        .route("/me/factors/{id}/remove", post(factors::remove))
+        .route(
+            "/me/recovery-codes",
+            post(factors::regenerate_recovery_codes),
+        )
+        .route("/users/{username}/factors", delete(factors::reset))
         .route("/users", get(users::list_users))
         .route(
             "/users/{username}",

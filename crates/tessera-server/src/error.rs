@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::Error;
 use tessera_core::oauth::{OAuthError, OAuthErrorCode};
+use tessera_core::secret::ExposeSecret;
 use tessera_token::tokens::TokenError;
 
 /// One entry of `details`: which field, and what is wrong with it.
@@ -175,9 +176,13 @@ fn domain_status(e: &Error) -> StatusCode {
         | Error::PasswordTooWeak(_)
         | Error::PasswordTooCommon
         | Error::OAuth(_) => StatusCode::BAD_REQUEST,
-        Error::InvalidCredentials | Error::InvalidRefreshToken | Error::InvalidToken(_) => {
-            StatusCode::UNAUTHORIZED
-        }
+        Error::InvalidCredentials
+        | Error::InvalidRefreshToken
+        | Error::InvalidToken(_)
+        | Error::MfaRequired(_)
+        | Error::InvalidMfaToken
+        | Error::InvalidCode { signing_in: true } => StatusCode::UNAUTHORIZED,
+        Error::InvalidCode { signing_in: false } => StatusCode::BAD_REQUEST,
         Error::Forbidden(_) | Error::RegistrationDisabled => StatusCode::FORBIDDEN,
         Error::UserNotFound | Error::NotFound => StatusCode::NOT_FOUND,
         Error::UsernameTaken | Error::LastAdmin | Error::KeyRotationUnavailable => {
@@ -200,6 +205,9 @@ fn domain_code(e: &Error) -> &'static str {
         Error::RegistrationDisabled => "registration_disabled",
         Error::InvalidCredentials => "invalid_credentials",
         Error::InvalidRefreshToken => "invalid_refresh_token",
+        Error::MfaRequired(_) => "mfa_required",
+        Error::InvalidCode { .. } => "invalid_code",
+        Error::InvalidMfaToken => "invalid_mfa_token",
         Error::UserNotFound => "user_not_found",
         Error::NotFound => "not_found",
         Error::Forbidden(_) => "forbidden",
@@ -242,6 +250,12 @@ pub struct ErrorDetail {
     /// Field-level problems, for `validation_failed`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<FieldError>,
+    /// For `mfa_required`: the single-use token of the sign-in's second step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// For `mfa_required`: the kinds of second factor the person can use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub factors: Option<Vec<&'static str>>,
 }
 
 impl IntoResponse for ApiError {
@@ -260,12 +274,28 @@ impl IntoResponse for ApiError {
                 code: self.code(),
                 message: self.message(),
                 details: self.details(),
+                mfa_token: match &self {
+                    ApiError::Domain(Error::MfaRequired(c)) => {
+                        Some(c.mfa_token.expose_secret().to_owned())
+                    }
+                    _ => None,
+                },
+                factors: match &self {
+                    ApiError::Domain(Error::MfaRequired(c)) => Some(c.factors.clone()),
+                    _ => None,
+                },
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            ApiError::Unauthenticated | ApiError::Domain(Error::InvalidCredentials) => {
+            ApiError::Unauthenticated
+            | ApiError::Domain(
+                Error::InvalidCredentials
+                | Error::MfaRequired(_)
+                | Error::InvalidMfaToken
+                | Error::InvalidCode { signing_in: true },
+            ) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             ApiError::InvalidToken | ApiError::Domain(Error::InvalidToken(_)) => {
@@ -349,6 +379,9 @@ impl From<Error> for OAuthApiError {
                 };
             }
             Error::InvalidCredentials => OAuthError::invalid_grant("invalid username or password"),
+            Error::MfaRequired(_) => OAuthError::invalid_grant(
+                "this account signs in with a second factor; use the hosted login page (/authorize)",
+            ),
             Error::InvalidRefreshToken | Error::InvalidToken(_) => {
                 OAuthError::invalid_grant("the grant is invalid, expired or revoked")
             }

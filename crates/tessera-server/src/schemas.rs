@@ -122,6 +122,49 @@ impl Schemas {
                 }),
             ),
         );
+        // Second factors (SPEC §11).
+        let current = json!({"type": "string", "minLength": 1, "maxLength": 128});
+        let code = json!({"type": "string", "minLength": 1, "maxLength": 32});
+        let factor_name = json!({"type": ["string", "null"], "maxLength": 64, "pattern": "^[^\u{0}-\u{1f}\u{7f}]*$"});
+        documents.insert(
+            "login_mfa",
+            object(
+                id("login_mfa"),
+                "Finish a sign-in with a second factor",
+                &["mfa_token", "code"],
+                json!({
+                    "mfa_token": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "code": code,
+                }),
+            ),
+        );
+        documents.insert(
+            "factor_totp",
+            object(
+                id("factor_totp"),
+                "Start adding an authenticator app",
+                &["password"],
+                json!({"password": current, "name": factor_name}),
+            ),
+        );
+        documents.insert(
+            "factor_confirm",
+            object(
+                id("factor_confirm"),
+                "Confirm an authenticator app with a code from it",
+                &["code"],
+                json!({"code": code}),
+            ),
+        );
+        documents.insert(
+            "password_confirm",
+            object(
+                id("password_confirm"),
+                "Confirm a change with the current password",
+                &["password"],
+                json!({"password": current}),
+            ),
+        );
         // Absolute http(s) URLs with a host and no fragment, compared exactly.
         let uris = json!({"type": "array", "maxItems": 20, "uniqueItems": true,
             "items": {"type": "string", "minLength": 1, "maxLength": 2048, "format": "uri",

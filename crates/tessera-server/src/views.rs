@@ -4,7 +4,7 @@
 use serde::Serialize;
 use tessera_core::model::{Session, User};
 use tessera_core::secret::{self, SecretString};
-use tessera_core::service::{IssuedTokens, KeyInfo};
+use tessera_core::service::{FactorInfo, IssuedTokens, KeyInfo};
 use tessera_token::clock::rfc3339;
 use utoipa::ToSchema;
 
@@ -221,6 +221,35 @@ impl From<tessera_core::oauth::OAuthClient> for ClientView {
             scopes: c.scopes,
             confidential: c.confidential,
             created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+/// A second factor as its owner sees it (SPEC §11; never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorView {
+    /// Factor id.
+    pub id: String,
+    /// `totp` or `passkey`.
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    /// The name its owner gave it.
+    pub name: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; `null` before its first use.
+    pub last_used_at: Option<String>,
+}
+
+impl From<FactorInfo> for FactorView {
+    fn from(f: FactorInfo) -> Self {
+        FactorView {
+            id: f.id.to_string(),
+            kind: f.kind.as_str(),
+            name: f.name,
+            created_at: rfc3339(f.created_at),
+            last_used_at: f.last_used_at.map(rfc3339),
         }
     }
 }

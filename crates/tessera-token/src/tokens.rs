@@ -71,6 +71,12 @@ pub struct AccessClaims {
     /// OAuth scope, where a client is involved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// How the person signed in (RFC 8176: `pwd`, `otp`, `hwk`, `mfa`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// When the person signed in (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 impl AccessClaims {
@@ -449,6 +455,8 @@ mod tests {
             roles: Some(vec!["user".into()]),
             client_id: None,
             scope: None,
+            amr: None,
+            auth_time: None,
         }
     }
 

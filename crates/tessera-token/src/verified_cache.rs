@@ -183,6 +183,8 @@ mod tests {
             roles: Some(vec!["user".into()]),
             client_id: None,
             scope: None,
+            amr: None,
+            auth_time: None,
         }
     }
 

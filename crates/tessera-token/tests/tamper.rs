@@ -39,6 +39,8 @@ fn claims() -> AccessClaims {
         roles: Some(vec!["user".into()]),
         client_id: None,
         scope: None,
+        amr: None,
+        auth_time: None,
     }
 }
 

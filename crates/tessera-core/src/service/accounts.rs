@@ -5,7 +5,7 @@ use super::{Caller, ClientInfo, Context, IssuedTokens, SessionGrant, Spare, Tess
 use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::model::{
-    ROLE_ADMIN, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
+    ROLE_ADMIN, StoredUser, User, is_valid_email, is_valid_role, is_valid_username, normalize_roles,
 };
 use crate::secret::{ExposeSecret, SecretString};
 use crate::store::{
@@ -129,6 +129,54 @@ impl std::ops::Deref for Accounts<'_> {
 }
 
 impl Accounts<'_> {
+    /// Checks that `password` is the person's own before a change to their
+    /// account, throttled like a login (guessing it with a stolen token
+    /// gets no further than guessing it at the login page); a wrong one is
+    /// recorded as `refused` makes it and is `InvalidCredentials`.
+    pub(super) async fn check_password_of(
+        &self,
+        target: &StoredUser,
+        password: &str,
+        client: &ClientInfo,
+        refused: impl FnOnce() -> AuditRecord,
+    ) -> Result<()> {
+        let throttle = self.tessera.throttle();
+        let admission = throttle
+            .admit_password_check(&target.user.username, client)
+            .await?;
+        let verified = self
+            .hasher
+            .verify(
+                SecretString::from(password),
+                Some(target.password_hash.clone()),
+            )
+            .await?;
+        if !verified.ok {
+            let entry = self.audit(refused(), client);
+            throttle.password_check_failed(admission, entry).await?;
+            return Err(Error::InvalidCredentials);
+        }
+        throttle.password_check_succeeded(admission).await
+    }
+
+    /// [`Accounts::check_password_of`] for a change to `target`'s second
+    /// factors by `actor`.
+    pub(super) async fn check_own_password(
+        &self,
+        target: &StoredUser,
+        password: &str,
+        client: &ClientInfo,
+        actor: Uuid,
+    ) -> Result<()> {
+        self.check_password_of(target, password, client, || {
+            AuditRecord::FactorChangeRefused {
+                actor,
+                user: target.user.id,
+            }
+        })
+        .await
+    }
+
     /// Self-registration: creates a `user` account and logs it in.
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, account: NewAccount, client: &ClientInfo) -> Result<IssuedTokens> {
@@ -204,7 +252,7 @@ impl Accounts<'_> {
         let (browser, cookie) = self
             .tessera
             .sso()
-            .start_browser_session(&user, client, |_| Vec::new())
+            .start_browser_session(&user, crate::mfa::amr::password(), client, |_| Vec::new())
             .await?;
         Ok((browser, user, cookie))
     }
@@ -527,36 +575,13 @@ impl Accounts<'_> {
         if is_self {
             let current = current_password
                 .ok_or_else(|| Error::invalid("/current_password", "is required"))?;
-            // Guessing the current password with a stolen token is throttled
-            // like guessing it at login.
-            let admission = self
-                .tessera
-                .throttle()
-                .admit_password_check(&target.user.username, client)
-                .await?;
-            let verified = self
-                .hasher
-                .verify(
-                    SecretString::from(current),
-                    Some(target.password_hash.clone()),
-                )
-                .await?;
-            if !verified.ok {
-                let record = AuditRecord::PasswordChangeFailed {
+            self.check_password_of(&target, current, client, || {
+                AuditRecord::PasswordChangeFailed {
                     actor: actor.user_id,
                     user: target.user.id,
-                };
-                let entry = self.audit(record, client);
-                self.tessera
-                    .throttle()
-                    .password_check_failed(admission, entry)
-                    .await?;
-                return Err(Error::InvalidCredentials);
-            }
-            self.tessera
-                .throttle()
-                .password_check_succeeded(admission)
-                .await?;
+                }
+            })
+            .await?;
         }
         self.password_policy()
             .check(&target.user.username, new_password)

@@ -232,6 +232,9 @@ impl Grants<'_> {
             roles: None,
             client_id: Some(c.client_id.clone()),
             scope: scope.clone(),
+            // Nobody signed in: a client speaks for itself.
+            amr: None,
+            auth_time: None,
         };
         Ok(OAuthTokens {
             access_token: self
@@ -315,6 +318,7 @@ impl Grants<'_> {
             scope: Some(found.scope.clone()),
             browser_session_id: found.browser_session_id,
             auth_time: Some(found.auth_time),
+            amr: Some(found.amr.clone()),
         };
         let (session, refresh_token) = self.tessera.sessions().new_session(user.id, client, grant);
         let record = AuditRecord::TokenIssued {
@@ -428,6 +432,7 @@ impl Grants<'_> {
             exp: secs.saturating_add(self.access_ttl_secs()),
             iat: secs,
             auth_time: session.auth_time.div_euclid(1000),
+            amr: session.amr.clone(),
             nonce,
             azp: client.client_id.clone(),
             sid: Some(session.id.to_string()),

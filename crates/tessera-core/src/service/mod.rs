@@ -11,6 +11,8 @@
 //! - [`Grants`] (`grants.rs`, `token_endpoints.rs`): the token endpoint's
 //!   grants and ID tokens; userinfo, revocation (RFC 7009), introspection (RFC 7662).
 //! - [`Sso`] (`sso.rs`): authorization requests, browser sessions, codes, RP-initiated logout.
+//! - [`Factors`] (`factors.rs`): second factors, recovery codes and the
+//!   second step of signing in.
 //! - [`Throttle`] (`throttle.rs`): login throttling and the registration rate.
 //! - [`Events`] (`events.rs`): the event hub and the stream's history.
 //! - [`Context`] (`context.rs`): what they share.
@@ -23,6 +25,7 @@ mod accounts;
 mod clients;
 mod context;
 mod events;
+mod factors;
 mod grants;
 mod keys;
 mod overview;
@@ -36,6 +39,7 @@ pub use clients::{ClientAuthentication, Clients, NewClient};
 pub use context::Context;
 use context::Spare;
 pub use events::{EventHub, Events, SUBSCRIBER_QUEUE};
+pub use factors::{Confirmed, FactorInfo, FactorList, Factors, MfaChallenge, TotpEnrolment};
 pub use grants::{Grants, ID_TOKEN_TYP, OAuthTokens};
 pub use keys::{KeyInfo, Keys};
 pub use overview::{HourOfSignIns, Overview};
@@ -171,6 +175,11 @@ impl Tessera {
     /// Single sign-on in the browser.
     pub fn sso(&self) -> Sso<'_> {
         Sso { tessera: self }
+    }
+
+    /// Second factors and the second step of signing in.
+    pub fn factors(&self) -> Factors<'_> {
+        Factors { tessera: self }
     }
 
     /// Login throttling and the registration rate.

@@ -6,6 +6,7 @@ use super::{Caller, ClientInfo, Context, Spare, Tessera};
 use crate::audit::{AuditRecord, Ended};
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
+use crate::mfa::amr;
 use crate::model::{Session, User};
 use crate::secret::{ExposeSecret, SecretString};
 use crate::settings::ms;
@@ -47,6 +48,8 @@ pub struct SessionGrant {
     pub browser_session_id: Option<Uuid>,
     /// When the person entered their password (default: now).
     pub auth_time: Option<Millis>,
+    /// How they signed in (default: a password alone).
+    pub amr: Option<Vec<String>>,
 }
 
 /// A fresh refresh token: 256 random bits, base64url.
@@ -91,6 +94,38 @@ impl Sessions<'_> {
         grant: SessionGrant,
     ) -> Result<IssuedTokens> {
         let user = self.check_password(username, password, client).await?;
+        self.tessera.factors().require_second_step(&user).await?;
+        self.start_session(user, client, grant).await
+    }
+
+    /// The second step of a login (`POST /auth/login/mfa`): the `mfa_token`
+    /// a correct password earned and a TOTP or recovery code.
+    #[tracing::instrument(skip_all)]
+    pub async fn login_with_code(
+        &self,
+        mfa_token: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens> {
+        let (user, amr) = self
+            .tessera
+            .factors()
+            .complete_sign_in(mfa_token, code, client)
+            .await?;
+        let grant = SessionGrant {
+            amr: Some(amr),
+            ..SessionGrant::default()
+        };
+        self.start_session(user, client, grant).await
+    }
+
+    /// Starts a session for a person who has signed in, and issues its tokens.
+    async fn start_session(
+        &self,
+        user: User,
+        client: &ClientInfo,
+        grant: SessionGrant,
+    ) -> Result<IssuedTokens> {
         let entry = self.login_succeeded(&user, client, &grant);
         let (session, refresh_token) = self.new_session(user.id, client, grant);
         self.store.insert_session(&session, &[entry]).await?;
@@ -199,6 +234,7 @@ impl Sessions<'_> {
             scope: grant.scope,
             browser_session_id: grant.browser_session_id,
             auth_time: grant.auth_time.unwrap_or(now),
+            amr: grant.amr.unwrap_or_else(amr::password),
         };
         let refresh_hash = sha256(refresh_token.as_bytes());
         (
@@ -252,6 +288,8 @@ impl Sessions<'_> {
             roles: Some(user.roles.clone()),
             client_id: session.client_id.clone(),
             scope: scope.map(str::to_owned).or_else(|| session.scope.clone()),
+            amr: Some(session.amr.clone()),
+            auth_time: Some(session.auth_time.div_euclid(1000)),
         };
         self.sign_access_claims(&claims, now)
     }

@@ -6,6 +6,7 @@ use super::grants::ID_TOKEN_TYP;
 use super::{ClientInfo, Context, SessionGrant, Tessera};
 use crate::audit::{AuditRecord, Ended};
 use crate::error::{Error, Result};
+use crate::mfa::amr;
 use crate::model::User;
 use crate::oauth::{
     AUTHORIZATION_CODE_TTL_MS, GrantType, OAuthClient, OAuthError, OAuthErrorCode,
@@ -280,6 +281,36 @@ impl Sso<'_> {
             .sessions()
             .check_password(username, password, client)
             .await?;
+        self.tessera.factors().require_second_step(&user).await?;
+        self.signed_in(user, amr::password(), client, current).await
+    }
+
+    /// [`Sso::sso_sign_in`]'s second step: the `mfa_token` the password
+    /// earned and a TOTP or recovery code.
+    pub async fn sso_sign_in_with_code(
+        &self,
+        mfa_token: &str,
+        code: &str,
+        client: &ClientInfo,
+        current: Option<&BrowserSession>,
+    ) -> Result<(BrowserSession, User, Option<String>)> {
+        let (user, amr) = self
+            .tessera
+            .factors()
+            .complete_sign_in(mfa_token, code, client)
+            .await?;
+        self.signed_in(user, amr, client, current).await
+    }
+
+    /// The browser session of a person who has just signed in as `amr`
+    /// says: `current` renewed when it is theirs, otherwise a new one.
+    async fn signed_in(
+        &self,
+        user: User,
+        amr: Vec<String>,
+        client: &ClientInfo,
+        current: Option<&BrowserSession>,
+    ) -> Result<(BrowserSession, User, Option<String>)> {
         let now = self.now();
         let entry = |id: Uuid| {
             self.audit(
@@ -295,12 +326,13 @@ impl Sso<'_> {
         if let Some(current) = current.filter(|b| b.user_id == user.id)
             && self
                 .store
-                .reauthenticate_browser_session(current.id, now, &[entry(current.id)])
+                .reauthenticate_browser_session(current.id, now, &amr, &[entry(current.id)])
                 .await?
         {
             self.events_written();
             let session = BrowserSession {
                 auth_time: now,
+                amr,
                 ..current.clone()
             };
             return Ok((session, user, None));
@@ -312,7 +344,7 @@ impl Sso<'_> {
             self.sso_sign_out(previous, client).await?;
         }
         let (session, cookie) = self
-            .start_browser_session(&user, client, |id| vec![entry(id)])
+            .start_browser_session(&user, amr, client, |id| vec![entry(id)])
             .await?;
         Ok((session, user, Some(cookie)))
     }
@@ -323,6 +355,7 @@ impl Sso<'_> {
     pub(super) async fn start_browser_session(
         &self,
         user: &User,
+        amr: Vec<String>,
         client: &ClientInfo,
         audit: impl FnOnce(Uuid) -> Vec<AuditEntry>,
     ) -> Result<(BrowserSession, String)> {
@@ -332,6 +365,7 @@ impl Sso<'_> {
             id: Uuid::new_v4(),
             user_id: user.id,
             auth_time: now,
+            amr: amr.clone(),
             expires_at: now.saturating_add(ms(self
                 .settings
                 .refresh_ttl
@@ -345,6 +379,7 @@ impl Sso<'_> {
             SessionGrant {
                 browser_session_id: Some(session.id),
                 auth_time: Some(now),
+                amr: Some(amr),
                 ..SessionGrant::default()
             },
         );
@@ -426,6 +461,7 @@ impl Sso<'_> {
             scope: request.scope.clone(),
             nonce: request.nonce.clone(),
             auth_time: browser.auth_time,
+            amr: browser.amr.clone(),
             expires_at: now.saturating_add(AUTHORIZATION_CODE_TTL_MS),
             used_at: None,
             session_id: None,

@@ -9,6 +9,7 @@ use crate::store::AuditEntry;
 use std::sync::Arc;
 use tessera_token::clock::Millis;
 use tokio::sync::Semaphore;
+use uuid::Uuid;
 
 /// How many more failures than a username's threshold an IP may make.
 const IP_FACTOR: u32 = 4;
@@ -20,6 +21,14 @@ fn user_key(username: &str) -> String {
         username.to_lowercase().replace('\0', "\u{FFFD}")
     )
 }
+
+/// The key of a person's wrong second-factor codes.
+fn code_key(user: Uuid) -> String {
+    format!("mfa:user:{user}")
+}
+
+/// Wrong second-factor codes a person may make before waiting.
+const CODE_MAX_FAILURES: u32 = 5;
 
 fn ip_key(ip: &str) -> String {
     format!("login:ip:{ip}")
@@ -165,6 +174,42 @@ impl Throttle<'_> {
             self.store.throttle_clear(user).await?;
         }
         Ok(())
+    }
+
+    /// Admits a second-factor code for `user`, or refuses it with 429 while
+    /// their wrong codes have them waiting.
+    pub(super) async fn admit_code(&self, user: Uuid) -> Result<()> {
+        let key = code_key(user);
+        let now = self.now();
+        match self.store.throttle_blocked_until([&key, &key], now).await? {
+            Some(until) => Err(retry_after(until, now)),
+            None => Ok(()),
+        }
+    }
+
+    /// A wrong second-factor code: counted against the person (with
+    /// `entry`), with section 6's doubling waits past the threshold.
+    pub(super) async fn code_failed(&self, user: Uuid, entry: AuditEntry) -> Result<()> {
+        let key = code_key(user);
+        let now = self.now();
+        let cap = ms(self.settings.lockout_max);
+        let window_start = now - cap.max(15 * 60 * 1000);
+        let failures = self
+            .store
+            .throttle_failure(&key, now, window_start, &[entry])
+            .await?;
+        let wait = backoff_ms(failures, CODE_MAX_FAILURES, cap);
+        if wait > 0 {
+            self.store.throttle_block(&key, now + wait).await?;
+        }
+        self.events_written();
+        Ok(())
+    }
+
+    /// A completed sign-in forgives the person's wrong codes (a correct
+    /// password alone does not).
+    pub(super) async fn code_succeeded(&self, user: Uuid) -> Result<()> {
+        Ok(self.store.throttle_clear(&code_key(user)).await?)
     }
 
     /// Counts a registration against the client IP's rate.

@@ -6,7 +6,8 @@
 //! # Layout
 //!
 //! - [`users`], [`sessions`], [`revocations`], [`keys`], [`throttle`],
-//!   [`events`], [`audit`], [`oauth`]: each concern's trait and its SQL.
+//!   [`events`], [`audit`], [`oauth`], [`factors`]: each concern's trait and
+//!   its SQL.
 //! - [`records`]: what the store takes and answers.
 //! - `sql`: [`SqlStore`], connecting, migrations, and the one module that
 //!   knows what differs between the two databases (`sql/db.rs`).
@@ -17,6 +18,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod factors;
 pub mod keys;
 pub mod oauth;
 pub mod records;
@@ -32,6 +34,7 @@ use tessera_token::clock::Millis;
 
 pub use audit::AuditStore;
 pub use events::EventStore;
+pub use factors::{Challenge, FactorStore, StoredFactor};
 pub use keys::KeyStore;
 pub use oauth::{AuthorizationCode, BrowserSession, NewBrowserSession, OAuthStore, Redemption};
 pub use records::{
@@ -88,6 +91,7 @@ pub trait Store:
     + EventStore
     + AuditStore
     + OAuthStore
+    + FactorStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -97,7 +101,8 @@ pub trait Store:
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
     /// Forgets what can no longer matter: expired revocations, long-dead
-    /// sessions and stale throttle counts.
+    /// sessions, stale throttle counts, lapsed challenges and unfinished
+    /// enrolments.
     async fn purge_expired(&self, now: Millis, dead_session_cutoff: Millis) -> StoreResult<u64>;
 }
 

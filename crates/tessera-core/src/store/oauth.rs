@@ -24,6 +24,8 @@ pub struct BrowserSession {
     pub user_id: Uuid,
     /// When they entered their password.
     pub auth_time: Millis,
+    /// How they signed in (RFC 8176 `amr`).
+    pub amr: Vec<String>,
     /// When it ends.
     pub expires_at: Millis,
 }
@@ -61,6 +63,8 @@ pub struct AuthorizationCode {
     pub nonce: Option<String>,
     /// When the person entered their password.
     pub auth_time: Millis,
+    /// How they signed in (RFC 8176 `amr`).
+    pub amr: Vec<String>,
     /// When the code stops working.
     pub expires_at: Millis,
     /// When it was redeemed, if it was.
@@ -119,12 +123,13 @@ pub trait OAuthStore: Send + Sync {
         audit: &[AuditEntry],
     ) -> StoreResult<()>;
     /// Records that the person of a live browser session entered their
-    /// password again at `auth_time` (and `audit`); `false` if the session
-    /// has ended.
+    /// password again at `auth_time`, signing in as `amr` says (and
+    /// `audit`); `false` if the session has ended.
     async fn reauthenticate_browser_session(
         &self,
         id: Uuid,
         auth_time: Millis,
+        amr: &[String],
         audit: &[AuditEntry],
     ) -> StoreResult<bool>;
     /// The live browser session whose cookie hashes to `token_hash`.
@@ -238,6 +243,7 @@ struct BrowserSessionRow {
     id: String,
     user_id: String,
     auth_time: i64,
+    amr: Option<String>,
     expires_at: i64,
 }
 
@@ -249,6 +255,7 @@ impl TryFrom<BrowserSessionRow> for BrowserSession {
             id: parse_uuid(&row.id)?,
             user_id: parse_uuid(&row.user_id)?,
             auth_time: row.auth_time,
+            amr: crate::mfa::amr::from_stored(row.amr.as_deref()),
             expires_at: row.expires_at,
         })
     }
@@ -264,6 +271,7 @@ struct CodeRow {
     scope: String,
     nonce: Option<String>,
     auth_time: i64,
+    amr: Option<String>,
     expires_at: i64,
     used_at: Option<i64>,
     session_id: Option<String>,
@@ -286,6 +294,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             scope: row.scope,
             nonce: row.nonce,
             auth_time: row.auth_time,
+            amr: crate::mfa::amr::from_stored(row.amr.as_deref()),
             expires_at: row.expires_at,
             used_at: row.used_at,
             session_id: row.session_id.as_deref().map(parse_uuid).transpose()?,
@@ -412,14 +421,15 @@ impl OAuthStore for SqlStore {
         let mut tx = self.begin_write().await?;
         tx.execute(
             sql(
-                "INSERT INTO browser_sessions (id, user_id, token_hash, auth_time, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO browser_sessions (id, user_id, token_hash, auth_time, expires_at, amr) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(n.session.id)
             .bind(n.session.user_id)
             .bind(&n.token_hash)
             .bind(n.session.auth_time)
-            .bind(n.session.expires_at),
+            .bind(n.session.expires_at)
+            .bind(crate::mfa::amr::to_stored(&n.session.amr)),
         )
         .await?;
         if let Some(device) = &n.device {
@@ -433,15 +443,17 @@ impl OAuthStore for SqlStore {
         &self,
         id: Uuid,
         auth_time: Millis,
+        amr: &[String],
         audit: &[AuditEntry],
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let changed = tx
             .execute(
-                sql("UPDATE browser_sessions SET auth_time = $2 \
+                sql("UPDATE browser_sessions SET auth_time = $2, amr = $3 \
                      WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2")
                 .bind(id)
-                .bind(auth_time),
+                .bind(auth_time)
+                .bind(crate::mfa::amr::to_stored(amr)),
             )
             .await?;
         if changed != 1 {
@@ -461,7 +473,7 @@ impl OAuthStore for SqlStore {
             .db
             .fetch_optional(
                 sql(
-                    "SELECT id, user_id, auth_time, expires_at FROM browser_sessions \
+                    "SELECT id, user_id, auth_time, amr, expires_at FROM browser_sessions \
                      WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
                 )
                 .bind(token_hash)
@@ -500,8 +512,8 @@ impl OAuthStore for SqlStore {
         self.db
             .execute(
                 sql("INSERT INTO authorization_codes (code_hash, client_id, user_id, browser_session_id, \
-                     redirect_uri, code_challenge, scope, nonce, auth_time, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                     redirect_uri, code_challenge, scope, nonce, auth_time, expires_at, amr) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                 .bind(hash)
                 .bind(&c.client_id)
                 .bind(c.user_id)
@@ -511,7 +523,8 @@ impl OAuthStore for SqlStore {
                 .bind(&c.scope)
                 .bind(&c.nonce)
                 .bind(c.auth_time)
-                .bind(c.expires_at),
+                .bind(c.expires_at)
+                .bind(crate::mfa::amr::to_stored(&c.amr)),
             )
             .await?;
         Ok(())
@@ -523,7 +536,7 @@ impl OAuthStore for SqlStore {
             .fetch_optional(
                 sql(
                     "SELECT client_id, user_id, browser_session_id, redirect_uri, code_challenge, \
-                     scope, nonce, auth_time, expires_at, used_at, session_id \
+                     scope, nonce, auth_time, amr, expires_at, used_at, session_id \
                      FROM authorization_codes WHERE code_hash = $1",
                 )
                 .bind(hash),

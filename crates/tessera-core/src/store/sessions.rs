@@ -101,8 +101,8 @@ pub(crate) async fn insert_session(tx: &mut Tx, n: &NewSession) -> StoreResult<(
     let s = &n.session;
     tx.execute(
         sql("INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, \
-             max_expires_at, user_agent, ip, client_id, scope, browser_session_id, auth_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+             max_expires_at, user_agent, ip, client_id, scope, browser_session_id, auth_time, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
         .bind(s.id)
         .bind(s.user_id)
         .bind(&n.refresh_hash)
@@ -115,7 +115,8 @@ pub(crate) async fn insert_session(tx: &mut Tx, n: &NewSession) -> StoreResult<(
         .bind(&s.client_id)
         .bind(&s.scope)
         .bind(s.browser_session_id)
-        .bind(s.auth_time),
+        .bind(s.auth_time)
+        .bind(crate::mfa::amr::to_stored(&s.amr)),
     )
     .await?;
     Ok(())
@@ -387,7 +388,7 @@ impl SessionStore for SqlStore {
             .fetch_optional(
                 sql("SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, \
                        s.max_expires_at, s.revoked_at, s.user_agent, s.ip, s.client_id, s.scope, \
-                       s.browser_session_id, s.auth_time, t.spent_at, s.prev_refresh_hash, s.grace_sealed \
+                       s.browser_session_id, s.auth_time, s.amr, t.spent_at, s.prev_refresh_hash, s.grace_sealed \
                      FROM spent_refresh_tokens t JOIN sessions s ON s.id = t.session_id \
                      WHERE t.token_hash = $1")
                 .bind(hash),

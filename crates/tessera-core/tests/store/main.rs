@@ -19,6 +19,7 @@
 //! - `oauth`: OAuth clients, refresh-hash lookups, per-client rotation and
 //!   access-token revocation;
 //! - `sso`: browser sessions and authorization codes;
+//! - `factors`: second factors, recovery codes and sign-in challenges;
 //! - `support`: the shared constants and helpers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -60,6 +61,7 @@ mod admin;
 mod audit;
 mod console;
 mod events;
+mod factors;
 mod keys;
 mod oauth;
 mod revocations;

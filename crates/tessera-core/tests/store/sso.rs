@@ -44,6 +44,7 @@ async fn add_browser_session_until(
         id: Uuid::new_v4(),
         user_id,
         auth_time: NOW,
+        amr: vec!["pwd".into()],
         expires_at,
     };
     let token_hash = random_hash();
@@ -71,6 +72,7 @@ fn code(client_id: &str, user_id: Uuid, browser: Option<Uuid>) -> AuthorizationC
         scope: "openid profile".into(),
         nonce: Some("n-0S6_WzA2Mj".into()),
         auth_time: NOW - MINUTE,
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
         expires_at: NOW + MINUTE,
         used_at: None,
         session_id: None,
@@ -86,6 +88,7 @@ async fn a_browser_session_is_found_by_its_cookie_hash_only_while_live(store: Ar
         id: Uuid::new_v4(),
         user_id: hal,
         auth_time: NOW,
+        amr: vec!["pwd".into()],
         expires_at: NOW + DAY,
     };
     let hash = random_hash();
@@ -145,9 +148,15 @@ async fn a_live_browser_session_can_be_reauthenticated_an_ended_one_cannot(store
     let una = add_user(&store, "una", &[]).await;
     let (browser, hash) = add_browser_session(&store, una).await;
     let again = audit_entry("login.succeeded", Some("una"), Some("una"));
+    let otp: Vec<String> = vec!["pwd".into(), "otp".into(), "mfa".into()];
     assert!(
         store
-            .reauthenticate_browser_session(browser.id, NOW + MINUTE, std::slice::from_ref(&again))
+            .reauthenticate_browser_session(
+                browser.id,
+                NOW + MINUTE,
+                &otp,
+                std::slice::from_ref(&again)
+            )
             .await
             .unwrap()
     );
@@ -155,9 +164,10 @@ async fn a_live_browser_session_can_be_reauthenticated_an_ended_one_cannot(store
         store.browser_session(&hash, NOW + MINUTE).await.unwrap(),
         Some(BrowserSession {
             auth_time: NOW + MINUTE,
+            amr: otp.clone(),
             ..browser.clone()
         }),
-        "only auth_time moves"
+        "only auth_time and amr move"
     );
     assert_eq!(audit_log(&store).await, vec![again]);
 
@@ -168,21 +178,21 @@ async fn a_live_browser_session_can_be_reauthenticated_an_ended_one_cannot(store
     let late = audit_entry("login.succeeded", Some("una"), Some("una"));
     assert!(
         !store
-            .reauthenticate_browser_session(browser.id, NOW + 3 * MINUTE, &[late])
+            .reauthenticate_browser_session(browser.id, NOW + 3 * MINUTE, &otp, &[late])
             .await
             .unwrap()
     );
     assert_eq!(audit_log(&store).await.len(), 1, "nothing recorded");
     assert!(
         !store
-            .reauthenticate_browser_session(Uuid::new_v4(), NOW, &[])
+            .reauthenticate_browser_session(Uuid::new_v4(), NOW, &otp, &[])
             .await
             .unwrap()
     );
     let (expired, _) = add_browser_session_until(&store, una, NOW + MINUTE).await;
     assert!(
         !store
-            .reauthenticate_browser_session(expired.id, NOW + MINUTE, &[])
+            .reauthenticate_browser_session(expired.id, NOW + MINUTE, &otp, &[])
             .await
             .unwrap()
     );

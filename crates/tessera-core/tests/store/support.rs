@@ -68,6 +68,7 @@ pub(crate) fn new_session(user_id: Uuid, created_at: Millis) -> (NewSession, [u8
         scope: None,
         browser_session_id: None,
         auth_time: created_at,
+        amr: vec!["pwd".into()],
     };
     (
         NewSession {

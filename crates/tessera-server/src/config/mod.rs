@@ -216,6 +216,7 @@ impl Config {
         settings.lockout_max = v.lockout_max.0;
         settings.master_key = master_key.clone();
         settings.audit_retention = v.audit_retention.0;
+        settings.display_name = v.display_name.0.clone();
         Ok(Config {
             bind: v.bind.0,
             database_url: v.database_url.0,

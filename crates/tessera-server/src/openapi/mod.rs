@@ -10,7 +10,7 @@ mod reference;
 
 use crate::error::ApiError;
 use crate::pages;
-use crate::routes::{auth, clients, events, keys, oauth, ops, sessions, sso, users};
+use crate::routes::{auth, clients, events, factors, keys, oauth, ops, sessions, sso, users};
 use crate::schemas::Schemas;
 use crate::state::AppState;
 use axum::extract::State;
@@ -44,6 +44,8 @@ impl Modify for BearerAuth {
         oauth::token, oauth::revoke, oauth::introspect, oauth::userinfo,
         sso::authorize, sso::submit_login, sso::sign_out::logout, sso::sign_out::confirm_logout,
         clients::create_client, clients::list_clients, clients::delete_client,
+        auth::login_mfa, factors::list, factors::begin_totp, factors::confirm_totp, factors::remove,
+        factors::regenerate_recovery_codes, factors::reset,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -51,13 +53,17 @@ impl Modify for BearerAuth {
 struct ApiDoc;
 
 /// Request-body components and the schema each must be.
-const BODIES: [(&str, &str); 6] = [
+const BODIES: [(&str, &str); 10] = [
     ("RegisterBody", "register"),
     ("LoginBody", "login"),
     ("RefreshBody", "refresh"),
     ("UserUpdateBody", "user_update"),
     ("PasswordChangeBody", "password_change"),
     ("CreateClient", "client_create"),
+    ("LoginMfaBody", "login_mfa"),
+    ("TotpBody", "factor_totp"),
+    ("ConfirmBody", "factor_confirm"),
+    ("PasswordBody", "password_confirm"),
 ];
 
 /// The OpenAPI document as JSON.

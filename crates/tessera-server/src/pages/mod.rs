@@ -11,7 +11,8 @@ pub mod sign_in;
 pub mod words;
 
 pub use sign_in::{
-    LoginForm, RegisterForm, consent, login, logout_confirmation, message, register,
+    CodeForm, LoginForm, RegisterForm, consent, login, logout_confirmation, message, register,
+    second_factor,
 };
 
 use askama::Template;

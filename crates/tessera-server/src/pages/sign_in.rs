@@ -36,6 +36,32 @@ struct LoginPage<'a> {
     asks: &'a [&'a str],
 }
 
+/// What the second step of a sign-in shows: the form for a code from the
+/// authenticator app or a recovery code.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeForm<'a> {
+    /// The application being signed in to; `None` on Tessera's own login
+    /// page.
+    pub app: Option<&'a str>,
+    /// Where the form posts: `/authorize` or `/login`.
+    pub action: &'a str,
+    /// The fields that carry the request, the CSRF token and the `mfa_token`.
+    pub hidden: &'a Hidden,
+    /// What went wrong, to show above the form.
+    pub error: Option<&'a str>,
+    /// Where "Start over" leads (the login form again).
+    pub restart: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+struct CodePage<'a> {
+    site: &'a Site,
+    form: &'a CodeForm<'a>,
+    app: &'a str,
+    hidden: &'a Hidden,
+}
+
 /// What the sign-up form shows.
 #[derive(Debug, Clone, Copy)]
 pub struct RegisterForm<'a> {
@@ -99,6 +125,19 @@ pub fn login(site: &Site, status: StatusCode, form: &LoginForm<'_>) -> Response 
             app: form.app.unwrap_or_default(),
             hidden: form.hidden,
             asks: form.asks,
+        },
+    )
+}
+
+/// The second step of a sign-in with `status`.
+pub fn second_factor(site: &Site, status: StatusCode, form: &CodeForm<'_>) -> Response {
+    page(
+        status,
+        &CodePage {
+            site,
+            form,
+            app: form.app.unwrap_or_default(),
+            hidden: form.hidden,
         },
     )
 }

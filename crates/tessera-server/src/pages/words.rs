@@ -66,13 +66,24 @@ pub fn domain_errors(e: &Error, password_field: &str, password_min: usize) -> Op
         Error::InvalidCredentials => {
             errors.push("current_password", "This is not your current password.")
         }
-        Error::TooManyAttempts { retry_after } => errors.push(
-            "form",
-            format!("Too many attempts. Try again in {}.", wait(*retry_after)),
-        ),
+        Error::TooManyAttempts { retry_after } => {
+            errors.push("form", too_many_attempts(*retry_after))
+        }
         _ => return None,
     }
     Some(errors)
+}
+
+/// A second-factor code that is not right (or was used already).
+pub const WRONG_CODE: &str =
+    "That code did not work. Enter the current code from your app, or an unused recovery code.";
+
+/// A sign-in whose second step waited too long or failed too often.
+pub const SIGN_IN_EXPIRED: &str = "Your sign-in expired. Please sign in again.";
+
+/// A refusal for too many attempts, with the wait in words.
+pub fn too_many_attempts(retry_after: u64) -> String {
+    format!("Too many attempts. Try again in {}.", wait(retry_after))
 }
 
 /// `seconds` in words: "30 seconds", "2 minutes".

@@ -52,6 +52,22 @@ impl RequestBody for LoginBody {
     const SCHEMA: &'static str = "login";
 }
 
+/// Body of `POST /auth/login/mfa` (schema `login_mfa`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginMfaBody {
+    /// The `mfa_token` of the `mfa_required` answer.
+    #[schema(value_type = String)]
+    pub mfa_token: SecretString,
+    /// A code from the authenticator app, or a recovery code.
+    #[schema(value_type = String)]
+    pub code: SecretString,
+}
+
+impl RequestBody for LoginMfaBody {
+    const SCHEMA: &'static str = "login_mfa";
+}
+
 /// Body of `POST /auth/refresh` (schema `refresh`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +119,30 @@ pub async fn login(
         .tessera
         .sessions()
         .login(&body.username, body.password.expose_secret(), &client)
+        .await;
+    state
+        .metrics
+        .count_outcome("login", if result.is_ok() { "success" } else { "failure" });
+    Ok(no_store(Json(TokenResponse::from(result?))))
+}
+
+/// `POST /auth/login/mfa`
+#[utoipa::path(post, path = "/auth/login/mfa", tag = "auth", request_body = LoginMfaBody,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_code or invalid_mfa_token"),
+              (status = 429, description = "too_many_attempts")))]
+pub async fn login_mfa(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ValidJson(body): ValidJson<LoginMfaBody>,
+) -> ApiResult<Response> {
+    let result = state
+        .tessera
+        .sessions()
+        .login_with_code(
+            body.mfa_token.expose_secret(),
+            body.code.expose_secret(),
+            &client,
+        )
         .await;
     state
         .metrics

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clients;
 pub mod console;
 pub mod events;
+pub mod factors;
 pub mod keys;
 pub mod oauth;
 pub mod ops;

@@ -7,7 +7,7 @@ use crate::browser::{
     encode, page_failure, return_to, see_other, session_cookie, set_cookie, signed_out,
 };
 use crate::extract::{Client, Query};
-use crate::pages::{self, FieldErrors, Hidden, LoginForm, RegisterForm, words};
+use crate::pages::{self, CodeForm, FieldErrors, Hidden, LoginForm, RegisterForm, words};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
@@ -16,10 +16,13 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use tessera_core::Error;
-use tessera_core::secret::SecretString;
+use tessera_core::secret::{ExposeSecret, SecretString};
 use tessera_core::service::NewAccount;
 use tessera_core::store::BrowserSession;
 use tessera_token::crypto::{b64url, random_bytes};
+
+/// The hidden field that carries a sign-in's `mfa_token` to its second step.
+pub(crate) const MFA_TOKEN_FIELD: &str = "mfa_token";
 
 /// The page a sign-in comes back to.
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +87,37 @@ fn login_page(
     response
 }
 
+/// The second step of the login page with `status`: a code for the
+/// sign-in `mfa_token` names, with `error` shown.
+fn code_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    back: &str,
+    mfa_token: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, mut hidden) = sign_in_fields(state, headers, back);
+    hidden.push(MFA_TOKEN_FIELD, mfa_token);
+    let restart = format!("/login?{}", encode(&[(RETURN_TO, back)]));
+    let mut response = pages::second_factor(
+        &state.site,
+        status,
+        &CodeForm {
+            app: None,
+            action: "/login",
+            hidden: &hidden,
+            error,
+            restart: &restart,
+        },
+    );
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(state, &csrf_cookie(state), &csrf, 3600, "Strict"),
+    );
+    response
+}
+
 /// Signed in: the session cookie (for as long as the browser session
 /// lasts), then on to `back`.
 fn signed_in(
@@ -138,6 +172,52 @@ pub async fn submit_login(
             Some(message),
         );
     }
+    let current = match browser_session(&state, &headers).await {
+        Ok(current) => current.map(|(browser, _)| browser),
+        Err(e) => return page_failure(&state.site, &e),
+    };
+    // The second step: the code for the sign-in the password began.
+    if let Some(mfa_token) = form.get(MFA_TOKEN_FIELD) {
+        let code = form.get("code").unwrap_or("");
+        let result = state
+            .tessera
+            .sso()
+            .sso_sign_in_with_code(mfa_token, code, &client, current.as_ref())
+            .await;
+        return match result {
+            Ok((browser, _, cookie_value)) => {
+                signed_in(&state, &browser, cookie_value.as_deref(), &back)
+            }
+            Err(Error::InvalidCode { .. }) => code_page(
+                &state,
+                &headers,
+                &back,
+                mfa_token,
+                StatusCode::UNAUTHORIZED,
+                Some(words::WRONG_CODE),
+            ),
+            Err(Error::TooManyAttempts { retry_after }) => with_retry_after(
+                code_page(
+                    &state,
+                    &headers,
+                    &back,
+                    mfa_token,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(&words::too_many_attempts(retry_after)),
+                ),
+                retry_after,
+            ),
+            Err(Error::InvalidMfaToken) => login_page(
+                &state,
+                &headers,
+                &back,
+                StatusCode::UNAUTHORIZED,
+                "",
+                Some(words::SIGN_IN_EXPIRED),
+            ),
+            Err(e) => page_failure(&state.site, &e),
+        };
+    }
     let password = form.get("password").unwrap_or("");
     if username.is_empty() || password.is_empty() {
         let message = "Enter your username and password.";
@@ -150,10 +230,6 @@ pub async fn submit_login(
             Some(message),
         );
     }
-    let current = match browser_session(&state, &headers).await {
-        Ok(current) => current.map(|(browser, _)| browser),
-        Err(e) => return page_failure(&state.site, &e),
-    };
     match state
         .tessera
         .sso()
@@ -163,6 +239,14 @@ pub async fn submit_login(
         Ok((browser, _, cookie_value)) => {
             signed_in(&state, &browser, cookie_value.as_deref(), &back)
         }
+        Err(Error::MfaRequired(challenge)) => code_page(
+            &state,
+            &headers,
+            &back,
+            challenge.mfa_token.expose_secret(),
+            StatusCode::OK,
+            None,
+        ),
         Err(Error::InvalidCredentials) => {
             let message = "Wrong username or password.";
             login_page(
@@ -174,26 +258,27 @@ pub async fn submit_login(
                 Some(message),
             )
         }
-        Err(Error::TooManyAttempts { retry_after }) => {
-            let message = format!(
-                "Too many attempts. Try again in {}.",
-                words::wait(retry_after)
-            );
-            let mut response = login_page(
+        Err(Error::TooManyAttempts { retry_after }) => with_retry_after(
+            login_page(
                 &state,
                 &headers,
                 &back,
                 StatusCode::TOO_MANY_REQUESTS,
                 username,
-                Some(&message),
-            );
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(RETRY_AFTER, value);
-            }
-            response
-        }
+                Some(&words::too_many_attempts(retry_after)),
+            ),
+            retry_after,
+        ),
         Err(e) => page_failure(&state.site, &e),
     }
+}
+
+/// `response` with `Retry-After: seconds`.
+pub(crate) fn with_retry_after(mut response: Response, seconds: u64) -> Response {
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 /// The sign-up page with `status`, what was typed and what is wrong.

@@ -245,6 +245,8 @@ async fn long_lived_token_signed_by(app: &TestApp, kid: &str, user: &Session) ->
         roles: genuine.roles,
         client_id: None,
         scope: None,
+        amr: None,
+        auth_time: None,
     };
     sign_jws(&key, "at+jwt", &claims).expect("sign")
 }

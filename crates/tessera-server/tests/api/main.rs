@@ -11,6 +11,7 @@ mod cached;
 mod contract;
 mod conventions;
 mod events;
+mod factors;
 mod hostile;
 mod keys;
 mod oauth;

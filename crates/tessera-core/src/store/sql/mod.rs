@@ -68,8 +68,17 @@ impl Store for SqlStore {
                     .bind(now),
             )
             .await?;
+        let challenges = tx
+            .execute(sql("DELETE FROM mfa_challenges WHERE expires_at <= $1").bind(now))
+            .await?;
+        let enrolments = tx
+            .execute(
+                sql("DELETE FROM factors WHERE confirmed_at IS NULL AND expires_at <= $1")
+                    .bind(now),
+            )
+            .await?;
         tx.commit().await?;
-        Ok(revocations + sessions + throttle)
+        Ok(revocations + sessions + throttle + challenges + enrolments)
     }
 }
 

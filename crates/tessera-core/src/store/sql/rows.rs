@@ -15,7 +15,7 @@ macro_rules! user_columns {
 macro_rules! session_columns {
     () => {
         "id, user_id, created_at, last_used_at, expires_at, max_expires_at, revoked_at, user_agent, ip, \
-         client_id, scope, browser_session_id, auth_time"
+         client_id, scope, browser_session_id, auth_time, amr"
     };
 }
 pub(crate) use {session_columns, user_columns};
@@ -82,6 +82,7 @@ pub(crate) struct SessionRow {
     scope: Option<String>,
     browser_session_id: Option<String>,
     auth_time: Option<i64>,
+    amr: Option<String>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -107,6 +108,7 @@ impl TryFrom<SessionRow> for Session {
                 .transpose()?,
             // Sessions from before OAuth began with a password entered at creation.
             auth_time: row.auth_time.unwrap_or(row.created_at),
+            amr: crate::mfa::amr::from_stored(row.amr.as_deref()),
         })
     }
 }

@@ -12,15 +12,17 @@ use crate::browser::{
 };
 
 use crate::extract::Client;
-use crate::pages::{self, Hidden, LoginForm, Site};
+use crate::pages::{self, CodeForm, Hidden, LoginForm, Site, words};
 use crate::routes::oauth::OAuthForm;
+use crate::routes::sign_in::{MFA_TOKEN_FIELD, with_retry_after};
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::Error;
 use tessera_core::oauth::{OAuthError, OAuthErrorCode};
+use tessera_core::secret::ExposeSecret;
 use tessera_core::service::{AuthorizationRequest, AuthorizeError, Prompt, ValidAuthorization};
 use tessera_core::store::BrowserSession;
 use tessera_token::crypto::{b64url, random_bytes};
@@ -192,6 +194,42 @@ fn request_fields(state: &AppState, headers: &HeaderMap, form: &OAuthForm) -> (S
     (csrf, hidden)
 }
 
+/// The second step of the hosted login page: a code for the sign-in
+/// `mfa_token` names, carrying the request through, with `error` shown.
+fn code_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+    request: &ValidAuthorization,
+    mfa_token: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, mut hidden) = request_fields(state, headers, form);
+    hidden.push(MFA_TOKEN_FIELD, mfa_token);
+    let request_only: Vec<(&str, &str)> = REQUEST_FIELDS
+        .iter()
+        .filter_map(|k| form.get(k).map(|v| (*k, v)))
+        .collect();
+    let restart = format!("/authorize?{}", encode(&request_only));
+    let mut response = pages::second_factor(
+        &state.site,
+        status,
+        &CodeForm {
+            app: Some(&request.client.name),
+            action: "/authorize",
+            hidden: &hidden,
+            error,
+            restart: &restart,
+        },
+    );
+    response.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(state, &csrf_cookie(state), &csrf, 3600, "Strict"),
+    );
+    response
+}
+
 /// Asks a signed-in person to allow what the application asks to do with
 /// Tessera itself (a privileged scope is never granted silently).
 fn consent_form(
@@ -351,60 +389,115 @@ pub async fn submit_login(
             ),
         };
     }
-    let (Some(username), Some(password)) = (form.get("username"), form.get("password")) else {
-        let message = "Enter your username and password.";
-        return login_form(
-            &state,
-            &headers,
-            &form,
-            &request,
-            StatusCode::BAD_REQUEST,
-            Some(message),
-        );
-    };
-    match state
-        .tessera
-        .sso()
-        .sso_sign_in(username, password, &client, current.as_ref())
-        .await
-    {
-        Ok((browser, _, value)) => {
-            let max_age = (browser.expires_at - state.tessera.clock().now_ms()).div_euclid(1000);
-            let mut response = answer_with_code(&state, &request, &browser).await;
-            if let Some(value) = value {
-                response.headers_mut().append(
-                    SET_COOKIE,
-                    set_cookie(&state, &session_cookie(&state), &value, max_age, "Lax"),
+    let signed_in = if let Some(mfa_token) = form.get(MFA_TOKEN_FIELD) {
+        let code = form.get("code").unwrap_or("");
+        let result = state
+            .tessera
+            .sso()
+            .sso_sign_in_with_code(mfa_token, code, &client, current.as_ref())
+            .await;
+        match result {
+            Ok(done) => done,
+            Err(Error::InvalidCode { .. }) => {
+                return code_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    mfa_token,
+                    StatusCode::UNAUTHORIZED,
+                    Some(words::WRONG_CODE),
                 );
             }
-            response
+            Err(Error::TooManyAttempts { retry_after }) => {
+                let message = words::too_many_attempts(retry_after);
+                let response = code_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    mfa_token,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(&message),
+                );
+                return with_retry_after(response, retry_after);
+            }
+            Err(Error::InvalidMfaToken) => {
+                return login_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    StatusCode::UNAUTHORIZED,
+                    Some(words::SIGN_IN_EXPIRED),
+                );
+            }
+            Err(e) => return page_failure(&state.site, &e),
         }
-        Err(Error::InvalidCredentials) => {
-            let message = "Invalid username or password.";
-            login_form(
+    } else {
+        let (Some(username), Some(password)) = (form.get("username"), form.get("password")) else {
+            let message = "Enter your username and password.";
+            return login_form(
                 &state,
                 &headers,
                 &form,
                 &request,
-                StatusCode::UNAUTHORIZED,
+                StatusCode::BAD_REQUEST,
                 Some(message),
-            )
-        }
-        Err(Error::TooManyAttempts { retry_after }) => {
-            let message = format!("Too many attempts. Try again in {retry_after} seconds.");
-            let mut response = login_form(
-                &state,
-                &headers,
-                &form,
-                &request,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(&message),
             );
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
-            response
+        };
+        match state
+            .tessera
+            .sso()
+            .sso_sign_in(username, password, &client, current.as_ref())
+            .await
+        {
+            Ok(done) => done,
+            Err(Error::MfaRequired(challenge)) => {
+                return code_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    challenge.mfa_token.expose_secret(),
+                    StatusCode::OK,
+                    None,
+                );
+            }
+            Err(Error::InvalidCredentials) => {
+                let message = "Invalid username or password.";
+                return login_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    StatusCode::UNAUTHORIZED,
+                    Some(message),
+                );
+            }
+            Err(Error::TooManyAttempts { retry_after }) => {
+                let message = words::too_many_attempts(retry_after);
+                let response = login_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(&message),
+                );
+                return with_retry_after(response, retry_after);
+            }
+            Err(e) => return page_failure(&state.site, &e),
         }
-        Err(e) => page_failure(&state.site, &e),
+    };
+    let (browser, _, value) = signed_in;
+    let max_age = (browser.expires_at - state.tessera.clock().now_ms()).div_euclid(1000);
+    let mut response = answer_with_code(&state, &request, &browser).await;
+    if let Some(value) = value {
+        response.headers_mut().append(
+            SET_COOKIE,
+            set_cookie(&state, &session_cookie(&state), &value, max_age, "Lax"),
+        );
     }
+    response
 }

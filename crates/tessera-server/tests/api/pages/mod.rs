@@ -4,6 +4,7 @@
 
 mod account;
 mod console;
+mod second_factor;
 mod sign_in;
 
 use crate::helpers::*;

@@ -1,0 +1,159 @@
+//! The second step of signing in on the hosted pages: after the password,
+//! a person with an authenticator app is asked for a code on `/login` and
+//! on `/authorize`, and what the sign-in proved reaches the tokens.
+
+use super::*;
+use crate::factors::{code, enrol};
+use serde_json::json;
+use std::time::Duration;
+
+/// Posts the code form `html` showed with `code`.
+async fn submit_code(browser: &mut Browser<'_>, html: &str, action: &str, code: &str) -> Response {
+    let mut fields = hidden_fields(html);
+    fields.push(("code".into(), code.into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    browser.post_form(action, &fields).await
+}
+
+#[tokio::test]
+async fn the_login_page_asks_for_a_code_after_the_password_and_then_goes_on() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    let factor = enrol(&app, &alice).await;
+    let mut browser = Browser::new(&app);
+    let r = sign_in_to(&mut browser, "alice", "/account/security").await;
+    assert!(
+        browser.cookie("tessera_session").is_none(),
+        "not signed in yet"
+    );
+    let html = page(r, StatusCode::OK).await;
+    assert!(html.contains("Two-step verification"), "{html}");
+    assert!(html.contains("autocomplete=\"one-time-code\""));
+    assert!(!html.contains(PASSWORD), "the password is not carried");
+    assert_eq!(field(&html, "return_to"), "/account/security");
+
+    let r = submit_code(&mut browser, &html, "/login", "000000").await;
+    let again = page(r, StatusCode::UNAUTHORIZED).await;
+    assert!(again.contains("That code did not work"), "{again}");
+    assert!(browser.cookie("tessera_session").is_none());
+    let r = submit_code(
+        &mut browser,
+        &again,
+        "/login",
+        &code(&app, &factor.secret, 1),
+    )
+    .await;
+    assert_eq!(goes_to(&r), "/account/security");
+    assert!(browser.cookie("tessera_session").is_some());
+    assert_eq!(
+        browser.get("/account/security").await.status(),
+        StatusCode::OK
+    );
+
+    // The form of a spent sign-in starts over.
+    let r = submit_code(
+        &mut browser,
+        &html,
+        "/login",
+        &code(&app, &factor.secret, 1),
+    )
+    .await;
+    let html = page(r, StatusCode::UNAUTHORIZED).await;
+    assert!(html.contains("Your sign-in expired"), "{html}");
+    assert!(html.contains("autocomplete=\"current-password\""));
+}
+
+#[tokio::test]
+async fn a_cross_site_code_post_signs_nobody_in() {
+    let app = TestApp::spawn().await;
+    let bob = app.register("bob").await;
+    let factor = enrol(&app, &bob).await;
+    let mut browser = Browser::new(&app);
+    let html = page(
+        sign_in_to(&mut browser, "bob", "/account").await,
+        StatusCode::OK,
+    )
+    .await;
+    let mfa_token = field(&html, "mfa_token");
+    let mut stranger = Browser::new(&app);
+    let r = stranger
+        .post_form(
+            "/login",
+            &[
+                ("mfa_token", &mfa_token),
+                ("code", &code(&app, &factor.secret, 1)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(stranger.cookie("tessera_session").is_none());
+}
+
+#[tokio::test]
+async fn an_application_sign_in_takes_the_code_and_its_tokens_say_so() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("root").await;
+    let client = app
+        .create_client(&admin.access, public_code_client("notes"))
+        .await;
+    let cyd = app.register("cyd").await;
+    let factor = enrol(&app, &cyd).await;
+    let mut browser = Browser::new(&app);
+    let request = CodeRequest::new(&client);
+    let login = browser.get(&request.path(&[])).await;
+    let html = login.text().await.unwrap();
+    let r = browser.submit_login(&html, "cyd", PASSWORD).await;
+    let html = page(r, StatusCode::OK).await;
+    assert!(
+        html.contains("to continue to <strong>notes</strong>"),
+        "{html}"
+    );
+    assert_eq!(
+        field(&html, "state"),
+        request.state,
+        "the request goes along"
+    );
+
+    let r = submit_code(&mut browser, &html, "/authorize", "999999").await;
+    let html = page(r, StatusCode::UNAUTHORIZED).await;
+    app.clock.advance(Duration::from_secs(30));
+    let r = submit_code(
+        &mut browser,
+        &html,
+        "/authorize",
+        &code(&app, &factor.secret, 0),
+    )
+    .await;
+    let code = code_from(&app, &r, &request);
+    let tokens = app.token_ok(None, &request.redeem(&code)).await;
+    let (_, id) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
+    let (_, access) = jwt_parts(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["amr"], json!(["pwd", "otp", "mfa"]));
+    assert_eq!(access["auth_time"], id["auth_time"]);
+
+    // Signed in already: the next application's request needs no code.
+    let next = CodeRequest::new(&client);
+    let r = browser.get(&next.path(&[])).await;
+    let code = code_from(&app, &r, &next);
+    let tokens = app.token_ok(None, &next.redeem(&code)).await;
+    let (_, id) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
+}
+
+#[tokio::test]
+async fn without_a_factor_the_id_token_says_password() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("root").await;
+    let client = app
+        .create_client(&admin.access, public_code_client("notes"))
+        .await;
+    app.register("dia").await;
+    let mut browser = Browser::new(&app);
+    let tokens = code_flow(&mut browser, &client, "dia").await;
+    let (_, id) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pwd"]));
+}
