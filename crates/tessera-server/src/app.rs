@@ -4,8 +4,8 @@
 use crate::error::ApiError;
 use crate::observe::ObserveLayer;
 use crate::routes::{
-    account, assets, auth, clients, console, events, factors, keys, oauth, ops, sessions, sign_in,
-    sso, users,
+    account, assets, auth, clients, console, events, factors, keys, oauth, ops, security, sessions,
+    sign_in, sso, users,
 };
 use crate::state::AppState;
 use axum::Router;
@@ -89,7 +89,20 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
             "/account/applications/revoke",
             post(account::revoke_application),
         )
-        .route("/account/security", get(account::security))
+        .route("/account/security", get(security::security))
+        .route("/account/security/totp", post(security::begin_totp))
+        .route(
+            "/account/security/totp/confirm",
+            post(security::confirm_totp),
+        )
+        .route(
+            "/account/security/factors/remove",
+            post(security::remove_factor),
+        )
+        .route(
+            "/account/security/recovery-codes",
+            post(security::regenerate_codes),
+        )
         .route("/account/sign-out", post(sign_in::sign_out))
         .route("/console", get(console::overview::overview))
         .route("/console/keys", get(console::overview::keys))

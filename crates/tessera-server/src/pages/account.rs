@@ -1,7 +1,7 @@
 //! A person's own pages: profile and password (`/account`), where they are
-//! signed in (`/account/sessions`), the applications with access
-//! (`/account/applications`) and their recent security events
-//! (`/account/security`).
+//! signed in (`/account/sessions`) and the applications with access
+//! (`/account/applications`); the bar they share, the confirmation of a
+//! destructive change, and how events, devices and times read in words.
 
 use super::{FieldErrors, Site, page};
 use askama::Template;
@@ -176,27 +176,6 @@ struct ApplicationsPage<'a> {
     notice: Option<&'a str>,
 }
 
-/// One of the person's security events.
-#[derive(Debug, Clone)]
-pub struct EventLine {
-    /// What happened, in words.
-    pub what: String,
-    /// When.
-    pub when: String,
-    /// From where: the address and device.
-    pub from: String,
-    /// Whether it was refused (a failed sign-in, a wrong password).
-    pub refused: bool,
-}
-
-#[derive(Template)]
-#[template(path = "account/security.html")]
-struct SecurityPage<'a> {
-    site: &'a Site,
-    nav: Nav<'a>,
-    events: &'a [EventLine],
-}
-
 /// The applications page.
 pub fn applications(site: &Site, nav: Nav<'_>, apps: &[AppLine], notice: Option<&str>) -> Response {
     page(
@@ -210,17 +189,15 @@ pub fn applications(site: &Site, nav: Nav<'_>, apps: &[AppLine], notice: Option<
     )
 }
 
-/// The security page.
-pub fn security(site: &Site, nav: Nav<'_>, events: &[EventLine]) -> Response {
-    page(StatusCode::OK, &SecurityPage { site, nav, events })
-}
-
 /// An audit action in words, for the person it is about.
 pub fn event_words(action: &str, failed: bool, detail: Option<&str>) -> String {
     let words = match (action, failed) {
         ("register", _) => "Account created",
         ("user.created", _) => "Account created by an administrator",
         ("login.succeeded", _) => "Signed in",
+        ("login.failed", _) if detail.is_some_and(|d| d.contains("second_factor")) => {
+            "Wrong code given at sign-in"
+        }
         ("login.failed", _) => "Failed sign-in attempt",
         ("logout", _) if detail.is_some_and(|d| d.contains("client_id")) => {
             "Access of an application revoked"
@@ -235,6 +212,10 @@ pub fn event_words(action: &str, failed: bool, detail: Option<&str>) -> String {
         ("refresh.reuse_detected", _) => "An old sign-in token was reused; its session was ended",
         ("token.issued", _) => "An application was given access",
         ("token.revoked", _) => "A token was revoked",
+        ("factor.added", _) => "Two-step verification added",
+        ("factor.removed", _) => "Two-step verification removed",
+        ("recovery_codes.regenerated", _) => "New recovery codes made",
+        ("factor.change_refused", _) => "Wrong password given for a security change",
         (other, _) => return other.to_owned(),
     };
     words.to_owned()

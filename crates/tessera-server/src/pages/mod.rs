@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod console;
+pub mod security;
 pub mod sign_in;
 pub mod words;
 

@@ -1,12 +1,13 @@
 //! A person's own pages: `/account` (profile and password),
 //! `/account/sessions` (where they are signed in; sign one out, or all
-//! others), `/account/applications` (revoke an application's access) and
-//! `/account/security` (their recent security events). Every change goes through the same domain operations as the
-//! API, with the browser the person acts from as their own session.
+//! others) and `/account/applications` (revoke an application's access);
+//! `/account/security` is `security.rs`'s. Every change goes through the
+//! same domain operations as the API, with the browser the person acts
+//! from as their own session.
 
 use crate::browser::{Person, PersonForm, page_failure, signed_out};
 use crate::extract::Client;
-use crate::pages::account::{self, AppLine, EventLine, Nav, Profile, ProfileForms, SessionLine};
+use crate::pages::account::{self, AppLine, Nav, Profile, ProfileForms, SessionLine};
 use crate::pages::{FieldErrors, words};
 use crate::state::AppState;
 use crate::views::SessionView;
@@ -16,12 +17,11 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tessera_core::Error;
 use tessera_core::service::ProfileChanges;
-use tessera_core::store::AuditQuery;
 use tessera_token::clock::rfc3339;
 use uuid::Uuid;
 
 /// The bar of `person`'s pages, with `current` shown.
-fn nav<'a>(person: &'a Person, current: &'static str) -> Nav<'a> {
+pub(crate) fn nav<'a>(person: &'a Person, current: &'static str) -> Nav<'a> {
     Nav {
         username: &person.user.username,
         admin: person.user.is_admin(),
@@ -402,50 +402,4 @@ pub async fn revoke_application(
         Ok(()) => applications_page(&state, &person, Some("Access revoked.")).await,
         Err(e) => page_failure(&state.site, &e),
     }
-}
-
-/// How many of a person's security events the security page shows.
-const RECENT_EVENTS: u32 = 30;
-
-/// `GET /account/security` — the person's recent security events: those
-/// naming them by id, and the failed sign-ins naming them by username.
-pub async fn security(State(state): State<AppState>, person: Person) -> Response {
-    let mut entries = Vec::new();
-    let mut names = vec![
-        person.user.id.to_string(),
-        person.user.username.clone(),
-        person.user.username.to_lowercase(),
-    ];
-    names.dedup();
-    for user in names {
-        let query = AuditQuery {
-            user: Some(user),
-            limit: RECENT_EVENTS,
-            ..AuditQuery::default()
-        };
-        match state.tessera.audit_log(&query).await {
-            Ok(found) => entries.extend(found),
-            Err(e) => return page_failure(&state.site, &e),
-        }
-    }
-    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
-    entries.dedup_by_key(|e| e.id);
-    entries.truncate(RECENT_EVENTS as usize);
-    let events: Vec<EventLine> = entries
-        .into_iter()
-        .map(|e| {
-            let refused = e.outcome == "failure";
-            let device = account::device(e.user_agent.as_deref());
-            EventLine {
-                what: account::event_words(&e.event, refused, e.detail.as_deref()),
-                when: account::when(&rfc3339(e.at)),
-                from: match e.ip {
-                    Some(ip) => format!("{ip} · {device}"),
-                    None => "Tessera itself".to_owned(),
-                },
-                refused,
-            }
-        })
-        .collect();
-    account::security(&state.site, nav(&person, "security"), &events)
 }

@@ -10,6 +10,7 @@ pub mod factors;
 pub mod keys;
 pub mod oauth;
 pub mod ops;
+pub mod security;
 pub mod sessions;
 pub mod sign_in;
 pub mod sso;

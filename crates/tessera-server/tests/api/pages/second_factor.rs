@@ -157,3 +157,157 @@ async fn without_a_factor_the_id_token_says_password() {
     let (_, id) = jwt_parts(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["amr"], json!(["pwd"]));
 }
+
+/// The hidden fields of the form of `html` that posts to `action`.
+fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let start = html
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("no form for {action}"));
+    let form = &html[start..];
+    hidden_fields(&form[..form.find("</form>").unwrap()])
+}
+
+/// The codes a recovery-codes page lists.
+fn listed_codes(html: &str) -> Vec<String> {
+    html.split("<li><code>")
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_security_page_sets_up_an_app_shows_the_codes_once_and_removes_it() {
+    let app = TestApp::spawn().await;
+    app.register("eli").await;
+    let mut browser = Browser::new(&app);
+    signed_in(&mut browser, "eli").await;
+    let html = page(browser.get("/account/security").await, StatusCode::OK).await;
+    assert!(html.contains("<strong>Off.</strong>"), "{html}");
+    assert!(
+        !html.contains("Recovery codes"),
+        "no codes without a factor"
+    );
+
+    let r = post_with(
+        &mut browser,
+        &html,
+        "/account/security/totp",
+        &[("password", "not the password at all"), ("name", "")],
+    )
+    .await;
+    let refused = page(r, StatusCode::UNAUTHORIZED).await;
+    assert!(
+        refused.contains("That is not your current password."),
+        "{refused}"
+    );
+    assert!(refused.contains("id=\"add_password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" maxlength=\"128\" required aria-invalid=\"true\""));
+
+    let r = post_with(
+        &mut browser,
+        &html,
+        "/account/security/totp",
+        &[("password", PASSWORD), ("name", "Work <phone>")],
+    )
+    .await;
+    let setup = page(r, StatusCode::OK).await;
+    assert!(setup.contains("<svg role=\"img\" aria-label=\"QR code to add Tessera to your app\""));
+    assert!(!setup.contains("<script"));
+    let secret_text = field(&setup, "secret");
+    let secret = totp_rs::Secret::try_from_base32(&secret_text)
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    assert!(setup.contains(&secret_text[..4]), "the key as text");
+    assert_eq!(field(&setup, "name"), "Work <phone>");
+    assert!(!setup.contains("Work <phone>"), "escaped");
+
+    let mut fields = form_fields(&setup, "/account/security/totp/confirm");
+    fields.push(("code".into(), "000000".into()));
+    let fields_ref: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let again = page(
+        browser
+            .post_form("/account/security/totp/confirm", &fields_ref)
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(again.contains("That code did not work"), "{again}");
+    assert!(again.contains("<svg role=\"img\""), "the QR code again");
+
+    let mut fields = form_fields(&again, "/account/security/totp/confirm");
+    let now = code(&app, &secret, 0);
+    fields.push(("code".into(), now));
+    let fields_ref: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let shown = page(
+        browser
+            .post_form("/account/security/totp/confirm", &fields_ref)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(shown.contains("Two-step verification is on"), "{shown}");
+    let codes = listed_codes(&shown);
+    assert_eq!(codes.len(), 10);
+
+    let html = page(browser.get("/account/security").await, StatusCode::OK).await;
+    assert!(html.contains("<strong>On.</strong>"));
+    assert!(html.contains("Work &#60;phone&#62;"), "{html}");
+    assert!(html.contains("10 of 10 left."));
+    assert!(
+        html.contains("Two-step verification added"),
+        "in the activity"
+    );
+
+    // A recovery code signs in on another browser.
+    let mut other = Browser::new(&app);
+    let r = sign_in_to(&mut other, "eli", "/account").await;
+    let form = page(r, StatusCode::OK).await;
+    let r = submit_code(&mut other, &form, "/login", &codes[0]).await;
+    assert_eq!(goes_to(&r), "/account");
+
+    let html = page(browser.get("/account/security").await, StatusCode::OK).await;
+    assert!(html.contains("9 of 10 left."));
+    let r = post_with(
+        &mut browser,
+        &html,
+        "/account/security/recovery-codes",
+        &[("password", PASSWORD)],
+    )
+    .await;
+    let fresh = page(r, StatusCode::OK).await;
+    assert!(fresh.contains("Your old codes no longer work."));
+    assert_eq!(listed_codes(&fresh).len(), 10);
+
+    let html = page(browser.get("/account/security").await, StatusCode::OK).await;
+    let factor = field(&html, "factor");
+    let r = post_with(
+        &mut browser,
+        &html,
+        "/account/security/factors/remove",
+        &[("factor", &factor), ("password", "not the password at all")],
+    )
+    .await;
+    assert!(
+        page(r, StatusCode::UNAUTHORIZED)
+            .await
+            .contains("That is not your current password.")
+    );
+    let r = post_with(
+        &mut browser,
+        &html,
+        "/account/security/factors/remove",
+        &[("factor", &factor), ("password", PASSWORD)],
+    )
+    .await;
+    let html = page(r, StatusCode::OK).await;
+    assert!(
+        html.contains("Removed.") && html.contains("<strong>Off.</strong>"),
+        "{html}"
+    );
+}
