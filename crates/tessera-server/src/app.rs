@@ -134,6 +134,10 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
             post(console::users::delete),
         )
         .route(
+            "/console/users/{username}/factors/reset",
+            post(console::users::reset_factors),
+        )
+        .route(
             "/console/clients",
             get(console::clients::list).post(console::clients::create),
         )

@@ -88,6 +88,8 @@ pub struct UserLine {
     pub roles: String,
     /// Whether they are disabled.
     pub disabled: bool,
+    /// Whether they sign in with a second factor.
+    pub two_step: bool,
     /// When they joined.
     pub created: String,
 }
@@ -166,6 +168,10 @@ pub struct UserView {
     pub disabled: bool,
     /// When they joined.
     pub created: String,
+    /// Their second factors, in words ("Phone (authenticator app)").
+    pub factors: Vec<String>,
+    /// Their unused recovery codes.
+    pub codes_left: i64,
     /// Their live sessions.
     pub sessions: Vec<SessionItem>,
     /// Their recent audit entries.
@@ -197,6 +203,9 @@ pub struct Reauth {
     pub fields: Vec<(String, String)>,
     /// What went wrong with the password, if anything.
     pub error: Option<String>,
+    /// Whether the admin signs in with a second factor, so the form asks
+    /// for its code too.
+    pub needs_code: bool,
 }
 
 #[derive(Template)]

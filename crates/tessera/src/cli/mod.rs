@@ -113,6 +113,13 @@ enum UserCommand {
         #[arg(allow_hyphen_values = true)]
         name: String,
     },
+    /// Remove every second factor and recovery code of a user (they sign in
+    /// with their password alone until they set one up again).
+    ResetFactors {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -84,5 +84,14 @@ pub(super) async fn user(cmd: UserCommand, tessera: &Tessera) -> Result<()> {
                 .await?;
             say(format!("deleted {}", user.username))
         }
+        UserCommand::ResetFactors { name } => {
+            let removed = tessera
+                .factors()
+                .reset(None, &name, &ClientInfo::default())
+                .await?;
+            say(format!(
+                "{name}: {removed} second factor(s) and every recovery code removed"
+            ))
+        }
     }
 }

@@ -175,3 +175,50 @@ async fn user_set_roles_and_user_delete_respect_the_last_admin() {
     let (status, _) = get(&server, "/me", Some(&bob_access)).await;
     assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn user_reset_factors_lets_a_person_who_lost_their_phone_sign_in_with_the_password() {
+    let env = Env::new();
+    let server = env.serve();
+    let registered = crate::harness::register(&server, "dana").await;
+    let access = registered["access_token"].as_str().unwrap();
+    let started: serde_json::Value = crate::harness::client()
+        .post(server.url("/me/factors/totp"))
+        .bearer_auth(access)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = totp_rs::Secret::try_from_base32(started["secret"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let code = tessera_core::mfa::totp_code(secret.as_ref(), tessera_core::mfa::totp_step(now));
+    let id = started["factor"]["id"].as_str().unwrap();
+    let confirmed = crate::harness::client()
+        .post(server.url(&format!("/me/factors/totp/{id}/confirm")))
+        .bearer_auth(access)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), reqwest::StatusCode::OK);
+    let (status, body) = login(&server, "dana", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "mfa_required");
+
+    let run = env.run(&["user", "reset-factors", "DANA"]).ok();
+    assert_eq!(
+        run.stdout.trim(),
+        "DANA: 1 second factor(s) and every recovery code removed"
+    );
+    let (status, body) = login(&server, "dana", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let refused = env.run(&["user", "reset-factors", "nobody"]).fails();
+    assert!(refused.stderr.contains("not found"), "{}", refused.stderr);
+    drop(server);
+}

@@ -23,6 +23,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use tessera_core::Error;
 use tessera_core::model::ClientInfo;
+use tessera_core::secret::ExposeSecret;
 
 /// The 403 page for a signed-in person who is not an administrator.
 fn not_an_admin(state: &AppState) -> Response {
@@ -98,9 +99,13 @@ pub(crate) async fn recent_sign_in(
     }
     let fields: Vec<(String, String)> = form
         .pairs()
-        .filter(|(name, _)| *name != "reauth_password" && *name != "username")
+        .filter(|(name, _)| !matches!(*name, "reauth_password" | "reauth_code" | "username"))
         .map(|(n, v)| (n.to_owned(), v.to_owned()))
         .collect();
+    let needs_code = match state.tessera.factors().has_factor(admin.user.id).await {
+        Ok(has) => has,
+        Err(e) => return Err(crate::browser::page_failure(&state.site, &e)),
+    };
     let ask = |status, error: Option<&str>| {
         console::reauth(
             &state.site,
@@ -110,29 +115,44 @@ pub(crate) async fn recent_sign_in(
                 action: action.to_owned(),
                 fields: fields.clone(),
                 error: error.map(str::to_owned),
+                needs_code,
             },
         )
     };
     let Some(password) = form.get("reauth_password") else {
         return Err(ask(StatusCode::OK, None));
     };
-    match state
-        .tessera
-        .sso()
+    let sso = state.tessera.sso();
+    let mut result = sso
         .sso_sign_in(&admin.user.username, password, client, Some(&admin.browser))
         .await
-    {
-        Ok(_) => Ok(()),
+        .map(|_| ());
+    // With a second factor, the code finishes the sign-in the password began.
+    if let Err(Error::MfaRequired(challenge)) = &result {
+        let code = form.get("reauth_code").unwrap_or_default();
+        result = sso
+            .sso_sign_in_with_code(
+                challenge.mfa_token.expose_secret(),
+                code,
+                client,
+                Some(&admin.browser),
+            )
+            .await
+            .map(|_| ());
+    }
+    match result {
+        Ok(()) => Ok(()),
         Err(Error::InvalidCredentials) => Err(ask(
             StatusCode::UNAUTHORIZED,
             Some("That is not your password."),
         )),
+        Err(Error::InvalidCode { .. }) => Err(ask(
+            StatusCode::UNAUTHORIZED,
+            Some(pages::words::WRONG_CODE),
+        )),
         Err(Error::TooManyAttempts { retry_after }) => Err(ask(
             StatusCode::TOO_MANY_REQUESTS,
-            Some(&format!(
-                "Too many attempts. Try again in {}.",
-                pages::words::wait(retry_after)
-            )),
+            Some(&pages::words::too_many_attempts(retry_after)),
         )),
         Err(e) => Err(crate::browser::page_failure(&state.site, &e)),
     }

@@ -1,6 +1,7 @@
 //! `/console/users` (search by username prefix, role and status, a page at
 //! a time) and `/console/users/{username}` (profile and roles, password,
-//! sessions, disable or enable, delete, the user's audit entries).
+//! two-step verification and its reset, sessions, disable or enable, delete,
+//! the user's audit entries).
 
 use super::{Admin, AdminForm, nav, recent_sign_in};
 use crate::browser::{Person, encode, page_failure, see_other};
@@ -15,6 +16,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_core::Error;
+use tessera_core::mfa::FactorKind;
 use tessera_core::model::{ClientInfo, User};
 use tessera_core::service::ProfileChanges;
 use tessera_core::store::{AuditEntry, AuditQuery, UserFilter};
@@ -33,7 +35,7 @@ pub struct SearchQuery {
     cursor: Option<String>,
 }
 
-fn user_line(u: User) -> UserLine {
+fn user_line(u: User, two_step: bool) -> UserLine {
     let name = [u.first_name.as_deref(), u.last_name.as_deref()]
         .into_iter()
         .flatten()
@@ -44,6 +46,7 @@ fn user_line(u: User) -> UserLine {
         email: u.email.unwrap_or_default(),
         roles: u.roles.join(" "),
         disabled: u.disabled,
+        two_step,
         created: account::when(&rfc3339(u.created_at)),
         username: u.username,
     }
@@ -96,7 +99,19 @@ pub async fn search(
                     ])
                 )
             });
-            search.users = page.items.into_iter().map(user_line).collect();
+            let ids: Vec<Uuid> = page.items.iter().map(|u| u.id).collect();
+            let with = match state.tessera.factors().users_with_factors(&ids).await {
+                Ok(with) => with,
+                Err(e) => return page_failure(&state.site, &e),
+            };
+            search.users = page
+                .items
+                .into_iter()
+                .map(|u| {
+                    let two_step = with.contains(&u.id);
+                    user_line(u, two_step)
+                })
+                .collect();
             StatusCode::OK
         }
         Err(Error::Validation { .. }) => {
@@ -106,6 +121,14 @@ pub async fn search(
         Err(e) => return page_failure(&state.site, &e),
     };
     console::users(&state.site, status, nav(&admin, "users"), &search)
+}
+
+/// A kind of second factor in words.
+fn factor_kind(kind: FactorKind) -> &'static str {
+    match kind {
+        FactorKind::Totp => "authenticator app",
+        FactorKind::Passkey => "passkey",
+    }
 }
 
 /// The path of `username`'s page.
@@ -150,6 +173,10 @@ async fn user_page(
         Ok(a) => a,
         Err(e) => return page_failure(&state.site, &e),
     };
+    let factors = match state.tessera.factors().list(user.id).await {
+        Ok(f) => f,
+        Err(e) => return page_failure(&state.site, &e),
+    };
     let mut view = UserView {
         username: user.username.clone(),
         id: user.id.to_string(),
@@ -160,6 +187,12 @@ async fn user_page(
         roles: user.roles.join(" "),
         disabled: user.disabled,
         created: account::when(&rfc3339(user.created_at)),
+        factors: factors
+            .factors
+            .iter()
+            .map(|f| format!("{} ({})", f.name, factor_kind(f.kind)))
+            .collect(),
+        codes_left: factors.recovery_codes_left,
         sessions: sessions
             .into_iter()
             .map(|s| SessionItem {
@@ -473,6 +506,54 @@ async fn set_disabled(
         .map(Some);
     let notice = if disabled { "Disabled." } else { "Enabled." };
     after(&state, &admin, &user, result, notice, "password").await
+}
+
+/// `POST /console/users/{username}/factors/reset` — after confirming:
+/// every second factor and recovery code of the user is removed.
+pub async fn reset_factors(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Path(username): Path<String>,
+    AdminForm { admin, form }: AdminForm,
+) -> Response {
+    let path = format!("{}/factors/reset", user_path(&username));
+    if form.get("confirmed") != Some("yes") {
+        let text = format!(
+            "{username}'s authenticator apps and recovery codes are removed: they sign in with \
+             their password alone until they set up two-step verification again."
+        );
+        return account::confirm(
+            &state.site,
+            nav(&admin, "users"),
+            &Confirmation {
+                heading: &format!("Reset {username}'s two-step verification?"),
+                text: &text,
+                action: &path,
+                fields: &[],
+                button: "Reset",
+                back: &user_path(&username),
+            },
+        );
+    }
+    let user = match acting(&state, &admin, &form, &username, "factors/reset", &client).await {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let result = state
+        .tessera
+        .factors()
+        .reset(Some(&admin.caller()), &user.username, &client)
+        .await
+        .map(|_| None);
+    after(
+        &state,
+        &admin,
+        &user,
+        result,
+        "Two-step verification reset.",
+        "password",
+    )
+    .await
 }
 
 /// `POST /console/users/{username}/delete` — after confirming.

@@ -311,3 +311,84 @@ async fn the_security_page_sets_up_an_app_shows_the_codes_once_and_removes_it() 
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn the_console_shows_who_has_two_step_resets_it_and_asks_an_admin_with_one_for_a_code() {
+    let app = TestApp::builder()
+        .env("TESSERA_CONSOLE_REAUTH", "5m")
+        .spawn()
+        .await;
+    let root = app.admin("root").await;
+    let root_factor = enrol(&app, &root).await;
+    let fay = app.register("fay").await;
+    enrol(&app, &fay).await;
+    app.register("gil").await;
+
+    let mut browser = Browser::new(&app);
+    let r = sign_in_to(&mut browser, "root", "/console/users").await;
+    let form = page(r, StatusCode::OK).await;
+    let r = submit_code(
+        &mut browser,
+        &form,
+        "/login",
+        &code(&app, &root_factor.secret, 1),
+    )
+    .await;
+    assert_eq!(goes_to(&r), "/console/users");
+    let users = page(browser.get("/console/users").await, StatusCode::OK).await;
+    let row = |name: &str| {
+        let start = users.find(&format!(">{name}</a>")).unwrap();
+        users[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    assert!(row("fay").contains("<td>on</td>"), "{}", row("fay"));
+    assert!(row("gil").contains("<td>off</td>"), "{}", row("gil"));
+    let html = page(browser.get("/console/users/fay").await, StatusCode::OK).await;
+    assert!(html.contains("Phone (authenticator app)"), "{html}");
+    assert!(html.contains("10 recovery codes left"));
+
+    // Past the window, the change asks for the password and a code.
+    app.clock.advance(Duration::from_secs(6 * 60));
+    let r = post_with(
+        &mut browser,
+        &html,
+        "/console/users/fay/factors/reset",
+        &[("confirmed", "yes")],
+    )
+    .await;
+    let asked = page(r, StatusCode::OK).await;
+    assert!(asked.contains("id=\"reauth_code\""), "{asked}");
+    let carried = form_fields(&asked, "/console/users/fay/factors/reset");
+    let post = |password: &'static str, code: String| {
+        let mut fields = carried.clone();
+        fields.push(("reauth_password".into(), password.into()));
+        fields.push(("reauth_code".into(), code));
+        fields
+    };
+    let wrong = post(PASSWORD, "000000".into());
+    let wrong: Vec<(&str, &str)> = wrong
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = browser
+        .post_form("/console/users/fay/factors/reset", &wrong)
+        .await;
+    assert!(
+        page(r, StatusCode::UNAUTHORIZED)
+            .await
+            .contains("That code did not work")
+    );
+    let right = post(PASSWORD, code(&app, &root_factor.secret, 0));
+    let right: Vec<(&str, &str)> = right
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = browser
+        .post_form("/console/users/fay/factors/reset", &right)
+        .await;
+    let html = page(r, StatusCode::OK).await;
+    assert!(html.contains("Two-step verification reset."), "{html}");
+    assert!(html.contains("<strong>Off.</strong> fay signs in"));
+    let back = app.login("fay", PASSWORD).await;
+    assert_eq!(jwt_parts(&back.access).1["amr"], json!(["pwd"]));
+    let _ = fay;
+}
