@@ -44,6 +44,13 @@ pub enum Error {
         /// Whether it was the second step of a sign-in.
         signing_in: bool,
     },
+    /// The policy demands a second factor and the person has none yet: the
+    /// sign-in continues with enrolment under the `enrollment_token`.
+    #[error("a second factor must be set up before signing in")]
+    MfaEnrollmentRequired(crate::service::EnrollmentChallenge),
+    /// Removing this factor would leave a person the policy covers without one.
+    #[error("the last second factor cannot be removed while the policy requires one")]
+    LastFactor,
     /// An `mfa_token` that is unknown, spent or expired.
     #[error("the sign-in expired or was already completed; sign in again")]
     InvalidMfaToken,

@@ -24,6 +24,38 @@ pub struct RateLimit {
     pub per: Duration,
 }
 
+/// Who must sign in with a second factor (`TESSERA_MFA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MfaPolicy {
+    /// Nobody must; anyone may.
+    #[default]
+    Optional,
+    /// Administrators must.
+    Admins,
+    /// Everyone must.
+    Everyone,
+}
+
+impl MfaPolicy {
+    /// Whether the policy demands a second factor of a person holding `roles`.
+    pub fn covers(self, roles: &[String]) -> bool {
+        match self {
+            MfaPolicy::Optional => false,
+            MfaPolicy::Admins => roles.iter().any(|r| r == crate::model::ROLE_ADMIN),
+            MfaPolicy::Everyone => true,
+        }
+    }
+
+    /// The configuration value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::Optional => "optional",
+            MfaPolicy::Admins => "admins",
+            MfaPolicy::Everyone => "everyone",
+        }
+    }
+}
+
 /// How Tessera issues and checks tokens and sessions.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -69,6 +101,8 @@ pub struct Settings {
     pub audit_retention: Option<Duration>,
     /// The deployment's name, as people see it (the issuer of TOTP factors).
     pub display_name: String,
+    /// Who must sign in with a second factor.
+    pub mfa_policy: MfaPolicy,
 }
 
 impl Settings {
@@ -100,6 +134,7 @@ impl Settings {
             master_key: None,
             audit_retention: Some(Duration::from_secs(365 * 86_400)),
             display_name: "Tessera".to_owned(),
+            mfa_policy: MfaPolicy::Optional,
         }
     }
 

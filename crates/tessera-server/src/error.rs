@@ -183,11 +183,14 @@ fn domain_status(e: &Error) -> StatusCode {
         | Error::InvalidMfaToken
         | Error::InvalidCode { signing_in: true } => StatusCode::UNAUTHORIZED,
         Error::InvalidCode { signing_in: false } => StatusCode::BAD_REQUEST,
-        Error::Forbidden(_) | Error::RegistrationDisabled => StatusCode::FORBIDDEN,
-        Error::UserNotFound | Error::NotFound => StatusCode::NOT_FOUND,
-        Error::UsernameTaken | Error::LastAdmin | Error::KeyRotationUnavailable => {
-            StatusCode::CONFLICT
+        Error::Forbidden(_) | Error::RegistrationDisabled | Error::MfaEnrollmentRequired(_) => {
+            StatusCode::FORBIDDEN
         }
+        Error::UserNotFound | Error::NotFound => StatusCode::NOT_FOUND,
+        Error::UsernameTaken
+        | Error::LastAdmin
+        | Error::KeyRotationUnavailable
+        | Error::LastFactor => StatusCode::CONFLICT,
         Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Store(_) | Error::Internal(_) | Error::Config(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
@@ -208,6 +211,8 @@ fn domain_code(e: &Error) -> &'static str {
         Error::MfaRequired(_) => "mfa_required",
         Error::InvalidCode { .. } => "invalid_code",
         Error::InvalidMfaToken => "invalid_mfa_token",
+        Error::MfaEnrollmentRequired(_) => "mfa_enrollment_required",
+        Error::LastFactor => "last_factor",
         Error::UserNotFound => "user_not_found",
         Error::NotFound => "not_found",
         Error::Forbidden(_) => "forbidden",
@@ -256,6 +261,10 @@ pub struct ErrorDetail {
     /// For `mfa_required`: the kinds of second factor the person can use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub factors: Option<Vec<&'static str>>,
+    /// For `mfa_enrollment_required`: the token the `/me/factors…`
+    /// endpoints accept while the person sets up their factor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrollment_token: Option<String>,
 }
 
 impl IntoResponse for ApiError {
@@ -282,6 +291,12 @@ impl IntoResponse for ApiError {
                 },
                 factors: match &self {
                     ApiError::Domain(Error::MfaRequired(c)) => Some(c.factors.clone()),
+                    _ => None,
+                },
+                enrollment_token: match &self {
+                    ApiError::Domain(Error::MfaEnrollmentRequired(c)) => {
+                        Some(c.enrollment_token.expose_secret().to_owned())
+                    }
                     _ => None,
                 },
             },
@@ -381,6 +396,9 @@ impl From<Error> for OAuthApiError {
             Error::InvalidCredentials => OAuthError::invalid_grant("invalid username or password"),
             Error::MfaRequired(_) => OAuthError::invalid_grant(
                 "this account signs in with a second factor; use the hosted login page (/authorize)",
+            ),
+            Error::MfaEnrollmentRequired(_) => OAuthError::invalid_grant(
+                "this account must set up a second factor first; use the hosted login page (/authorize)",
             ),
             Error::InvalidRefreshToken | Error::InvalidToken(_) => {
                 OAuthError::invalid_grant("the grant is invalid, expired or revoked")

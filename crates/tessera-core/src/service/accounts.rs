@@ -38,6 +38,21 @@ pub struct NewAccount {
     pub roles: Vec<String>,
 }
 
+/// What a self-registration gives.
+#[derive(Debug)]
+pub enum Registration {
+    /// Signed in: the tokens of the new account's first session.
+    SignedIn(Box<IssuedTokens>),
+    /// The policy demands a second factor first: the new account and the
+    /// `enrollment_token` to set it up with.
+    MustEnrol {
+        /// The new account.
+        user: User,
+        /// What the factor is set up with.
+        enrollment: super::EnrollmentChallenge,
+    },
+}
+
 /// A change to a user's profile, roles or status; `Some(None)` clears a field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileChanges {
@@ -177,9 +192,11 @@ impl Accounts<'_> {
         .await
     }
 
-    /// Self-registration: creates a `user` account and logs it in.
+    /// Self-registration: creates a `user` account and logs it in — or,
+    /// when the second-factor policy covers everyone, hands out the
+    /// `enrollment_token` the person sets up their factor with first.
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, account: NewAccount, client: &ClientInfo) -> Result<IssuedTokens> {
+    pub async fn register(&self, account: NewAccount, client: &ClientInfo) -> Result<Registration> {
         if !self.settings.allow_registration {
             return Err(Error::RegistrationDisabled);
         }
@@ -191,19 +208,35 @@ impl Accounts<'_> {
             roles: Vec::new(),
             ..account
         };
+        let must_enrol = self.must_enrol_when_registering();
         let (user, session) = self
             .insert_account(
                 account,
                 None,
                 client,
-                Creation::Registered { with_session: true },
+                Creation::Registered {
+                    with_session: !must_enrol,
+                },
             )
             .await?;
+        if must_enrol {
+            let enrollment = self.tessera.factors().enrollment_challenge(user.id).await?;
+            return Ok(Registration::MustEnrol { user, enrollment });
+        }
         let (session, refresh_token) =
             session.ok_or_else(|| Error::Internal("registration without a session".into()))?;
-        self.tessera
+        let tokens = self
+            .tessera
             .sessions()
-            .issue_session_tokens(user, &session, refresh_token)
+            .issue_session_tokens(user, &session, refresh_token)?;
+        Ok(Registration::SignedIn(Box::new(tokens)))
+    }
+
+    /// Whether a newcomer must set up a second factor before signing in.
+    fn must_enrol_when_registering(&self) -> bool {
+        self.settings
+            .mfa_policy
+            .covers(&[crate::model::ROLE_USER.to_owned()])
     }
 
     /// Creates an account (by an administrator or the CLI).
@@ -222,6 +255,9 @@ impl Accounts<'_> {
     /// Self-registration on Tessera's sign-up page: creates a `user` account
     /// and signs the browser in (no token session of its own beyond the
     /// browser's). The browser session and the cookie value that names it.
+    /// When the second-factor policy covers everyone, the account is
+    /// created and the answer is `MfaEnrollmentRequired`: the page goes on
+    /// to setting up the factor.
     #[tracing::instrument(skip_all)]
     pub async fn register_in_browser(
         &self,
@@ -249,6 +285,10 @@ impl Accounts<'_> {
                 },
             )
             .await?;
+        if self.must_enrol_when_registering() {
+            let enrollment = self.tessera.factors().enrollment_challenge(user.id).await?;
+            return Err(Error::MfaEnrollmentRequired(enrollment));
+        }
         let (browser, cookie) = self
             .tessera
             .sso()
@@ -529,6 +569,15 @@ impl Accounts<'_> {
         if disabled_now {
             // Learn the revoked sessions, so their tokens are refused by `sid` too.
             self.reload_revocations().await?;
+        }
+        // A role that puts the person under the second-factor policy ends
+        // their sessions signed in without one.
+        let policy = self.settings.mfa_policy;
+        if policy.covers(&after.roles) && !policy.covers(&before.roles) {
+            self.tessera
+                .factors()
+                .enforce_policy(Some(after.id))
+                .await?;
         }
         Ok(after)
     }

@@ -34,12 +34,14 @@ mod sso;
 mod throttle;
 mod token_endpoints;
 
-pub use accounts::{Accounts, NewAccount, Page, ProfileChanges};
+pub use accounts::{Accounts, NewAccount, Page, ProfileChanges, Registration};
 pub use clients::{ClientAuthentication, Clients, NewClient};
 pub use context::Context;
 use context::Spare;
 pub use events::{EventHub, Events, SUBSCRIBER_QUEUE};
-pub use factors::{Confirmed, FactorInfo, FactorList, Factors, MfaChallenge, TotpEnrolment};
+pub use factors::{
+    Confirmed, EnrollmentChallenge, FactorInfo, FactorList, Factors, MfaChallenge, TotpEnrolment,
+};
 pub use grants::{Grants, ID_TOKEN_TYP, OAuthTokens};
 pub use keys::{KeyInfo, Keys};
 pub use overview::{HourOfSignIns, Overview};
@@ -144,6 +146,9 @@ impl Tessera {
         tessera.keys().ensure_signing_key().await?;
         tessera.reload_revocations().await?;
         tessera.events().start_hub().await?;
+        // A policy switched on (or widened) since the last start ends the
+        // sessions it no longer allows.
+        tessera.factors().enforce_policy(None).await?;
         Ok(tessera)
     }
 

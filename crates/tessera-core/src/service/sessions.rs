@@ -119,6 +119,17 @@ impl Sessions<'_> {
         self.start_session(user, client, grant).await
     }
 
+    /// The first factor of a person the policy sent to enrol is confirmed
+    /// (`POST /me/factors/totp/{id}/confirm` with an `enrollment_token`):
+    /// the sign-in is complete, with a password and a one-time code.
+    pub async fn enrolled(&self, user: User, client: &ClientInfo) -> Result<IssuedTokens> {
+        let grant = SessionGrant {
+            amr: Some(amr::password_and(Some(amr::OTP))),
+            ..SessionGrant::default()
+        };
+        self.start_session(user, client, grant).await
+    }
+
     /// Starts a session for a person who has signed in, and issues its tokens.
     async fn start_session(
         &self,

@@ -12,10 +12,12 @@ use crate::oauth::{
     AUTHORIZATION_CODE_TTL_MS, GrantType, OAuthClient, OAuthError, OAuthErrorCode,
     is_valid_code_challenge,
 };
+use crate::secret::SecretString;
 use crate::settings::ms;
 use crate::store::{AuditEntry, AuthorizationCode, BrowserSession, NewBrowserSession};
 use serde::Deserialize;
 use serde_json::Value;
+use tessera_token::clock::Millis;
 use tessera_token::crypto::{b64url, b64url_decode, random_bytes, sha256};
 use tessera_token::tokens::verify_jws;
 use uuid::Uuid;
@@ -46,6 +48,8 @@ pub struct AuthorizationRequest {
     pub code_challenge_method: Option<String>,
     /// `none`, `login` (others are accepted and ignored).
     pub prompt: Option<String>,
+    /// The longest ago, in seconds, the person may have signed in.
+    pub max_age: Option<String>,
     /// Only `query` is supported.
     pub response_mode: Option<String>,
 }
@@ -78,6 +82,19 @@ pub struct ValidAuthorization {
     pub code_challenge: String,
     /// What it asks of the login page.
     pub prompt: Prompt,
+    /// The longest ago, in seconds, the person may have signed in (OIDC
+    /// `max_age`): an older sign-in asks for the password (and the second
+    /// factor) again.
+    pub max_age: Option<i64>,
+}
+
+impl ValidAuthorization {
+    /// Whether a browser signed in at `auth_time` is signed in recently
+    /// enough for this request at `now`.
+    pub fn fresh_enough(&self, auth_time: Millis, now: Millis) -> bool {
+        self.max_age
+            .is_none_or(|secs| now.saturating_sub(auth_time) <= secs.saturating_mul(1000))
+    }
 }
 
 impl ValidAuthorization {
@@ -251,6 +268,18 @@ impl Sso<'_> {
             (false, true) => Prompt::Login,
             (false, false) => Prompt::Default,
         };
+        let max_age = match req.max_age.as_deref() {
+            None => None,
+            Some(text) => match text.parse::<u32>() {
+                Ok(secs) => Some(i64::from(secs)),
+                Err(_) => {
+                    return Err(fail(
+                        OAuthErrorCode::InvalidRequest,
+                        "max_age must be a number of seconds",
+                    ));
+                }
+            },
+        };
         Ok(ValidAuthorization {
             client,
             redirect_uri,
@@ -259,6 +288,7 @@ impl Sso<'_> {
             nonce: req.nonce.clone(),
             code_challenge,
             prompt,
+            max_age,
         })
     }
 
@@ -300,6 +330,33 @@ impl Sso<'_> {
             .complete_sign_in(mfa_token, code, client)
             .await?;
         self.signed_in(user, amr, client, current).await
+    }
+
+    /// [`Sso::sso_sign_in`] for a person the policy sent to set up a
+    /// factor: the `enrollment_token`, the factor being set up and the
+    /// app's first code. Signed in with a password and a one-time code;
+    /// also the recovery codes, shown once.
+    pub async fn sso_sign_in_enrolled(
+        &self,
+        enrollment_token: &str,
+        factor: Uuid,
+        code: &str,
+        client: &ClientInfo,
+        current: Option<&BrowserSession>,
+    ) -> Result<(BrowserSession, User, Option<String>, Vec<SecretString>)> {
+        let (user, confirmed) = self
+            .tessera
+            .factors()
+            .confirm_totp_enrolling(enrollment_token, factor, code, client)
+            .await?;
+        let amr = amr::password_and(Some(amr::OTP));
+        let (browser, user, cookie) = self.signed_in(user, amr, client, current).await?;
+        Ok((
+            browser,
+            user,
+            cookie,
+            confirmed.recovery_codes.unwrap_or_default(),
+        ))
     }
 
     /// The browser session of a person who has just signed in as `amr`

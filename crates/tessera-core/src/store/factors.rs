@@ -5,10 +5,12 @@
 
 use super::audit::append_audit;
 use super::records::AuditEntry;
+use super::sessions::{SessionsOf, revoke_sessions_of};
 use super::sql::db::sql;
 use super::sql::rows::parse_uuid;
 use super::{SqlStore, StoreError, StoreResult};
 use crate::mfa::FactorKind;
+use crate::model::Session;
 use async_trait::async_trait;
 use tessera_token::clock::Millis;
 use uuid::Uuid;
@@ -119,6 +121,16 @@ pub trait FactorStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Removes every factor and recovery code of a person; records `audit`.
     async fn remove_all_factors(&self, user_id: Uuid, audit: &[AuditEntry]) -> StoreResult<()>;
+    /// Ends the live sessions and browser sessions signed in without a
+    /// second factor, of administrators or of `everyone`, of `user` alone
+    /// or of all; records each revocation and event. The sessions ended.
+    async fn revoke_sessions_without_mfa(
+        &self,
+        user: Option<Uuid>,
+        everyone: bool,
+        now: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<Session>>;
     /// Which of `user_ids` have a confirmed factor.
     async fn users_with_factors(&self, user_ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
     /// Stores a challenge under the hash of its token.
@@ -435,6 +447,30 @@ impl FactorStore for SqlStore {
             .await?;
         append_audit(&mut tx, audit).await?;
         tx.commit().await
+    }
+
+    async fn revoke_sessions_without_mfa(
+        &self,
+        user: Option<Uuid>,
+        everyone: bool,
+        now: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<Session>> {
+        let mut tx = self.begin_write().await?;
+        tx.execute(
+            sql("UPDATE browser_sessions SET revoked_at = $2 \
+                 WHERE revoked_at IS NULL AND expires_at > $2 \
+                 AND (amr IS NULL OR amr NOT LIKE '%mfa%') AND ($3 IS NULL OR user_id = $3) \
+                 AND user_id IN (SELECT id FROM users WHERE $1 OR is_admin)")
+            .bind(everyone)
+            .bind(now)
+            .bind(user),
+        )
+        .await?;
+        let revoked =
+            revoke_sessions_of(&mut tx, SessionsOf::WithoutMfa(everyone, user), now, until).await?;
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     async fn users_with_factors(&self, user_ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {

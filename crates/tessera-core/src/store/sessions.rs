@@ -184,6 +184,9 @@ pub(crate) enum SessionsOf<'a> {
     BrowserSession(Uuid),
     /// Every session of this user issued to this OAuth client.
     UserOfClient(Uuid, &'a str),
+    /// Every session signed in without a second factor, of administrators
+    /// or of everyone (`true`), of one user or all.
+    WithoutMfa(bool, Option<Uuid>),
 }
 
 /// Revokes the live sessions `of` names in `tx`, recording each revocation
@@ -214,10 +217,19 @@ pub(crate) async fn revoke_sessions_of(
             session_columns!()
         ))
         .bind(client_id),
+        SessionsOf::WithoutMfa(everyone, _) => sql(concat!(
+            "UPDATE sessions SET revoked_at = $2 \
+             WHERE revoked_at IS NULL AND expires_at > $2 \
+             AND (amr IS NULL OR amr NOT LIKE '%mfa%') AND ($3 IS NULL OR user_id = $3) \
+             AND user_id IN (SELECT id FROM users WHERE $1 OR is_admin) RETURNING ",
+            session_columns!()
+        ))
+        .bind(everyone),
     };
     let statement = statement.bind(now);
     let statement = match of {
         SessionsOf::UserOfClient(user_id, _) => statement.bind(user_id),
+        SessionsOf::WithoutMfa(_, user) => statement.bind(user),
         _ => statement,
     };
     let rows: Vec<SessionRow> = tx.fetch_all(statement).await?;

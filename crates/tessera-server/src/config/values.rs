@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tessera_core::duration::{parse_duration, parse_positive_duration};
-use tessera_core::settings::{RateLimit, SecretBytes};
+use tessera_core::settings::{MfaPolicy, RateLimit, SecretBytes};
 use tessera_token::keys::{Algorithm, parse_alg};
 
 /// A listen address: `host:port`, or `:port` for 127.0.0.1.
@@ -250,6 +250,26 @@ impl From<String> for Origins {
                 .filter(|s| !s.is_empty())
                 .collect(),
         )
+    }
+}
+
+/// `optional`, `admins` or `everyone`: who must sign in with a second factor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct Mfa(pub MfaPolicy);
+
+impl TryFrom<String> for Mfa {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.trim() {
+            "optional" => Ok(Mfa(MfaPolicy::Optional)),
+            "admins" => Ok(Mfa(MfaPolicy::Admins)),
+            "everyone" => Ok(Mfa(MfaPolicy::Everyone)),
+            other => Err(format!(
+                "expected optional, admins or everyone, got {other:?}"
+            )),
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 
 use super::values::{
     Alg, AnyDuration, Bind, Bounded, Cidrs, DatabaseUrl, DisplayName, ForeverOrDuration, HttpUrl,
-    LogFormat, LogoFile, MasterKey, OffOrDuration, Origins, Positive, Rate, SecretText, Switch,
+    LogFormat, LogoFile, MasterKey, Mfa, OffOrDuration, Origins, Positive, Rate, SecretText,
+    Switch,
 };
 use serde::Deserialize;
 
@@ -76,6 +77,8 @@ pub(super) struct Vars {
     pub logo: Option<LogoFile>,
     /// `TESSERA_CONSOLE_REAUTH`: how recent a sign-in console changes need.
     pub console_reauth: Positive,
+    /// `TESSERA_MFA`: `optional`, `admins` or `everyone`.
+    pub mfa: Mfa,
 }
 
 /// A default, written as the variable would be.
@@ -122,6 +125,7 @@ impl Default for Vars {
             display_name: default("Tessera"),
             logo: None,
             console_reauth: default("15m"),
+            mfa: Mfa::default(),
         }
     }
 }

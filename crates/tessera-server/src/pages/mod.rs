@@ -12,8 +12,8 @@ pub mod sign_in;
 pub mod words;
 
 pub use sign_in::{
-    CodeForm, LoginForm, RegisterForm, consent, login, logout_confirmation, message, register,
-    second_factor,
+    CodeForm, EnrolForm, LoginForm, RegisterForm, consent, enrol, first_codes, login,
+    logout_confirmation, message, register, second_factor,
 };
 
 use askama::Template;

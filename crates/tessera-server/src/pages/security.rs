@@ -88,13 +88,18 @@ pub struct TotpSetup<'a> {
 impl TotpSetup<'_> {
     /// The secret in groups of four, as people type it.
     pub fn grouped_secret(&self) -> String {
-        self.secret
-            .as_bytes()
-            .chunks(4)
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
+        grouped(self.secret)
     }
+}
+
+/// A TOTP key in groups of four, as people type it.
+pub fn grouped(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Template)]

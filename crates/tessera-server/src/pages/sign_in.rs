@@ -62,6 +62,51 @@ struct CodePage<'a> {
     hidden: &'a Hidden,
 }
 
+/// Setting up the second factor the policy demands, in the middle of a
+/// sign-in: the QR code and key, and the form for the app's first code.
+#[derive(Debug, Clone, Copy)]
+pub struct EnrolForm<'a> {
+    /// The application being signed in to; `None` on Tessera's own pages.
+    pub app: Option<&'a str>,
+    /// Where the form posts: `/authorize` or `/login`.
+    pub action: &'a str,
+    /// The fields that carry the request, the CSRF token, the
+    /// `enrollment_token` and the factor being set up.
+    pub hidden: &'a Hidden,
+    /// The QR code, an SVG rendered here.
+    pub qr_svg: &'a str,
+    /// The key, unpadded base32.
+    pub secret: &'a str,
+    /// What went wrong with the code, if anything.
+    pub error: Option<&'a str>,
+    /// Where "Start over" leads.
+    pub restart: &'a str,
+}
+
+impl EnrolForm<'_> {
+    /// The key in groups of four, as people type it.
+    pub fn grouped_secret(&self) -> String {
+        super::security::grouped(self.secret)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "enrol.html")]
+struct EnrolPage<'a> {
+    site: &'a Site,
+    form: &'a EnrolForm<'a>,
+    app: &'a str,
+    hidden: &'a Hidden,
+}
+
+#[derive(Template)]
+#[template(path = "first_codes.html")]
+struct FirstCodesPage<'a> {
+    site: &'a Site,
+    codes: &'a [&'a str],
+    next: &'a str,
+}
+
 /// What the sign-up form shows.
 #[derive(Debug, Clone, Copy)]
 pub struct RegisterForm<'a> {
@@ -140,6 +185,25 @@ pub fn second_factor(site: &Site, status: StatusCode, form: &CodeForm<'_>) -> Re
             hidden: form.hidden,
         },
     )
+}
+
+/// The set-up of the second factor a sign-in needs, with `status`.
+pub fn enrol(site: &Site, status: StatusCode, form: &EnrolForm<'_>) -> Response {
+    page(
+        status,
+        &EnrolPage {
+            site,
+            form,
+            app: form.app.unwrap_or_default(),
+            hidden: form.hidden,
+        },
+    )
+}
+
+/// The recovery codes of a factor just set up while signing in, shown
+/// once, and the way on to `next`.
+pub fn first_codes(site: &Site, codes: &[&str], next: &str) -> Response {
+    page(StatusCode::OK, &FirstCodesPage { site, codes, next })
 }
 
 /// The sign-up form with `status`.

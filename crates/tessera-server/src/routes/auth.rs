@@ -4,14 +4,15 @@ use super::no_store;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client, RequestBody, ValidJson};
 use crate::state::AppState;
-use crate::views::TokenResponse;
+use crate::views::{FullUser, TokenResponse};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde_json::json;
 use tessera_core::secret::{ExposeSecret, SecretString};
-use tessera_core::service::NewAccount;
+use tessera_core::service::{NewAccount, Registration};
 use utoipa::ToSchema;
 
 /// Body of `POST /auth/register` (schema `register`).
@@ -99,11 +100,19 @@ pub async fn register(
         phone: body.phone,
         roles: Vec::new(),
     };
-    let tokens = state.tessera.accounts().register(account, &client).await?;
-    Ok(no_store((
-        StatusCode::CREATED,
-        Json(TokenResponse::from(tokens)),
-    )))
+    match state.tessera.accounts().register(account, &client).await? {
+        Registration::SignedIn(tokens) => Ok(no_store((
+            StatusCode::CREATED,
+            Json(TokenResponse::from(*tokens)),
+        ))),
+        Registration::MustEnrol { user, enrollment } => Ok(no_store((
+            StatusCode::CREATED,
+            Json(json!({
+                "user": FullUser::from(user),
+                "enrollment_token": enrollment.enrollment_token.expose_secret(),
+            })),
+        ))),
+    }
 }
 
 /// `POST /auth/login`

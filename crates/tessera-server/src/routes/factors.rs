@@ -1,18 +1,24 @@
 //! `/me/factors`, `/me/recovery-codes` and `DELETE /users/{username}/factors`:
 //! a person's second factors and recovery codes, and an administrator's
-//! reset (SPEC §11). The second step of signing in is `auth.rs`'s.
+//! reset (SPEC §11). The `/me/factors…` endpoints also take the
+//! `enrollment_token` of a person the policy sends to set up a factor (and
+//! nothing else does); confirming that first factor completes their sign-in.
+//! The second step of signing in is `auth.rs`'s.
 
 use super::no_store;
-use crate::error::ApiResult;
-use crate::extract::{AuthUser, Client, Path, RequestBody, ValidJson};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AuthUser, Client, Path, RequestBody, ValidJson, bearer_token};
 use crate::state::AppState;
-use crate::views::FactorView;
+use crate::views::{FactorView, TokenResponse};
 use axum::Json;
+use axum::extract::FromRequestParts;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tessera_core::secret::{self, ExposeSecret, SecretString};
+use tessera_core::service::Caller;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -112,11 +118,49 @@ pub struct NewRecoveryCodes {
     pub recovery_codes: RecoveryCodes,
 }
 
+/// Who calls a `/me/factors…` endpoint: a person's access token, or the
+/// `enrollment_token` of a person setting up the factor the policy demands.
+#[derive(Debug)]
+pub struct FactorCaller {
+    /// The person.
+    pub caller: Caller,
+    /// The enrollment token they came with, if that is how.
+    pub enrollment_token: Option<String>,
+}
+
+impl FromRequestParts<AppState> for FactorCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers)?.ok_or(ApiError::Unauthenticated)?;
+        // An access token is a JWT (it has dots); an enrollment token never does.
+        if !token.contains('.') {
+            let caller = state
+                .tessera
+                .factors()
+                .enrollment_caller(token)
+                .await?
+                .ok_or(ApiError::InvalidToken)?;
+            return Ok(FactorCaller {
+                caller,
+                enrollment_token: Some(token.to_owned()),
+            });
+        }
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        Ok(FactorCaller {
+            caller: auth.person()?,
+            enrollment_token: None,
+        })
+    }
+}
+
 /// `GET /me/factors`
 #[utoipa::path(get, path = "/me/factors", tag = "factors", security(("bearer" = [])),
     responses((status = 200, body = FactorList)))]
-pub async fn list(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<FactorList>> {
-    let caller = auth.person()?;
+pub async fn list(
+    State(state): State<AppState>,
+    FactorCaller { caller, .. }: FactorCaller,
+) -> ApiResult<Json<FactorList>> {
     let list = state.tessera.factors().list(caller.user_id).await?;
     Ok(Json(FactorList {
         factors: list.factors.into_iter().map(FactorView::from).collect(),
@@ -130,10 +174,9 @@ pub async fn list(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Js
 pub async fn begin_totp(
     State(state): State<AppState>,
     Client(client): Client,
-    auth: AuthUser,
+    FactorCaller { caller, .. }: FactorCaller,
     ValidJson(body): ValidJson<TotpBody>,
 ) -> ApiResult<Response> {
-    let caller = auth.person()?;
     let enrolment = state
         .tessera
         .factors()
@@ -152,26 +195,42 @@ pub async fn begin_totp(
 /// `POST /me/factors/totp/{id}/confirm`
 #[utoipa::path(post, path = "/me/factors/totp/{id}/confirm", tag = "factors", security(("bearer" = [])), request_body = ConfirmBody,
     params(("id" = String, Path)),
-    responses((status = 200, body = ConfirmedFactor), (status = 400, description = "invalid_code"),
+    responses((status = 200, body = ConfirmedFactor, description = "the factor is active (with an enrollment_token: also the token response of the completed sign-in)"), (status = 400, description = "invalid_code"),
               (status = 404, description = "no such enrolment, or it lapsed")))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
     Client(client): Client,
-    auth: AuthUser,
+    FactorCaller {
+        caller,
+        enrollment_token,
+    }: FactorCaller,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ConfirmBody>,
 ) -> ApiResult<Response> {
-    let caller = auth.person()?;
     let id = parse_id(&id)?;
-    let confirmed = state
-        .tessera
-        .factors()
-        .confirm_totp(&caller, id, body.code.expose_secret(), &client)
+    let factors = state.tessera.factors();
+    let code = body.code.expose_secret();
+    let Some(token) = enrollment_token else {
+        let confirmed = factors.confirm_totp(&caller, id, code, &client).await?;
+        return Ok(no_store(Json(ConfirmedFactor {
+            factor: confirmed.factor.into(),
+            recovery_codes: confirmed.recovery_codes.map(RecoveryCodes),
+        })));
+    };
+    // The first factor of a person the policy sent to enrol: the sign-in
+    // is complete, and the answer carries its tokens.
+    let (user, confirmed) = factors
+        .confirm_totp_enrolling(&token, id, code, &client)
         .await?;
-    Ok(no_store(Json(ConfirmedFactor {
-        factor: confirmed.factor.into(),
-        recovery_codes: confirmed.recovery_codes.map(RecoveryCodes),
-    })))
+    let tokens = state.tessera.sessions().enrolled(user, &client).await?;
+    let mut body = serde_json::to_value(TokenResponse::from(tokens)).map_err(ApiError::internal)?;
+    body["factor"] =
+        serde_json::to_value(FactorView::from(confirmed.factor)).map_err(ApiError::internal)?;
+    if let Some(codes) = confirmed.recovery_codes {
+        body["recovery_codes"] =
+            serde_json::to_value(RecoveryCodes(codes)).map_err(ApiError::internal)?;
+    }
+    Ok(no_store(Json(body)))
 }
 
 /// `POST /me/factors/{id}/remove`
@@ -182,11 +241,10 @@ pub async fn confirm_totp(
 pub async fn remove(
     State(state): State<AppState>,
     Client(client): Client,
-    auth: AuthUser,
+    FactorCaller { caller, .. }: FactorCaller,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<PasswordBody>,
 ) -> ApiResult<StatusCode> {
-    let caller = auth.person()?;
     let id = parse_id(&id)?;
     state
         .tessera
@@ -203,10 +261,17 @@ pub async fn remove(
 pub async fn regenerate_recovery_codes(
     State(state): State<AppState>,
     Client(client): Client,
-    auth: AuthUser,
+    FactorCaller {
+        caller,
+        enrollment_token,
+    }: FactorCaller,
     ValidJson(body): ValidJson<PasswordBody>,
 ) -> ApiResult<Response> {
-    let caller = auth.person()?;
+    // Recovery codes come with a factor; an enrollment token is for setting
+    // up the first one and nothing else.
+    if enrollment_token.is_some() {
+        return Err(ApiError::InvalidToken);
+    }
     let codes = state
         .tessera
         .factors()

@@ -7,7 +7,9 @@ use crate::browser::{
     encode, page_failure, return_to, see_other, session_cookie, set_cookie, signed_out,
 };
 use crate::extract::{Client, Query};
-use crate::pages::{self, CodeForm, FieldErrors, Hidden, LoginForm, RegisterForm, words};
+use crate::pages::{
+    self, CodeForm, EnrolForm, FieldErrors, Hidden, LoginForm, RegisterForm, words,
+};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
@@ -118,15 +120,80 @@ fn code_page(
     response
 }
 
-/// Signed in: the session cookie (for as long as the browser session
-/// lasts), then on to `back`.
-fn signed_in(
+/// The hidden field that carries an `enrollment_token` through the set-up
+/// of the factor the policy demands.
+pub(crate) const ENROLLMENT_TOKEN_FIELD: &str = "enrollment_token";
+
+/// Where the set-up of a factor during a sign-in posts, and what it carries.
+pub(crate) struct EnrolStep<'a> {
+    /// The application being signed in to, if any.
+    pub(crate) app: Option<&'a str>,
+    /// `/login` or `/authorize`.
+    pub(crate) action: &'a str,
+    /// Where "Start over" leads.
+    pub(crate) restart: &'a str,
+    /// The CSRF token and the request (or the page to come back to).
+    pub(crate) hidden: Hidden,
+}
+
+/// The set-up of the factor a sign-in needs: a new authenticator app for
+/// the person of `token`, or — with `refusal`, after a wrong code — the one
+/// `form` (the form that came back) names, with the refusal shown.
+pub(crate) async fn enrol_step(
     state: &AppState,
+    step: EnrolStep<'_>,
+    token: &str,
+    form: &crate::routes::oauth::OAuthForm,
+    refusal: Option<&str>,
+) -> Result<Response, Error> {
+    let (factor, secret, uri) = match refusal {
+        Some(_) => (
+            form.get("factor").unwrap_or_default().to_owned(),
+            form.get("secret").unwrap_or_default().to_owned(),
+            form.get("uri").unwrap_or_default().to_owned(),
+        ),
+        None => {
+            let started = state.tessera.factors().begin_totp_enrolling(token).await?;
+            (
+                started.factor.id.to_string(),
+                started.secret.base32.expose_secret().to_owned(),
+                started.secret.uri.expose_secret().to_owned(),
+            )
+        }
+    };
+    let label = format!("QR code to add {} to your app", state.site.name);
+    let qr = crate::pages::security::qr_svg(&uri, &label).unwrap_or_default();
+    let mut hidden = step.hidden;
+    hidden.push(ENROLLMENT_TOKEN_FIELD, token);
+    hidden.push("factor", &factor);
+    hidden.push("secret", &secret);
+    hidden.push("uri", &uri);
+    let status = match refusal {
+        Some(_) => StatusCode::UNAUTHORIZED,
+        None => StatusCode::OK,
+    };
+    Ok(pages::enrol(
+        &state.site,
+        status,
+        &EnrolForm {
+            app: step.app,
+            action: step.action,
+            hidden: &hidden,
+            qr_svg: &qr,
+            secret: &secret,
+            error: refusal,
+            restart: step.restart,
+        },
+    ))
+}
+
+/// `response` with the session cookie of a browser session that just began.
+pub(crate) fn with_session_cookie(
+    state: &AppState,
+    mut response: Response,
     browser: &BrowserSession,
     cookie_value: Option<&str>,
-    back: &str,
 ) -> Response {
-    let mut response = see_other(back);
     if let Some(value) = cookie_value {
         let max_age = (browser.expires_at - state.tessera.clock().now_ms()).div_euclid(1000);
         response.headers_mut().append(
@@ -135,6 +202,55 @@ fn signed_in(
         );
     }
     response
+}
+
+/// Signed in: the session cookie (for as long as the browser session
+/// lasts), then on to `back`.
+fn signed_in(
+    state: &AppState,
+    browser: &BrowserSession,
+    cookie_value: Option<&str>,
+    back: &str,
+) -> Response {
+    with_session_cookie(state, see_other(back), browser, cookie_value)
+}
+
+/// The set-up step of `/login` for the person of `token` (again, from
+/// what `form` carried, with `refusal` shown).
+async fn login_enrol_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    back: &str,
+    token: &str,
+    form: &crate::routes::oauth::OAuthForm,
+    refusal: Option<&str>,
+) -> Response {
+    let (csrf, hidden) = sign_in_fields(state, headers, back);
+    let restart = format!("/login?{}", encode(&[(RETURN_TO, back)]));
+    let step = EnrolStep {
+        app: None,
+        action: "/login",
+        restart: &restart,
+        hidden,
+    };
+    match enrol_step(state, step, token, form, refusal).await {
+        Ok(mut response) => {
+            response.headers_mut().append(
+                SET_COOKIE,
+                set_cookie(state, &csrf_cookie(state), &csrf, 3600, "Strict"),
+            );
+            response
+        }
+        Err(Error::InvalidMfaToken) => login_page(
+            state,
+            headers,
+            back,
+            StatusCode::UNAUTHORIZED,
+            "",
+            Some(words::SIGN_IN_EXPIRED),
+        ),
+        Err(e) => page_failure(&state.site, &e),
+    }
 }
 
 /// `GET /login?return_to=PATH` — the login page; a browser already signed
@@ -176,6 +292,46 @@ pub async fn submit_login(
         Ok(current) => current.map(|(browser, _)| browser),
         Err(e) => return page_failure(&state.site, &e),
     };
+    // Setting up the factor the policy demands: the app's first code.
+    if let Some(token) = form.get(ENROLLMENT_TOKEN_FIELD) {
+        let factor = form
+            .get("factor")
+            .and_then(|f| uuid::Uuid::parse_str(f).ok())
+            .unwrap_or_default();
+        let code = form.get("code").unwrap_or("");
+        let result = state
+            .tessera
+            .sso()
+            .sso_sign_in_enrolled(token, factor, code, &client, current.as_ref())
+            .await;
+        return match result {
+            Ok((browser, _, cookie_value, codes)) => {
+                let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
+                let page = pages::first_codes(&state.site, &codes, &back);
+                with_session_cookie(&state, page, &browser, cookie_value.as_deref())
+            }
+            Err(Error::InvalidCode { .. }) => {
+                login_enrol_step(
+                    &state,
+                    &headers,
+                    &back,
+                    token,
+                    &form,
+                    Some(words::WRONG_CODE),
+                )
+                .await
+            }
+            Err(Error::InvalidMfaToken | Error::NotFound) => login_page(
+                &state,
+                &headers,
+                &back,
+                StatusCode::UNAUTHORIZED,
+                "",
+                Some(words::SIGN_IN_EXPIRED),
+            ),
+            Err(e) => page_failure(&state.site, &e),
+        };
+    }
     // The second step: the code for the sign-in the password began.
     if let Some(mfa_token) = form.get(MFA_TOKEN_FIELD) {
         let code = form.get("code").unwrap_or("");
@@ -247,6 +403,17 @@ pub async fn submit_login(
             StatusCode::OK,
             None,
         ),
+        Err(Error::MfaEnrollmentRequired(challenge)) => {
+            login_enrol_step(
+                &state,
+                &headers,
+                &back,
+                challenge.enrollment_token.expose_secret(),
+                &form,
+                None,
+            )
+            .await
+        }
         Err(Error::InvalidCredentials) => {
             let message = "Wrong username or password.";
             login_page(
@@ -385,6 +552,17 @@ pub async fn submit_register(
     {
         Ok((browser, _, cookie_value)) => signed_in(&state, &browser, Some(&cookie_value), &back),
         Err(Error::RegistrationDisabled) => registration_closed(&state),
+        Err(Error::MfaEnrollmentRequired(challenge)) => {
+            login_enrol_step(
+                &state,
+                &headers,
+                &back,
+                challenge.enrollment_token.expose_secret(),
+                &form,
+                None,
+            )
+            .await
+        }
         Err(e) => match words::domain_errors(&e, "password", password_min) {
             Some(errors) => {
                 let status = match e {

@@ -14,6 +14,7 @@ mod events;
 mod factors;
 mod hostile;
 mod keys;
+mod mfa_policy;
 mod oauth;
 mod pages;
 mod postgres;

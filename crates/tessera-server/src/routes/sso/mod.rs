@@ -14,7 +14,10 @@ use crate::browser::{
 use crate::extract::Client;
 use crate::pages::{self, CodeForm, Hidden, LoginForm, Site, words};
 use crate::routes::oauth::OAuthForm;
-use crate::routes::sign_in::{MFA_TOKEN_FIELD, with_retry_after};
+use crate::routes::sign_in::{
+    ENROLLMENT_TOKEN_FIELD, EnrolStep, MFA_TOKEN_FIELD, enrol_step, with_retry_after,
+    with_session_cookie,
+};
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
@@ -28,7 +31,7 @@ use tessera_core::store::BrowserSession;
 use tessera_token::crypto::{b64url, random_bytes};
 
 /// The authorization-request parameters carried through the login form.
-const REQUEST_FIELDS: [&str; 10] = [
+const REQUEST_FIELDS: [&str; 11] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -39,6 +42,7 @@ const REQUEST_FIELDS: [&str; 10] = [
     "code_challenge_method",
     "prompt",
     "response_mode",
+    "max_age",
 ];
 /// A 303 to `uri` with `params` added to its query.
 pub(super) fn redirect_to(site: &Site, uri: &str, params: &[(&str, &str)]) -> Response {
@@ -79,6 +83,7 @@ fn request_from(form: &OAuthForm) -> AuthorizationRequest {
         code_challenge_method: get("code_challenge_method"),
         prompt: get("prompt"),
         response_mode: get("response_mode"),
+        max_age: get("max_age"),
     }
 }
 
@@ -152,12 +157,7 @@ fn login_form(
     // A newcomer may sign up and come back to this very request (signed
     // in by then, so without `prompt`).
     let register = state.tessera.settings().allow_registration.then(|| {
-        let request: Vec<(&str, &str)> = REQUEST_FIELDS
-            .iter()
-            .filter(|k| **k != "prompt")
-            .filter_map(|k| form.get(k).map(|v| (*k, v)))
-            .collect();
-        let back = format!("/authorize?{}", encode(&request));
+        let back = continue_path(form);
         format!("/register?{}", encode(&[(RETURN_TO, back.as_str())]))
     });
     let mut response = pages::login(
@@ -230,6 +230,57 @@ fn code_form(
     response
 }
 
+/// The set-up of the factor the policy demands, in the middle of an
+/// application's sign-in (the request goes along); with `refusal`, the
+/// same set-up again (from what the form carried) with the refusal shown.
+async fn enrol_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+    request: &ValidAuthorization,
+    token: &str,
+    refusal: Option<&str>,
+) -> Response {
+    let (csrf, hidden) = request_fields(state, headers, form);
+    let restart = continue_path(form);
+    let step = EnrolStep {
+        app: Some(&request.client.name),
+        action: "/authorize",
+        restart: &restart,
+        hidden,
+    };
+    match enrol_step(state, step, token, form, refusal).await {
+        Ok(mut response) => {
+            response.headers_mut().append(
+                SET_COOKIE,
+                set_cookie(state, &csrf_cookie(state), &csrf, 3600, "Strict"),
+            );
+            response
+        }
+        Err(Error::InvalidMfaToken) => login_form(
+            state,
+            headers,
+            form,
+            request,
+            StatusCode::UNAUTHORIZED,
+            Some(words::SIGN_IN_EXPIRED),
+        ),
+        Err(e) => page_failure(&state.site, &e),
+    }
+}
+
+/// `/authorize` with the request `form` carries, but without `prompt` and
+/// `max_age` (a sign-in just made answers both): for a browser signed in by
+/// then, the way back to the application.
+fn continue_path(form: &OAuthForm) -> String {
+    let request: Vec<(&str, &str)> = REQUEST_FIELDS
+        .iter()
+        .filter(|k| **k != "prompt" && **k != "max_age")
+        .filter_map(|k| form.get(k).map(|v| (*k, v)))
+        .collect();
+    format!("/authorize?{}", encode(&request))
+}
+
 /// Asks a signed-in person to allow what the application asks to do with
 /// Tessera itself (a privileged scope is never granted silently).
 fn consent_form(
@@ -286,6 +337,10 @@ pub async fn authorize(
             Ok(s) => s,
             Err(e) => return page_failure(&state.site, &e),
         };
+        // A sign-in older than `max_age` counts as none: the password (and
+        // the second factor) are asked for again.
+        let now = state.tessera.clock().now_ms();
+        let signed_in = signed_in.filter(|(b, _)| request.fresh_enough(b.auth_time, now));
         if let Some((browser, user)) = signed_in {
             if request.privileges().is_empty() {
                 return answer_with_code(&state, &request, &browser).await;
@@ -389,6 +444,47 @@ pub async fn submit_login(
             ),
         };
     }
+    // Setting up the factor the policy demands: the app's first code, then
+    // the recovery codes, then on to the application.
+    if let Some(token) = form.get(ENROLLMENT_TOKEN_FIELD) {
+        let factor = form
+            .get("factor")
+            .and_then(|f| uuid::Uuid::parse_str(f).ok())
+            .unwrap_or_default();
+        let code = form.get("code").unwrap_or("");
+        let result = state
+            .tessera
+            .sso()
+            .sso_sign_in_enrolled(token, factor, code, &client, current.as_ref())
+            .await;
+        return match result {
+            Ok((browser, _, cookie_value, codes)) => {
+                let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
+                let page = pages::first_codes(&state.site, &codes, &continue_path(&form));
+                with_session_cookie(&state, page, &browser, cookie_value.as_deref())
+            }
+            Err(Error::InvalidCode { .. }) => {
+                enrol_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    token,
+                    Some(words::WRONG_CODE),
+                )
+                .await
+            }
+            Err(Error::InvalidMfaToken | Error::NotFound) => login_form(
+                &state,
+                &headers,
+                &form,
+                &request,
+                StatusCode::UNAUTHORIZED,
+                Some(words::SIGN_IN_EXPIRED),
+            ),
+            Err(e) => page_failure(&state.site, &e),
+        };
+    }
     let signed_in = if let Some(mfa_token) = form.get(MFA_TOKEN_FIELD) {
         let code = form.get("code").unwrap_or("");
         let result = state
@@ -453,6 +549,17 @@ pub async fn submit_login(
             .await
         {
             Ok(done) => done,
+            Err(Error::MfaEnrollmentRequired(challenge)) => {
+                return enrol_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    challenge.enrollment_token.expose_secret(),
+                    None,
+                )
+                .await;
+            }
             Err(Error::MfaRequired(challenge)) => {
                 return code_form(
                     &state,

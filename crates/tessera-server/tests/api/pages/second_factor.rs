@@ -392,3 +392,169 @@ async fn the_console_shows_who_has_two_step_resets_it_and_asks_an_admin_with_one
     assert_eq!(jwt_parts(&back.access).1["amr"], json!(["pwd"]));
     let _ = fay;
 }
+
+/// Completes the set-up page `html` (posting to `action`) with the code of
+/// the key it shows.
+async fn finish_enrolment(browser: &mut Browser<'_>, html: &str, action: &str) -> Response {
+    let mut fields = form_fields(html, action);
+    let secret = fields
+        .iter()
+        .find(|(k, _)| k == "secret")
+        .unwrap()
+        .1
+        .clone();
+    let raw = totp_rs::Secret::try_from_base32(&secret)
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    fields.push(("code".into(), code(browser.app(), &raw, 0)));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    browser.post_form(action, &fields).await
+}
+
+#[tokio::test]
+async fn under_the_policy_the_pages_set_up_an_app_before_signing_in() {
+    let app = TestApp::builder()
+        .env("TESSERA_MFA", "everyone")
+        .spawn()
+        .await;
+    let r = app
+        .post(
+            "/auth/register",
+            None,
+            json!({"username": "hana", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let mut browser = Browser::new(&app);
+    let r = sign_in_to(&mut browser, "hana", "/account/security").await;
+    let html = page(r, StatusCode::OK).await;
+    assert!(html.contains("Set up two-step verification"), "{html}");
+    assert!(html.contains("<svg role=\"img\""));
+    assert!(
+        browser.cookie("tessera_session").is_none(),
+        "not signed in yet"
+    );
+    // A wrong code shows the same key again.
+    let mut fields = form_fields(&html, "/login");
+    fields.push(("code".into(), "000000".into()));
+    let wrong: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let again = page(
+        browser.post_form("/login", &wrong).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_eq!(field(&again, "secret"), field(&html, "secret"));
+    let r = finish_enrolment(&mut browser, &again, "/login").await;
+    let codes = page(r, StatusCode::OK).await;
+    assert_eq!(listed_codes(&codes).len(), 10);
+    assert!(codes.contains("href=\"/account/security\""), "{codes}");
+    assert!(browser.cookie("tessera_session").is_some());
+    let security = page(browser.get("/account/security").await, StatusCode::OK).await;
+    assert!(security.contains("<strong>On.</strong>"));
+}
+
+#[tokio::test]
+async fn under_the_policy_an_application_sign_in_sets_up_an_app_then_goes_on() {
+    // A client registered before the policy was switched on.
+    let before = TestApp::spawn().await;
+    let root = before.admin("root").await;
+    let client = before
+        .create_client(&root.access, public_code_client("notes"))
+        .await;
+    before.register("ivy").await;
+    let url = before.database_url.clone();
+    let _data = before.stop_keeping_data().await;
+    let app = TestApp::builder()
+        .env("TESSERA_MFA", "everyone")
+        .database_url(&url)
+        .spawn()
+        .await;
+
+    let mut browser = Browser::new(&app);
+    let request = CodeRequest::new(&client);
+    let login = browser.get(&request.path(&[])).await;
+    let html = login.text().await.unwrap();
+    let r = browser.submit_login(&html, "ivy", PASSWORD).await;
+    let html = page(r, StatusCode::OK).await;
+    assert!(
+        html.contains("to continue to <strong>notes</strong>"),
+        "{html}"
+    );
+    assert_eq!(field(&html, "state"), request.state);
+    let r = finish_enrolment(&mut browser, &html, "/authorize").await;
+    let codes = page(r, StatusCode::OK).await;
+    assert_eq!(listed_codes(&codes).len(), 10);
+    let next = codes
+        .split("class=\"button\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let next = unescape_html(next);
+    assert!(next.starts_with("/authorize?"), "{next}");
+    let r = browser.get(&next).await;
+    let code = code_from(&app, &r, &request);
+    let tokens = app.token_ok(None, &request.redeem(&code)).await;
+    let (_, id) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
+}
+
+#[tokio::test]
+async fn prompt_login_asks_for_the_code_again_and_renews_amr_and_auth_time() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("root").await;
+    let client = app
+        .create_client(&admin.access, public_code_client("notes"))
+        .await;
+    let jay = app.register("jay").await;
+    let mut browser = Browser::new(&app);
+    // Signed in with a password alone, before the factor existed.
+    let first = code_flow(&mut browser, &client, "jay").await;
+    let (_, id) = jwt_parts(first["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pwd"]));
+    let factor = enrol(&app, &jay).await;
+    app.clock.advance(Duration::from_secs(60));
+
+    let request = CodeRequest::new(&client);
+    let html = browser
+        .get(&request.path(&[("prompt", "login")]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let r = browser.submit_login(&html, "jay", PASSWORD).await;
+    let html = page(r, StatusCode::OK).await;
+    assert!(html.contains("Two-step verification"));
+    let r = submit_code(
+        &mut browser,
+        &html,
+        "/authorize",
+        &code(&app, &factor.secret, 1),
+    )
+    .await;
+    let code = code_from(&app, &r, &request);
+    let tokens = app.token_ok(None, &request.redeem(&code)).await;
+    let (_, renewed) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(renewed["amr"], json!(["pwd", "otp", "mfa"]));
+    assert_eq!(
+        renewed["auth_time"].as_i64().unwrap() - id["auth_time"].as_i64().unwrap(),
+        60
+    );
+    // The browser session itself now says so: the next application's code too.
+    let next = CodeRequest::new(&client);
+    let r = browser.get(&next.path(&[])).await;
+    let code = code_from(&app, &r, &next);
+    let tokens = app.token_ok(None, &next.redeem(&code)).await;
+    assert_eq!(
+        jwt_parts(tokens["id_token"].as_str().unwrap()).1["amr"],
+        json!(["pwd", "otp", "mfa"])
+    );
+}

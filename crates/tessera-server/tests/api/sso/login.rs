@@ -500,6 +500,45 @@ async fn prompt_login_asks_for_the_password_again_despite_the_session() {
 }
 
 #[tokio::test]
+async fn a_sign_in_older_than_max_age_asks_for_the_password_again() {
+    let (app, _, client) = sso_setup().await;
+    let mut browser = Browser::new(&app);
+    let first = code_flow(&mut browser, &client, "alice").await;
+    app.clock.advance(Duration::from_secs(120));
+    // Recent enough: straight back with a code.
+    let request = CodeRequest::new(&client);
+    let r = browser.get(&request.path(&[("max_age", "600")])).await;
+    code_from(&app, &r, &request);
+    // Too old: prompt=none cannot answer, and the page asks again.
+    let request = CodeRequest::new(&client);
+    let r = browser
+        .get(&request.path(&[("max_age", "60"), ("prompt", "none")]))
+        .await;
+    assert_eq!(redirected_error(&app, &r, &request), "login_required");
+    let request = CodeRequest::new(&client);
+    let html = assert_page(
+        browser.get(&request.path(&[("max_age", "60")])).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(html.contains("autocomplete=\"current-password\""));
+    let r = browser.submit_login(&html, "alice", PASSWORD).await;
+    let code = code_from(&app, &r, &request);
+    let tokens = app.token_ok(None, &request.redeem(&code)).await;
+    let before = claims_of(str_of(&first, "id_token"))["auth_time"]
+        .as_i64()
+        .unwrap();
+    let after = claims_of(str_of(&tokens, "id_token"))["auth_time"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(after - before, 120, "auth_time is the new sign-in");
+    // max_age must be a number of seconds.
+    let request = CodeRequest::new(&client);
+    let r = browser.get(&request.path(&[("max_age", "soon")])).await;
+    assert_eq!(redirected_error(&app, &r, &request), "invalid_request");
+}
+
+#[tokio::test]
 async fn prompt_none_is_login_required_without_a_session_and_a_code_with_one() {
     let (app, _, client) = sso_setup().await;
     let mut browser = Browser::new(&app);
