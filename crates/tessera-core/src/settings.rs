@@ -103,6 +103,9 @@ pub struct Settings {
     pub display_name: String,
     /// Who must sign in with a second factor.
     pub mfa_policy: MfaPolicy,
+    /// The address people reach Tessera at (`TESSERA_PUBLIC_URL`; `None`:
+    /// the issuer): the WebAuthn origin, its host the relying party id.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -135,7 +138,13 @@ impl Settings {
             audit_retention: Some(Duration::from_secs(365 * 86_400)),
             display_name: "Tessera".to_owned(),
             mfa_policy: MfaPolicy::Optional,
+            public_url: None,
         }
+    }
+
+    /// The address people reach Tessera at: `public_url`, or the issuer.
+    pub fn public_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or(&self.issuer)
     }
 
     /// The longest an access token can be accepted after it was minted.

@@ -26,6 +26,9 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/login/mfa", post(auth::login_mfa))
+        .route("/auth/login/mfa/options", post(auth::login_mfa_options))
+        .route("/auth/passkey/options", post(auth::passkey_options))
+        .route("/auth/passkey", post(auth::passkey_sign_in))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))
@@ -34,6 +37,11 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/me", get(users::me))
         .route("/me/factors", get(factors::list))
         .route("/me/factors/totp", post(factors::begin_totp))
+        .route(
+            "/me/factors/passkey/options",
+            post(factors::passkey_options),
+        )
+        .route("/me/factors/passkey", post(factors::add_passkey))
         .route("/me/factors/totp/{id}/confirm", post(factors::confirm_totp))
         .route("/me/factors/{id}/remove", post(factors::remove))
         .route(

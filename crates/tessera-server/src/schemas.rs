@@ -131,11 +131,51 @@ impl Schemas {
             object(
                 id("login_mfa"),
                 "Finish a sign-in with a second factor",
-                &["mfa_token", "code"],
+                &["mfa_token"],
                 json!({
                     "mfa_token": {"type": "string", "minLength": 1, "maxLength": 128},
                     "code": code,
+                    "credential": {"type": "object"},
                 }),
+            ),
+        );
+        documents.entry("login_mfa").and_modify(|schema| {
+            schema["oneOf"] = json!([{"required": ["code"]}, {"required": ["credential"]}]);
+        });
+        documents.insert(
+            "login_mfa_options",
+            object(
+                id("login_mfa_options"),
+                "Ask for the options of a passkey as the second step",
+                &["mfa_token"],
+                json!({"mfa_token": {"type": "string", "minLength": 1, "maxLength": 128}}),
+            ),
+        );
+        documents.insert(
+            "passkey_options",
+            object(
+                id("passkey_options"),
+                "Ask for the options of signing in with a passkey",
+                &[],
+                json!({}),
+            ),
+        );
+        documents.insert(
+            "passkey_sign_in",
+            object(
+                id("passkey_sign_in"),
+                "Sign in with a passkey",
+                &["credential"],
+                json!({"credential": {"type": "object"}}),
+            ),
+        );
+        documents.insert(
+            "factor_passkey",
+            object(
+                id("factor_passkey"),
+                "Add a passkey",
+                &["credential"],
+                json!({"name": factor_name.clone(), "credential": {"type": "object"}}),
             ),
         );
         documents.insert(

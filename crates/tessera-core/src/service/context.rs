@@ -38,6 +38,9 @@ pub struct Context {
     pub(super) turns: Turns,
     /// The console overview's counts, reused for a few seconds.
     pub(super) counts: super::overview::CountsCache,
+    /// The WebAuthn relying party; `None` when the public URL has no domain
+    /// name (WebAuthn refuses IP addresses).
+    pub(super) webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl Context {

@@ -109,6 +109,16 @@ pub struct EnrollmentChallenge {
     pub enrollment_token: SecretString,
 }
 
+/// What a person offers as the second step of a sign-in.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// A TOTP code or a recovery code.
+    Code(&'a str),
+    /// A passkey's answer to the options of `POST /auth/login/mfa/options`
+    /// (`AuthenticationResponseJSON`).
+    Passkey(&'a serde_json::Value),
+}
+
 /// Second factors: enrolment, removal, recovery codes, the second step of signing in.
 #[derive(Debug, Clone, Copy)]
 pub struct Factors<'a> {
@@ -123,7 +133,7 @@ impl std::ops::Deref for Factors<'_> {
     }
 }
 
-fn check_name(name: Option<String>, default: &str) -> Result<String> {
+pub(super) fn check_name(name: Option<String>, default: &str) -> Result<String> {
     let name = name.map(|n| n.trim().to_owned()).unwrap_or_default();
     if name.contains('\0') || name.chars().any(char::is_control) {
         return Err(Error::invalid(
@@ -501,11 +511,17 @@ impl Factors<'_> {
             is_admin: false,
         };
         let confirmed = self.confirm_totp(&caller, id, code, client).await?;
+        self.spend_enrollment(enrollment_token).await?;
+        Ok((user, confirmed))
+    }
+
+    /// Spends an `enrollment_token` once its first factor is in place.
+    pub async fn spend_enrollment(&self, enrollment_token: &str) -> Result<()> {
         let hash = sha256(enrollment_token.as_bytes());
         if !self.store.spend_challenge(&hash, self.now()).await? {
             return Err(Error::InvalidMfaToken);
         }
-        Ok((user, confirmed))
+        Ok(())
     }
 
     /// Applies the policy to live sessions: those of the people it covers
@@ -546,27 +562,23 @@ impl Factors<'_> {
     pub async fn complete_sign_in(
         &self,
         mfa_token: &str,
-        code: &str,
+        proof: Proof<'_>,
         client: &ClientInfo,
     ) -> Result<(User, Vec<String>)> {
         let now = self.now();
-        let hash = match b64url_decode(mfa_token) {
-            Some(raw) if raw.len() == 32 => sha256(mfa_token.as_bytes()),
-            _ => return Err(Error::InvalidMfaToken),
-        };
-        let challenge = self
-            .store
-            .challenge(&hash, LOGIN_PURPOSE, now)
-            .await?
-            .ok_or(Error::InvalidMfaToken)?;
-        let user_id = challenge.user_id.ok_or(Error::InvalidMfaToken)?;
-        let user = match self.store.user_by_id(user_id).await? {
-            Some(s) if !s.user.disabled => s.user,
-            _ => return Err(Error::InvalidMfaToken),
-        };
+        let (hash, user) = self.signing_in(mfa_token).await?;
         let throttle = self.tessera.throttle();
         throttle.admit_code(user.id).await?;
-        let Some(amr) = self.check_code(&user, code, now).await? else {
+        let checked = match proof {
+            Proof::Code(code) => self.check_code(&user, code, now).await?,
+            Proof::Passkey(credential) => self
+                .tessera
+                .passkeys()
+                .second_step(&user, credential)
+                .await?
+                .then(|| amr::password_and(Some(amr::HARDWARE_KEY))),
+        };
+        let Some(amr) = checked else {
             let entry = self.audit(
                 AuditRecord::SecondFactorFailed {
                     user: user.id,
@@ -585,6 +597,31 @@ impl Factors<'_> {
         }
         throttle.code_succeeded(user.id).await?;
         Ok((user, amr))
+    }
+
+    /// The options of a passkey as the second step of the sign-in
+    /// `mfa_token` names (`POST /auth/login/mfa/options`).
+    pub async fn passkey_options(&self, mfa_token: &str) -> Result<serde_json::Value> {
+        let (_, user) = self.signing_in(mfa_token).await?;
+        self.tessera.passkeys().second_step_options(&user).await
+    }
+
+    /// The hash of a live `mfa_token` and its enabled person.
+    async fn signing_in(&self, mfa_token: &str) -> Result<([u8; 32], User)> {
+        let hash = match b64url_decode(mfa_token) {
+            Some(raw) if raw.len() == 32 => sha256(mfa_token.as_bytes()),
+            _ => return Err(Error::InvalidMfaToken),
+        };
+        let challenge = self
+            .store
+            .challenge(&hash, LOGIN_PURPOSE, self.now())
+            .await?
+            .ok_or(Error::InvalidMfaToken)?;
+        let user_id = challenge.user_id.ok_or(Error::InvalidMfaToken)?;
+        match self.store.user_by_id(user_id).await? {
+            Some(s) if !s.user.disabled => Ok((hash, s.user)),
+            _ => Err(Error::InvalidMfaToken),
+        }
     }
 
     /// The `amr` a code earns, if it is one of the person's: a TOTP code of a

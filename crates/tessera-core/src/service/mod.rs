@@ -13,6 +13,8 @@
 //! - [`Sso`] (`sso.rs`): authorization requests, browser sessions, codes, RP-initiated logout.
 //! - [`Factors`] (`factors.rs`): second factors, recovery codes and the
 //!   second step of signing in.
+//! - [`Passkeys`] (`passkeys.rs`): WebAuthn ceremonies — adding a passkey,
+//!   a passkey as the second step, and signing in with a passkey alone.
 //! - [`Throttle`] (`throttle.rs`): login throttling and the registration rate.
 //! - [`Events`] (`events.rs`): the event hub and the stream's history.
 //! - [`Context`] (`context.rs`): what they share.
@@ -29,6 +31,7 @@ mod factors;
 mod grants;
 mod keys;
 mod overview;
+mod passkeys;
 mod sessions;
 mod sso;
 mod throttle;
@@ -40,11 +43,13 @@ pub use context::Context;
 use context::Spare;
 pub use events::{EventHub, Events, SUBSCRIBER_QUEUE};
 pub use factors::{
-    Confirmed, EnrollmentChallenge, FactorInfo, FactorList, Factors, MfaChallenge, TotpEnrolment,
+    Confirmed, EnrollmentChallenge, FactorInfo, FactorList, Factors, MfaChallenge, Proof,
+    TotpEnrolment,
 };
 pub use grants::{Grants, ID_TOKEN_TYP, OAuthTokens};
 pub use keys::{KeyInfo, Keys};
 pub use overview::{HourOfSignIns, Overview};
+pub use passkeys::Passkeys;
 pub use sessions::{IssuedTokens, SessionGrant, Sessions};
 pub use sso::{
     AuthorizationRequest, AuthorizeError, LogoutTarget, Prompt, Sso, ValidAuthorization,
@@ -125,6 +130,7 @@ impl Tessera {
             leeway_secs: i64::try_from(settings.leeway.as_secs()).unwrap_or(i64::MAX),
             token_lifetime_ms: settings.token_lifetime_ms(),
         };
+        let webauthn = passkeys::relying_party(&settings);
         let tessera = Tessera {
             ctx: Context {
                 store,
@@ -139,6 +145,7 @@ impl Tessera {
                 hub: EventHub::default(),
                 turns: throttle::Turns::default(),
                 counts: overview::CountsCache::default(),
+                webauthn,
             },
         };
         tessera.keys().reload_keys().await?;
@@ -185,6 +192,11 @@ impl Tessera {
     /// Second factors and the second step of signing in.
     pub fn factors(&self) -> Factors<'_> {
         Factors { tessera: self }
+    }
+
+    /// Passkeys (WebAuthn): adding one, and signing in with one.
+    pub fn passkeys(&self) -> Passkeys<'_> {
+        Passkeys { tessera: self }
     }
 
     /// Login throttling and the registration rate.

@@ -99,21 +99,51 @@ impl Sessions<'_> {
     }
 
     /// The second step of a login (`POST /auth/login/mfa`): the `mfa_token`
-    /// a correct password earned and a TOTP or recovery code.
+    /// a correct password earned and a TOTP code, a recovery code or a passkey.
     #[tracing::instrument(skip_all)]
-    pub async fn login_with_code(
+    pub async fn login_second_step(
         &self,
         mfa_token: &str,
-        code: &str,
+        proof: super::Proof<'_>,
         client: &ClientInfo,
     ) -> Result<IssuedTokens> {
         let (user, amr) = self
             .tessera
             .factors()
-            .complete_sign_in(mfa_token, code, client)
+            .complete_sign_in(mfa_token, proof, client)
             .await?;
         let grant = SessionGrant {
             amr: Some(amr),
+            ..SessionGrant::default()
+        };
+        self.start_session(user, client, grant).await
+    }
+
+    /// Signs in with a passkey alone (`POST /auth/passkey`).
+    #[tracing::instrument(skip_all)]
+    pub async fn login_with_passkey(
+        &self,
+        credential: &serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens> {
+        let (user, amr) = self.tessera.passkeys().sign_in(credential, client).await?;
+        let grant = SessionGrant {
+            amr: Some(amr),
+            ..SessionGrant::default()
+        };
+        self.start_session(user, client, grant).await
+    }
+
+    /// A passkey was added with an `enrollment_token`: the sign-in of the
+    /// person the policy sent to enrol is complete, with a password and a
+    /// passkey.
+    pub async fn enrolled_with_passkey(
+        &self,
+        user: User,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens> {
+        let grant = SessionGrant {
+            amr: Some(amr::password_and(Some(amr::HARDWARE_KEY))),
             ..SessionGrant::default()
         };
         self.start_session(user, client, grant).await

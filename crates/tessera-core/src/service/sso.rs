@@ -316,19 +316,30 @@ impl Sso<'_> {
     }
 
     /// [`Sso::sso_sign_in`]'s second step: the `mfa_token` the password
-    /// earned and a TOTP or recovery code.
-    pub async fn sso_sign_in_with_code(
+    /// earned and a TOTP code, a recovery code or a passkey.
+    pub async fn sso_second_step(
         &self,
         mfa_token: &str,
-        code: &str,
+        proof: super::Proof<'_>,
         client: &ClientInfo,
         current: Option<&BrowserSession>,
     ) -> Result<(BrowserSession, User, Option<String>)> {
         let (user, amr) = self
             .tessera
             .factors()
-            .complete_sign_in(mfa_token, code, client)
+            .complete_sign_in(mfa_token, proof, client)
             .await?;
+        self.signed_in(user, amr, client, current).await
+    }
+
+    /// Signs a browser in with a passkey alone.
+    pub async fn sso_sign_in_with_passkey(
+        &self,
+        credential: &serde_json::Value,
+        client: &ClientInfo,
+        current: Option<&BrowserSession>,
+    ) -> Result<(BrowserSession, User, Option<String>)> {
+        let (user, amr) = self.tessera.passkeys().sign_in(credential, client).await?;
         self.signed_in(user, amr, client, current).await
     }
 

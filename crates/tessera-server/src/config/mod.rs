@@ -218,6 +218,7 @@ impl Config {
         settings.audit_retention = v.audit_retention.0;
         settings.display_name = v.display_name.0.clone();
         settings.mfa_policy = v.mfa.0;
+        settings.public_url = v.public_url.map(|u| u.0);
         Ok(Config {
             bind: v.bind.0,
             database_url: v.database_url.0,

@@ -19,6 +19,9 @@ pub(super) struct Vars {
     pub database_url: DatabaseUrl,
     /// `TESSERA_ISSUER`: the `iss` claim and OIDC issuer (default `http://<bound address>`).
     pub issuer: Option<HttpUrl>,
+    /// `TESSERA_PUBLIC_URL`: the address people reach Tessera at (default
+    /// the issuer): the WebAuthn origin, and the base of links in mails.
+    pub public_url: Option<HttpUrl>,
     /// `TESSERA_AUDIENCE`: the `aud` claim (default the issuer).
     pub audience: Option<String>,
     /// `TESSERA_JWT_ALG`: the signing algorithm.
@@ -96,6 +99,7 @@ impl Default for Vars {
             bind: default("127.0.0.1:8080"),
             database_url: default("sqlite://tessera.db"),
             issuer: None,
+            public_url: None,
             audience: None,
             jwt_alg: default("ES256"),
             jwt_secret: None,

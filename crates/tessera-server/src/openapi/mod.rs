@@ -45,7 +45,8 @@ impl Modify for BearerAuth {
         sso::authorize, sso::submit_login, sso::sign_out::logout, sso::sign_out::confirm_logout,
         clients::create_client, clients::list_clients, clients::delete_client,
         auth::login_mfa, factors::list, factors::begin_totp, factors::confirm_totp, factors::remove,
-        factors::regenerate_recovery_codes, factors::reset,
+        factors::regenerate_recovery_codes, factors::reset, factors::passkey_options, factors::add_passkey,
+        auth::login_mfa_options, auth::passkey_options, auth::passkey_sign_in,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -53,7 +54,7 @@ impl Modify for BearerAuth {
 struct ApiDoc;
 
 /// Request-body components and the schema each must be.
-const BODIES: [(&str, &str); 10] = [
+const BODIES: [(&str, &str); 14] = [
     ("RegisterBody", "register"),
     ("LoginBody", "login"),
     ("RefreshBody", "refresh"),
@@ -64,6 +65,10 @@ const BODIES: [(&str, &str); 10] = [
     ("TotpBody", "factor_totp"),
     ("ConfirmBody", "factor_confirm"),
     ("PasswordBody", "password_confirm"),
+    ("MfaOptionsBody", "login_mfa_options"),
+    ("PasskeyOptionsBody", "passkey_options"),
+    ("PasskeySignInBody", "passkey_sign_in"),
+    ("PasskeyBody", "factor_passkey"),
 ];
 
 /// The OpenAPI document as JSON.

@@ -1,4 +1,5 @@
-//! `/auth/*`: register, login, refresh, logout, logout-all and forward-auth verify.
+//! `/auth/*`: register, login (and its second step), passkey sign-in, refresh,
+//! logout, logout-all and forward-auth verify.
 
 use super::no_store;
 use crate::error::{ApiError, ApiResult};
@@ -9,10 +10,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use tessera_core::secret::{ExposeSecret, SecretString};
-use tessera_core::service::{NewAccount, Registration};
+use tessera_core::service::{NewAccount, Proof, Registration};
 use utoipa::ToSchema;
 
 /// Body of `POST /auth/register` (schema `register`).
@@ -61,12 +62,60 @@ pub struct LoginMfaBody {
     #[schema(value_type = String)]
     pub mfa_token: SecretString,
     /// A code from the authenticator app, or a recovery code.
-    #[schema(value_type = String)]
-    pub code: SecretString,
+    #[schema(value_type = Option<String>)]
+    pub code: Option<SecretString>,
+    /// Or a passkey's `AuthenticationResponseJSON`, answering the options of
+    /// `POST /auth/login/mfa/options`.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<Value>,
 }
 
 impl RequestBody for LoginMfaBody {
     const SCHEMA: &'static str = "login_mfa";
+}
+
+/// Body of `POST /auth/login/mfa/options` (schema `login_mfa_options`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaOptionsBody {
+    /// The `mfa_token` of the `mfa_required` answer.
+    #[schema(value_type = String)]
+    pub mfa_token: SecretString,
+}
+
+impl RequestBody for MfaOptionsBody {
+    const SCHEMA: &'static str = "login_mfa_options";
+}
+
+/// Body of `POST /auth/passkey/options` (schema `passkey_options`): `{}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyOptionsBody {}
+
+impl RequestBody for PasskeyOptionsBody {
+    const SCHEMA: &'static str = "passkey_options";
+}
+
+/// Body of `POST /auth/passkey` (schema `passkey_sign_in`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeySignInBody {
+    /// The passkey's `AuthenticationResponseJSON`.
+    #[schema(value_type = Object)]
+    pub credential: Value,
+}
+
+impl RequestBody for PasskeySignInBody {
+    const SCHEMA: &'static str = "passkey_sign_in";
+}
+
+/// WebAuthn options for the browser (`navigator.credentials`), as the bare
+/// L3 JSON dictionary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyOptions {
+    /// `PublicKeyCredentialCreationOptionsJSON` or `…RequestOptionsJSON`.
+    #[schema(value_type = Object)]
+    pub options: Value,
 }
 
 /// Body of `POST /auth/refresh` (schema `refresh`).
@@ -144,14 +193,61 @@ pub async fn login_mfa(
     Client(client): Client,
     ValidJson(body): ValidJson<LoginMfaBody>,
 ) -> ApiResult<Response> {
+    let proof = match (&body.code, &body.credential) {
+        (Some(code), None) => Proof::Code(code.expose_secret()),
+        (None, Some(credential)) => Proof::Passkey(credential),
+        _ => return Err(ApiError::invalid("/code", "give a code or a credential")),
+    };
     let result = state
         .tessera
         .sessions()
-        .login_with_code(
-            body.mfa_token.expose_secret(),
-            body.code.expose_secret(),
-            &client,
-        )
+        .login_second_step(body.mfa_token.expose_secret(), proof, &client)
+        .await;
+    state
+        .metrics
+        .count_outcome("login", if result.is_ok() { "success" } else { "failure" });
+    Ok(no_store(Json(TokenResponse::from(result?))))
+}
+
+/// `POST /auth/login/mfa/options`
+#[utoipa::path(post, path = "/auth/login/mfa/options", tag = "auth", request_body = MfaOptionsBody,
+    responses((status = 200, body = PasskeyOptions), (status = 401, description = "invalid_mfa_token")))]
+pub async fn login_mfa_options(
+    State(state): State<AppState>,
+    ValidJson(body): ValidJson<MfaOptionsBody>,
+) -> ApiResult<Response> {
+    let options = state
+        .tessera
+        .factors()
+        .passkey_options(body.mfa_token.expose_secret())
+        .await?;
+    Ok(no_store(Json(PasskeyOptions { options })))
+}
+
+/// `POST /auth/passkey/options`
+#[utoipa::path(post, path = "/auth/passkey/options", tag = "auth", request_body = PasskeyOptionsBody,
+    responses((status = 200, body = PasskeyOptions)))]
+pub async fn passkey_options(
+    State(state): State<AppState>,
+    ValidJson(_): ValidJson<PasskeyOptionsBody>,
+) -> ApiResult<Response> {
+    let options = state.tessera.passkeys().sign_in_options().await?;
+    Ok(no_store(Json(PasskeyOptions { options })))
+}
+
+/// `POST /auth/passkey`
+#[utoipa::path(post, path = "/auth/passkey", tag = "auth", request_body = PasskeySignInBody,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_credentials"),
+              (status = 429, description = "too_many_attempts")))]
+pub async fn passkey_sign_in(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ValidJson(body): ValidJson<PasskeySignInBody>,
+) -> ApiResult<Response> {
+    let result = state
+        .tessera
+        .sessions()
+        .login_with_passkey(&body.credential, &client)
         .await;
     state
         .metrics

@@ -64,6 +64,22 @@ impl RequestBody for PasswordBody {
     const SCHEMA: &'static str = "password_confirm";
 }
 
+/// Body of `POST /me/factors/passkey` (schema `factor_passkey`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyBody {
+    /// A name for the passkey ("Laptop"); default "Passkey".
+    pub name: Option<String>,
+    /// The browser's `RegistrationResponseJSON`, answering the options of
+    /// `POST /me/factors/passkey/options`.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+impl RequestBody for PasskeyBody {
+    const SCHEMA: &'static str = "factor_passkey";
+}
+
 /// A person's factors.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FactorList {
@@ -231,6 +247,81 @@ pub async fn confirm_totp(
             serde_json::to_value(RecoveryCodes(codes)).map_err(ApiError::internal)?;
     }
     Ok(no_store(Json(body)))
+}
+
+/// `POST /me/factors/passkey/options`
+#[utoipa::path(post, path = "/me/factors/passkey/options", tag = "factors", security(("bearer" = [])), request_body = PasswordBody,
+    responses((status = 200, body = crate::routes::auth::PasskeyOptions), (status = 401, description = "invalid_credentials: wrong password")))]
+pub async fn passkey_options(
+    State(state): State<AppState>,
+    Client(client): Client,
+    FactorCaller { caller, .. }: FactorCaller,
+    ValidJson(body): ValidJson<PasswordBody>,
+) -> ApiResult<Response> {
+    let options = state
+        .tessera
+        .passkeys()
+        .registration_options(&caller, Some(body.password.expose_secret()), &client)
+        .await?;
+    Ok(no_store(Json(crate::routes::auth::PasskeyOptions {
+        options,
+    })))
+}
+
+/// `POST /me/factors/passkey`
+#[utoipa::path(post, path = "/me/factors/passkey", tag = "factors", security(("bearer" = [])), request_body = PasskeyBody,
+    responses((status = 201, body = ConfirmedFactor, description = "the passkey is active (with an enrollment_token: also the token response of the completed sign-in)")))]
+pub async fn add_passkey(
+    State(state): State<AppState>,
+    Client(client): Client,
+    FactorCaller {
+        caller,
+        enrollment_token,
+    }: FactorCaller,
+    ValidJson(body): ValidJson<PasskeyBody>,
+) -> ApiResult<Response> {
+    let confirmed = state
+        .tessera
+        .passkeys()
+        .register(&caller, body.name, &body.credential, &client)
+        .await?;
+    let Some(token) = enrollment_token else {
+        return Ok(no_store((
+            StatusCode::CREATED,
+            Json(ConfirmedFactor {
+                factor: confirmed.factor.into(),
+                recovery_codes: confirmed.recovery_codes.map(RecoveryCodes),
+            }),
+        )));
+    };
+    // The first factor of a person the policy sent to enrol: the sign-in
+    // is complete, and the answer carries its tokens.
+    let factors = state.tessera.factors();
+    factors.spend_enrollment(&token).await?;
+    let user = state.tessera.accounts().user_by_id(caller.user_id).await?;
+    let tokens = state
+        .tessera
+        .sessions()
+        .enrolled_with_passkey(user, &client)
+        .await?;
+    let body = enrolled_body(tokens, confirmed)?;
+    Ok(no_store((StatusCode::CREATED, Json(body))))
+}
+
+/// The answer to a first factor added with an `enrollment_token`: the
+/// token response, the factor and the recovery codes.
+fn enrolled_body(
+    tokens: tessera_core::service::IssuedTokens,
+    confirmed: tessera_core::service::Confirmed,
+) -> ApiResult<serde_json::Value> {
+    let mut body = serde_json::to_value(TokenResponse::from(tokens)).map_err(ApiError::internal)?;
+    body["factor"] =
+        serde_json::to_value(FactorView::from(confirmed.factor)).map_err(ApiError::internal)?;
+    if let Some(codes) = confirmed.recovery_codes {
+        body["recovery_codes"] =
+            serde_json::to_value(RecoveryCodes(codes)).map_err(ApiError::internal)?;
+    }
+    Ok(body)
 }
 
 /// `POST /me/factors/{id}/remove`

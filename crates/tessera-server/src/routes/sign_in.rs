@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tessera_core::Error;
 use tessera_core::secret::{ExposeSecret, SecretString};
-use tessera_core::service::NewAccount;
+use tessera_core::service::{NewAccount, Proof};
 use tessera_core::store::BrowserSession;
 use tessera_token::crypto::{b64url, random_bytes};
 
@@ -338,7 +338,7 @@ pub async fn submit_login(
         let result = state
             .tessera
             .sso()
-            .sso_sign_in_with_code(mfa_token, code, &client, current.as_ref())
+            .sso_second_step(mfa_token, Proof::Code(code), &client, current.as_ref())
             .await;
         return match result {
             Ok((browser, _, cookie_value)) => {

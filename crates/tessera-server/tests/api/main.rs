@@ -17,6 +17,7 @@ mod keys;
 mod mfa_policy;
 mod oauth;
 mod pages;
+mod passkeys;
 mod postgres;
 mod refresh;
 mod rejections;

@@ -24,6 +24,7 @@ use axum::response::Response;
 use tessera_core::Error;
 use tessera_core::model::ClientInfo;
 use tessera_core::secret::ExposeSecret;
+use tessera_core::service::Proof;
 
 /// The 403 page for a signed-in person who is not an administrator.
 fn not_an_admin(state: &AppState) -> Response {
@@ -131,9 +132,9 @@ pub(crate) async fn recent_sign_in(
     if let Err(Error::MfaRequired(challenge)) = &result {
         let code = form.get("reauth_code").unwrap_or_default();
         result = sso
-            .sso_sign_in_with_code(
+            .sso_second_step(
                 challenge.mfa_token.expose_secret(),
-                code,
+                Proof::Code(code),
                 client,
                 Some(&admin.browser),
             )

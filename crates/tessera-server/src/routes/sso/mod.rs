@@ -26,7 +26,9 @@ use axum::response::{IntoResponse, Response};
 use tessera_core::Error;
 use tessera_core::oauth::{OAuthError, OAuthErrorCode};
 use tessera_core::secret::ExposeSecret;
-use tessera_core::service::{AuthorizationRequest, AuthorizeError, Prompt, ValidAuthorization};
+use tessera_core::service::{
+    AuthorizationRequest, AuthorizeError, Prompt, Proof, ValidAuthorization,
+};
 use tessera_core::store::BrowserSession;
 use tessera_token::crypto::{b64url, random_bytes};
 
@@ -490,7 +492,7 @@ pub async fn submit_login(
         let result = state
             .tessera
             .sso()
-            .sso_sign_in_with_code(mfa_token, code, &client, current.as_ref())
+            .sso_second_step(mfa_token, Proof::Code(code), &client, current.as_ref())
             .await;
         match result {
             Ok(done) => done,
