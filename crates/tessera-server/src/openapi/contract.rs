@@ -80,13 +80,18 @@ fn common_refusals(path: &str, op: &Value) -> Vec<(&'static str, &'static str)> 
 
 /// What particular operations refuse besides: (method, path, status, meaning).
 #[rustfmt::skip]
-const PARTICULAR: [(&str, &str, &str, &str); 31] = [
+const PARTICULAR: [(&str, &str, &str, &str); 36] = [
     ("post", "/auth/register", "403", "registration_disabled"),
     ("post", "/auth/register", "409", "username_taken"),
     ("post", "/auth/register", "429", "too_many_attempts (Retry-After)"),
     ("post", "/auth/login", "401", "invalid_credentials, or mfa_required (with mfa_token and factors)"),
     ("post", "/auth/login/mfa", "401", "invalid_code or invalid_mfa_token"),
     ("post", "/auth/login/mfa", "429", "too_many_attempts (Retry-After)"),
+    ("post", "/auth/login/mfa/options", "401", "invalid_mfa_token"),
+    ("post", "/auth/passkey/options", "403", "forbidden: passkeys need TESSERA_PUBLIC_URL with a domain name"),
+    ("post", "/auth/passkey", "401", "invalid_credentials"),
+    ("post", "/auth/passkey", "429", "too_many_attempts (Retry-After)"),
+    ("post", "/me/factors/passkey/options", "429", "too_many_attempts (Retry-After)"),
     ("post", "/me/factors/totp", "429", "too_many_attempts (Retry-After)"),
     ("post", "/me/factors/totp/{id}/confirm", "400", "invalid_code"),
     ("post", "/me/factors/{id}/remove", "429", "too_many_attempts (Retry-After)"),
