@@ -77,8 +77,11 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/assets/tessera.svg", get(assets::icon))
         .route("/assets/logo", get(assets::logo))
         .route("/assets/console-events.js", get(assets::console_events))
+        .route("/assets/passkeys.js", get(assets::passkeys))
         .route("/", get(sign_in::home))
         .route("/login", get(sign_in::login).post(sign_in::submit_login))
+        .route("/login/passkey/options", post(sign_in::passkey_options))
+        .route("/login/mfa/options", post(sign_in::second_step_options))
         .route(
             "/register",
             get(sign_in::register).post(sign_in::submit_register),

@@ -98,6 +98,11 @@ impl std::ops::Deref for Passkeys<'_> {
 }
 
 impl Passkeys<'_> {
+    /// Whether passkeys work here (the public URL has a domain name).
+    pub fn available(&self) -> bool {
+        self.webauthn.is_some()
+    }
+
     /// The relying party, or the refusal that says passkeys are off here.
     fn rp(&self) -> Result<&Webauthn> {
         self.webauthn.as_ref().ok_or_else(|| {

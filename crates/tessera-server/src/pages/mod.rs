@@ -144,6 +144,15 @@ pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
+/// `template` as a page that runs Tessera's own scripts (the passkey
+/// buttons): [`html_response_with_script`]'s headers.
+pub(crate) fn page_with_script(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => html_response_with_script(status, html),
+        Err(e) => failed_to_render(&e),
+    }
+}
+
 /// The answer when a page could not be rendered (a bug of ours).
 pub fn failed_to_render(e: &askama::Error) -> Response {
     tracing::error!(cause = %e, "a page failed to render");
@@ -159,8 +168,8 @@ pub fn html_response(status: StatusCode, html: impl Into<axum::body::Body>) -> R
     with_headers(status, html, CSP)
 }
 
-/// Like [`html_response`], for the one page that runs a script: Tessera's
-/// own (`script-src 'self'`, never inline), talking only to Tessera.
+/// Like [`html_response`], for the pages that run a script: Tessera's own
+/// (`script-src 'self'`, never inline), talking only to Tessera.
 pub fn html_response_with_script(
     status: StatusCode,
     html: impl Into<axum::body::Body>,

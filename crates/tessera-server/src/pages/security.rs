@@ -3,7 +3,7 @@
 //! codes) and their recent security events.
 
 use super::account::Nav;
-use super::{FieldErrors, Site, page};
+use super::{FieldErrors, Site, page, page_with_script};
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -49,6 +49,8 @@ pub struct Security<'a> {
     pub notice: Option<&'a str>,
     /// What is wrong with which form's field.
     pub errors: &'a FieldErrors,
+    /// Whether passkeys can be added here (a public URL with a domain name).
+    pub passkeys: bool,
 }
 
 impl Security<'_> {
@@ -126,7 +128,12 @@ pub fn security(
     nav: Nav<'_>,
     security: &Security<'_>,
 ) -> Response {
-    page(
+    let page_of = if security.passkeys {
+        page_with_script
+    } else {
+        page
+    };
+    page_of(
         status,
         &SecurityPage {
             site,

@@ -1,7 +1,7 @@
 //! The sign-in pages: login (for an application or on its own), sign-up,
 //! consent, sign-out and messages.
 
-use super::{FieldErrors, Hidden, Site, page};
+use super::{FieldErrors, Hidden, Site, page, page_with_script};
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -24,6 +24,8 @@ pub struct LoginForm<'a> {
     pub asks: &'a [&'a str],
     /// Where "Create an account" leads, when sign-up is open.
     pub register: Option<&'a str>,
+    /// Whether to offer "Sign in with a passkey".
+    pub passkeys: bool,
 }
 
 #[derive(Template)]
@@ -51,6 +53,8 @@ pub struct CodeForm<'a> {
     pub error: Option<&'a str>,
     /// Where "Start over" leads (the login form again).
     pub restart: &'a str,
+    /// Whether the person has a passkey to offer instead of a code.
+    pub passkey: bool,
 }
 
 #[derive(Template)]
@@ -162,7 +166,8 @@ struct MessagePage<'a> {
 
 /// A login form with `status`.
 pub fn login(site: &Site, status: StatusCode, form: &LoginForm<'_>) -> Response {
-    page(
+    let page_of = if form.passkeys { page_with_script } else { page };
+    page_of(
         status,
         &LoginPage {
             site,
@@ -176,7 +181,8 @@ pub fn login(site: &Site, status: StatusCode, form: &LoginForm<'_>) -> Response 
 
 /// The second step of a sign-in with `status`.
 pub fn second_factor(site: &Site, status: StatusCode, form: &CodeForm<'_>) -> Response {
-    page(
+    let page_of = if form.passkey { page_with_script } else { page };
+    page_of(
         status,
         &CodePage {
             site,
@@ -288,6 +294,7 @@ mod tests {
             error,
             asks,
             register: None,
+            passkeys: false,
         };
         render(&LoginPage {
             site: &Site::default(),

@@ -78,6 +78,10 @@ pub fn domain_errors(e: &Error, password_field: &str, password_min: usize) -> Op
 pub const WRONG_CODE: &str =
     "That code did not work. Enter the current code from your app, or an unused recovery code.";
 
+/// A passkey that did not sign anyone in.
+pub const PASSKEY_REFUSED: &str =
+    "That passkey did not work here. Try again, or sign in another way.";
+
 /// A sign-in whose second step waited too long or failed too often.
 pub const SIGN_IN_EXPIRED: &str = "Your sign-in expired. Please sign in again.";
 

@@ -1,6 +1,6 @@
 //! What the pages load from Tessera itself (never from elsewhere): the
-//! stylesheet, the icon and the console's one script, compiled into the
-//! binary, and the deployment's logo.
+//! stylesheet, the icon, the console's live-events script and the passkey
+//! buttons' script, compiled into the binary, and the deployment's logo.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -11,8 +11,10 @@ use axum::response::{IntoResponse, Response};
 const STYLESHEET: &str = include_str!("../../templates/tessera.css");
 /// The pages' icon.
 const ICON: &str = include_str!("../../templates/tessera.svg");
-/// The console's live events page's script (the only script of the pages).
+/// The console's live events page's script.
 const CONSOLE_EVENTS: &str = include_str!("../../templates/console-events.js");
+/// The passkey buttons' script (sign-in and security pages).
+const PASSKEYS: &str = include_str!("../../templates/passkeys.js");
 
 /// `body` as `content_type`, cached for a day.
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -34,6 +36,11 @@ pub async fn stylesheet() -> Response {
 /// `GET /assets/tessera.svg` — the pages' icon.
 pub async fn icon() -> Response {
     asset("image/svg+xml", ICON)
+}
+
+/// `GET /assets/passkeys.js`
+pub async fn passkeys() -> Response {
+    asset("text/javascript; charset=utf-8", PASSKEYS)
 }
 
 /// `GET /assets/console-events.js`

@@ -1,10 +1,15 @@
 //! A person's security page, `/account/security`: their authenticator apps
-//! (set one up with a QR code and a code from it, remove one), their
+//! (set one up with a QR code and a code from it, remove one) and passkeys
+//! (added with the page's script), their
 //! recovery codes (how many are left, a new set) and their recent security
 //! events. Every change asks for the current password, as the API does, and
 //! goes through the same domain operations.
 
 use crate::browser::{Person, PersonForm, page_failure};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::no_store;
+use axum::Json;
+use serde_json::json;
 use crate::extract::Client;
 use crate::pages::account;
 use crate::pages::security::{self, EventLine, FactorLine, Security, TotpSetup, qr_svg};
@@ -81,6 +86,7 @@ async fn security_page(
             events: &events,
             notice,
             errors,
+            passkeys: state.tessera.passkeys().available(),
         },
     )
 }
@@ -328,5 +334,76 @@ pub async fn regenerate_codes(
         }
         Err(Error::Forbidden(_)) => security(State(state), person).await,
         Err(e) => refused(&state, &person, "codes_password", e).await,
+    }
+}
+
+/// `POST /account/security/passkey/options` — the WebAuthn options of
+/// adding a passkey (with the current password), for the page's script.
+pub async fn passkey_options(
+    State(state): State<AppState>,
+    Client(client): Client,
+    PersonForm { person, form }: PersonForm,
+) -> ApiResult<Response> {
+    let password = form.get("password").unwrap_or_default();
+    let options = state
+        .tessera
+        .passkeys()
+        .registration_options(&person.caller(), Some(password), &client)
+        .await
+        .map_err(|e| match e {
+            // Said in words the page shows as they are.
+            Error::InvalidCredentials => ApiError::forbidden(WRONG_PASSWORD),
+            other => ApiError::from(other),
+        })?;
+    Ok(no_store(Json(json!({ "options": options }))))
+}
+
+/// `POST /account/security/passkey` — adds the passkey the page's script
+/// made; the first factor's recovery codes are shown once.
+pub async fn add_passkey(
+    State(state): State<AppState>,
+    Client(client): Client,
+    PersonForm { person, form }: PersonForm,
+) -> Response {
+    let name = form
+        .get("name")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    let credential = form
+        .get("credential")
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+        .unwrap_or_default();
+    let result = state
+        .tessera
+        .passkeys()
+        .register(&person.caller(), name, &credential, &client)
+        .await;
+    match result {
+        Ok(confirmed) => match confirmed.recovery_codes {
+            Some(codes) => {
+                let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
+                security::recovery_codes(&state.site, nav(&person, "security"), &codes, true)
+            }
+            None => {
+                security_page(
+                    &state,
+                    &person,
+                    StatusCode::OK,
+                    Some("Passkey added."),
+                    &FieldErrors::default(),
+                )
+                .await
+            }
+        },
+        Err(Error::Validation { .. }) => {
+            let mut errors = FieldErrors::default();
+            errors.push(
+                "passkey",
+                "The passkey could not be added (it may be here already, or the attempt took too long). Try again.",
+            );
+            security_page(&state, &person, StatusCode::BAD_REQUEST, None, &errors).await
+        }
+        Err(e) => refused(&state, &person, "add_password", e).await,
     }
 }

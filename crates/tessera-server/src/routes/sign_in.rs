@@ -10,7 +10,10 @@ use crate::extract::{Client, Query};
 use crate::pages::{
     self, CodeForm, EnrolForm, FieldErrors, Hidden, LoginForm, RegisterForm, words,
 };
+use crate::error::{ApiError, ApiResult};
+use crate::routes::no_store;
 use crate::state::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -80,6 +83,7 @@ fn login_page(
             error,
             asks: &[],
             register: register.as_deref(),
+            passkeys: state.tessera.passkeys().available(),
         },
     );
     response.headers_mut().append(
@@ -89,18 +93,57 @@ fn login_page(
     response
 }
 
-/// The second step of the login page with `status`: a code for the
-/// sign-in `mfa_token` names, with `error` shown.
+/// A sign-in waiting for its second step: its `mfa_token`, and whether the
+/// person has a passkey to offer (a hint for the page; carried along).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SecondStep<'a> {
+    /// The token the password earned.
+    pub(crate) mfa_token: &'a str,
+    /// Whether to offer the person's passkey.
+    pub(crate) passkey: bool,
+}
+
+/// The hidden field that says the person of a second step has a passkey.
+const PASSKEY_HINT: &str = "passkey";
+
+impl<'a> SecondStep<'a> {
+    /// The second step a refusal of `mfa_required` begins.
+    pub(crate) fn of(challenge: &'a tessera_core::service::MfaChallenge) -> Self {
+        SecondStep {
+            mfa_token: challenge.mfa_token.expose_secret(),
+            passkey: challenge.factors.contains(&"passkey"),
+        }
+    }
+
+    /// The second step a submitted code form carries.
+    pub(crate) fn carried(form: &'a crate::routes::oauth::OAuthForm, mfa_token: &'a str) -> Self {
+        SecondStep {
+            mfa_token,
+            passkey: form.get(PASSKEY_HINT).is_some(),
+        }
+    }
+
+    /// Its hidden fields.
+    pub(crate) fn push_to(&self, hidden: &mut Hidden) {
+        hidden.push(MFA_TOKEN_FIELD, self.mfa_token);
+        if self.passkey {
+            hidden.push(PASSKEY_HINT, "1");
+        }
+    }
+}
+
+/// The second step of the login page with `status`: a code (or a passkey)
+/// for the sign-in `step` names, with `error` shown.
 fn code_page(
     state: &AppState,
     headers: &HeaderMap,
     back: &str,
-    mfa_token: &str,
+    step: SecondStep<'_>,
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
     let (csrf, mut hidden) = sign_in_fields(state, headers, back);
-    hidden.push(MFA_TOKEN_FIELD, mfa_token);
+    step.push_to(&mut hidden);
     let restart = format!("/login?{}", encode(&[(RETURN_TO, back)]));
     let mut response = pages::second_factor(
         &state.site,
@@ -111,6 +154,7 @@ fn code_page(
             hidden: &hidden,
             error,
             restart: &restart,
+            passkey: step.passkey,
         },
     );
     response.headers_mut().append(
@@ -119,6 +163,9 @@ fn code_page(
     );
     response
 }
+
+/// The hidden field a passkey's answer (`AuthenticationResponseJSON`) comes in.
+pub(crate) const CREDENTIAL_FIELD: &str = "credential";
 
 /// The hidden field that carries an `enrollment_token` through the set-up
 /// of the factor the policy demands.
@@ -253,6 +300,36 @@ async fn login_enrol_step(
     }
 }
 
+/// `POST /login/passkey/options` — the WebAuthn options of signing in with
+/// a passkey alone, for the sign-in pages' passkey button (the form's CSRF
+/// token required).
+pub async fn passkey_options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> ApiResult<Response> {
+    if !csrf_ok(&state, &headers, &form) {
+        return Err(ApiError::forbidden("the sign-in form expired; reload the page"));
+    }
+    let options = state.tessera.passkeys().sign_in_options().await?;
+    Ok(no_store(Json(json!({ "options": options }))))
+}
+
+/// `POST /login/mfa/options` — the WebAuthn options of a passkey as the
+/// second step of the sign-in the form's `mfa_token` names.
+pub async fn second_step_options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> ApiResult<Response> {
+    if !csrf_ok(&state, &headers, &form) {
+        return Err(ApiError::forbidden("the sign-in form expired; reload the page"));
+    }
+    let mfa_token = form.get(MFA_TOKEN_FIELD).unwrap_or_default();
+    let options = state.tessera.factors().passkey_options(mfa_token).await?;
+    Ok(no_store(Json(json!({ "options": options }))))
+}
+
 /// `GET /login?return_to=PATH` — the login page; a browser already signed
 /// in goes straight on.
 pub async fn login(
@@ -292,6 +369,81 @@ pub async fn submit_login(
         Ok(current) => current.map(|(browser, _)| browser),
         Err(e) => return page_failure(&state.site, &e),
     };
+    // A passkey: alone, or as the second step of the sign-in `mfa_token` names.
+    if let Some(credential) = form.get(CREDENTIAL_FIELD) {
+        let Ok(credential) = serde_json::from_str::<serde_json::Value>(credential) else {
+            return login_page(
+                &state,
+                &headers,
+                &back,
+                StatusCode::BAD_REQUEST,
+                "",
+                Some(words::PASSKEY_REFUSED),
+            );
+        };
+        let sso = state.tessera.sso();
+        let result = match form.get(MFA_TOKEN_FIELD) {
+            Some(mfa_token) => {
+                sso.sso_second_step(mfa_token, Proof::Passkey(&credential), &client, current.as_ref())
+                    .await
+            }
+            None => {
+                sso.sso_sign_in_with_passkey(&credential, &client, current.as_ref())
+                    .await
+            }
+        };
+        return match result {
+            Ok((browser, _, cookie_value)) => {
+                signed_in(&state, &browser, cookie_value.as_deref(), &back)
+            }
+            Err(Error::InvalidCode { .. }) => match form.get(MFA_TOKEN_FIELD) {
+                Some(mfa_token) => code_page(
+                    &state,
+                    &headers,
+                    &back,
+                    SecondStep::carried(&form, mfa_token),
+                    StatusCode::UNAUTHORIZED,
+                    Some(words::PASSKEY_REFUSED),
+                ),
+                None => login_page(
+                    &state,
+                    &headers,
+                    &back,
+                    StatusCode::UNAUTHORIZED,
+                    "",
+                    Some(words::PASSKEY_REFUSED),
+                ),
+            },
+            Err(Error::InvalidCredentials | Error::Validation { .. }) => login_page(
+                &state,
+                &headers,
+                &back,
+                StatusCode::UNAUTHORIZED,
+                "",
+                Some(words::PASSKEY_REFUSED),
+            ),
+            Err(Error::InvalidMfaToken) => login_page(
+                &state,
+                &headers,
+                &back,
+                StatusCode::UNAUTHORIZED,
+                "",
+                Some(words::SIGN_IN_EXPIRED),
+            ),
+            Err(Error::TooManyAttempts { retry_after }) => with_retry_after(
+                login_page(
+                    &state,
+                    &headers,
+                    &back,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "",
+                    Some(&words::too_many_attempts(retry_after)),
+                ),
+                retry_after,
+            ),
+            Err(e) => page_failure(&state.site, &e),
+        };
+    }
     // Setting up the factor the policy demands: the app's first code.
     if let Some(token) = form.get(ENROLLMENT_TOKEN_FIELD) {
         let factor = form
@@ -348,7 +500,7 @@ pub async fn submit_login(
                 &state,
                 &headers,
                 &back,
-                mfa_token,
+                SecondStep::carried(&form, mfa_token),
                 StatusCode::UNAUTHORIZED,
                 Some(words::WRONG_CODE),
             ),
@@ -357,7 +509,7 @@ pub async fn submit_login(
                     &state,
                     &headers,
                     &back,
-                    mfa_token,
+                    SecondStep::carried(&form, mfa_token),
                     StatusCode::TOO_MANY_REQUESTS,
                     Some(&words::too_many_attempts(retry_after)),
                 ),
@@ -399,7 +551,7 @@ pub async fn submit_login(
             &state,
             &headers,
             &back,
-            challenge.mfa_token.expose_secret(),
+            SecondStep::of(&challenge),
             StatusCode::OK,
             None,
         ),

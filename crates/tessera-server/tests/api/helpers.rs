@@ -431,6 +431,14 @@ pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The hidden fields of the first form of `html` (a page may hold more than
+/// one: the passkey button's form comes after the login form).
+pub fn first_form_fields(html: &str) -> Vec<(String, String)> {
+    let start = html.find("<form").unwrap_or(0);
+    let end = html[start..].find("</form>").map_or(html.len(), |e| start + e);
+    hidden_fields(&html[start..end])
+}
+
 /// Undoes HTML escaping: the named entities and numeric ones (`&#60;`, `&#x3c;`).
 pub fn unescape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -621,7 +629,7 @@ impl<'a> Browser<'a> {
     /// Fills in and submits the login page `page` showed: its hidden fields
     /// plus `username` and `password`.
     pub async fn submit_login(&mut self, page: &str, username: &str, password: &str) -> Response {
-        let mut fields = hidden_fields(page);
+        let mut fields = first_form_fields(page);
         fields.push(("username".into(), username.into()));
         fields.push(("password".into(), password.into()));
         let fields: Vec<(&str, &str)> = fields

@@ -15,8 +15,8 @@ use crate::extract::Client;
 use crate::pages::{self, CodeForm, Hidden, LoginForm, Site, words};
 use crate::routes::oauth::OAuthForm;
 use crate::routes::sign_in::{
-    ENROLLMENT_TOKEN_FIELD, EnrolStep, MFA_TOKEN_FIELD, enrol_step, with_retry_after,
-    with_session_cookie,
+    CREDENTIAL_FIELD, ENROLLMENT_TOKEN_FIELD, EnrolStep, MFA_TOKEN_FIELD, SecondStep, enrol_step,
+    with_retry_after, with_session_cookie,
 };
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
@@ -173,6 +173,7 @@ fn login_form(
             error,
             asks: &asks,
             register: register.as_deref(),
+            passkeys: state.tessera.passkeys().available(),
         },
     );
     response.headers_mut().append(
@@ -203,12 +204,12 @@ fn code_form(
     headers: &HeaderMap,
     form: &OAuthForm,
     request: &ValidAuthorization,
-    mfa_token: &str,
+    step: SecondStep<'_>,
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
     let (csrf, mut hidden) = request_fields(state, headers, form);
-    hidden.push(MFA_TOKEN_FIELD, mfa_token);
+    step.push_to(&mut hidden);
     let request_only: Vec<(&str, &str)> = REQUEST_FIELDS
         .iter()
         .filter_map(|k| form.get(k).map(|v| (*k, v)))
@@ -223,6 +224,7 @@ fn code_form(
             hidden: &hidden,
             error,
             restart: &restart,
+            passkey: step.passkey,
         },
     );
     response.headers_mut().append(
@@ -487,7 +489,76 @@ pub async fn submit_login(
             Err(e) => page_failure(&state.site, &e),
         };
     }
-    let signed_in = if let Some(mfa_token) = form.get(MFA_TOKEN_FIELD) {
+    let signed_in = if let Some(credential) = form.get(CREDENTIAL_FIELD) {
+        // A passkey: alone, or as the second step of the sign-in `mfa_token` names.
+        let refused = |status| {
+            login_form(
+                &state,
+                &headers,
+                &form,
+                &request,
+                status,
+                Some(words::PASSKEY_REFUSED),
+            )
+        };
+        let Ok(credential) = serde_json::from_str::<serde_json::Value>(credential) else {
+            return refused(StatusCode::BAD_REQUEST);
+        };
+        let sso = state.tessera.sso();
+        let result = match form.get(MFA_TOKEN_FIELD) {
+            Some(mfa_token) => {
+                sso.sso_second_step(mfa_token, Proof::Passkey(&credential), &client, current.as_ref())
+                    .await
+            }
+            None => {
+                sso.sso_sign_in_with_passkey(&credential, &client, current.as_ref())
+                    .await
+            }
+        };
+        match result {
+            Ok(done) => done,
+            Err(Error::InvalidCode { .. }) => match form.get(MFA_TOKEN_FIELD) {
+                Some(mfa_token) => {
+                    return code_form(
+                        &state,
+                        &headers,
+                        &form,
+                        &request,
+                        SecondStep::carried(&form, mfa_token),
+                        StatusCode::UNAUTHORIZED,
+                        Some(words::PASSKEY_REFUSED),
+                    );
+                }
+                None => return refused(StatusCode::UNAUTHORIZED),
+            },
+            Err(Error::InvalidCredentials | Error::Validation { .. }) => {
+                return refused(StatusCode::UNAUTHORIZED);
+            }
+            Err(Error::InvalidMfaToken) => {
+                return login_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    StatusCode::UNAUTHORIZED,
+                    Some(words::SIGN_IN_EXPIRED),
+                );
+            }
+            Err(Error::TooManyAttempts { retry_after }) => {
+                let message = words::too_many_attempts(retry_after);
+                let response = login_form(
+                    &state,
+                    &headers,
+                    &form,
+                    &request,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(&message),
+                );
+                return with_retry_after(response, retry_after);
+            }
+            Err(e) => return page_failure(&state.site, &e),
+        }
+    } else if let Some(mfa_token) = form.get(MFA_TOKEN_FIELD) {
         let code = form.get("code").unwrap_or("");
         let result = state
             .tessera
@@ -502,7 +573,7 @@ pub async fn submit_login(
                     &headers,
                     &form,
                     &request,
-                    mfa_token,
+                    SecondStep::carried(&form, mfa_token),
                     StatusCode::UNAUTHORIZED,
                     Some(words::WRONG_CODE),
                 );
@@ -514,7 +585,7 @@ pub async fn submit_login(
                     &headers,
                     &form,
                     &request,
-                    mfa_token,
+                    SecondStep::carried(&form, mfa_token),
                     StatusCode::TOO_MANY_REQUESTS,
                     Some(&message),
                 );
@@ -568,7 +639,7 @@ pub async fn submit_login(
                     &headers,
                     &form,
                     &request,
-                    challenge.mfa_token.expose_secret(),
+                    SecondStep::of(&challenge),
                     StatusCode::OK,
                     None,
                 );

@@ -399,7 +399,7 @@ async fn the_cookies_are_secure_when_the_issuer_is_https() {
     browser.set_cookie("__Host-tessera_csrf", None);
     let planted = "P".repeat(43);
     browser.set_cookie("tessera_csrf", Some(&planted));
-    let mut fields = hidden_fields(&html);
+    let mut fields = first_form_fields(&html);
     for (k, v) in &mut fields {
         if k == "csrf_token" {
             *v = planted.clone();
