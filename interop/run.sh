@@ -6,6 +6,7 @@
 #   interop/node/interop.mjs        openid-client, jose
 #   interop/check_docs.py           docs/sso.md quotes the snippets they run
 #   interop/browser/pages.mjs       the pages in Chromium (Playwright, axe-core)
+#   interop/browser/factors.mjs     second factors and passkeys in Chromium
 #   interop/contract/run.sh         schemathesis against /openapi.json
 # Each suite registers the clients and the user it needs through the admin API.
 # Prints a summary; exits non-zero if anything failed. The server is always
@@ -73,6 +74,8 @@ t_npm=$(elapsed $t)
 t=$SECONDS
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 issuer=http://127.0.0.1:$port
+# Passkeys need a domain name: the pages are also reached at localhost.
+public_url=http://localhost:$port
 admin_password="interop-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 say "starting tessera on $issuer (in $workdir)"
 # Nothing from the caller's environment configures this server.
@@ -80,7 +83,8 @@ unset_tessera=()
 while read -r name; do unset_tessera+=(-u "$name"); done < <(compgen -e | grep '^TESSERA_' || true)
 (
   cd "$workdir"
-  exec env "${unset_tessera[@]}" TESSERA_BIND="127.0.0.1:$port" TESSERA_ADMIN_USERNAME=admin \
+  exec env "${unset_tessera[@]}" TESSERA_BIND="127.0.0.1:$port" TESSERA_PUBLIC_URL="$public_url" \
+    TESSERA_ADMIN_USERNAME=admin \
     TESSERA_ADMIN_PASSWORD="$admin_password" TESSERA_LOG=warn "$bin" serve
 ) >"$workdir/tessera.log" 2>&1 &
 server_pid=$!
@@ -101,7 +105,8 @@ fi
 t_start=$(elapsed $t)
 
 # --- the suites ------------------------------------------------------------------------
-export TESSERA_ISSUER=$issuer TESSERA_ADMIN_USERNAME=admin TESSERA_ADMIN_PASSWORD=$admin_password
+export TESSERA_ISSUER=$issuer TESSERA_PUBLIC_URL=$public_url TESSERA_ADMIN_USERNAME=admin \
+  TESSERA_ADMIN_PASSWORD=$admin_password
 
 # run_suite NAME COMMAND...: runs it with a time limit, output to the terminal
 # and to $workdir/NAME.log; a non-zero exit without any FAIL line counts as one.
@@ -121,6 +126,7 @@ run_suite python "$venv/bin/python" "$interop/python/test_interop.py"
 run_suite node node "$interop/node/interop.mjs"
 run_suite docs python3 "$interop/check_docs.py"
 TESSERA_SCREENSHOTS=$root/target/screenshots run_suite browser node "$interop/browser/pages.mjs"
+TESSERA_SCREENSHOTS=$root/target/screenshots run_suite factors node "$interop/browser/factors.mjs"
 # Last: it changes the server's state at random (users, clients, keys).
 run_suite contract bash "$interop/contract/run.sh" "$contract_venv/bin/python"
 
@@ -142,13 +148,14 @@ declare -A label=(
   [node]="node $(node --version) ($nodever)"
   [docs]="docs/sso.md snippets"
   [browser]="browser ($(/usr/bin/chromium --version 2>/dev/null | tr -d '\n'), screenshots in target/screenshots)"
+  [factors]="second factors in the browser (TOTP, Chromium's virtual authenticator)"
   [contract]="contract ($("$contract_venv/bin/schemathesis" --version 2>/dev/null | tr -d '\n'))"
 )
 total_pass=0
 total_fail=0
 echo
 say "interop summary"
-for name in python node docs browser contract; do
+for name in python node docs browser factors contract; do
   pass=$(grep -c '^PASS ' "$workdir/$name.log" || true)
   fail=$(grep -c '^FAIL ' "$workdir/$name.log" || true)
   if [ "${exit_code[$name]}" != 0 ] && [ "$fail" = 0 ]; then

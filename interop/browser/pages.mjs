@@ -1,60 +1,11 @@
 // Tessera's pages in a real browser: Playwright drives the system's Chromium
 // (CHROMIUM, default /usr/bin/chromium) against a running Tessera
 // (TESSERA_ISSUER, TESSERA_ADMIN_USERNAME, TESSERA_ADMIN_PASSWORD), and
-// axe-core checks each page against WCAG 2.2 A and AA. Screenshots go to
-// TESSERA_SCREENSHOTS when it is set. Prints one PASS or FAIL line per check.
-import { chromium } from 'playwright-core';
-import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+// axe-core checks each page against WCAG 2.2 A and AA (lib.mjs). Second
+// factors are factors.mjs's.
+import { api, assert, check, exitCode, issuer, screenshot, violations, launch } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
-const axePath = require.resolve('axe-core/axe.min.js');
-const issuer = process.env.TESSERA_ISSUER;
-const shots = process.env.TESSERA_SCREENSHOTS;
-if (shots) mkdirSync(shots, { recursive: true });
-
-let failed = 0;
-async function check(name, body) {
-  try {
-    await body();
-    console.log(`PASS ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`FAIL ${name}: ${e.message}`);
-  }
-}
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function api(path, { method = 'GET', token, json } = {}) {
-  const headers = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (json) headers['content-type'] = 'application/json';
-  const r = await fetch(issuer + path, { method, headers, body: json && JSON.stringify(json) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
-
-/** The WCAG 2.1 A and AA violations on the page, described. */
-async function violations(page) {
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(() =>
-    // eslint-disable-next-line no-undef
-    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } }),
-  );
-  return result.violations.map((v) => `${v.id} (${v.nodes.length}): ${v.help}`);
-}
-
-async function screenshot(page, name) {
-  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 try {
   // What the browser fetched, and what it refused, for every page.
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -367,4 +318,4 @@ try {
 } finally {
   await browser.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(exitCode());

@@ -114,6 +114,11 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
             "/account/security/recovery-codes",
             post(security::regenerate_codes),
         )
+        .route(
+            "/account/security/passkey/options",
+            post(security::passkey_options),
+        )
+        .route("/account/security/passkey", post(security::add_passkey))
         .route("/account/sign-out", post(sign_in::sign_out))
         .route("/console", get(console::overview::overview))
         .route("/console/keys", get(console::overview::keys))

@@ -219,9 +219,16 @@ impl Passkeys<'_> {
         let mut options = serde_json::to_value(&options.public_key)
             .map_err(|e| Error::Internal(e.to_string()))?;
         // Any authenticator, not only a security key; discoverable
-        // credentials are welcome: they also sign in alone.
+        // credentials are welcome: they also sign in alone. No credProtect
+        // demand: browsers refuse "user verification required" protection
+        // alongside user verification preferred, and user verification is
+        // held to what the authenticator did at registration anyway.
         if let Some(options) = options.as_object_mut() {
             options.remove("hints");
+        }
+        if let Some(extensions) = options["extensions"].as_object_mut() {
+            extensions.remove("credentialProtectionPolicy");
+            extensions.remove("enforceCredentialProtectionPolicy");
         }
         options["authenticatorSelection"]["residentKey"] = Value::from("preferred");
         options["authenticatorSelection"]["requireResidentKey"] = Value::from(false);

@@ -166,7 +166,11 @@ struct MessagePage<'a> {
 
 /// A login form with `status`.
 pub fn login(site: &Site, status: StatusCode, form: &LoginForm<'_>) -> Response {
-    let page_of = if form.passkeys { page_with_script } else { page };
+    let page_of = if form.passkeys {
+        page_with_script
+    } else {
+        page
+    };
     page_of(
         status,
         &LoginPage {

@@ -7,18 +7,18 @@
 
 use crate::browser::{Person, PersonForm, page_failure};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::no_store;
-use axum::Json;
-use serde_json::json;
 use crate::extract::Client;
 use crate::pages::account;
 use crate::pages::security::{self, EventLine, FactorLine, Security, TotpSetup, qr_svg};
 use crate::pages::{FieldErrors, words};
 use crate::routes::account::nav;
+use crate::routes::no_store;
 use crate::state::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use serde_json::json;
 use tessera_core::Error;
 use tessera_core::mfa::FactorKind;
 use tessera_core::secret::ExposeSecret;

@@ -6,11 +6,11 @@ use crate::browser::{
     CSRF_FIELD, PageForm, PersonForm, RETURN_TO, browser_session, cookie, csrf_cookie, csrf_ok,
     encode, page_failure, return_to, see_other, session_cookie, set_cookie, signed_out,
 };
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{Client, Query};
 use crate::pages::{
     self, CodeForm, EnrolForm, FieldErrors, Hidden, LoginForm, RegisterForm, words,
 };
-use crate::error::{ApiError, ApiResult};
 use crate::routes::no_store;
 use crate::state::AppState;
 use axum::Json;
@@ -309,7 +309,9 @@ pub async fn passkey_options(
     PageForm(form): PageForm,
 ) -> ApiResult<Response> {
     if !csrf_ok(&state, &headers, &form) {
-        return Err(ApiError::forbidden("the sign-in form expired; reload the page"));
+        return Err(ApiError::forbidden(
+            "the sign-in form expired; reload the page",
+        ));
     }
     let options = state.tessera.passkeys().sign_in_options().await?;
     Ok(no_store(Json(json!({ "options": options }))))
@@ -323,7 +325,9 @@ pub async fn second_step_options(
     PageForm(form): PageForm,
 ) -> ApiResult<Response> {
     if !csrf_ok(&state, &headers, &form) {
-        return Err(ApiError::forbidden("the sign-in form expired; reload the page"));
+        return Err(ApiError::forbidden(
+            "the sign-in form expired; reload the page",
+        ));
     }
     let mfa_token = form.get(MFA_TOKEN_FIELD).unwrap_or_default();
     let options = state.tessera.factors().passkey_options(mfa_token).await?;
@@ -384,8 +388,13 @@ pub async fn submit_login(
         let sso = state.tessera.sso();
         let result = match form.get(MFA_TOKEN_FIELD) {
             Some(mfa_token) => {
-                sso.sso_second_step(mfa_token, Proof::Passkey(&credential), &client, current.as_ref())
-                    .await
+                sso.sso_second_step(
+                    mfa_token,
+                    Proof::Passkey(&credential),
+                    &client,
+                    current.as_ref(),
+                )
+                .await
             }
             None => {
                 sso.sso_sign_in_with_passkey(&credential, &client, current.as_ref())

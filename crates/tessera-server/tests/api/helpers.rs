@@ -435,7 +435,9 @@ pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
 /// one: the passkey button's form comes after the login form).
 pub fn first_form_fields(html: &str) -> Vec<(String, String)> {
     let start = html.find("<form").unwrap_or(0);
-    let end = html[start..].find("</form>").map_or(html.len(), |e| start + e);
+    let end = html[start..]
+        .find("</form>")
+        .map_or(html.len(), |e| start + e);
     hidden_fields(&html[start..end])
 }
 

@@ -507,8 +507,13 @@ pub async fn submit_login(
         let sso = state.tessera.sso();
         let result = match form.get(MFA_TOKEN_FIELD) {
             Some(mfa_token) => {
-                sso.sso_second_step(mfa_token, Proof::Passkey(&credential), &client, current.as_ref())
-                    .await
+                sso.sso_second_step(
+                    mfa_token,
+                    Proof::Passkey(&credential),
+                    &client,
+                    current.as_ref(),
+                )
+                .await
             }
             None => {
                 sso.sso_sign_in_with_passkey(&credential, &client, current.as_ref())
