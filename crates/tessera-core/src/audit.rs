@@ -455,12 +455,14 @@ impl AuditRecord {
                 Some(user.to_string()),
                 json!({"username": username, "ip": client.ip, "step": "second_factor"}),
             ),
+            // The frame's own `type` is the event's; the factor's kind is
+            // `factor_type`.
             FactorAdded {
                 user, factor, kind, ..
             } => (
                 "factor.added",
                 Some(user.to_string()),
-                json!({"sub": user, "factor_id": factor, "type": kind.as_str()}),
+                json!({"sub": user, "factor_id": factor, "factor_type": kind.as_str()}),
             ),
             FactorRemoved { user, factor, .. } => (
                 "factor.removed",

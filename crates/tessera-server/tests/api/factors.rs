@@ -528,3 +528,47 @@ async fn postgres_enrol_sign_in_with_a_code_and_a_recovery_code() {
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_code").await;
     app.stop().await;
 }
+
+/// The next event of `ws` that is not a sign-in's (those come and go with
+/// every login of the test).
+async fn next_factor_event(ws: &mut Socket) -> Value {
+    loop {
+        let event = next_event(ws).await;
+        if event["type"].as_str().is_some_and(|t| t.starts_with("factor.")) {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn factor_events_reach_the_person_and_admins_one_per_factor_on_a_reset() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("root").await;
+    let mia = app.register("mia").await;
+    let mut watching = subscribe(&app, &admin.access).await;
+    let mut own = subscribe(&app, &mia.access).await;
+    let first = enrol(&app, &mia).await;
+    for ws in [&mut watching, &mut own] {
+        let event = next_factor_event(ws).await;
+        assert_eq!(event["type"], "factor.added");
+        assert_eq!(event["factor_id"], first.id.as_str());
+        assert_eq!(event["sub"], mia.body["user"]["id"]);
+        assert_eq!(event["factor_type"], "totp");
+    }
+    let second = enrol(&app, &mia).await;
+    let _ = next_factor_event(&mut watching).await;
+    let r = app.delete("/users/mia/factors", Some(&admin.access)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let mut removed = vec![
+        next_factor_event(&mut watching).await,
+        next_factor_event(&mut watching).await,
+    ];
+    removed.sort_by_key(|e| e["factor_id"].as_str().unwrap().to_owned());
+    let mut ids = vec![first.id.clone(), second.id.clone()];
+    ids.sort();
+    for (event, id) in removed.iter().zip(&ids) {
+        assert_eq!(event["type"], "factor.removed");
+        assert_eq!(event["factor_id"], id.as_str());
+    }
+    app.stop().await;
+}
