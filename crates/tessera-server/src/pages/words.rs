@@ -78,6 +78,9 @@ pub fn domain_errors(e: &Error, password_field: &str, password_min: usize) -> Op
 pub const WRONG_CODE: &str =
     "That code did not work. Enter the current code from your app, or an unused recovery code.";
 
+/// A username and password that do not sign anyone in.
+pub const WRONG_PASSWORD: &str = "Wrong username or password.";
+
 /// A passkey that did not sign anyone in.
 pub const PASSKEY_REFUSED: &str =
     "That passkey did not work here. Try again, or sign in another way.";

@@ -229,22 +229,7 @@ pub async fn confirm_totp(
         .confirm_totp(&person.caller(), id, code, &client)
         .await;
     match result {
-        Ok(confirmed) => match confirmed.recovery_codes {
-            Some(codes) => {
-                let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
-                security::recovery_codes(&state.site, nav(&person, "security"), &codes, true)
-            }
-            None => {
-                security_page(
-                    &state,
-                    &person,
-                    StatusCode::OK,
-                    Some("Authenticator app added."),
-                    &FieldErrors::default(),
-                )
-                .await
-            }
-        },
+        Ok(confirmed) => factor_added(&state, &person, confirmed, "Authenticator app added.").await,
         Err(Error::InvalidCode { .. }) => {
             // The page again, from what it carried (the key is already on
             // the person's screen; the code is checked against what is stored).
@@ -279,6 +264,32 @@ pub async fn confirm_totp(
             .await
         }
         Err(e) => page_failure(&state.site, &e),
+    }
+}
+
+/// After a factor was added: the first factor's recovery codes, shown once,
+/// or the security page with `notice`.
+async fn factor_added(
+    state: &AppState,
+    person: &Person,
+    confirmed: tessera_core::service::Confirmed,
+    notice: &str,
+) -> Response {
+    match confirmed.recovery_codes {
+        Some(codes) => {
+            let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
+            security::recovery_codes(&state.site, nav(person, "security"), &codes, true)
+        }
+        None => {
+            security_page(
+                state,
+                person,
+                StatusCode::OK,
+                Some(notice),
+                &FieldErrors::default(),
+            )
+            .await
+        }
     }
 }
 
@@ -380,22 +391,7 @@ pub async fn add_passkey(
         .register(&person.caller(), name, &credential, &client)
         .await;
     match result {
-        Ok(confirmed) => match confirmed.recovery_codes {
-            Some(codes) => {
-                let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
-                security::recovery_codes(&state.site, nav(&person, "security"), &codes, true)
-            }
-            None => {
-                security_page(
-                    &state,
-                    &person,
-                    StatusCode::OK,
-                    Some("Passkey added."),
-                    &FieldErrors::default(),
-                )
-                .await
-            }
-        },
+        Ok(confirmed) => factor_added(&state, &person, confirmed, "Passkey added.").await,
         Err(Error::Validation { .. }) => {
             let mut errors = FieldErrors::default();
             errors.push(

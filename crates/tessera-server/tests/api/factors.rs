@@ -534,7 +534,10 @@ async fn postgres_enrol_sign_in_with_a_code_and_a_recovery_code() {
 async fn next_factor_event(ws: &mut Socket) -> Value {
     loop {
         let event = next_event(ws).await;
-        if event["type"].as_str().is_some_and(|t| t.starts_with("factor.")) {
+        if event["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("factor."))
+        {
             return event;
         }
     }
@@ -559,7 +562,7 @@ async fn factor_events_reach_the_person_and_admins_one_per_factor_on_a_reset() {
     let _ = next_factor_event(&mut watching).await;
     let r = app.delete("/users/mia/factors", Some(&admin.access)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let mut removed = vec![
+    let mut removed = [
         next_factor_event(&mut watching).await,
         next_factor_event(&mut watching).await,
     ];

@@ -15,8 +15,8 @@ use crate::extract::Client;
 use crate::pages::{self, CodeForm, Hidden, LoginForm, Site, words};
 use crate::routes::oauth::OAuthForm;
 use crate::routes::sign_in::{
-    CREDENTIAL_FIELD, ENROLLMENT_TOKEN_FIELD, EnrolStep, MFA_TOKEN_FIELD, SecondStep, enrol_step,
-    with_retry_after, with_session_cookie,
+    EnrolStep, Next, Outcome, SecondStep, enrol_step, take_step, with_retry_after,
+    with_session_cookie,
 };
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
@@ -26,9 +26,7 @@ use axum::response::{IntoResponse, Response};
 use tessera_core::Error;
 use tessera_core::oauth::{OAuthError, OAuthErrorCode};
 use tessera_core::secret::ExposeSecret;
-use tessera_core::service::{
-    AuthorizationRequest, AuthorizeError, Prompt, Proof, ValidAuthorization,
-};
+use tessera_core::service::{AuthorizationRequest, AuthorizeError, Prompt, ValidAuthorization};
 use tessera_core::store::BrowserSession;
 use tessera_token::crypto::{b64url, random_bytes};
 
@@ -204,7 +202,7 @@ fn code_form(
     headers: &HeaderMap,
     form: &OAuthForm,
     request: &ValidAuthorization,
-    step: SecondStep<'_>,
+    step: &SecondStep,
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
@@ -448,241 +446,61 @@ pub async fn submit_login(
             ),
         };
     }
-    // Setting up the factor the policy demands: the app's first code, then
-    // the recovery codes, then on to the application.
-    if let Some(token) = form.get(ENROLLMENT_TOKEN_FIELD) {
-        let factor = form
-            .get("factor")
-            .and_then(|f| uuid::Uuid::parse_str(f).ok())
-            .unwrap_or_default();
-        let code = form.get("code").unwrap_or("");
-        let result = state
-            .tessera
-            .sso()
-            .sso_sign_in_enrolled(token, factor, code, &client, current.as_ref())
-            .await;
-        return match result {
-            Ok((browser, _, cookie_value, codes)) => {
-                let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
-                let page = pages::first_codes(&state.site, &codes, &continue_path(&form));
-                with_session_cookie(&state, page, &browser, cookie_value.as_deref())
+    match take_step(&state.tessera, &form, &client, current.as_ref()).await {
+        Outcome::SignedIn {
+            browser,
+            cookie,
+            codes: None,
+        } => {
+            let response = answer_with_code(&state, &request, &browser).await;
+            with_session_cookie(&state, response, &browser, cookie.as_deref())
+        }
+        // A factor set up during this sign-in: its recovery codes first,
+        // then on to the application.
+        Outcome::SignedIn {
+            browser,
+            cookie,
+            codes: Some(codes),
+        } => {
+            let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
+            let page = pages::first_codes(&state.site, &codes, &continue_path(&form));
+            with_session_cookie(&state, page, &browser, cookie.as_deref())
+        }
+        Outcome::Next(Next::Password {
+            status,
+            message,
+            retry_after,
+            ..
+        }) => {
+            let page = login_form(&state, &headers, &form, &request, status, Some(&message));
+            match retry_after {
+                Some(seconds) => with_retry_after(page, seconds),
+                None => page,
             }
-            Err(Error::InvalidCode { .. }) => {
-                enrol_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    token,
-                    Some(words::WRONG_CODE),
-                )
-                .await
-            }
-            Err(Error::InvalidMfaToken | Error::NotFound) => login_form(
+        }
+        Outcome::Next(Next::Code {
+            step,
+            status,
+            message,
+            retry_after,
+        }) => {
+            let page = code_form(
                 &state,
                 &headers,
                 &form,
                 &request,
-                StatusCode::UNAUTHORIZED,
-                Some(words::SIGN_IN_EXPIRED),
-            ),
-            Err(e) => page_failure(&state.site, &e),
-        };
-    }
-    let signed_in = if let Some(credential) = form.get(CREDENTIAL_FIELD) {
-        // A passkey: alone, or as the second step of the sign-in `mfa_token` names.
-        let refused = |status| {
-            login_form(
-                &state,
-                &headers,
-                &form,
-                &request,
+                &step,
                 status,
-                Some(words::PASSKEY_REFUSED),
-            )
-        };
-        let Ok(credential) = serde_json::from_str::<serde_json::Value>(credential) else {
-            return refused(StatusCode::BAD_REQUEST);
-        };
-        let sso = state.tessera.sso();
-        let result = match form.get(MFA_TOKEN_FIELD) {
-            Some(mfa_token) => {
-                sso.sso_second_step(
-                    mfa_token,
-                    Proof::Passkey(&credential),
-                    &client,
-                    current.as_ref(),
-                )
-                .await
-            }
-            None => {
-                sso.sso_sign_in_with_passkey(&credential, &client, current.as_ref())
-                    .await
-            }
-        };
-        match result {
-            Ok(done) => done,
-            Err(Error::InvalidCode { .. }) => match form.get(MFA_TOKEN_FIELD) {
-                Some(mfa_token) => {
-                    return code_form(
-                        &state,
-                        &headers,
-                        &form,
-                        &request,
-                        SecondStep::carried(&form, mfa_token),
-                        StatusCode::UNAUTHORIZED,
-                        Some(words::PASSKEY_REFUSED),
-                    );
-                }
-                None => return refused(StatusCode::UNAUTHORIZED),
-            },
-            Err(Error::InvalidCredentials | Error::Validation { .. }) => {
-                return refused(StatusCode::UNAUTHORIZED);
-            }
-            Err(Error::InvalidMfaToken) => {
-                return login_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    StatusCode::UNAUTHORIZED,
-                    Some(words::SIGN_IN_EXPIRED),
-                );
-            }
-            Err(Error::TooManyAttempts { retry_after }) => {
-                let message = words::too_many_attempts(retry_after);
-                let response = login_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Some(&message),
-                );
-                return with_retry_after(response, retry_after);
-            }
-            Err(e) => return page_failure(&state.site, &e),
-        }
-    } else if let Some(mfa_token) = form.get(MFA_TOKEN_FIELD) {
-        let code = form.get("code").unwrap_or("");
-        let result = state
-            .tessera
-            .sso()
-            .sso_second_step(mfa_token, Proof::Code(code), &client, current.as_ref())
-            .await;
-        match result {
-            Ok(done) => done,
-            Err(Error::InvalidCode { .. }) => {
-                return code_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    SecondStep::carried(&form, mfa_token),
-                    StatusCode::UNAUTHORIZED,
-                    Some(words::WRONG_CODE),
-                );
-            }
-            Err(Error::TooManyAttempts { retry_after }) => {
-                let message = words::too_many_attempts(retry_after);
-                let response = code_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    SecondStep::carried(&form, mfa_token),
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Some(&message),
-                );
-                return with_retry_after(response, retry_after);
-            }
-            Err(Error::InvalidMfaToken) => {
-                return login_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    StatusCode::UNAUTHORIZED,
-                    Some(words::SIGN_IN_EXPIRED),
-                );
-            }
-            Err(e) => return page_failure(&state.site, &e),
-        }
-    } else {
-        let (Some(username), Some(password)) = (form.get("username"), form.get("password")) else {
-            let message = "Enter your username and password.";
-            return login_form(
-                &state,
-                &headers,
-                &form,
-                &request,
-                StatusCode::BAD_REQUEST,
-                Some(message),
+                message.as_deref(),
             );
-        };
-        match state
-            .tessera
-            .sso()
-            .sso_sign_in(username, password, &client, current.as_ref())
-            .await
-        {
-            Ok(done) => done,
-            Err(Error::MfaEnrollmentRequired(challenge)) => {
-                return enrol_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    challenge.enrollment_token.expose_secret(),
-                    None,
-                )
-                .await;
+            match retry_after {
+                Some(seconds) => with_retry_after(page, seconds),
+                None => page,
             }
-            Err(Error::MfaRequired(challenge)) => {
-                return code_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    SecondStep::of(&challenge),
-                    StatusCode::OK,
-                    None,
-                );
-            }
-            Err(Error::InvalidCredentials) => {
-                let message = "Invalid username or password.";
-                return login_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    StatusCode::UNAUTHORIZED,
-                    Some(message),
-                );
-            }
-            Err(Error::TooManyAttempts { retry_after }) => {
-                let message = words::too_many_attempts(retry_after);
-                let response = login_form(
-                    &state,
-                    &headers,
-                    &form,
-                    &request,
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Some(&message),
-                );
-                return with_retry_after(response, retry_after);
-            }
-            Err(e) => return page_failure(&state.site, &e),
         }
-    };
-    let (browser, _, value) = signed_in;
-    let max_age = (browser.expires_at - state.tessera.clock().now_ms()).div_euclid(1000);
-    let mut response = answer_with_code(&state, &request, &browser).await;
-    if let Some(value) = value {
-        response.headers_mut().append(
-            SET_COOKIE,
-            set_cookie(&state, &session_cookie(&state), &value, max_age, "Lax"),
-        );
+        Outcome::Next(Next::Enrol { token, refusal }) => {
+            enrol_form(&state, &headers, &form, &request, &token, refusal).await
+        }
+        Outcome::Next(Next::Failure(e)) => page_failure(&state.site, &e),
     }
-    response
 }

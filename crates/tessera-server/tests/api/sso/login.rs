@@ -289,7 +289,7 @@ async fn a_wrong_password_shows_the_form_again_with_401_and_no_session() {
         .await;
     assert!(set_cookie(&r, "tessera_session").is_none());
     let again = assert_page(r, StatusCode::UNAUTHORIZED).await;
-    assert!(again.contains("Invalid username or password"), "{again}");
+    assert!(again.contains("Wrong username or password."), "{again}");
     assert!(again.contains("value=\"alice\""), "the username is kept");
     let fields = hidden_fields(&again);
     assert!(

@@ -1,6 +1,13 @@
 //! Signing in to Tessera's own pages: `GET /` (to the account), `/login`
-//! (the hosted login page on its own, coming back to the page asked for),
-//! `/register` (sign-up, when registration is open) and signing out.
+//! (the hosted login page on its own, coming back to the page asked for;
+//! its steps are `steps.rs`'s), `/register` (sign-up, when registration is
+//! open) and signing out.
+
+pub(crate) mod steps;
+
+pub(crate) use steps::{
+    ENROLLMENT_TOKEN_FIELD, MFA_TOKEN_FIELD, Next, Outcome, SecondStep, take_step,
+};
 
 use crate::browser::{
     CSRF_FIELD, PageForm, PersonForm, RETURN_TO, browser_session, cookie, csrf_cookie, csrf_ok,
@@ -22,12 +29,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tessera_core::Error;
 use tessera_core::secret::{ExposeSecret, SecretString};
-use tessera_core::service::{NewAccount, Proof};
+use tessera_core::service::NewAccount;
 use tessera_core::store::BrowserSession;
 use tessera_token::crypto::{b64url, random_bytes};
-
-/// The hidden field that carries a sign-in's `mfa_token` to its second step.
-pub(crate) const MFA_TOKEN_FIELD: &str = "mfa_token";
 
 /// The page a sign-in comes back to.
 #[derive(Debug, Default, Deserialize)]
@@ -93,52 +97,13 @@ fn login_page(
     response
 }
 
-/// A sign-in waiting for its second step: its `mfa_token`, and whether the
-/// person has a passkey to offer (a hint for the page; carried along).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SecondStep<'a> {
-    /// The token the password earned.
-    pub(crate) mfa_token: &'a str,
-    /// Whether to offer the person's passkey.
-    pub(crate) passkey: bool,
-}
-
-/// The hidden field that says the person of a second step has a passkey.
-const PASSKEY_HINT: &str = "passkey";
-
-impl<'a> SecondStep<'a> {
-    /// The second step a refusal of `mfa_required` begins.
-    pub(crate) fn of(challenge: &'a tessera_core::service::MfaChallenge) -> Self {
-        SecondStep {
-            mfa_token: challenge.mfa_token.expose_secret(),
-            passkey: challenge.factors.contains(&"passkey"),
-        }
-    }
-
-    /// The second step a submitted code form carries.
-    pub(crate) fn carried(form: &'a crate::routes::oauth::OAuthForm, mfa_token: &'a str) -> Self {
-        SecondStep {
-            mfa_token,
-            passkey: form.get(PASSKEY_HINT).is_some(),
-        }
-    }
-
-    /// Its hidden fields.
-    pub(crate) fn push_to(&self, hidden: &mut Hidden) {
-        hidden.push(MFA_TOKEN_FIELD, self.mfa_token);
-        if self.passkey {
-            hidden.push(PASSKEY_HINT, "1");
-        }
-    }
-}
-
 /// The second step of the login page with `status`: a code (or a passkey)
 /// for the sign-in `step` names, with `error` shown.
 fn code_page(
     state: &AppState,
     headers: &HeaderMap,
     back: &str,
-    step: SecondStep<'_>,
+    step: &SecondStep,
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
@@ -163,13 +128,6 @@ fn code_page(
     );
     response
 }
-
-/// The hidden field a passkey's answer (`AuthenticationResponseJSON`) comes in.
-pub(crate) const CREDENTIAL_FIELD: &str = "credential";
-
-/// The hidden field that carries an `enrollment_token` through the set-up
-/// of the factor the policy demands.
-pub(crate) const ENROLLMENT_TOKEN_FIELD: &str = "enrollment_token";
 
 /// Where the set-up of a factor during a sign-in posts, and what it carries.
 pub(crate) struct EnrolStep<'a> {
@@ -373,231 +331,62 @@ pub async fn submit_login(
         Ok(current) => current.map(|(browser, _)| browser),
         Err(e) => return page_failure(&state.site, &e),
     };
-    // A passkey: alone, or as the second step of the sign-in `mfa_token` names.
-    if let Some(credential) = form.get(CREDENTIAL_FIELD) {
-        let Ok(credential) = serde_json::from_str::<serde_json::Value>(credential) else {
-            return login_page(
-                &state,
-                &headers,
-                &back,
-                StatusCode::BAD_REQUEST,
-                "",
-                Some(words::PASSKEY_REFUSED),
-            );
-        };
-        let sso = state.tessera.sso();
-        let result = match form.get(MFA_TOKEN_FIELD) {
-            Some(mfa_token) => {
-                sso.sso_second_step(
-                    mfa_token,
-                    Proof::Passkey(&credential),
-                    &client,
-                    current.as_ref(),
-                )
-                .await
-            }
-            None => {
-                sso.sso_sign_in_with_passkey(&credential, &client, current.as_ref())
-                    .await
-            }
-        };
-        return match result {
-            Ok((browser, _, cookie_value)) => {
-                signed_in(&state, &browser, cookie_value.as_deref(), &back)
-            }
-            Err(Error::InvalidCode { .. }) => match form.get(MFA_TOKEN_FIELD) {
-                Some(mfa_token) => code_page(
-                    &state,
-                    &headers,
-                    &back,
-                    SecondStep::carried(&form, mfa_token),
-                    StatusCode::UNAUTHORIZED,
-                    Some(words::PASSKEY_REFUSED),
-                ),
-                None => login_page(
-                    &state,
-                    &headers,
-                    &back,
-                    StatusCode::UNAUTHORIZED,
-                    "",
-                    Some(words::PASSKEY_REFUSED),
-                ),
-            },
-            Err(Error::InvalidCredentials | Error::Validation { .. }) => login_page(
-                &state,
-                &headers,
-                &back,
-                StatusCode::UNAUTHORIZED,
-                "",
-                Some(words::PASSKEY_REFUSED),
-            ),
-            Err(Error::InvalidMfaToken) => login_page(
-                &state,
-                &headers,
-                &back,
-                StatusCode::UNAUTHORIZED,
-                "",
-                Some(words::SIGN_IN_EXPIRED),
-            ),
-            Err(Error::TooManyAttempts { retry_after }) => with_retry_after(
-                login_page(
-                    &state,
-                    &headers,
-                    &back,
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "",
-                    Some(&words::too_many_attempts(retry_after)),
-                ),
-                retry_after,
-            ),
-            Err(e) => page_failure(&state.site, &e),
-        };
+    match take_step(&state.tessera, &form, &client, current.as_ref()).await {
+        Outcome::SignedIn {
+            browser,
+            cookie,
+            codes: None,
+        } => signed_in(&state, &browser, cookie.as_deref(), &back),
+        Outcome::SignedIn {
+            browser,
+            cookie,
+            codes: Some(codes),
+        } => {
+            let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
+            let page = pages::first_codes(&state.site, &codes, &back);
+            with_session_cookie(&state, page, &browser, cookie.as_deref())
+        }
+        Outcome::Next(next) => next_page(&state, &headers, &form, &back, next).await,
     }
-    // Setting up the factor the policy demands: the app's first code.
-    if let Some(token) = form.get(ENROLLMENT_TOKEN_FIELD) {
-        let factor = form
-            .get("factor")
-            .and_then(|f| uuid::Uuid::parse_str(f).ok())
-            .unwrap_or_default();
-        let code = form.get("code").unwrap_or("");
-        let result = state
-            .tessera
-            .sso()
-            .sso_sign_in_enrolled(token, factor, code, &client, current.as_ref())
-            .await;
-        return match result {
-            Ok((browser, _, cookie_value, codes)) => {
-                let codes: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
-                let page = pages::first_codes(&state.site, &codes, &back);
-                with_session_cookie(&state, page, &browser, cookie_value.as_deref())
-            }
-            Err(Error::InvalidCode { .. }) => {
-                login_enrol_step(
-                    &state,
-                    &headers,
-                    &back,
-                    token,
-                    &form,
-                    Some(words::WRONG_CODE),
-                )
-                .await
-            }
-            Err(Error::InvalidMfaToken | Error::NotFound) => login_page(
-                &state,
-                &headers,
-                &back,
-                StatusCode::UNAUTHORIZED,
-                "",
-                Some(words::SIGN_IN_EXPIRED),
-            ),
-            Err(e) => page_failure(&state.site, &e),
-        };
-    }
-    // The second step: the code for the sign-in the password began.
-    if let Some(mfa_token) = form.get(MFA_TOKEN_FIELD) {
-        let code = form.get("code").unwrap_or("");
-        let result = state
-            .tessera
-            .sso()
-            .sso_second_step(mfa_token, Proof::Code(code), &client, current.as_ref())
-            .await;
-        return match result {
-            Ok((browser, _, cookie_value)) => {
-                signed_in(&state, &browser, cookie_value.as_deref(), &back)
-            }
-            Err(Error::InvalidCode { .. }) => code_page(
-                &state,
-                &headers,
-                &back,
-                SecondStep::carried(&form, mfa_token),
-                StatusCode::UNAUTHORIZED,
-                Some(words::WRONG_CODE),
-            ),
-            Err(Error::TooManyAttempts { retry_after }) => with_retry_after(
-                code_page(
-                    &state,
-                    &headers,
-                    &back,
-                    SecondStep::carried(&form, mfa_token),
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Some(&words::too_many_attempts(retry_after)),
-                ),
-                retry_after,
-            ),
-            Err(Error::InvalidMfaToken) => login_page(
-                &state,
-                &headers,
-                &back,
-                StatusCode::UNAUTHORIZED,
-                "",
-                Some(words::SIGN_IN_EXPIRED),
-            ),
-            Err(e) => page_failure(&state.site, &e),
-        };
-    }
-    let password = form.get("password").unwrap_or("");
-    if username.is_empty() || password.is_empty() {
-        let message = "Enter your username and password.";
-        return login_page(
-            &state,
-            &headers,
-            &back,
-            StatusCode::BAD_REQUEST,
+}
+
+/// The form a sign-in at `/login` shows next.
+async fn next_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &crate::routes::oauth::OAuthForm,
+    back: &str,
+    next: Next,
+) -> Response {
+    match next {
+        Next::Password {
+            status,
             username,
-            Some(message),
-        );
-    }
-    match state
-        .tessera
-        .sso()
-        .sso_sign_in(username, password, &client, current.as_ref())
-        .await
-    {
-        Ok((browser, _, cookie_value)) => {
-            signed_in(&state, &browser, cookie_value.as_deref(), &back)
-        }
-        Err(Error::MfaRequired(challenge)) => code_page(
-            &state,
-            &headers,
-            &back,
-            SecondStep::of(&challenge),
-            StatusCode::OK,
-            None,
-        ),
-        Err(Error::MfaEnrollmentRequired(challenge)) => {
-            login_enrol_step(
-                &state,
-                &headers,
-                &back,
-                challenge.enrollment_token.expose_secret(),
-                &form,
-                None,
-            )
-            .await
-        }
-        Err(Error::InvalidCredentials) => {
-            let message = "Wrong username or password.";
-            login_page(
-                &state,
-                &headers,
-                &back,
-                StatusCode::UNAUTHORIZED,
-                username,
-                Some(message),
-            )
-        }
-        Err(Error::TooManyAttempts { retry_after }) => with_retry_after(
-            login_page(
-                &state,
-                &headers,
-                &back,
-                StatusCode::TOO_MANY_REQUESTS,
-                username,
-                Some(&words::too_many_attempts(retry_after)),
-            ),
+            message,
             retry_after,
-        ),
-        Err(e) => page_failure(&state.site, &e),
+        } => {
+            let page = login_page(state, headers, back, status, &username, Some(&message));
+            match retry_after {
+                Some(seconds) => with_retry_after(page, seconds),
+                None => page,
+            }
+        }
+        Next::Code {
+            step,
+            status,
+            message,
+            retry_after,
+        } => {
+            let page = code_page(state, headers, back, &step, status, message.as_deref());
+            match retry_after {
+                Some(seconds) => with_retry_after(page, seconds),
+                None => page,
+            }
+        }
+        Next::Enrol { token, refusal } => {
+            login_enrol_step(state, headers, back, &token, form, refusal).await
+        }
+        Next::Failure(e) => page_failure(&state.site, &e),
     }
 }
 
