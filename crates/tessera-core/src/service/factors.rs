@@ -424,7 +424,9 @@ impl Factors<'_> {
                 kinds.push(f.kind.as_str());
             }
         }
-        kinds.push("recovery_code");
+        if self.store.recovery_codes_left(user.id).await? > 0 {
+            kinds.push("recovery_code");
+        }
         Err(Error::MfaRequired(MfaChallenge {
             mfa_token: token.into(),
             factors: kinds,

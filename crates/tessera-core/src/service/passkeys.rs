@@ -230,6 +230,10 @@ impl Passkeys<'_> {
             extensions.remove("credentialProtectionPolicy");
             extensions.remove("enforceCredentialProtectionPolicy");
         }
+        // ES256 and RS256, the two every authenticator and SPEC §11 name.
+        if let Some(params) = options["pubKeyCredParams"].as_array_mut() {
+            params.retain(|p| matches!(p["alg"].as_i64(), Some(-7 | -257)));
+        }
         options["authenticatorSelection"]["residentKey"] = Value::from("preferred");
         options["authenticatorSelection"]["requireResidentKey"] = Value::from(false);
         Ok(options)
@@ -406,7 +410,10 @@ impl Passkeys<'_> {
         client: &ClientInfo,
     ) -> Result<(User, Vec<String>)> {
         let rp = self.rp()?;
-        let assertion: PublicKeyCredential = parse(credential)?;
+        // Anything that is not a passkey's answer signs nobody in, like a
+        // wrong password.
+        let assertion: PublicKeyCredential =
+            parse(credential).map_err(|_| Error::InvalidCredentials)?;
         let (state, _): (DiscoverableAuthentication, _) = self
             .take(credential, PASSWORDLESS)
             .await

@@ -193,10 +193,11 @@ impl Throttle<'_> {
         let key = code_key(user);
         let now = self.now();
         let cap = ms(self.settings.lockout_max);
-        let window_start = now - cap.max(15 * 60 * 1000);
+        // Only a completed sign-in forgives wrong codes (SPEC §11), not time
+        // (the upkeep forgets a count left alone for a day).
         let failures = self
             .store
-            .throttle_failure(&key, now, window_start, &[entry])
+            .throttle_failure(&key, now, Millis::MIN, &[entry])
             .await?;
         let wait = backoff_ms(failures, CODE_MAX_FAILURES, cap);
         if wait > 0 {

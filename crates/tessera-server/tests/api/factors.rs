@@ -575,3 +575,26 @@ async fn factor_events_reach_the_person_and_admins_one_per_factor_on_a_reset() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_quiet_spell_does_not_forgive_wrong_codes_only_a_completed_sign_in_does() {
+    let app = TestApp::spawn().await;
+    let ned = app.register("ned").await;
+    let factor = enrol(&app, &ned).await;
+    for _ in 0..5 {
+        let token = mfa_token(&app, "ned").await;
+        let r = second_step(&app, &token, "000000").await;
+        assert_error(r, StatusCode::UNAUTHORIZED, "invalid_code").await;
+        app.clock.advance(Duration::from_secs(5));
+    }
+    // Twenty minutes later the count still stands: the sixth wrong code
+    // doubles the wait.
+    app.clock.advance(Duration::from_secs(20 * 60));
+    let token = mfa_token(&app, "ned").await;
+    let r = second_step(&app, &token, "000000").await;
+    assert_error(r, StatusCode::UNAUTHORIZED, "invalid_code").await;
+    let r = second_step(&app, &token, &code(&app, &factor.secret, 1)).await;
+    assert_eq!(r.headers()["retry-after"], "2");
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    app.stop().await;
+}
