@@ -321,6 +321,9 @@ pub enum OAuthErrorCode {
     ServerError,
     /// Too many failed attempts (429, with `Retry-After`).
     TooManyAttempts,
+    /// The server cannot answer now (its database is unreachable): 503,
+    /// with `Retry-After`.
+    TemporarilyUnavailable,
 }
 
 impl OAuthErrorCode {
@@ -339,6 +342,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::ConsentRequired => "consent_required",
             OAuthErrorCode::ServerError => "server_error",
             OAuthErrorCode::TooManyAttempts => "too_many_attempts",
+            OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }

@@ -252,6 +252,23 @@ impl FromRequest<AppState> for PersonForm {
 
 /// The page for an internal failure; the cause is logged, never shown.
 pub fn page_failure(site: &pages::Site, e: &Error) -> Response {
+    if matches!(
+        e,
+        Error::Store(tessera_core::store::StoreError::Unavailable)
+    ) {
+        tracing::warn!("a page could not reach the database");
+        let mut page = pages::message(
+            site,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not available right now",
+            "This service cannot reach its database at the moment. Please try again in a few seconds.",
+        );
+        page.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(crate::error::UNAVAILABLE_RETRY_AFTER),
+        );
+        return page;
+    }
     tracing::error!(cause = %e, "internal error on a page");
     pages::message(
         site,

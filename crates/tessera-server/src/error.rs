@@ -10,6 +10,7 @@ use serde::Serialize;
 use tessera_core::Error;
 use tessera_core::oauth::{OAuthError, OAuthErrorCode};
 use tessera_core::secret::ExposeSecret;
+use tessera_core::store::StoreError;
 use tessera_token::tokens::TokenError;
 
 /// One entry of `details`: which field, and what is wrong with it.
@@ -122,6 +123,9 @@ impl ApiError {
                 Error::Validation { .. } | Error::OAuth(_) => "the request is invalid".into(),
                 Error::InvalidToken(_) => ApiError::InvalidToken.to_string(),
                 Error::TooManyAttempts { .. } => "too many attempts; try again later".into(),
+                Error::Store(StoreError::Unavailable) => {
+                    "the service cannot reach its database; try again shortly".into()
+                }
                 Error::Store(_) | Error::Internal(_) | Error::Config(_) => {
                     "internal server error".into()
                 }
@@ -192,6 +196,7 @@ fn domain_status(e: &Error) -> StatusCode {
         | Error::KeyRotationUnavailable
         | Error::LastFactor => StatusCode::CONFLICT,
         Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Store(StoreError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Store(_) | Error::Internal(_) | Error::Config(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -220,9 +225,13 @@ fn domain_code(e: &Error) -> &'static str {
         Error::KeyRotationUnavailable => "key_rotation_unavailable",
         Error::InvalidToken(_) => "invalid_token",
         Error::TooManyAttempts { .. } => "too_many_attempts",
+        Error::Store(StoreError::Unavailable) => "unavailable",
         Error::Store(_) | Error::Internal(_) | Error::Config(_) => "internal",
     }
 }
+
+/// Seconds a client is asked to wait while the database is unreachable.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 2;
 
 /// `error` and every error below it, for the log.
 fn source_chain(error: &dyn std::error::Error) -> String {
@@ -322,6 +331,12 @@ impl IntoResponse for ApiError {
             ApiError::Domain(Error::TooManyAttempts { retry_after }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
+            ApiError::Domain(Error::Store(StoreError::Unavailable)) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER),
+                );
+            }
             ApiError::InsufficientScope(scope) => {
                 let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
@@ -365,6 +380,7 @@ impl OAuthApiError {
         match self.error.code {
             OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             OAuthErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -391,6 +407,15 @@ impl From<Error> for OAuthApiError {
                         "too many failed attempts; try again later",
                     ),
                     retry_after: Some(retry_after),
+                };
+            }
+            Error::Store(StoreError::Unavailable) => {
+                return OAuthApiError {
+                    error: OAuthError::new(
+                        OAuthErrorCode::TemporarilyUnavailable,
+                        "the server cannot reach its database; try again shortly",
+                    ),
+                    retry_after: Some(UNAVAILABLE_RETRY_AFTER),
                 };
             }
             Error::InvalidCredentials => OAuthError::invalid_grant("invalid username or password"),

@@ -60,7 +60,11 @@ pub enum StoreError {
     /// A stored value could not be read back (corruption or a newer schema).
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
-    /// The database failed or could not be reached.
+    /// The database could not be reached, or did not answer in time: the
+    /// request may succeed if tried again shortly.
+    #[error("the database is unreachable")]
+    Unavailable,
+    /// The database failed.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     /// Migrations failed.
@@ -72,6 +76,11 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable,
             _ => StoreError::Database(e),
         }
     }

@@ -38,6 +38,24 @@ fn common_refusals(path: &str, op: &Value) -> Vec<(&'static str, &'static str)> 
         ),
         ("500", "internal: our own failure (never with its cause)"),
     ];
+    // What reads or writes the database answers 503 while it cannot reach it.
+    let from_memory = [
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/schemas",
+        "/schemas/{name}",
+    ];
+    if !from_memory.contains(&path)
+        && !path.starts_with("/.well-known/")
+        && !path.starts_with("/assets/")
+    {
+        out.push((
+            "503",
+            "unavailable: the database cannot be reached (Retry-After); retry shortly",
+        ));
+    }
     let json_body = op["requestBody"]["content"]
         .get("application/json")
         .is_some();

@@ -16,6 +16,7 @@ mod hostile;
 mod keys;
 mod mfa_policy;
 mod oauth;
+mod outage;
 mod pages;
 mod passkeys;
 mod postgres;

@@ -320,6 +320,21 @@ pub(crate) enum Db {
     Postgres(PgPool),
 }
 
+/// How long one PostgreSQL operation (taking a connection included) may
+/// take before the database counts as unreachable: a stopped or cut-off
+/// server answers nothing, and a request must fail fast rather than hang.
+const PG_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long taking a PostgreSQL connection from the pool may take.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `operation` on PostgreSQL, bounded by [`PG_OPERATION_TIMEOUT`].
+async fn bounded<T>(operation: impl Future<Output = Result<T, sqlx::Error>>) -> StoreResult<T> {
+    match tokio::time::timeout(PG_OPERATION_TIMEOUT, operation).await {
+        Ok(done) => Ok(done?),
+        Err(_) => Err(StoreError::Unavailable),
+    }
+}
+
 impl Db {
     /// Opens (creating if needed) the SQLite file a `sqlite://PATH` URL names.
     pub(crate) async fn sqlite(url: &str) -> StoreResult<Self> {
@@ -354,7 +369,7 @@ impl Db {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(Db::Postgres(pool))
@@ -375,7 +390,7 @@ impl Db {
     pub(crate) async fn begin_write(&self) -> StoreResult<Tx> {
         Ok(match self {
             Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(bounded(pool.begin()).await?),
         })
     }
 
@@ -404,7 +419,7 @@ impl Db {
     async fn read<R: Row>(&self, statement: Statement<'_>, fetch: Fetch) -> StoreResult<Vec<R>> {
         Ok(match self {
             Db::Sqlite { reader, .. } => run(reader, statement, fetch).await?,
-            Db::Postgres(pool) => run(pool, statement, fetch).await?,
+            Db::Postgres(pool) => bounded(run(pool, statement, fetch)).await?,
         })
     }
 
@@ -413,7 +428,7 @@ impl Db {
     pub(crate) async fn execute(&self, statement: Statement<'_>) -> StoreResult<u64> {
         Ok(match self {
             Db::Sqlite { writer, .. } => execute(writer, statement).await?,
-            Db::Postgres(pool) => execute(pool, statement).await?,
+            Db::Postgres(pool) => bounded(execute(pool, statement)).await?,
         })
     }
 
@@ -422,7 +437,7 @@ impl Db {
     pub(crate) async fn write_returning<R: Row>(&self, statement: Statement<'_>) -> StoreResult<R> {
         one(match self {
             Db::Sqlite { writer, .. } => run(writer, statement, Fetch::One).await?,
-            Db::Postgres(pool) => run(pool, statement, Fetch::One).await?,
+            Db::Postgres(pool) => bounded(run(pool, statement, Fetch::One)).await?,
         })
     }
 }
@@ -441,7 +456,7 @@ impl Tx {
     async fn run<R: Row>(&mut self, statement: Statement<'_>, fetch: Fetch) -> StoreResult<Vec<R>> {
         Ok(match self {
             Tx::Sqlite(tx) => run(&mut **tx, statement, fetch).await?,
-            Tx::Postgres(tx) => run(&mut **tx, statement, fetch).await?,
+            Tx::Postgres(tx) => bounded(run(&mut **tx, statement, fetch)).await?,
         })
     }
 
@@ -474,14 +489,14 @@ impl Tx {
     pub(crate) async fn execute(&mut self, statement: Statement<'_>) -> StoreResult<u64> {
         Ok(match self {
             Tx::Sqlite(tx) => execute(&mut **tx, statement).await?,
-            Tx::Postgres(tx) => execute(&mut **tx, statement).await?,
+            Tx::Postgres(tx) => bounded(execute(&mut **tx, statement)).await?,
         })
     }
 
     /// Takes `lock` for the rest of the transaction where the backend needs it.
     pub(crate) async fn lock(&mut self, lock: Lock) -> StoreResult<()> {
         if let Tx::Postgres(tx) = self {
-            sqlx::query(lock.sql()).execute(&mut **tx).await?;
+            bounded(sqlx::query(lock.sql()).execute(&mut **tx)).await?;
         }
         Ok(())
     }
@@ -490,7 +505,7 @@ impl Tx {
     /// it (SQLite's one writer already excludes every other).
     pub(crate) async fn lock_rows(&mut self, statement: Statement<'_>) -> StoreResult<()> {
         if let Tx::Postgres(tx) = self {
-            execute(&mut **tx, statement).await?;
+            bounded(execute(&mut **tx, statement)).await?;
         }
         Ok(())
     }
@@ -500,8 +515,7 @@ impl Tx {
     /// its own hub).
     pub(crate) async fn notify_events(&mut self) -> StoreResult<()> {
         if let Tx::Postgres(tx) = self {
-            sqlx::query("SELECT pg_notify('tessera_events', '')")
-                .execute(&mut **tx)
+            bounded(sqlx::query("SELECT pg_notify('tessera_events', '')").execute(&mut **tx))
                 .await?;
         }
         Ok(())
@@ -511,7 +525,7 @@ impl Tx {
     pub(crate) async fn commit(self) -> StoreResult<()> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => bounded(tx.commit()).await?,
         }
         Ok(())
     }
