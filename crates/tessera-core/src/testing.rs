@@ -1,5 +1,6 @@
 //! Test support shared by the workspace's test suites: a fresh database per
-//! test on either backend. Compiled only for tests (feature `testing`).
+//! test on either backend, and a PostgreSQL server of a test's own to stop,
+//! pause and restart. Compiled only for tests (feature `testing`).
 
 use tessera_token::crypto::{b64url, random_bytes};
 
@@ -49,4 +50,188 @@ pub async fn fresh_postgres_url() -> Option<String> {
 /// A URL naming a new SQLite file in `dir`.
 pub fn fresh_sqlite_url(dir: &std::path::Path) -> String {
     format!("sqlite://{}", dir.join("tessera.db").display())
+}
+
+// ------------------------------------------------- a PostgreSQL of one's own
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A PostgreSQL server of the test's own.
+pub struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    pid: u32,
+}
+
+/// The directory of PostgreSQL's server binaries, if installed.
+fn server_binaries() -> Option<PathBuf> {
+    let root = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("postgres").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// Runs `program` as the `postgres` user; whether it succeeded.
+fn as_postgres(program: &Path, args: &[&str]) -> bool {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Sends `signal` to the postmaster `pid` and every process it started
+/// (each backend is a session of its own, so a process group is not enough).
+fn signal(pid: u32, signal: &str) {
+    let _ = Command::new("pkill")
+        .args([signal, "-P", &pid.to_string()])
+        .status();
+    let _ = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status();
+}
+
+impl PrivatePostgres {
+    /// Starts one, or says why it cannot.
+    pub fn start() -> Result<Self, String> {
+        let bin = server_binaries().ok_or("no PostgreSQL server binaries")?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let data = dir.path().join("data");
+        let chown = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(dir.path())
+            .status();
+        if !chown.is_ok_and(|s| s.success()) {
+            return Err("cannot hand a directory to the postgres user (not root?)".into());
+        }
+        let data_text = data.to_str().ok_or("path")?;
+        if !as_postgres(
+            &bin.join("initdb"),
+            &[
+                "-D",
+                data_text,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        ) {
+            return Err("initdb failed".into());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let mut pg = PrivatePostgres {
+            dir,
+            bin,
+            port,
+            pid: 0,
+        };
+        pg.launch()?;
+        Ok(pg)
+    }
+
+    /// Starts the server on its data directory and waits until it answers.
+    pub fn launch(&mut self) -> Result<(), String> {
+        let data = self.dir.path().join("data");
+        let data_text = data.to_str().ok_or("path")?.to_owned();
+        let socket_dir = self.dir.path().to_str().ok_or("path")?.to_owned();
+        let started = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("postgres"))
+            .args([
+                "-D",
+                &data_text,
+                "-p",
+                &self.port.to_string(),
+                "-k",
+                &socket_dir,
+            ])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if started.is_err() {
+            return Err("postgres did not start".into());
+        }
+        let pid_file = data.join("postmaster.pid");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = Command::new(self.bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q"])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready && let Ok(text) = std::fs::read_to_string(&pid_file) {
+                let pid = text.lines().next().and_then(|l| l.trim().parse().ok());
+                if let Some(pid) = pid {
+                    self.pid = pid;
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err("postgres did not become ready".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Shuts the server down (`pg_ctl stop -m fast`: connections are cut).
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        let data = data.to_string_lossy();
+        assert!(
+            as_postgres(
+                &self.bin.join("pg_ctl"),
+                &["stop", "-m", "fast", "-D", &data]
+            ),
+            "pg_ctl stop"
+        );
+    }
+
+    /// The URL Tessera connects with.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops every process of the server where it stands (`SIGSTOP`).
+    pub fn pause(&self) {
+        signal(self.pid, "-STOP");
+    }
+
+    /// Lets them run again (`SIGCONT`).
+    pub fn resume(&self) {
+        signal(self.pid, "-CONT");
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        signal(self.pid, "-CONT");
+        signal(self.pid, "-KILL");
+        let _ = &self.dir;
+    }
+}
+
+/// The private server, or `None` where it cannot run outside CI.
+pub fn private_postgres() -> Option<PrivatePostgres> {
+    match PrivatePostgres::start() {
+        Ok(pg) => Some(pg),
+        Err(why) if postgres_required() => {
+            panic!("a private PostgreSQL is required under CI=true: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
 }

@@ -7,158 +7,16 @@
 //! resumes, everything answers again within seconds.
 //!
 //! It needs PostgreSQL's server binaries and root (to run them as the
-//! `postgres` user); without them the test is skipped, except under
-//! `CI=true`, where that is a failure.
+//! `postgres` user; `tessera_core::testing::PrivatePostgres`); without them
+//! the test is skipped, except under `CI=true`, where that is a failure.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A PostgreSQL server of the test's own.
-struct PrivatePostgres {
-    dir: tempfile::TempDir,
-    port: u16,
-    pid: u32,
-}
-
-/// The directory of PostgreSQL's server binaries, if installed.
-fn server_binaries() -> Option<PathBuf> {
-    let root = Path::new("/usr/lib/postgresql");
-    let mut versions: Vec<PathBuf> = std::fs::read_dir(root)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|bin| bin.join("postgres").exists())
-        .collect();
-    versions.sort();
-    versions.pop()
-}
-
-/// Runs `program` as the `postgres` user; whether it succeeded.
-fn as_postgres(program: &Path, args: &[&str]) -> bool {
-    Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Sends `signal` to the postmaster `pid` and every process it started
-/// (each backend is a session of its own, so a process group is not enough).
-fn signal(pid: u32, signal: &str) {
-    let _ = Command::new("pkill")
-        .args([signal, "-P", &pid.to_string()])
-        .status();
-    let _ = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status();
-}
-
-impl PrivatePostgres {
-    /// Starts one, or says why it cannot.
-    fn start() -> Result<Self, String> {
-        let bin = server_binaries().ok_or("no PostgreSQL server binaries")?;
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let data = dir.path().join("data");
-        let chown = Command::new("chown")
-            .args(["postgres:postgres"])
-            .arg(dir.path())
-            .status();
-        if !chown.is_ok_and(|s| s.success()) {
-            return Err("cannot hand a directory to the postgres user (not root?)".into());
-        }
-        let data_text = data.to_str().ok_or("path")?;
-        if !as_postgres(
-            &bin.join("initdb"),
-            &[
-                "-D",
-                data_text,
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
-        ) {
-            return Err("initdb failed".into());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let socket_dir = dir.path().to_str().ok_or("path")?.to_owned();
-        let started = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(bin.join("postgres"))
-            .args(["-D", data_text, "-p", &port.to_string(), "-k", &socket_dir])
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
-        if started.is_err() {
-            return Err("postgres did not start".into());
-        }
-        let pid_file = data.join("postmaster.pid");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = Command::new(bin.join("pg_isready"))
-                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q"])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ready && let Ok(text) = std::fs::read_to_string(&pid_file) {
-                let pid = text.lines().next().and_then(|l| l.trim().parse().ok());
-                if let Some(pid) = pid {
-                    return Ok(PrivatePostgres { dir, port, pid });
-                }
-            }
-            if Instant::now() > deadline {
-                return Err("postgres did not become ready".into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    /// Stops every process of the server where it stands (`SIGSTOP`).
-    fn pause(&self) {
-        signal(self.pid, "-STOP");
-    }
-
-    /// Lets them run again (`SIGCONT`).
-    fn resume(&self) {
-        signal(self.pid, "-CONT");
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        signal(self.pid, "-CONT");
-        signal(self.pid, "-KILL");
-        let _ = &self.dir;
-    }
-}
-
-/// The private server, or `None` where it cannot run outside CI.
-fn private_postgres() -> Option<PrivatePostgres> {
-    match PrivatePostgres::start() {
-        Ok(pg) => Some(pg),
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("a private PostgreSQL is required under CI=true: {why}")
-        }
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
-}
+use tessera_core::testing::private_postgres;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_database_makes_requests_fail_fast_and_verify_answer_from_memory() {
@@ -245,5 +103,81 @@ async fn a_paused_database_makes_requests_fail_fast_and_verify_answer_from_memor
         "outage: readyz 503 in {readyz:?}, login 503 in {took:?}, logins again {:?} after the database resumed",
         resumed.elapsed()
     );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_database_loses_nothing_acknowledged_and_requests_fail_fast_meanwhile() {
+    let Some(mut pg) = private_postgres() else {
+        return;
+    };
+    let app = TestApp::builder().database_url(&pg.url()).spawn().await;
+    let bea = app.register("bea").await;
+    // Acknowledged before the restart: a logout and a registration.
+    let r = app.post("/auth/logout", Some(&bea.access), json!({})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let kept = app.register("kept").await;
+
+    pg.stop();
+    let started = Instant::now();
+    let r = app
+        .post(
+            "/auth/register",
+            None,
+            json!({"username": "during", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        app.get("/readyz", None).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // Revoked before the outage, refused during it (from memory).
+    let r = app.get("/me", Some(&bea.access)).await;
+    assert_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
+
+    pg.launch().expect("postgres starts again");
+    let restarted = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if app.get("/readyz", None).await.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready 15 s after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ready = restarted.elapsed();
+    // Nothing acknowledged was lost; the logout still holds.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let again = loop {
+        let r = app
+            .post(
+                "/auth/login",
+                None,
+                json!({"username": "kept", "password": PASSWORD}),
+            )
+            .await;
+        if r.status() == StatusCode::OK {
+            break json_body(r).await;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "login still {} after the restart",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(again["user"]["id"], kept.body["user"]["id"]);
+    let r = app.refresh(&bea.refresh).await;
+    assert_error(r, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    eprintln!("restart: ready again {ready:?} after PostgreSQL started");
     app.stop().await;
 }

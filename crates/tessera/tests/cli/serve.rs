@@ -171,3 +171,47 @@ async fn an_acknowledged_registration_survives_kill_9() {
     let list = env.run(&["user", "list"]).ok().stdout;
     assert!(user_row(&list, "durable").is_some(), "{list}");
 }
+
+/// Two replicas on a PostgreSQL server of the test's own: `kill -9` of one
+/// loses nothing it acknowledged, the other serves meanwhile (and refuses a
+/// token the dead one's logout revoked), and the killed replica, started
+/// again, knows everything that happened while it was dead.
+#[tokio::test]
+async fn kill_9_of_a_replica_loses_nothing_it_acknowledged() {
+    let Some(pg) = tessera_core::testing::private_postgres() else {
+        return;
+    };
+    let env = Env::new().var("TESSERA_DATABASE_URL", &pg.url());
+    let a = env.serve();
+    let b = env.serve();
+    let kim = register(&a, "kim").await;
+    let (status, on_b) = login(&b, "kim", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let b_token = on_b["access_token"].as_str().unwrap().to_owned();
+    // The last write `a` acknowledges before it dies.
+    register(&a, "last").await;
+    a.kill9();
+
+    // `b` serves: the write `a` acknowledged is there, and a logout at `b`
+    // holds.
+    let (status, _) = login(&b, "last", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let logout = crate::harness::client()
+        .post(b.url("/auth/logout"))
+        .bearer_auth(&b_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), reqwest::StatusCode::NO_CONTENT);
+
+    // `a` again: it knows the logout made while it was dead.
+    let a = env.serve();
+    let (status, _) = get(&a, "/me", Some(&b_token)).await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    let (status, me) = get(&a, "/me", Some(kim["access_token"].as_str().unwrap())).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(me["user"]["username"], "kim");
+    drop(a);
+    drop(b);
+}
