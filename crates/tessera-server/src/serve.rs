@@ -41,6 +41,9 @@ pub async fn start_domain(
     bound: SocketAddr,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<Tessera>, ServeError> {
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     tracing::info!(database = %redact_url(&config.database_url), "opening database");
     let store = store::connect(&config.database_url).await?;
     let tessera = Arc::new(Tessera::start(store, config.settings_for(bound), clock).await?);

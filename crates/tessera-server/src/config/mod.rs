@@ -85,6 +85,9 @@ pub struct Config {
     pub log_json: bool,
     /// What the pages show of the deployment, and how they behave.
     pub site: crate::pages::Site,
+    /// What to warn about at start-up: `TESSERA_*` variables Tessera does
+    /// not know (a misspelt one is otherwise ignored without a word).
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -104,6 +107,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("log_json", &self.log_json)
             .field("site", &self.site)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -128,11 +132,17 @@ impl Config {
         V: AsRef<str>,
     {
         let mut set = BTreeMap::new();
+        let mut unknown = Vec::new();
+        let known = vars::known_names();
         for (name, value) in vars {
             let (name, value) = (name.as_ref(), value.as_ref());
             let Some(key) = name.strip_prefix(PREFIX) else {
                 continue;
             };
+            if !known.contains(&key.to_ascii_lowercase().as_str()) {
+                unknown.push(Self::unknown_variable(name, known));
+                continue;
+            }
             let blank = if key == "ADMIN_PASSWORD" {
                 value.is_empty()
             } else {
@@ -152,7 +162,28 @@ impl Config {
                 };
                 ConfigError { var, message }
             })?;
-        Self::from_parsed(vars)
+        let mut config = Self::from_parsed(vars)?;
+        unknown.sort();
+        config.warnings = unknown;
+        Ok(config)
+    }
+
+    /// The warning for `name`, a `TESSERA_*` variable Tessera does not know,
+    /// naming the closest one it does.
+    fn unknown_variable(name: &str, known: &[&str]) -> String {
+        let key = name.trim_start_matches(PREFIX).to_ascii_lowercase();
+        let closest = known
+            .iter()
+            .map(|k| (strsim::damerau_levenshtein(&key, k), *k))
+            .min()
+            .filter(|(distance, _)| *distance <= 3);
+        match closest {
+            Some((_, k)) => format!(
+                "{name} is not a Tessera variable and is ignored; did you mean {PREFIX}{}?",
+                k.to_ascii_uppercase()
+            ),
+            None => format!("{name} is not a Tessera variable and is ignored"),
+        }
     }
 
     /// The rules that tie several variables together, and the result.
@@ -179,10 +210,26 @@ impl Config {
             ));
         }
         let admin = match (v.admin_username, v.admin_password) {
-            (Some(username), Some(password)) => Some(BootstrapAdmin {
-                username,
-                password: SecretString::from(password.0),
-            }),
+            (Some(username), Some(password)) => {
+                // Checked before anything is created: a refused bootstrap
+                // admin must not leave a database and keys behind.
+                if !tessera_core::model::is_valid_username(&username) {
+                    return Err(bad(
+                        "TESSERA_ADMIN_USERNAME",
+                        "must be 3 to 32 letters, digits, dots, dashes or underscores",
+                    ));
+                }
+                let policy = tessera_core::password::PasswordPolicy {
+                    min_chars: v.password_min_length.0 as usize,
+                };
+                if let Err(problem) = policy.check(&username, &password.0) {
+                    return Err(bad("TESSERA_ADMIN_PASSWORD", problem.to_string()));
+                }
+                Some(BootstrapAdmin {
+                    username,
+                    password: SecretString::from(password.0),
+                })
+            }
             (None, None) => None,
             (Some(_), None) => {
                 return Err(bad(
@@ -242,6 +289,7 @@ impl Config {
                 logo: v.logo.map(|l| l.0),
                 console_reauth: v.console_reauth.0,
             },
+            warnings: Vec::new(),
         })
     }
 
@@ -321,6 +369,64 @@ mod tests {
         let s = c.settings_for("127.0.0.1:4321".parse().unwrap());
         assert_eq!(s.issuer, "http://127.0.0.1:4321");
         assert_eq!(s.audience, s.issuer);
+    }
+
+    #[test]
+    fn an_unknown_variable_is_a_warning_naming_the_closest_known_one() {
+        let c = config(&[
+            ("TESSERA_ACCES_TTL", "5m"),
+            ("TESSERA_SOMETHING_ELSE_ENTIRELY", "1"),
+            ("TESSERA_MFA", "admins"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.warnings,
+            [
+                "TESSERA_ACCES_TTL is not a Tessera variable and is ignored; did you mean TESSERA_ACCESS_TTL?",
+                "TESSERA_SOMETHING_ELSE_ENTIRELY is not a Tessera variable and is ignored",
+            ]
+        );
+        assert_eq!(c.settings.access_ttl, Duration::from_secs(900), "ignored");
+        assert!(config(&[]).unwrap().warnings.is_empty());
+        // Every field of the variables is known, and only they.
+        let known = vars::known_names();
+        assert!(known.contains(&"access_ttl") && known.contains(&"mfa"));
+        assert!(known.contains(&"public_url") && known.contains(&"console_reauth"));
+        // And each is documented in the README's configuration tables.
+        let readme = include_str!("../../../../README.md");
+        for name in known {
+            let var = format!("TESSERA_{}", name.to_ascii_uppercase());
+            assert!(readme.contains(&var), "{var} is not in README.md");
+        }
+    }
+
+    #[test]
+    fn the_bind_address_may_name_a_host() {
+        let c = config(&[("TESSERA_BIND", "localhost:8080")]).unwrap();
+        assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
+    }
+
+    #[test]
+    fn a_bootstrap_admin_the_policy_refuses_is_refused_before_anything_starts() {
+        let e = config(&[
+            ("TESSERA_ADMIN_USERNAME", "root"),
+            ("TESSERA_ADMIN_PASSWORD", "short"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "TESSERA_ADMIN_PASSWORD");
+        assert_eq!(e.message, "shorter than 12 characters");
+        let e = config(&[
+            ("TESSERA_ADMIN_USERNAME", "root"),
+            ("TESSERA_ADMIN_PASSWORD", "my root password is long"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "TESSERA_ADMIN_PASSWORD");
+        let e = config(&[
+            ("TESSERA_ADMIN_USERNAME", "no spaces allowed"),
+            ("TESSERA_ADMIN_PASSWORD", "a long admin passphrase"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "TESSERA_ADMIN_USERNAME");
     }
 
     #[test]

@@ -27,12 +27,23 @@ impl TryFrom<String> for Bind {
                 .parse()
                 .ok()
                 .map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
-            None => text.parse().ok(),
+            None => text.parse().ok().or_else(|| resolve(text)),
         };
         parsed
             .map(Bind)
-            .ok_or_else(|| format!("not an address:port: {text:?}"))
+            .ok_or_else(|| format!("not an address:port or host:port: {text:?}"))
     }
+}
+
+/// The address a `host:port` names (`localhost:8080`), an IPv4 one first.
+fn resolve(text: &str) -> Option<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let addresses: Vec<SocketAddr> = text.to_socket_addrs().ok()?.collect();
+    addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addresses.first())
+        .copied()
 }
 
 /// A database URL: `sqlite://…` or `postgres://…`.

@@ -134,6 +134,60 @@ impl Default for Vars {
     }
 }
 
+/// The names of every variable, without the prefix and lower-cased: the
+/// fields of [`Vars`], as serde names them (so the list never drifts).
+pub(super) fn known_names() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+
+    /// A deserializer that only learns the field names asked for.
+    struct FieldNames(Option<&'static [&'static str]>);
+
+    #[derive(Debug)]
+    struct Learned;
+
+    impl std::fmt::Display for Learned {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("field names learned")
+        }
+    }
+
+    impl std::error::Error for Learned {}
+
+    impl de::Error for Learned {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Learned
+        }
+    }
+
+    impl<'de> de::Deserializer<'de> for &mut FieldNames {
+        type Error = Learned;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Learned> {
+            Err(Learned)
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Learned> {
+            self.0 = Some(fields);
+            Err(Learned)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut probe = FieldNames(None);
+    let _ = Vars::deserialize(&mut probe);
+    probe.0.unwrap_or(&[])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

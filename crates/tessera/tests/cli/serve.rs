@@ -215,3 +215,37 @@ async fn kill_9_of_a_replica_loses_nothing_it_acknowledged() {
     drop(a);
     drop(b);
 }
+
+#[test]
+fn a_refused_bootstrap_admin_stops_the_start_before_any_database_exists() {
+    let env = Env::new()
+        .var("TESSERA_ADMIN_USERNAME", "root")
+        .var("TESSERA_ADMIN_PASSWORD", "too short");
+    let run = env.run(&["serve"]).fails();
+    assert!(
+        run.stderr.contains("TESSERA_ADMIN_PASSWORD") && run.stderr.contains("shorter than 12"),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.db_file().exists(), "no database was created");
+}
+
+#[test]
+fn a_misspelt_variable_is_named_in_a_warning_at_start_up() {
+    let env = Env::new().var("TESSERA_ACCES_TTL", "5m");
+    let server = env.serve();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.log().contains("TESSERA_ACCES_TTL") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warning: {}",
+            server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        server.log().contains("did you mean TESSERA_ACCESS_TTL?"),
+        "{}",
+        server.log()
+    );
+}
