@@ -21,6 +21,9 @@ use tessera_token::clock::SystemClock;
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]
 struct Cli {
+    /// The database to use (instead of `TESSERA_DATABASE_URL`).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -194,13 +197,21 @@ fn init_tracing(config: &Config, serving: bool) {
 }
 
 fn tracing_subscriber_filter(log: &str, serving: bool) -> tracing_subscriber::EnvFilter {
-    // Commands other than `serve` stay quiet unless asked.
-    let default = if serving { log } else { "warn" };
+    // Commands other than `serve` stay quiet unless asked; the warning that
+    // signing keys are stored unencrypted is the server's to say, once.
+    let default = if serving {
+        log
+    } else {
+        "warn,tessera_core::service::keys=error"
+    };
     tracing_subscriber::EnvFilter::try_new(default)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
 }
 
-async fn run(cli: Cli, config: Config) -> Result<()> {
+async fn run(cli: Cli, mut config: Config) -> Result<()> {
+    if let Some(url) = cli.database_url {
+        config.database_url = url;
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(config.bind)
@@ -226,6 +237,7 @@ async fn run(cli: Cli, config: Config) -> Result<()> {
 }
 
 async fn domain(config: &Config) -> Result<Tessera> {
+    existing_database(&config.database_url)?;
     let store = store::connect(&config.database_url).await?;
     Ok(Tessera::start(
         store,
@@ -233,6 +245,27 @@ async fn domain(config: &Config) -> Result<Tessera> {
         Arc::new(SystemClock),
     )
     .await?)
+}
+
+/// Refuses a SQLite database that does not exist: a command run from the
+/// wrong directory must not create an empty one and report no users.
+/// (`serve` and `migrate` create it.)
+fn existing_database(url: &str) -> Result<()> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(());
+    };
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let shown = std::env::current_dir()
+        .map(|dir| dir.join(path).display().to_string())
+        .unwrap_or_else(|_| path.to_owned());
+    anyhow::bail!(
+        "no database at {shown}; run this where Tessera's database is, \
+         set TESSERA_DATABASE_URL or pass --database-url (`tessera migrate` creates one)"
+    )
 }
 
 pub(super) fn say(text: impl std::fmt::Display) -> Result<()> {
@@ -249,6 +282,7 @@ mod tests {
         match cli {
             Ok(Cli {
                 command: Some(command),
+                ..
             }) => command,
             other => panic!("{args:?} did not parse: {other:?}"),
         }

@@ -74,6 +74,12 @@ pub(super) async fn user(cmd: UserCommand, tessera: &Tessera) -> Result<()> {
             }
         }
         UserCommand::SetRoles { name, roles } => {
+            // No roles would strip every one, `admin` included: say so.
+            if roles.is_empty() {
+                anyhow::bail!(
+                    "give the roles {name} should have (`user` alone: `tessera user set-roles {name} user`)"
+                );
+            }
             let user = tessera.accounts().set_roles(&name, roles).await?;
             say(format!("{} roles={}", user.username, user.roles.join(",")))
         }

@@ -31,8 +31,16 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    /// A tempdir with a SQLite file there, port 0 and a fixed issuer.
+    /// A tempdir with a SQLite database there (made by `tessera migrate`,
+    /// as an operator would first), port 0 and a fixed issuer.
     pub(crate) fn new() -> Self {
+        let env = Self::unmigrated();
+        env.run(&["migrate"]).ok();
+        env
+    }
+
+    /// Like [`Env::new`], before any database exists.
+    pub(crate) fn unmigrated() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("cli.db").display());
         Env {

@@ -9,7 +9,7 @@ use serde_json::json;
 
 #[test]
 fn migrate_creates_the_database_and_is_idempotent() {
-    let env = Env::new();
+    let env = Env::unmigrated();
     assert!(!env.db_file().exists());
     let run = env.run(&["migrate"]).ok();
     assert!(run.stdout.contains("migrations applied"), "{}", run.stdout);
@@ -41,7 +41,7 @@ fn a_bad_configuration_value_stops_with_one_line_naming_the_variable() {
         ("TESSERA_ACCESS_TTL", "soon", &["migrate"]),
     ];
     for (var, value, args) in cases {
-        let mut env = Env::new().var(var, value);
+        let mut env = Env::unmigrated().var(var, value);
         if *var == "TESSERA_JWT_SECRET" {
             env = env.var("TESSERA_JWT_ALG", "HS256");
         }
@@ -218,7 +218,7 @@ async fn kill_9_of_a_replica_loses_nothing_it_acknowledged() {
 
 #[test]
 fn a_refused_bootstrap_admin_stops_the_start_before_any_database_exists() {
-    let env = Env::new()
+    let env = Env::unmigrated()
         .var("TESSERA_ADMIN_USERNAME", "root")
         .var("TESSERA_ADMIN_PASSWORD", "too short");
     let run = env.run(&["serve"]).fails();

@@ -117,8 +117,11 @@ async fn user_set_roles_and_user_delete_respect_the_last_admin() {
         "auditor,editor,user"
     );
     // Names are matched ignoring case, and `user` is always kept.
-    let run = env.run(&["user", "set-roles", "BOB"]).ok();
+    let run = env.run(&["user", "set-roles", "BOB", "user"]).ok();
     assert_eq!(run.stdout.trim(), "bob roles=user");
+    // No roles at all is a mistake, not "strip everything".
+    let run = env.run(&["user", "set-roles", "bob"]).fails();
+    assert!(run.stderr.contains("give the roles"), "{}", run.stderr);
     env.run(&["user", "set-roles", "bob", "not a role"]).fails();
     env.run(&["user", "set-roles", "nobody", "editor"]).fails();
 
@@ -151,7 +154,7 @@ async fn user_set_roles_and_user_delete_respect_the_last_admin() {
     assert_eq!(run.stdout.trim(), "deleted root");
     let run = env.run(&["user", "delete", "bob"]).fails();
     assert!(run.stderr.contains("last admin"), "{}", run.stderr);
-    env.run(&["user", "set-roles", "bob"]).fails();
+    env.run(&["user", "set-roles", "bob", "user"]).fails();
     env.run_with(
         &["user", "add", "carol", "--password-stdin"],
         Some(PASSWORD),
@@ -221,4 +224,33 @@ async fn user_reset_factors_lets_a_person_who_lost_their_phone_sign_in_with_the_
     let refused = env.run(&["user", "reset-factors", "nobody"]).fails();
     assert!(refused.stderr.contains("not found"), "{}", refused.stderr);
     drop(server);
+}
+
+#[test]
+fn a_command_run_away_from_the_database_says_where_it_looked_and_creates_nothing() {
+    let elsewhere = Env::bare(&[]);
+    let run = elsewhere.run(&["user", "list"]).fails();
+    let expected = elsewhere.path().join("tessera.db");
+    assert!(
+        run.stderr
+            .contains(&format!("no database at {}", expected.display())),
+        "{}",
+        run.stderr
+    );
+    assert!(!expected.exists(), "no empty database was created");
+
+    // Pointed at the real one, it works, and says nothing about keys.
+    let home = Env::new();
+    home.run_with(
+        &["user", "add", "root", "--admin", "--password-stdin"],
+        Some(PASSWORD),
+        &[],
+    )
+    .ok();
+    let url = format!("sqlite://{}", home.db_file().display());
+    let run = elsewhere
+        .run(&["user", "list", "--database-url", &url])
+        .ok();
+    assert!(user_row(&run.stdout, "root").is_some(), "{}", run.stdout);
+    assert!(!run.stderr.contains("unencrypted"), "{}", run.stderr);
 }
