@@ -125,7 +125,7 @@ impl Schemas {
         // Second factors (SPEC §11).
         let current = json!({"type": "string", "minLength": 1, "maxLength": 128});
         let code = json!({"type": "string", "minLength": 1, "maxLength": 32});
-        let factor_name = json!({"type": ["string", "null"], "maxLength": 64, "pattern": "^[^\u{0}-\u{1f}\u{7f}]*$"});
+        let factor_name = json!({"type": ["string", "null"], "maxLength": 64, "pattern": "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*$"});
         documents.insert(
             "login_mfa",
             object(

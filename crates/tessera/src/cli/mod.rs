@@ -137,12 +137,15 @@ enum KeysCommand {
 enum TokenCommand {
     /// Print a JWT's header and claims (anyone can read them) with warnings.
     Decode {
-        /// The token.
+        /// The token, or `-` to read it from standard input (a token in an
+        /// argument ends up in the shell's history).
         jwt: String,
     },
-    /// Verify a JWT's signature and claims.
+    /// Verify a JWT's signature and claims: an access token, or with
+    /// `--id-token` an OpenID Connect ID token.
     Verify {
-        /// The token.
+        /// The token, or `-` to read it from standard input (a token in an
+        /// argument ends up in the shell's history).
         jwt: String,
         /// Verify against the JWK Set at this URL.
         #[arg(long, conflicts_with = "secret_env")]
@@ -150,6 +153,17 @@ enum TokenCommand {
         /// Verify with the HMAC secret in this environment variable.
         #[arg(long)]
         secret_env: Option<String>,
+        /// The issuer to expect (default: the configured one).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The audience to expect (default: the configured one; for an ID
+        /// token, the client id).
+        #[arg(long)]
+        audience: Option<String>,
+        /// The token is an ID token (`aud` the client id, signed with the
+        /// ID-token keys) rather than an access token.
+        #[arg(long, conflicts_with = "secret_env")]
+        id_token: bool,
     },
 }
 
@@ -227,12 +241,23 @@ async fn run(cli: Cli, mut config: Config) -> Result<()> {
         Command::User(cmd) => users::user(cmd, &domain(&config).await?).await,
         Command::Keys(cmd) => keys::keys(cmd, &domain(&config).await?).await,
         Command::Client(cmd) => clients::client(cmd, &domain(&config).await?).await,
-        Command::Token(TokenCommand::Decode { jwt }) => tokens::decode(&jwt),
+        Command::Token(TokenCommand::Decode { jwt }) => tokens::decode(&tokens::read_token(&jwt)?),
         Command::Token(TokenCommand::Verify {
             jwt,
             jwks,
             secret_env,
-        }) => tokens::verify(&config, &jwt, jwks, secret_env).await,
+            issuer,
+            audience,
+            id_token,
+        }) => {
+            let jwt = tokens::read_token(&jwt)?;
+            let expect = tokens::Expect {
+                issuer,
+                audience,
+                id_token,
+            };
+            tokens::verify(&config, &jwt, jwks, secret_env, expect).await
+        }
     }
 }
 

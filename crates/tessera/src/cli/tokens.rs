@@ -10,7 +10,7 @@ use tessera_token::crypto::b64url_decode;
 use tessera_token::jws::parse_compact;
 use tessera_token::keys::{PublicJwk, SigningKey, is_hmac, parse_alg};
 use tessera_token::revocation::RevocationSet;
-use tessera_token::tokens::{VerifyPolicy, verify_access_token};
+use tessera_token::tokens::{TokenError, VerifyPolicy, verify_access_token, verify_jws};
 
 /// Claim names that suggest something that should never sit in a readable token.
 const SENSITIVE: [&str; 8] = [
@@ -85,16 +85,115 @@ fn decode_warnings(header: &serde_json::Value, claims: &serde_json::Value) -> Ve
     out
 }
 
+/// The token an argument names: itself, or with `-` standard input.
+pub(super) fn read_token(arg: &str) -> Result<String> {
+    if arg != "-" {
+        return Ok(arg.to_owned());
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .context("reading the token from standard input")?;
+    Ok(text.trim().to_owned())
+}
+
+/// What `token verify` expects beyond the configuration.
+#[derive(Debug, Default)]
+pub(super) struct Expect {
+    /// The issuer, instead of the configured one.
+    pub(super) issuer: Option<String>,
+    /// The audience, instead of the configured one.
+    pub(super) audience: Option<String>,
+    /// An ID token rather than an access token.
+    pub(super) id_token: bool,
+}
+
+/// A claim of `jwt` as sent (unverified), for saying what it holds.
+fn claim_of(jwt: &str, name: &str) -> String {
+    jwt.split('.')
+        .nth(1)
+        .and_then(b64url_decode)
+        .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+        .and_then(|claims| claims.get(name).cloned())
+        .map_or_else(|| "nothing".to_owned(), |v| v.to_string())
+}
+
+/// The refusal `e` of `jwt` in words, naming what was expected and what the
+/// token holds where that is the reason.
+fn refusal(e: &TokenError, jwt: &str, policy: &VerifyPolicy) -> anyhow::Error {
+    match e {
+        TokenError::WrongIssuer => anyhow::anyhow!(
+            "invalid token: wrong issuer: expected {:?}, the token has {} (--issuer sets the one to expect)",
+            policy.issuer,
+            claim_of(jwt, "iss")
+        ),
+        TokenError::WrongAudience => anyhow::anyhow!(
+            "invalid token: wrong audience: expected {:?}, the token has {} (--audience sets the one to expect)",
+            policy.audience,
+            claim_of(jwt, "aud")
+        ),
+        other => anyhow::anyhow!("invalid token: {other}"),
+    }
+}
+
+/// Checks the claims of an ID token whose signature verified: issuer,
+/// audience (when one is expected), expiry with the leeway, and that it is
+/// not an access token.
+fn check_id_token(
+    jws: &tessera_token::jws::CompactJws<'_>,
+    policy: &VerifyPolicy,
+    audience: Option<&str>,
+    now_secs: i64,
+) -> Result<serde_json::Value, TokenError> {
+    if jws
+        .header
+        .get("typ")
+        .and_then(|t| t.as_str())
+        .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"))
+    {
+        return Err(TokenError::WrongType);
+    }
+    let claims: serde_json::Value =
+        serde_json::from_slice(&jws.payload).map_err(|_| TokenError::BadClaims)?;
+    if claims.get("iss").and_then(|i| i.as_str()) != Some(policy.issuer.as_str()) {
+        return Err(TokenError::WrongIssuer);
+    }
+    if let Some(audience) = audience {
+        let aud = &claims["aud"];
+        let ok = aud.as_str() == Some(audience)
+            || aud
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(audience)));
+        if !ok {
+            return Err(TokenError::WrongAudience);
+        }
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(|e| e.as_i64())
+        .ok_or(TokenError::BadClaims)?;
+    if exp + policy.leeway_secs < now_secs {
+        return Err(TokenError::Expired);
+    }
+    Ok(claims)
+}
+
 pub(super) async fn verify(
     config: &Config,
     jwt: &str,
     jwks: Option<String>,
     secret_env: Option<String>,
+    expect: Expect,
 ) -> Result<()> {
     let settings = config.settings_for(config.bind);
     let policy = VerifyPolicy {
-        issuer: settings.issuer.clone(),
-        audience: settings.audience.clone(),
+        issuer: expect
+            .issuer
+            .clone()
+            .unwrap_or_else(|| settings.issuer.clone()),
+        audience: expect
+            .audience
+            .clone()
+            .unwrap_or_else(|| settings.audience.clone()),
         leeway_secs: i64::try_from(settings.leeway.as_secs())?,
         token_lifetime_ms: settings.token_lifetime_ms(),
     };
@@ -121,6 +220,31 @@ pub(super) async fn verify(
         let keys: Vec<PublicJwk> =
             serde_json::from_value(set.get("keys").cloned().unwrap_or_default())
                 .context("the JWK Set has no usable keys")?;
+        if expect.id_token {
+            let checked = verify_jws(jwt.trim(), keys.as_slice(), now, policy.token_lifetime_ms)
+                .and_then(|jws| {
+                    check_id_token(
+                        &jws,
+                        &policy,
+                        expect.audience.as_deref(),
+                        now.div_euclid(1000),
+                    )
+                });
+            return match checked {
+                Ok(claims) => {
+                    let audience = match expect.audience.as_deref() {
+                        Some(aud) => format!("aud {aud}"),
+                        None => "aud not checked: pass --audience CLIENT_ID".to_owned(),
+                    };
+                    say(format!(
+                        "valid ID token (signature, time, iss {}, {audience})",
+                        policy.issuer
+                    ))?;
+                    say(serde_json::to_string_pretty(&claims)?)
+                }
+                Err(e) => Err(refusal(&e, jwt.trim(), &policy)),
+            };
+        }
         verify_access_token(jwt.trim(), keys.as_slice(), &revocations, &policy, now)
     };
     match claims {
@@ -131,7 +255,7 @@ pub(super) async fn verify(
             ))?;
             say(serde_json::to_string_pretty(&claims)?)
         }
-        Err(e) => bail!("invalid token: {e}"),
+        Err(e) => Err(refusal(&e, jwt.trim(), &policy)),
     }
 }
 

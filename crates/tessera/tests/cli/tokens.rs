@@ -210,3 +210,152 @@ async fn token_verify_with_secret_env_for_an_hs256_server() {
     )
     .fails();
 }
+
+#[tokio::test]
+async fn token_verify_names_what_it_expected_takes_overrides_and_reads_standard_input() {
+    let env = Env::new();
+    let server = env.serve();
+    let body = register(&server, "named").await;
+    let jwt = body["access_token"].as_str().unwrap().to_owned();
+    let jwks = server.url("/.well-known/jwks.json");
+    let elsewhere = [("TESSERA_ISSUER", "http://someone-else.test")];
+
+    let run = env
+        .run_with(
+            &["token", "verify", &jwt, "--jwks", &jwks],
+            None,
+            &elsewhere,
+        )
+        .fails();
+    assert!(
+        run.stderr.contains(&format!(
+            "wrong issuer: expected \"http://someone-else.test\", the token has \"{ISSUER}\""
+        )),
+        "{}",
+        run.stderr
+    );
+    // --issuer says which to expect.
+    let run = env
+        .run_with(
+            &["token", "verify", &jwt, "--jwks", &jwks, "--issuer", ISSUER],
+            None,
+            &elsewhere,
+        )
+        .fails();
+    assert!(
+        run.stderr.contains("wrong audience"),
+        "the audience is still the configured one: {}",
+        run.stderr
+    );
+    env.run_with(
+        &[
+            "token",
+            "verify",
+            &jwt,
+            "--jwks",
+            &jwks,
+            "--issuer",
+            ISSUER,
+            "--audience",
+            ISSUER,
+        ],
+        None,
+        &elsewhere,
+    )
+    .ok();
+    // `-` reads the token from standard input, kept out of the shell's history.
+    let run = env
+        .run_with(
+            &["token", "verify", "-", "--jwks", &jwks],
+            Some(&format!("{jwt}\n")),
+            &[],
+        )
+        .ok();
+    assert!(run.stdout.starts_with("valid"), "{}", run.stdout);
+    let run = env
+        .run_with(&["token", "decode", "-"], Some(&jwt), &[])
+        .ok();
+    assert!(
+        run.stdout.contains(r#""username": "named""#),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn token_verify_checks_an_id_token_with_its_client_as_audience() {
+    let env = Env::new();
+    let added = env
+        .run(&[
+            "client",
+            "add",
+            "CLI app",
+            "--confidential",
+            "--grant",
+            "password",
+            "--scope",
+            "openid",
+        ])
+        .ok()
+        .stdout;
+    let field = |label: &str| {
+        added
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{label}: ")))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("{label} in {added}"))
+    };
+    let (client_id, secret) = (field("client_id"), field("client_secret"));
+    let server = env.serve();
+    register(&server, "oidc").await;
+    let tokens: Value = crate::harness::client()
+        .post(server.url("/oauth/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=password&username=oidc&password={}&scope=openid",
+            crate::harness::PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tokens}"));
+    let jwks = server.url("/.well-known/jwks.json");
+    let run = env
+        .run(&[
+            "token",
+            "verify",
+            id_token,
+            "--jwks",
+            &jwks,
+            "--id-token",
+            "--audience",
+            &client_id,
+        ])
+        .ok();
+    assert!(run.stdout.starts_with("valid ID token"), "{}", run.stdout);
+    let run = env
+        .run(&[
+            "token",
+            "verify",
+            id_token,
+            "--jwks",
+            &jwks,
+            "--id-token",
+            "--audience",
+            "another-app",
+        ])
+        .fails();
+    assert!(run.stderr.contains("wrong audience"), "{}", run.stderr);
+    // An access token is not an ID token, and an ID token is no access token.
+    let access = tokens["access_token"].as_str().unwrap();
+    env.run(&["token", "verify", access, "--jwks", &jwks, "--id-token"])
+        .fails();
+    env.run(&["token", "verify", id_token, "--jwks", &jwks])
+        .fails();
+}
