@@ -500,6 +500,26 @@ impl Sessions<'_> {
         Ok(())
     }
 
+    /// Ends every session of `user_id` (an administrator's or the command
+    /// line's doing: `actor` `None`), their browsers' included.
+    pub async fn end_all_of(
+        &self,
+        actor: Option<Uuid>,
+        user_id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let entry = self.audit(
+            AuditRecord::Logout {
+                actor: actor.unwrap_or(Uuid::nil()),
+                user: user_id,
+                ended: Ended::Everything,
+            },
+            client,
+        );
+        self.revoke_user_sessions(user_id, Spare::NOTHING, &[entry])
+            .await
+    }
+
     /// A user's live sessions, newest first.
     pub async fn sessions_of(&self, user_id: Uuid) -> Result<Vec<Session>> {
         Ok(self.store.live_sessions(user_id, self.now()).await?)

@@ -100,7 +100,20 @@ enum UserCommand {
         password_stdin: bool,
     },
     /// List users.
-    List,
+    List {
+        /// JSON lines for scripts, instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user.
+    Show {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+        /// JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace a user's roles (`user` is always kept).
     SetRoles {
         /// Username (may begin with `-`).
@@ -110,11 +123,53 @@ enum UserCommand {
         #[arg(allow_hyphen_values = true)]
         roles: Vec<String>,
     },
+    /// Disable a user: they cannot sign in, and every session ends.
+    Disable {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+    },
+    /// Set a user's password, read from standard input; every session ends.
+    SetPassword {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+    },
+    /// List a user's live sessions.
+    Sessions {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+        /// JSON lines for scripts, instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End every session of a user.
+    RevokeSessions {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Delete a user and end their sessions.
     Delete {
         /// Username (may begin with `-`).
         #[arg(allow_hyphen_values = true)]
         name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Remove every second factor and recovery code of a user (they sign in
     /// with their password alone until they set one up again).
@@ -122,6 +177,9 @@ enum UserCommand {
         /// Username (may begin with `-`).
         #[arg(allow_hyphen_values = true)]
         name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -157,8 +215,8 @@ enum TokenCommand {
         #[arg(long)]
         issuer: Option<String>,
         /// The audience to expect (default: the configured one; for an ID
-        /// token, the client id).
-        #[arg(long)]
+        /// token, the client id, which may begin with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         audience: Option<String>,
         /// The token is an ID token (`aud` the client id, signed with the
         /// ID-token keys) rather than an access token.
@@ -293,6 +351,19 @@ fn existing_database(url: &str) -> Result<()> {
     )
 }
 
+/// Asks before a destructive change when a person is at the terminal
+/// (`--yes` skips it; a script's standard input is not a terminal).
+pub(super) fn confirmed(question: &str, yes: bool) -> Result<bool> {
+    use std::io::IsTerminal;
+    if yes || !std::io::stdin().is_terminal() {
+        return Ok(true);
+    }
+    write!(std::io::stderr(), "{question} [y/N] ")?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
+}
+
 pub(super) fn say(text: impl std::fmt::Display) -> Result<()> {
     writeln!(std::io::stdout(), "{text}")?;
     Ok(())
@@ -322,7 +393,8 @@ mod tests {
             panic!("not client delete");
         };
         assert_eq!(client_id, "-19JFhO8cOhc2r8-Mls1YQ");
-        let Command::User(UserCommand::Delete { name }) = parse(&["user", "delete", "-bob"]) else {
+        let Command::User(UserCommand::Delete { name, .. }) = parse(&["user", "delete", "-bob"])
+        else {
             panic!("not user delete");
         };
         assert_eq!(name, "-bob");
@@ -335,6 +407,18 @@ mod tests {
             (name.as_str(), roles),
             ("-bob", vec!["-ops".to_owned(), "admin".to_owned()])
         );
+        // A client id used as the audience may begin with `-` too.
+        let Command::Token(TokenCommand::Verify { audience, .. }) = parse(&[
+            "token",
+            "verify",
+            "-",
+            "--id-token",
+            "--audience",
+            "-19JFhO8cOhc2r8",
+        ]) else {
+            panic!("not token verify");
+        };
+        assert_eq!(audience.as_deref(), Some("-19JFhO8cOhc2r8"));
     }
 
     #[test]

@@ -254,3 +254,84 @@ fn a_command_run_away_from_the_database_says_where_it_looked_and_creates_nothing
     assert!(user_row(&run.stdout, "root").is_some(), "{}", run.stdout);
     assert!(!run.stderr.contains("unencrypted"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn an_operator_shows_disables_enables_sets_a_password_and_ends_sessions_from_the_command_line()
+ {
+    let env = Env::new();
+    env.run_with(
+        &["user", "add", "olga", "--password-stdin"],
+        Some(PASSWORD),
+        &[],
+    )
+    .ok();
+    let server = env.serve();
+    let (status, olga) = login(&server, "olga", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let access = olga["access_token"].as_str().unwrap().to_owned();
+
+    let shown = env.run(&["user", "show", "OLGA"]).ok().stdout;
+    assert!(
+        shown.contains("username:    olga") && shown.contains("sessions:    1 live"),
+        "{shown}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        env.run(&["user", "show", "olga", "--json"])
+            .ok()
+            .stdout
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(json["username"], "olga");
+    assert!(json.get("password_hash").is_none());
+    let listed = env.run(&["user", "list", "--json"]).ok().stdout;
+    let first: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    assert_eq!(first["username"], "olga");
+    let sessions = env.run(&["user", "sessions", "olga", "--json"]).ok().stdout;
+    let session: serde_json::Value =
+        serde_json::from_str(sessions.lines().next().unwrap()).unwrap();
+    assert_eq!(session["amr"], json!(["pwd"]));
+
+    // Ending her sessions refuses her token at once (the server learns it
+    // from the database's event log).
+    let run = env.run(&["user", "revoke-sessions", "olga", "--yes"]).ok();
+    assert_eq!(run.stdout.trim(), "olga: every session ended");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, _) = get(&server, "/me", Some(&access)).await;
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    env.run(&["user", "disable", "olga", "--yes"]).ok();
+    let (status, _) = login(&server, "olga", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    env.run(&["user", "enable", "olga"]).ok();
+    let new_password = "a brand new passphrase 42";
+    let run = env
+        .run_with(
+            &["user", "set-password", "olga"],
+            Some(&format!("{new_password}\n")),
+            &[],
+        )
+        .ok();
+    assert!(
+        !run.stdout.contains(new_password),
+        "never echoed: {}",
+        run.stdout
+    );
+    let (status, _) = login(&server, "olga", PASSWORD).await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    let (status, _) = login(&server, "olga", new_password).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    // The password policy holds here too.
+    env.run_with(&["user", "set-password", "olga"], Some("short"), &[])
+        .fails();
+    drop(server);
+}
