@@ -2,9 +2,10 @@
 
 use super::{ClientCommand, say};
 use anyhow::{Context, Result};
-use tessera_core::oauth::GrantType;
+use tessera_core::oauth::{GrantType, OAuthClient};
 use tessera_core::service::NewClient;
 use tessera_core::{ClientInfo, Tessera};
+use tessera_token::clock::rfc3339;
 
 pub(super) async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> {
     match cmd {
@@ -52,12 +53,18 @@ pub(super) async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> 
             }
             Ok(())
         }
-        ClientCommand::List => {
-            say(format!(
-                "{:<24} {:<13} {:<40} {}",
-                "CLIENT ID", "TYPE", "GRANTS", "NAME"
-            ))?;
+        ClientCommand::List { json } => {
+            if !json {
+                say(format!(
+                    "{:<24} {:<13} {:<40} {}",
+                    "CLIENT ID", "TYPE", "GRANTS", "NAME"
+                ))?;
+            }
             for c in tessera.clients().clients().await? {
+                if json {
+                    say(client_json(&c))?;
+                    continue;
+                }
                 let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 say(format!(
                     "{:<24} {:<13} {:<40} {}",
@@ -73,6 +80,56 @@ pub(super) async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> 
             }
             Ok(())
         }
+        ClientCommand::Show { client_id, json } => {
+            let c = tessera
+                .clients()
+                .client(&client_id)
+                .await?
+                .with_context(|| format!("no client {client_id}"))?;
+            if json {
+                return say(client_json(&c));
+            }
+            let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+            say(format!("client_id:     {}", c.client_id))?;
+            say(format!("name:          {}", c.name))?;
+            say(format!(
+                "type:          {}",
+                if c.confidential {
+                    "confidential"
+                } else {
+                    "public"
+                }
+            ))?;
+            say(format!("grants:        {}", grants.join(",")))?;
+            say(format!("scopes:        {}", c.scopes.join(" ")))?;
+            say(format!("redirect URIs: {}", c.redirect_uris.join(" ")))?;
+            say(format!(
+                "logout URIs:   {}",
+                c.post_logout_redirect_uris.join(" ")
+            ))?;
+            say(format!("registered:    {}", rfc3339(c.created_at)))
+        }
+        ClientCommand::Update {
+            client_id,
+            redirect_uris,
+            post_logout_redirect_uris,
+        } => {
+            let updated = tessera
+                .clients()
+                .update_redirect_uris(
+                    uuid::Uuid::nil(),
+                    &client_id,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    &ClientInfo::default(),
+                )
+                .await?;
+            say(format!(
+                "{}: redirect URIs {}",
+                updated.client_id,
+                updated.redirect_uris.join(" ")
+            ))
+        }
         ClientCommand::Delete { client_id } => {
             tessera
                 .clients()
@@ -81,4 +138,19 @@ pub(super) async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> 
             say(format!("deleted {client_id}; its sessions are revoked"))
         }
     }
+}
+
+/// A client as one JSON line (never its secret, which Tessera does not keep).
+fn client_json(c: &OAuthClient) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.client_id,
+        "name": c.name,
+        "confidential": c.confidential,
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scopes": c.scopes,
+        "id_token_alg": c.id_token_alg,
+        "created_at": rfc3339(c.created_at),
+    })
 }

@@ -7,12 +7,25 @@ use tessera_token::clock::rfc3339;
 
 pub(super) async fn keys(cmd: KeysCommand, tessera: &Tessera) -> Result<()> {
     match cmd {
-        KeysCommand::List => {
-            say(format!(
-                "{:<44} {:<6} {:<9} {:<26} {:<26} USE",
-                "KID", "ALG", "STATUS", "ACTIVATES", "RETIRE AFTER"
-            ))?;
+        KeysCommand::List { json } => {
+            if !json {
+                say(format!(
+                    "{:<44} {:<6} {:<9} {:<26} {:<26} USE",
+                    "KID", "ALG", "STATUS", "ACTIVATES", "RETIRE AFTER"
+                ))?;
+            }
             for k in tessera.keys().list_keys() {
+                if json {
+                    say(serde_json::json!({
+                        "kid": k.kid,
+                        "alg": k.alg,
+                        "status": k.status,
+                        "use": k.purpose,
+                        "activates_at": rfc3339(k.activates_at),
+                        "retire_after": k.retire_after.map(rfc3339),
+                    }))?;
+                    continue;
+                }
                 let status = serde_json::to_value(k.status)?
                     .as_str()
                     .unwrap_or_default()

@@ -76,7 +76,32 @@ enum ClientCommand {
         id_token_alg: Option<String>,
     },
     /// List clients.
-    List,
+    List {
+        /// JSON lines for scripts, instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        /// The client id (a generated id may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        /// JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a client's redirect URIs (and post-logout redirect URIs).
+    Update {
+        /// The client id (a generated id may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        /// A redirect URI (exact match; repeat for several).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A post-logout redirect URI (repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+    },
     /// Delete a client, ending every session issued to it.
     Delete {
         /// The client id (a generated id may begin with `-`).
@@ -186,7 +211,11 @@ enum UserCommand {
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// List signing keys and their status.
-    List,
+    List {
+        /// JSON lines for scripts, instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Rotate now: a new key signs from now on.
     Rotate,
 }

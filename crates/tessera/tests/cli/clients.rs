@@ -192,3 +192,72 @@ async fn client_add_list_and_delete_manage_oauth_clients() {
         .unwrap();
     assert_eq!(verify.status(), reqwest::StatusCode::UNAUTHORIZED);
 }
+
+#[test]
+fn client_show_update_and_json_listings() {
+    let env = Env::new();
+    let added = env
+        .run(&[
+            "client",
+            "add",
+            "Photos",
+            "--redirect-uri",
+            "https://photos.example/callback",
+        ])
+        .ok()
+        .stdout;
+    let id = labelled(&added, "client_id").unwrap().to_owned();
+    let shown = env.run(&["client", "show", &id]).ok().stdout;
+    assert!(
+        shown.contains("name:          Photos")
+            && shown.contains("redirect URIs: https://photos.example/callback"),
+        "{shown}"
+    );
+    let run = env
+        .run(&[
+            "client",
+            "update",
+            &id,
+            "--redirect-uri",
+            "https://photos.example/cb2",
+            "--redirect-uri",
+            "https://photos.example/cb3",
+        ])
+        .ok();
+    assert!(
+        run.stdout
+            .contains("https://photos.example/cb2 https://photos.example/cb3"),
+        "{}",
+        run.stdout
+    );
+    let json: Value = serde_json::from_str(
+        env.run(&["client", "show", &id, "--json"])
+            .ok()
+            .stdout
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(
+        json["redirect_uris"],
+        serde_json::json!(["https://photos.example/cb2", "https://photos.example/cb3"])
+    );
+    assert!(json.get("secret").is_none() && json.get("client_secret").is_none());
+    // A redirect URI the registration rules refuse is refused here too.
+    env.run(&[
+        "client",
+        "update",
+        &id,
+        "--redirect-uri",
+        "javascript:alert(1)",
+    ])
+    .fails();
+    env.run(&["client", "show", "no-such-client"]).fails();
+
+    let listed = env.run(&["client", "list", "--json"]).ok().stdout;
+    let first: Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    assert_eq!(first["client_id"], id.as_str());
+    let keys = env.run(&["keys", "list", "--json"]).ok().stdout;
+    let key: Value = serde_json::from_str(keys.lines().next().unwrap()).unwrap();
+    assert_eq!(key["status"], "active");
+    assert!(key.get("d").is_none() && key.get("private_der").is_none());
+}
