@@ -46,6 +46,19 @@ enum Command {
     /// Inspect tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check or show the configuration (the environment and `.env`).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration without starting: exit 0 when `serve`
+    /// would accept it (with its warnings), 2 with the reason otherwise.
+    Check,
+    /// Print the effective configuration, defaults included, secrets
+    /// redacted.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,6 +341,13 @@ async fn run(cli: Cli, mut config: Config) -> Result<()> {
         Command::User(cmd) => users::user(cmd, &domain(&config).await?).await,
         Command::Keys(cmd) => keys::keys(cmd, &domain(&config).await?).await,
         Command::Client(cmd) => clients::client(cmd, &domain(&config).await?).await,
+        Command::Config(ConfigCommand::Check) => {
+            for warning in &config.warnings {
+                say(format!("warning: {warning}"))?;
+            }
+            say("configuration ok")
+        }
+        Command::Config(ConfigCommand::Show) => say(format!("{config:#?}")),
         Command::Token(TokenCommand::Decode { jwt }) => tokens::decode(&tokens::read_token(&jwt)?),
         Command::Token(TokenCommand::Verify {
             jwt,

@@ -249,3 +249,44 @@ fn a_misspelt_variable_is_named_in_a_warning_at_start_up() {
         server.log()
     );
 }
+
+#[test]
+fn config_check_and_show_read_the_configuration_without_starting_and_show_no_secret() {
+    let env = Env::unmigrated()
+        .var("TESSERA_ACCES_TTL", "5m")
+        .var("TESSERA_JWT_ALG", "HS256")
+        .var(
+            "TESSERA_JWT_SECRET",
+            "an-hmac-secret-of-at-least-32-bytes-here",
+        )
+        .var(
+            "TESSERA_MASTER_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
+        .var("TESSERA_ADMIN_USERNAME", "root")
+        .var("TESSERA_ADMIN_PASSWORD", "a long admin passphrase");
+    let run = env.run(&["config", "check"]).ok();
+    assert!(run.stdout.contains("configuration ok"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("did you mean TESSERA_ACCESS_TTL?"),
+        "{}",
+        run.stdout
+    );
+    assert!(!env.db_file().exists(), "nothing started");
+    let shown = env.run(&["config", "show"]).ok().stdout;
+    assert!(
+        shown.contains("alg: HS256") && shown.contains("username: \"root\""),
+        "{shown}"
+    );
+    for secret in [
+        "an-hmac-secret-of-at-least-32-bytes-here",
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "a long admin passphrase",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+    let bad = env.var("TESSERA_ACCESS_TTL", "soon");
+    let run = bad.run(&["config", "check"]).fails();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(run.stderr.contains("TESSERA_ACCESS_TTL"), "{}", run.stderr);
+}
