@@ -36,7 +36,7 @@ pub enum Error {
     /// The password was right, and the person has a second factor: the
     /// sign-in continues with the challenge's `mfa_token`.
     #[error("a second factor is required")]
-    MfaRequired(crate::service::MfaChallenge),
+    MfaRequired(crate::mfa::MfaChallenge),
     /// A TOTP or recovery code that is not (or no longer) right: 400 while
     /// enrolling, 401 while signing in.
     #[error("the code is not valid")]
@@ -47,7 +47,7 @@ pub enum Error {
     /// The policy demands a second factor and the person has none yet: the
     /// sign-in continues with enrolment under the `enrollment_token`.
     #[error("a second factor must be set up before signing in")]
-    MfaEnrollmentRequired(crate::service::EnrollmentChallenge),
+    MfaEnrollmentRequired(crate::mfa::EnrollmentChallenge),
     /// Removing this factor would leave a person the policy covers without one.
     #[error("the last second factor cannot be removed while the policy requires one")]
     LastFactor,

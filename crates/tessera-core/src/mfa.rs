@@ -1,6 +1,7 @@
 //! Second factors, the parts that need no database: TOTP codes (RFC 6238
-//! through `totp-rs`), recovery codes, and the `amr` values (RFC 8176) a
-//! sign-in earns.
+//! through `totp-rs`), recovery codes, the `amr` values (RFC 8176) a
+//! sign-in earns, and what a sign-in waiting for its second factor (or for
+//! its enrolment) hands out.
 
 use crate::secret::SecretString;
 use tessera_token::clock::Millis;
@@ -92,6 +93,25 @@ pub mod amr {
             _ => password(),
         }
     }
+}
+
+/// What a sign-in still needs after a correct password: the single-use
+/// `mfa_token` and the kinds of proof the person can give.
+#[derive(Debug, Clone)]
+pub struct MfaChallenge {
+    /// Opaque, single use, 5 minutes.
+    pub mfa_token: SecretString,
+    /// `totp`, `passkey`, `recovery_code`: what the person can use.
+    pub factors: Vec<&'static str>,
+}
+
+/// What a sign-in needs when the policy demands a second factor the person
+/// has not set up: the `enrollment_token` that the `/me/factors…`
+/// endpoints (and nothing else) accept while they set one up.
+#[derive(Debug, Clone)]
+pub struct EnrollmentChallenge {
+    /// Opaque, not a JWT, 10 minutes.
+    pub enrollment_token: SecretString,
 }
 
 /// A TOTP secret, its base32 form and the `otpauth://` URI an app scans.

@@ -7,6 +7,7 @@ use super::{Caller, ClientInfo, Context, Tessera};
 use crate::audit::AuditRecord;
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
+pub use crate::mfa::{EnrollmentChallenge, MfaChallenge};
 use crate::mfa::{
     FactorKind, TotpSecret, amr, new_recovery_codes, normalize_recovery_code, recovery_code_hash,
     totp_step_matching,
@@ -88,25 +89,6 @@ pub struct Confirmed {
     pub factor: FactorInfo,
     /// With the first factor: the recovery codes, shown once.
     pub recovery_codes: Option<Vec<SecretString>>,
-}
-
-/// What a sign-in still needs after a correct password: the single-use
-/// `mfa_token` and the kinds of proof the person can give.
-#[derive(Debug, Clone)]
-pub struct MfaChallenge {
-    /// Opaque, single use, 5 minutes.
-    pub mfa_token: SecretString,
-    /// `totp`, `passkey`, `recovery_code`: what the person can use.
-    pub factors: Vec<&'static str>,
-}
-
-/// What a sign-in needs when the policy demands a second factor the person
-/// has not set up: the `enrollment_token` that the `/me/factors…`
-/// endpoints (and nothing else) accept while they set one up.
-#[derive(Debug, Clone)]
-pub struct EnrollmentChallenge {
-    /// Opaque, not a JWT, 10 minutes.
-    pub enrollment_token: SecretString,
 }
 
 /// What a person offers as the second step of a sign-in.
