@@ -638,6 +638,26 @@ impl Factors<'_> {
         Ok(None)
     }
 
+    /// With a master key, seals the TOTP secrets stored in the clear (set up
+    /// before the key was): a deployment moves to encrypted secrets by
+    /// setting `TESSERA_MASTER_KEY` and restarting.
+    pub(super) async fn protect_stored_secrets(&self) -> Result<()> {
+        let Some(master) = &self.settings.master_key else {
+            return Ok(());
+        };
+        let mut sealed = 0;
+        for (id, secret) in self.store.unsealed_secrets().await? {
+            let kept = seal(&master.0, TOTP_SEAL_CONTEXT, &secret);
+            if self.store.seal_secret(id, &kept).await? {
+                sealed += 1;
+            }
+        }
+        if sealed > 0 {
+            tracing::info!(factors = sealed, "TOTP secrets sealed under the master key");
+        }
+        Ok(())
+    }
+
     /// A TOTP factor's secret, opened with the master key when sealed.
     fn totp_secret(&self, factor: &StoredFactor) -> Result<Vec<u8>> {
         let stored = factor

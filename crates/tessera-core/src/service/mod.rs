@@ -150,6 +150,7 @@ impl Tessera {
         };
         tessera.keys().reload_keys().await?;
         tessera.keys().protect_stored_keys().await?;
+        tessera.factors().protect_stored_secrets().await?;
         tessera.keys().ensure_signing_key().await?;
         tessera.reload_revocations().await?;
         tessera.events().start_hub().await?;

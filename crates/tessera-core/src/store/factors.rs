@@ -131,6 +131,11 @@ pub trait FactorStore: Send + Sync {
         now: Millis,
         until: Millis,
     ) -> StoreResult<Vec<Session>>;
+    /// The TOTP factors whose secret is stored in the clear: id and secret.
+    async fn unsealed_secrets(&self) -> StoreResult<Vec<(Uuid, Vec<u8>)>>;
+    /// Replaces a factor's clear secret with its `sealed` form; `false` if
+    /// it was sealed meanwhile.
+    async fn seal_secret(&self, id: Uuid, sealed: &[u8]) -> StoreResult<bool>;
     /// Which of `user_ids` have a confirmed factor.
     async fn users_with_factors(&self, user_ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
     /// Stores a challenge under the hash of its token.
@@ -471,6 +476,30 @@ impl FactorStore for SqlStore {
             revoke_sessions_of(&mut tx, SessionsOf::WithoutMfa(everyone, user), now, until).await?;
         tx.commit().await?;
         Ok(revoked)
+    }
+
+    async fn unsealed_secrets(&self) -> StoreResult<Vec<(Uuid, Vec<u8>)>> {
+        let rows: Vec<(String, Vec<u8>)> = self
+            .db
+            .fetch_all(sql(
+                "SELECT id, secret FROM factors WHERE sealed = FALSE AND secret IS NOT NULL",
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|(id, secret)| Ok((parse_uuid(&id)?, secret)))
+            .collect()
+    }
+
+    async fn seal_secret(&self, id: Uuid, sealed: &[u8]) -> StoreResult<bool> {
+        let changed = self
+            .db
+            .execute(
+                sql("UPDATE factors SET secret = $2, sealed = TRUE WHERE id = $1 AND sealed = FALSE")
+                    .bind(id)
+                    .bind(sealed),
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     async fn users_with_factors(&self, user_ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {

@@ -598,3 +598,42 @@ async fn a_quiet_spell_does_not_forgive_wrong_codes_only_a_completed_sign_in_doe
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_master_key_set_later_seals_the_secrets_already_stored_and_they_still_work() {
+    const ISSUER: &str = "http://tessera.sealing.test";
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let app = TestApp::builder()
+        .env("TESSERA_ISSUER", ISSUER)
+        .spawn()
+        .await;
+    let pia = app.register("pia").await;
+    let factor = enrol(&app, &pia).await;
+    let url = app.database_url.clone();
+    let store = tessera_core::store::connect(&url).await.unwrap();
+    let user = store.user_by_username("pia").await.unwrap().unwrap().user;
+    assert!(
+        !store.factors_of(user.id).await.unwrap()[0].sealed,
+        "in the clear first"
+    );
+    let _data = app.stop_keeping_data().await;
+
+    let again = TestApp::builder()
+        .env("TESSERA_ISSUER", ISSUER)
+        .env("TESSERA_MASTER_KEY", key)
+        .database_url(&url)
+        .spawn()
+        .await;
+    let stored = store.factors_of(user.id).await.unwrap();
+    assert!(stored[0].sealed, "sealed at start-up");
+    let kept = stored[0].secret.clone().unwrap();
+    assert!(
+        !kept
+            .windows(factor.secret.len())
+            .any(|w| w == factor.secret.as_slice())
+    );
+    let token = mfa_token(&again, "pia").await;
+    let r = second_step(&again, &token, &code(&again, &factor.secret, 1)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    again.stop().await;
+}
