@@ -21,7 +21,14 @@ pub(super) async fn user(cmd: UserCommand, tessera: &Tessera) -> Result<()> {
                 std::io::stdin().read_to_string(&mut text)?;
                 (text.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
-                (b64url(random_bytes::<18>()), true)
+                // A random password may, rarely, contain the username: draw
+                // again until the policy takes it.
+                let policy = tessera.password_policy();
+                let fresh = std::iter::repeat_with(|| b64url(random_bytes::<18>()))
+                    .take(100)
+                    .find(|p| policy.check(&name, p).is_ok())
+                    .unwrap_or_else(|| b64url(random_bytes::<18>()));
+                (fresh, true)
             };
             let roles = if admin {
                 vec!["admin".to_owned()]
