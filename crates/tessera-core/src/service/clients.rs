@@ -226,6 +226,32 @@ impl Clients<'_> {
         })
     }
 
+    /// Gives a confidential client a new secret (shown this once); the old
+    /// one stops working at once. `NotFound` for an unknown or public client.
+    pub async fn rotate_secret(
+        &self,
+        actor: Option<Uuid>,
+        client_id: &str,
+        client: &ClientInfo,
+    ) -> Result<SecretString> {
+        let secret = b64url(random_bytes::<32>());
+        let entry = self.audit(
+            AuditRecord::ClientUpdated {
+                actor: actor.unwrap_or(Uuid::nil()),
+                client_id: client_id.to_owned(),
+            },
+            client,
+        );
+        if !self
+            .store
+            .replace_client_secret(client_id, &sha256(secret.as_bytes()), &[entry])
+            .await?
+        {
+            return Err(Error::NotFound);
+        }
+        Ok(secret.into())
+    }
+
     /// Every registered client.
     pub async fn clients(&self) -> Result<Vec<OAuthClient>> {
         Ok(self.store.clients().await?)

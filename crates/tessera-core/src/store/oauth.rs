@@ -100,6 +100,14 @@ pub trait OAuthStore: Send + Sync {
         post_logout_redirect_uris: &[String],
         audit: &[AuditEntry],
     ) -> StoreResult<bool>;
+    /// Replaces a confidential client's secret hash, recording `audit`;
+    /// `false` if there is no such confidential client.
+    async fn replace_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &[u8; 32],
+        audit: &[AuditEntry],
+    ) -> StoreResult<bool>;
     /// Every client, oldest first.
     async fn clients(&self) -> StoreResult<Vec<OAuthClient>>;
     /// One client with its secret's hash.
@@ -357,6 +365,29 @@ impl OAuthStore for SqlStore {
                 .bind(client_id)
                 .bind(to_json(redirect_uris))
                 .bind(to_json(post_logout_redirect_uris)),
+            )
+            .await?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn replace_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &[u8; 32],
+        audit: &[AuditEntry],
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = tx
+            .execute(
+                sql("UPDATE oauth_clients SET secret_hash = $2 \
+                     WHERE client_id = $1 AND secret_hash IS NOT NULL")
+                .bind(client_id)
+                .bind(secret_hash),
             )
             .await?;
         if changed == 0 {

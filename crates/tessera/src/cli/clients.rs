@@ -1,8 +1,9 @@
 //! `tessera client …`: OAuth clients from the command line.
 
-use super::{ClientCommand, say};
+use super::{ClientCommand, confirmed, say};
 use anyhow::{Context, Result};
 use tessera_core::oauth::{GrantType, OAuthClient};
+use tessera_core::secret::ExposeSecret;
 use tessera_core::service::NewClient;
 use tessera_core::{ClientInfo, Tessera};
 use tessera_token::clock::rfc3339;
@@ -128,6 +129,27 @@ pub(super) async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> 
                 "{}: redirect URIs {}",
                 updated.client_id,
                 updated.redirect_uris.join(" ")
+            ))
+        }
+        ClientCommand::RotateSecret { client_id, yes } => {
+            let question =
+                format!("Replace {client_id}'s secret? The old one stops working at once.");
+            if !confirmed(&question, yes)? {
+                anyhow::bail!("the secret is unchanged");
+            }
+            let secret = tessera
+                .clients()
+                .rotate_secret(None, &client_id, &ClientInfo::default())
+                .await
+                .map_err(|e| match e {
+                    tessera_core::Error::NotFound => {
+                        anyhow::anyhow!("no confidential client {client_id}")
+                    }
+                    other => other.into(),
+                })?;
+            say(format!(
+                "client_secret: {}\n(shown this once; the old secret no longer works)",
+                secret.expose_secret()
             ))
         }
         ClientCommand::Delete { client_id } => {

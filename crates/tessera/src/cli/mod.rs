@@ -115,6 +115,16 @@ enum ClientCommand {
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
     },
+    /// Give a confidential client a new secret (shown this once); the old
+    /// one stops working at once.
+    RotateSecret {
+        /// The client id (a generated id may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Delete a client, ending every session issued to it.
     Delete {
         /// The client id (a generated id may begin with `-`).

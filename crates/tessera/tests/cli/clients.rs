@@ -261,3 +261,55 @@ fn client_show_update_and_json_listings() {
     assert_eq!(key["status"], "active");
     assert!(key.get("d").is_none() && key.get("private_der").is_none());
 }
+
+#[tokio::test]
+async fn client_rotate_secret_gives_a_new_secret_and_the_old_one_stops_working() {
+    let env = Env::new();
+    let added = env
+        .run(&[
+            "client",
+            "add",
+            "Reports",
+            "--confidential",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "reports:read",
+        ])
+        .ok()
+        .stdout;
+    let id = labelled(&added, "client_id").unwrap().to_owned();
+    let old = labelled(&added, "client_secret").unwrap().to_owned();
+    let rotated = env
+        .run(&["client", "rotate-secret", &id, "--yes"])
+        .ok()
+        .stdout;
+    let new = labelled(&rotated, "client_secret").unwrap().to_owned();
+    assert_ne!(new, old);
+    let server = env.serve();
+    let (status, _) = client_credentials(&server, &id, &old).await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED, "the old secret");
+    let (status, _) = client_credentials(&server, &id, &new).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "the new secret");
+    // A public client has no secret to rotate.
+    let public = env
+        .run(&[
+            "client",
+            "add",
+            "SPA",
+            "--redirect-uri",
+            "https://spa.example/cb",
+        ])
+        .ok()
+        .stdout;
+    let public_id = labelled(&public, "client_id").unwrap().to_owned();
+    let run = env
+        .run(&["client", "rotate-secret", &public_id, "--yes"])
+        .fails();
+    assert!(
+        run.stderr.contains("no confidential client"),
+        "{}",
+        run.stderr
+    );
+    drop(server);
+}
