@@ -201,7 +201,7 @@ pub fn totp_step_matching(
     after.is_none_or(|last| step > last).then_some(step)
 }
 
-/// A fresh set of recovery codes, as shown once (`XXXXX-XXXXX`).
+/// A fresh set of recovery codes, as shown once (`ABCDE-FGHJK`: two groups of five).
 pub fn new_recovery_codes() -> Vec<SecretString> {
     (0..RECOVERY_CODES)
         .map(|_| {

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //!
-//! - [`Accounts`] (`accounts.rs`): registration, profiles, roles, passwords, deletion.
+//! - [`Accounts`] (`accounts.rs`): registration, profiles, roles, deletion;
+//!   `passwords.rs`: checking and changing passwords.
 //! - [`Sessions`] (`sessions.rs`): login, refresh-token rotation, logout,
 //!   issuing and verifying access tokens, a person's sessions.
 //! - [`Keys`] (`keys.rs`): the access-token and ID-token key rings, rotation, JWKS.
@@ -12,7 +13,8 @@
 //!   grants and ID tokens; userinfo, revocation (RFC 7009), introspection (RFC 7662).
 //! - [`Sso`] (`sso.rs`): authorization requests, browser sessions, codes, RP-initiated logout.
 //! - [`Factors`] (`factors.rs`): second factors, recovery codes and the
-//!   second step of signing in.
+//!   second step of signing in; `enrollment.rs`: enrolment under the
+//!   `TESSERA_MFA` policy.
 //! - [`Passkeys`] (`passkeys.rs`): WebAuthn ceremonies — adding a passkey,
 //!   a passkey as the second step, and signing in with a passkey alone.
 //! - [`Throttle`] (`throttle.rs`): login throttling and the registration rate.
@@ -26,12 +28,14 @@
 mod accounts;
 mod clients;
 mod context;
+mod enrollment;
 mod events;
 mod factors;
 mod grants;
 mod keys;
 mod overview;
 mod passkeys;
+mod passwords;
 mod sessions;
 mod sso;
 mod throttle;
