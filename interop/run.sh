@@ -7,6 +7,7 @@
 #   interop/check_docs.py           docs/sso.md quotes the snippets they run
 #   interop/browser/pages.mjs       the pages in Chromium (Playwright, axe-core)
 #   interop/browser/factors.mjs     second factors and passkeys in Chromium
+#   interop/browser/email.mjs       mailed links in Chromium (aiosmtpd is the relay)
 #   interop/contract/run.sh         schemathesis against /openapi.json
 # Each suite registers the clients and the user it needs through the admin API.
 # Prints a summary; exits non-zero if anything failed. The server is always
@@ -23,7 +24,9 @@ elapsed() { echo $((SECONDS - $1)); }
 
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/tessera-interop.XXXXXX")
 server_pid=""
+smtp_pid=""
 cleanup() {
+  if [ -n "$smtp_pid" ]; then kill "$smtp_pid" 2>/dev/null || true; fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -77,6 +80,13 @@ issuer=http://127.0.0.1:$port
 # Passkeys need a domain name: the pages are also reached at localhost.
 public_url=http://localhost:$port
 admin_password="interop-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+# A real SMTP server for the mail Tessera sends: aiosmtpd keeps each mail as a
+# file of a Maildir the browser suite reads.
+smtp_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+maildir=$workdir/mail
+"$venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$maildir" \
+  >"$workdir/smtp.log" 2>&1 &
+smtp_pid=$!
 say "starting tessera on $issuer (in $workdir)"
 # Nothing from the caller's environment configures this server.
 unset_tessera=()
@@ -84,7 +94,8 @@ while read -r name; do unset_tessera+=(-u "$name"); done < <(compgen -e | grep '
 (
   cd "$workdir"
   exec env "${unset_tessera[@]}" TESSERA_BIND="127.0.0.1:$port" TESSERA_PUBLIC_URL="$public_url" \
-    TESSERA_ADMIN_USERNAME=admin \
+    TESSERA_ADMIN_USERNAME=admin TESSERA_SMTP_URL="smtp://127.0.0.1:$smtp_port?tls=none" \
+    TESSERA_MAIL_FROM="Tessera <login@tessera.test>" \
     TESSERA_ADMIN_PASSWORD="$admin_password" TESSERA_LOG=warn "$bin" serve
 ) >"$workdir/tessera.log" 2>&1 &
 server_pid=$!
@@ -106,7 +117,7 @@ t_start=$(elapsed $t)
 
 # --- the suites ------------------------------------------------------------------------
 export TESSERA_ISSUER=$issuer TESSERA_PUBLIC_URL=$public_url TESSERA_ADMIN_USERNAME=admin \
-  TESSERA_ADMIN_PASSWORD=$admin_password
+  TESSERA_ADMIN_PASSWORD=$admin_password TESSERA_MAILDIR=$maildir
 
 # run_suite NAME COMMAND...: runs it with a time limit, output to the terminal
 # and to $workdir/NAME.log; a non-zero exit without any FAIL line counts as one.
@@ -127,6 +138,7 @@ run_suite node node "$interop/node/interop.mjs"
 run_suite docs python3 "$interop/check_docs.py"
 TESSERA_SCREENSHOTS=$root/target/screenshots run_suite browser node "$interop/browser/pages.mjs"
 TESSERA_SCREENSHOTS=$root/target/screenshots run_suite factors node "$interop/browser/factors.mjs"
+TESSERA_SCREENSHOTS=$root/target/screenshots run_suite email node "$interop/browser/email.mjs"
 # Last: it changes the server's state at random (users, clients, keys).
 run_suite contract bash "$interop/contract/run.sh" "$contract_venv/bin/python"
 
@@ -149,13 +161,14 @@ declare -A label=(
   [docs]="docs/sso.md snippets"
   [browser]="browser ($(/usr/bin/chromium --version 2>/dev/null | tr -d '\n'), screenshots in target/screenshots)"
   [factors]="second factors in the browser (TOTP, Chromium's virtual authenticator)"
+  [email]="mailed links in the browser (aiosmtpd $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("aiosmtpd"))'))"
   [contract]="contract ($("$contract_venv/bin/schemathesis" --version 2>/dev/null | tr -d '\n'))"
 )
 total_pass=0
 total_fail=0
 echo
 say "interop summary"
-for name in python node docs browser factors contract; do
+for name in python node docs browser factors email contract; do
   pass=$(grep -c '^PASS ' "$workdir/$name.log" || true)
   fail=$(grep -c '^FAIL ' "$workdir/$name.log" || true)
   if [ "${exit_code[$name]}" != 0 ] && [ "$fail" = 0 ]; then

@@ -145,6 +145,31 @@ pub enum AuditRecord {
         /// Whose it is.
         user: Uuid,
     },
+    /// A password was set by following a reset link.
+    PasswordReset {
+        /// Whose it is.
+        user: Uuid,
+    },
+    /// A reset link was made: mailed to the person's verified address, or
+    /// handed to an operator (`by_operator`).
+    ResetLinkIssued {
+        /// Whose password it resets.
+        user: Uuid,
+        /// Whether an operator asked for it on the command line.
+        by_operator: bool,
+    },
+    /// A change of one's own address gave the wrong current password.
+    EmailChangeRefused {
+        /// Who tried.
+        actor: Uuid,
+        /// Whose address.
+        user: Uuid,
+    },
+    /// An address was proven by its link.
+    EmailVerified {
+        /// Whose address.
+        user: Uuid,
+    },
     /// A password change gave the wrong current password.
     PasswordChangeFailed {
         /// Who tried.
@@ -281,6 +306,10 @@ impl AuditRecord {
             ProfileUpdated { .. } => "user.updated",
             DisabledChanged { .. } => "user.disabled",
             PasswordChanged { .. } | PasswordChangeFailed { .. } => "password.changed",
+            PasswordReset { .. } => "password.reset",
+            ResetLinkIssued { .. } => "password.reset_requested",
+            EmailVerified { .. } => "email.verified",
+            EmailChangeRefused { .. } => "email.change_refused",
             UserDeleted { .. } => "user.deleted",
             KeyAdded {
                 rotation: false, ..
@@ -309,6 +338,7 @@ impl AuditRecord {
             | PasswordChangeFailed { .. }
             | AuthorizationCodeReused { .. }
             | SecondFactorFailed { .. }
+            | EmailChangeRefused { .. }
             | FactorChangeRefused { .. } => Outcome::Failure,
             _ => Outcome::Success,
         }
@@ -323,7 +353,10 @@ impl AuditRecord {
             | RefreshReuseDetected { user, .. }
             | TokenIssued { user, .. }
             | RecoveryCodesRegenerated { user }
+            | PasswordReset { user }
+            | EmailVerified { user }
             | SecondFactorFailed { user, .. } => Some(*user),
+            ResetLinkIssued { .. } => None,
             LoginFailed { user, .. } => *user,
             Refreshed { repeat } => repeat.map(|(user, _)| user),
             Logout { actor, .. }
@@ -334,6 +367,7 @@ impl AuditRecord {
             | PasswordChangeFailed { actor, .. }
             | ClientUpdated { actor, .. }
             | FactorAdded { actor, .. }
+            | EmailChangeRefused { actor, .. }
             | FactorChangeRefused { actor, .. } => Some(*actor),
             UserCreated { actor, .. }
             | UserDeleted { actor, .. }
@@ -368,6 +402,10 @@ impl AuditRecord {
             | FactorAdded { user, .. }
             | FactorRemoved { user, .. }
             | RecoveryCodesRegenerated { user }
+            | PasswordReset { user }
+            | ResetLinkIssued { user, .. }
+            | EmailVerified { user }
+            | EmailChangeRefused { user, .. }
             | FactorChangeRefused { user, .. } => Some(user.to_string()),
             KeyAdded { kid, .. } => Some(kid.clone()),
             ClientCreated { client_id, .. }
@@ -425,6 +463,7 @@ impl AuditRecord {
             }
             FactorRemoved { factor, .. } => Some(json!({"factor_id": factor})),
             SecondFactorFailed { .. } => Some(json!({"step": "second_factor"})),
+            ResetLinkIssued { by_operator, .. } => by_operator.then(|| json!({"by": "operator"})),
             Registered { .. }
             | LoginFailed { .. }
             | PasswordChanged { .. }
@@ -432,6 +471,9 @@ impl AuditRecord {
             | ClientDeleted { .. }
             | ClientUpdated { .. }
             | RecoveryCodesRegenerated { .. }
+            | PasswordReset { .. }
+            | EmailVerified { .. }
+            | EmailChangeRefused { .. }
             | FactorChangeRefused { .. } => None,
         }
     }

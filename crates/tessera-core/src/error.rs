@@ -51,6 +51,19 @@ pub enum Error {
     /// Removing this factor would leave a person the policy covers without one.
     #[error("the last second factor cannot be removed while the policy requires one")]
     LastFactor,
+    /// Signing in needs a verified address, and this person's is not
+    /// (a fresh link is on its way when mail can be sent).
+    #[error("the email address must be verified before signing in; a link was sent to it")]
+    EmailNotVerified,
+    /// Another account has verified this address.
+    #[error("the email address is verified on another account")]
+    EmailTaken,
+    /// A link token that is not (or no longer) live.
+    #[error("the link is invalid, expired or already used")]
+    InvalidLink,
+    /// No mail can be sent: the deployment has no SMTP server.
+    #[error("email is not configured on this server")]
+    EmailUnavailable,
     /// An `mfa_token` that is unknown, spent or expired.
     #[error("the sign-in expired or was already completed; sign in again")]
     InvalidMfaToken,

@@ -14,6 +14,7 @@
 //! - [`oauth`]: OAuth 2.0 / OpenID Connect clients, grants, scopes, PKCE, errors, ID-token claims.
 //! - [`audit`]: the audit records, one variant per auth event, and the stream event each implies.
 //! - [`events`]: the stream events the domain records.
+//! - [`mail`]: the letters the domain sends, and the postbox they go to.
 //! - [`error`]: the domain's error type.
 //! - [`secret`]: [`secret::SecretString`] for passwords, tokens and hashes in memory.
 //! - [`duration`], [`crypto`]: duration parsing, sealing a secret under another.
@@ -27,6 +28,7 @@ pub mod crypto;
 pub mod duration;
 pub mod error;
 pub mod events;
+pub mod mail;
 pub mod mfa;
 pub mod model;
 pub mod oauth;

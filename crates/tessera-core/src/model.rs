@@ -18,6 +18,11 @@ pub struct User {
     pub username: String,
     /// Optional e-mail address.
     pub email: Option<String>,
+    /// Whether `email` was proven by following a link sent to it.
+    pub email_verified: bool,
+    /// Whether the account signs in without a verified address even when
+    /// the deployment requires one (an operator created it).
+    pub email_exempt: bool,
     /// Optional given name.
     pub first_name: Option<String>,
     /// Optional family name.

@@ -433,6 +433,9 @@ pub struct IdTokenClaims {
     /// E-mail (scope `email`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether the address was proven by a link (scope `email`, with an address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// Roles.
     pub roles: Vec<String>,
 }

@@ -106,6 +106,10 @@ pub struct Settings {
     /// The address people reach Tessera at (`TESSERA_PUBLIC_URL`; `None`:
     /// the issuer): the WebAuthn origin, its host the relying party id.
     pub public_url: Option<String>,
+    /// Whether signing in needs a verified address (`TESSERA_REQUIRE_VERIFIED_EMAIL`).
+    pub require_verified_email: bool,
+    /// How long a password-reset link works (`TESSERA_RESET_TTL`).
+    pub reset_ttl: Duration,
 }
 
 impl Settings {
@@ -139,6 +143,8 @@ impl Settings {
             display_name: "Tessera".to_owned(),
             mfa_policy: MfaPolicy::Optional,
             public_url: None,
+            require_verified_email: false,
+            reset_ttl: Duration::from_secs(30 * 60),
         }
     }
 

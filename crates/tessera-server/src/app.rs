@@ -4,8 +4,8 @@
 use crate::error::ApiError;
 use crate::observe::ObserveLayer;
 use crate::routes::{
-    account, assets, auth, clients, console, events, factors, keys, oauth, ops, security, sessions,
-    sign_in, sso, users,
+    account, assets, auth, clients, console, email, email_pages, events, factors, keys, oauth, ops,
+    security, sessions, sign_in, sso, users,
 };
 use crate::state::AppState;
 use axum::Router;
@@ -29,6 +29,10 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/auth/login/mfa/options", post(auth::login_mfa_options))
         .route("/auth/passkey/options", post(auth::passkey_options))
         .route("/auth/passkey", post(auth::passkey_sign_in))
+        .route("/auth/password-reset", post(email::request_reset))
+        .route("/auth/password-reset/confirm", post(email::confirm_reset))
+        .route("/auth/verify-email", post(email::verify_email))
+        .route("/me/email/verify", post(email::resend_verification))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))
@@ -79,6 +83,15 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/assets/console-events.js", get(assets::console_events))
         .route("/assets/passkeys.js", get(assets::passkeys))
         .route("/", get(sign_in::home))
+        .route(
+            "/verify-email",
+            get(email_pages::verify_page).post(email_pages::verify),
+        )
+        .route(
+            "/reset-password",
+            get(email_pages::reset_page).post(email_pages::request_reset),
+        )
+        .route("/reset-password/confirm", post(email_pages::confirm_reset))
         .route("/login", get(sign_in::login).post(sign_in::submit_login))
         .route("/login/passkey/options", post(sign_in::passkey_options))
         .route("/login/mfa/options", post(sign_in::second_step_options))
@@ -119,6 +132,10 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
             post(security::passkey_options),
         )
         .route("/account/security/passkey", post(security::add_passkey))
+        .route(
+            "/account/security/email",
+            post(security::resend_verification),
+        )
         .route("/account/sign-out", post(sign_in::sign_out))
         .route("/console", get(console::overview::overview))
         .route("/console/keys", get(console::overview::keys))

@@ -179,6 +179,7 @@ fn domain_status(e: &Error) -> StatusCode {
         Error::Validation { .. }
         | Error::PasswordTooWeak(_)
         | Error::PasswordTooCommon
+        | Error::InvalidLink
         | Error::OAuth(_) => StatusCode::BAD_REQUEST,
         Error::InvalidCredentials
         | Error::InvalidRefreshToken
@@ -187,16 +188,20 @@ fn domain_status(e: &Error) -> StatusCode {
         | Error::InvalidMfaToken
         | Error::InvalidCode { signing_in: true } => StatusCode::UNAUTHORIZED,
         Error::InvalidCode { signing_in: false } => StatusCode::BAD_REQUEST,
-        Error::Forbidden(_) | Error::RegistrationDisabled | Error::MfaEnrollmentRequired(_) => {
-            StatusCode::FORBIDDEN
-        }
+        Error::Forbidden(_)
+        | Error::RegistrationDisabled
+        | Error::MfaEnrollmentRequired(_)
+        | Error::EmailNotVerified => StatusCode::FORBIDDEN,
         Error::UserNotFound | Error::NotFound => StatusCode::NOT_FOUND,
         Error::UsernameTaken
         | Error::LastAdmin
         | Error::KeyRotationUnavailable
+        | Error::EmailTaken
         | Error::LastFactor => StatusCode::CONFLICT,
         Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::Store(StoreError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Store(StoreError::Unavailable) | Error::EmailUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::Store(_) | Error::Internal(_) | Error::Config(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -218,6 +223,10 @@ fn domain_code(e: &Error) -> &'static str {
         Error::InvalidMfaToken => "invalid_mfa_token",
         Error::MfaEnrollmentRequired(_) => "mfa_enrollment_required",
         Error::LastFactor => "last_factor",
+        Error::EmailNotVerified => "email_not_verified",
+        Error::EmailTaken => "email_taken",
+        Error::InvalidLink => "invalid_link",
+        Error::EmailUnavailable => "email_unavailable",
         Error::UserNotFound => "user_not_found",
         Error::NotFound => "not_found",
         Error::Forbidden(_) => "forbidden",
@@ -424,6 +433,9 @@ impl From<Error> for OAuthApiError {
             ),
             Error::MfaEnrollmentRequired(_) => OAuthError::invalid_grant(
                 "this account must set up a second factor first; use the hosted login page (/authorize)",
+            ),
+            Error::EmailNotVerified => OAuthError::invalid_grant(
+                "the account's email address must be verified first; a link was sent to it",
             ),
             Error::InvalidRefreshToken | Error::InvalidToken(_) => {
                 OAuthError::invalid_grant("the grant is invalid, expired or revoked")

@@ -11,6 +11,7 @@
 //! - [`pages`]: the hosted login and sign-out pages (HTML templates in the binary).
 //! - [`openapi`]: the generated OpenAPI document.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`mail`]: sending mail: the relay, the letters, the queue.
 //! - [`observe`]: the layer that times out and records every routed request.
 //! - [`config`]: configuration from the environment.
 //! - [`serve`]: start-up, serving, upkeep and shutdown.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod listener;
+pub mod mail;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

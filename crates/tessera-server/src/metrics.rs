@@ -1,5 +1,5 @@
 //! Prometheus metrics: request counts and latency histograms by route,
-//! method and status, and login/refresh outcomes, rendered in the text
+//! method and status, login/refresh outcomes and mails, rendered in the text
 //! exposition format at `GET /metrics`.
 
 use std::collections::HashMap;
@@ -51,7 +51,53 @@ type RouteHistograms = Vec<(String, u16, Arc<Histogram>)>;
 pub struct Metrics {
     /// Route template → histograms by method and status.
     requests: RwLock<HashMap<String, RouteHistograms>>,
-    outcomes: RwLock<HashMap<(&'static str, &'static str), Arc<AtomicU64>>>,
+    outcomes: Counters,
+    mails: Counters,
+}
+
+/// Counters by two labels.
+type Counters = RwLock<HashMap<(&'static str, &'static str), Arc<AtomicU64>>>;
+
+/// Adds one to the counter of `key`, creating it on first use.
+fn increment(counters: &Counters, key: (&'static str, &'static str)) {
+    let existing = counters
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned();
+    let counter = match existing {
+        Some(c) => c,
+        None => counters
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default()
+            .clone(),
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Writes a counter family with labels `labels` to `out`, sorted.
+fn render_counters(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    labels: [&str; 2],
+    counters: &Counters,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    let counters = counters.read().unwrap_or_else(|p| p.into_inner());
+    let mut keys: Vec<_> = counters.keys().collect();
+    keys.sort();
+    for key @ (a, b) in keys {
+        let _ = writeln!(
+            out,
+            "{name}{{{}=\"{a}\",{}=\"{b}\"}} {}",
+            labels[0],
+            labels[1],
+            counters[key].load(Ordering::Relaxed)
+        );
+    }
 }
 
 impl Metrics {
@@ -89,24 +135,13 @@ impl Metrics {
 
     /// Counts an authentication outcome (`login`/`refresh`, `success`/`failure`).
     pub fn count_outcome(&self, operation: &'static str, outcome: &'static str) {
-        let key = (operation, outcome);
-        let existing = self
-            .outcomes
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        let counter = match existing {
-            Some(c) => c,
-            None => self
-                .outcomes
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(key)
-                .or_default()
-                .clone(),
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        increment(&self.outcomes, (operation, outcome));
+    }
+
+    /// Counts what became of a mail (`verify_email`, …; `sent`, `retried`,
+    /// `failed`, `dropped`).
+    pub fn count_mail(&self, letter: &'static str, outcome: &'static str) {
+        increment(&self.mails, (letter, outcome));
     }
 
     /// The Prometheus text exposition.
@@ -158,17 +193,20 @@ impl Metrics {
                 "tessera_http_request_duration_seconds_count{{{labels}}} {count}"
             );
         }
-        out.push_str("# HELP tessera_auth_outcomes_total Login and refresh outcomes.\n# TYPE tessera_auth_outcomes_total counter\n");
-        let outcomes = self.outcomes.read().unwrap_or_else(|p| p.into_inner());
-        let mut keys: Vec<_> = outcomes.keys().collect();
-        keys.sort();
-        for key @ (operation, outcome) in keys {
-            let _ = writeln!(
-                out,
-                "tessera_auth_outcomes_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {}",
-                outcomes[key].load(Ordering::Relaxed)
-            );
-        }
+        render_counters(
+            &mut out,
+            "tessera_auth_outcomes_total",
+            "Login and refresh outcomes.",
+            ["operation", "outcome"],
+            &self.outcomes,
+        );
+        render_counters(
+            &mut out,
+            "tessera_mail_total",
+            "Mails sent, retried after a refusal or an unreachable relay, failed for good, or dropped with the queue full.",
+            ["letter", "outcome"],
+            &self.mails,
+        );
         out
     }
 }

@@ -106,6 +106,7 @@ impl Schemas {
                 "phone": optional_string(32),
                 "roles": {"type": "array", "maxItems": 64, "items": {"type": "string", "pattern": ROLE_PATTERN}},
                 "disabled": {"type": "boolean"},
+                "current_password": {"type": "string", "minLength": 1, "maxLength": 128},
             }),
         );
         update["minProperties"] = json!(1);
@@ -120,6 +121,37 @@ impl Schemas {
                     "current_password": {"type": "string", "minLength": 1, "maxLength": 128},
                     "new_password": password,
                 }),
+            ),
+        );
+        // Email (SPEC §12). A link's token is any string: whatever its
+        // shape, one that is not a live link is `invalid_link`.
+        let mut reset = object(
+            id("password_reset"),
+            "Ask for a password-reset link",
+            &[],
+            json!({
+                "email": {"type": "string", "maxLength": 254, "format": "email"},
+                "username": {"type": "string", "minLength": 1, "maxLength": 64},
+            }),
+        );
+        reset["oneOf"] = json!([{"required": ["email"]}, {"required": ["username"]}]);
+        documents.insert("password_reset", reset);
+        documents.insert(
+            "password_reset_confirm",
+            object(
+                id("password_reset_confirm"),
+                "Set a new password with a reset link",
+                &["token", "new_password"],
+                json!({"token": {"type": "string"}, "new_password": password}),
+            ),
+        );
+        documents.insert(
+            "verify_email",
+            object(
+                id("verify_email"),
+                "Verify an email address with its link",
+                &["token"],
+                json!({"token": {"type": "string"}}),
             ),
         );
         // Second factors (SPEC §11).

@@ -33,6 +33,9 @@ pub enum ServeError {
     /// Listening failed.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    /// The mail relay cannot be set up.
+    #[error("TESSERA_SMTP_URL: {0}")]
+    Mail(String),
 }
 
 /// Opens the configured store and starts the domain service.
@@ -80,6 +83,9 @@ pub fn app_state(config: &Config, tessera: Arc<Tessera>) -> Result<AppState, Ser
         subscribers: Subscribers::new(config.limits.max_connections),
         published: Default::default(),
         site: config.site.clone(),
+        reset_jobs: Arc::new(tokio::sync::Semaphore::new(
+            crate::routes::email::RESET_JOBS,
+        )),
     }))
 }
 
@@ -157,6 +163,22 @@ impl Ready {
         } = self;
         let bound = listener.local_addr()?;
         let state = app_state(&config, tessera.clone())?;
+        if let Some(mail) = &config.mail {
+            let sender = crate::mail::Sender {
+                from: mail.from.clone(),
+                site: config.site.name.clone(),
+                public_url: tessera.settings().public_url().to_owned(),
+            };
+            let mailer = crate::mail::Mailer::new(
+                mail,
+                sender,
+                tessera.clock().clone(),
+                state.metrics.clone(),
+            )
+            .map_err(ServeError::Mail)?;
+            tessera.attach_postbox(Arc::new(mailer));
+            tracing::info!(relay = %mail.relay.host, port = mail.relay.port, "mail goes through the relay");
+        }
         let app = router(state, &config.cors_origins, config.request_timeout);
         let upkeep = tokio::spawn(maintain(tessera.clone()));
         let hub = tokio::spawn(run_event_hub(tessera.clone()));

@@ -49,6 +49,8 @@ pub struct Shared {
     pub published: Published,
     /// What the pages show of the deployment, and how they behave.
     pub site: Site,
+    /// Password-reset requests being looked into, off their requests.
+    pub reset_jobs: Arc<tokio::sync::Semaphore>,
 }
 
 /// The OpenAPI document, serialized and as the `/docs` page (or why it

@@ -17,6 +17,8 @@ pub struct FullUser {
     pub username: String,
     /// E-mail.
     pub email: Option<String>,
+    /// Whether the address was proven by following a link sent to it.
+    pub email_verified: bool,
     /// Given name.
     pub first_name: Option<String>,
     /// Family name.
@@ -39,6 +41,7 @@ impl From<User> for FullUser {
             id: u.id.to_string(),
             username: u.username,
             email: u.email,
+            email_verified: u.email_verified,
             first_name: u.first_name,
             last_name: u.last_name,
             phone: u.phone,

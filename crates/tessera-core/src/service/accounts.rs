@@ -42,6 +42,9 @@ pub struct NewAccount {
 pub enum Registration {
     /// Signed in: the tokens of the new account's first session.
     SignedIn(Box<IssuedTokens>),
+    /// The deployment requires a verified address: the new account, not
+    /// signed in; the link is on its way.
+    MustVerify(User),
     /// The policy demands a second factor first: the new account and the
     /// `enrollment_token` to set it up with.
     MustEnrol {
@@ -53,7 +56,7 @@ pub enum Registration {
 }
 
 /// A change to a user's profile, roles or status; `Some(None)` clears a field.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ProfileChanges {
     /// E-mail.
     pub email: Option<Option<String>>,
@@ -67,6 +70,9 @@ pub struct ProfileChanges {
     pub roles: Option<Vec<String>>,
     /// Disabled flag (admins only).
     pub disabled: Option<bool>,
+    /// The person's own password: needed when they change or clear their
+    /// own email address.
+    pub current_password: Option<SecretString>,
 }
 
 impl ProfileChanges {
@@ -77,7 +83,12 @@ impl ProfileChanges {
 
     /// Whether nothing would change.
     pub fn is_empty(&self) -> bool {
-        *self == ProfileChanges::default()
+        self.email.is_none()
+            && self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.phone.is_none()
+            && self.roles.is_none()
+            && self.disabled.is_none()
     }
 }
 
@@ -159,6 +170,8 @@ impl Accounts<'_> {
             roles: Vec::new(),
             ..account
         };
+        self.check_email_given(&account)?;
+        let must_verify = self.settings.require_verified_email;
         let must_enrol = self.must_enrol_when_registering();
         let (user, session) = self
             .insert_account(
@@ -166,10 +179,14 @@ impl Accounts<'_> {
                 None,
                 client,
                 Creation::Registered {
-                    with_session: !must_enrol,
+                    with_session: !must_enrol && !must_verify,
                 },
             )
             .await?;
+        self.mail_verification(&user).await;
+        if must_verify {
+            return Ok(Registration::MustVerify(user));
+        }
         if must_enrol {
             let enrollment = self.tessera.factors().enrollment_challenge(user.id).await?;
             return Ok(Registration::MustEnrol { user, enrollment });
@@ -181,6 +198,27 @@ impl Accounts<'_> {
             .sessions()
             .issue_session_tokens(user, &session, refresh_token)?;
         Ok(Registration::SignedIn(Box::new(tokens)))
+    }
+
+    /// Under `TESSERA_REQUIRE_VERIFIED_EMAIL`, a registration must give an
+    /// address.
+    fn check_email_given(&self, account: &NewAccount) -> Result<()> {
+        if self.settings.require_verified_email && account.email.is_none() {
+            return Err(Error::invalid(
+                "/email",
+                "is required: this server signs in verified addresses only",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Mails the link that verifies a new account's address. The account
+    /// exists whatever happens to the mail: a failure is logged, and the
+    /// person can ask for the link again.
+    async fn mail_verification(&self, user: &User) {
+        if let Err(e) = self.tessera.email().send_verification(user).await {
+            tracing::warn!(error = %e, "could not send the verification mail");
+        }
     }
 
     /// Whether a newcomer must set up a second factor before signing in.
@@ -197,10 +235,12 @@ impl Accounts<'_> {
         actor: Option<Uuid>,
         client: &ClientInfo,
     ) -> Result<User> {
-        Ok(self
+        let user = self
             .insert_account(account, actor, client, Creation::ByAdmin)
             .await?
-            .0)
+            .0;
+        self.mail_verification(&user).await;
+        Ok(user)
     }
 
     /// Self-registration on Tessera's sign-up page: creates a `user` account
@@ -226,6 +266,7 @@ impl Accounts<'_> {
             roles: Vec::new(),
             ..account
         };
+        self.check_email_given(&account)?;
         let (user, _) = self
             .insert_account(
                 account,
@@ -236,6 +277,10 @@ impl Accounts<'_> {
                 },
             )
             .await?;
+        self.mail_verification(&user).await;
+        if self.settings.require_verified_email {
+            return Err(Error::EmailNotVerified);
+        }
         if self.must_enrol_when_registering() {
             let enrollment = self.tessera.factors().enrollment_challenge(user.id).await?;
             return Err(Error::MfaEnrollmentRequired(enrollment));
@@ -271,6 +316,11 @@ impl Accounts<'_> {
             &account.phone,
         )?;
         let roles = check_roles(&account.roles)?;
+        if let Some(address) = &account.email
+            && self.store.email_verified_elsewhere(address, None).await?
+        {
+            return Err(Error::EmailTaken);
+        }
         self.password_policy()
             .check(&account.username, account.password.expose_secret())
             .map_err(|p| Error::password("/password", p))?;
@@ -310,6 +360,7 @@ impl Accounts<'_> {
                     id,
                     username: account.username,
                     email: account.email,
+                    email_exempt: matches!(creation, Creation::ByAdmin),
                     first_name: account.first_name,
                     last_name: account.last_name,
                     phone: account.phone,
@@ -451,9 +502,15 @@ impl Accounts<'_> {
             &flat(&changes.phone),
         )?;
         let roles = changes.roles.as_deref().map(check_roles).transpose()?;
+        // Setting the address it already has changes nothing.
+        let email = changes.email.filter(|e| *e != before.email);
+        if let Some(new) = &email {
+            self.check_email_change(actor, &before, new, changes.current_password, client)
+                .await?;
+        }
         let now = self.now();
         let store_changes = UserChanges {
-            email: changes.email,
+            email,
             first_name: changes.first_name,
             last_name: changes.last_name,
             phone: changes.phone,
@@ -521,6 +578,11 @@ impl Accounts<'_> {
             // Learn the revoked sessions, so their tokens are refused by `sid` too.
             self.reload_revocations().await?;
         }
+        if after.email != before.email
+            && let Err(e) = self.tessera.email().address_changed(&before, &after).await
+        {
+            tracing::warn!(error = %e, "could not send the address-change mails");
+        }
         // A role that puts the person under the second-factor policy ends
         // their sessions signed in without one.
         let policy = self.settings.mfa_policy;
@@ -531,6 +593,48 @@ impl Accounts<'_> {
                 .await?;
         }
         Ok(after)
+    }
+
+    /// A change of `before`'s address to `new` by `actor`: a person changing
+    /// their own gives their password; an address another account has
+    /// verified is taken.
+    async fn check_email_change(
+        &self,
+        actor: &Caller,
+        before: &User,
+        new: &Option<String>,
+        current_password: Option<SecretString>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if actor.user_id == before.id {
+            let password = current_password.ok_or_else(|| {
+                Error::invalid(
+                    "/current_password",
+                    "is required to change the email address",
+                )
+            })?;
+            let stored = self
+                .store
+                .user_by_id(before.id)
+                .await?
+                .ok_or(Error::UserNotFound)?;
+            self.check_password_of(&stored, password.expose_secret(), client, || {
+                AuditRecord::EmailChangeRefused {
+                    actor: actor.user_id,
+                    user: before.id,
+                }
+            })
+            .await?;
+        }
+        if let Some(address) = new
+            && self
+                .store
+                .email_verified_elsewhere(address, Some(before.id))
+                .await?
+        {
+            return Err(Error::EmailTaken);
+        }
+        Ok(())
     }
 
     /// Replaces a user's roles (CLI); same rules as [`Tessera::update_user`].

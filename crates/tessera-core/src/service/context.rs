@@ -41,6 +41,8 @@ pub struct Context {
     /// The WebAuthn relying party; `None` when the public URL has no domain
     /// name (WebAuthn refuses IP addresses).
     pub(super) webauthn: Option<webauthn_rs::Webauthn>,
+    /// Where letters go, once the server attaches a mailer.
+    pub(super) postbox: std::sync::OnceLock<Arc<dyn crate::mail::Postbox>>,
 }
 
 impl Context {

@@ -443,6 +443,8 @@ impl Grants<'_> {
             email: scope_has(scope, SCOPE_EMAIL)
                 .then(|| user.email.clone())
                 .flatten(),
+            email_verified: (scope_has(scope, SCOPE_EMAIL) && user.email.is_some())
+                .then_some(user.email_verified),
             roles: user.roles.clone(),
         };
         Ok(sign_jws(&key, ID_TOKEN_TYP, &claims).map_err(TokenError::from)?)

@@ -17,6 +17,8 @@
 //!   `TESSERA_MFA` policy.
 //! - [`Passkeys`] (`passkeys.rs`): WebAuthn ceremonies — adding a passkey,
 //!   a passkey as the second step, and signing in with a passkey alone.
+//! - [`Email`] (`email.rs`): verification and password-reset links, the
+//!   mail limits, and the verified-address gate of signing in.
 //! - [`Throttle`] (`throttle.rs`): login throttling and the registration rate.
 //! - [`Events`] (`events.rs`): the event hub and the stream's history.
 //! - [`Context`] (`context.rs`): what they share.
@@ -28,6 +30,7 @@
 mod accounts;
 mod clients;
 mod context;
+mod email;
 mod enrollment;
 mod events;
 mod factors;
@@ -45,6 +48,7 @@ pub use accounts::{Accounts, NewAccount, Page, ProfileChanges, Registration};
 pub use clients::{ClientAuthentication, Clients, NewClient};
 pub use context::Context;
 use context::Spare;
+pub use email::{Email, ResetRequest, VERIFY_LINK_TTL_MS};
 pub use events::{EventHub, Events, SUBSCRIBER_QUEUE};
 pub use factors::{
     Confirmed, EnrollmentChallenge, FactorInfo, FactorList, Factors, MfaChallenge, Proof,
@@ -150,6 +154,7 @@ impl Tessera {
                 turns: throttle::Turns::default(),
                 counts: overview::CountsCache::default(),
                 webauthn,
+                postbox: std::sync::OnceLock::new(),
             },
         };
         tessera.keys().reload_keys().await?;
@@ -202,6 +207,17 @@ impl Tessera {
     /// Passkeys (WebAuthn): adding one, and signing in with one.
     pub fn passkeys(&self) -> Passkeys<'_> {
         Passkeys { tessera: self }
+    }
+
+    /// Email: verification and password-reset links.
+    pub fn email(&self) -> Email<'_> {
+        Email { tessera: self }
+    }
+
+    /// Sends letters through `postbox` from now on (once; a second call
+    /// changes nothing and answers `false`).
+    pub fn attach_postbox(&self, postbox: Arc<dyn crate::mail::Postbox>) -> bool {
+        self.ctx.postbox.set(postbox).is_ok()
     }
 
     /// Login throttling and the registration rate.

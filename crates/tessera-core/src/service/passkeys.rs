@@ -453,6 +453,8 @@ impl Passkeys<'_> {
             .use_passkey(factor.id, &stored(&passkey)?, self.now())
             .await?;
         throttle.code_succeeded(user.id).await?;
+        // The credential is proven: only now may the answer tell more.
+        self.tessera.email().require_verified(&user).await?;
         Ok((
             user,
             vec![amr::HARDWARE_KEY.to_owned(), amr::MFA.to_owned()],

@@ -94,6 +94,7 @@ impl Sessions<'_> {
         grant: SessionGrant,
     ) -> Result<IssuedTokens> {
         let user = self.check_password(username, password, client).await?;
+        self.tessera.email().require_verified(&user).await?;
         self.tessera.factors().require_second_step(&user).await?;
         self.start_session(user, client, grant).await
     }

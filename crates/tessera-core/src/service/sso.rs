@@ -311,6 +311,7 @@ impl Sso<'_> {
             .sessions()
             .check_password(username, password, client)
             .await?;
+        self.tessera.email().require_verified(&user).await?;
         self.tessera.factors().require_second_step(&user).await?;
         self.signed_in(user, amr::password(), client, current).await
     }

@@ -55,6 +55,7 @@ impl Grants<'_> {
         }
         if email && let Some(address) = &user.email {
             info.insert("email".into(), json!(address));
+            info.insert("email_verified".into(), json!(user.email_verified));
         }
         info.insert("roles".into(), json!(user.roles));
         Ok(Value::Object(info))

@@ -6,8 +6,8 @@
 //! # Layout
 //!
 //! - [`users`], [`sessions`], [`revocations`], [`keys`], [`throttle`],
-//!   [`events`], [`audit`], [`oauth`], [`factors`]: each concern's trait and
-//!   its SQL.
+//!   [`events`], [`audit`], [`oauth`], [`factors`], [`links`]: each
+//!   concern's trait and its SQL.
 //! - [`records`]: what the store takes and answers.
 //! - `sql`: [`SqlStore`], connecting, migrations, and the one module that
 //!   knows what differs between the two databases (`sql/db.rs`).
@@ -20,6 +20,7 @@ pub mod audit;
 pub mod events;
 pub mod factors;
 pub mod keys;
+pub mod links;
 pub mod oauth;
 pub mod records;
 pub mod revocations;
@@ -36,6 +37,7 @@ pub use audit::AuditStore;
 pub use events::EventStore;
 pub use factors::{Challenge, FactorStore, StoredFactor};
 pub use keys::KeyStore;
+pub use links::{EmailLink, LinkKind, LinkStore, Verification};
 pub use oauth::{AuthorizationCode, BrowserSession, NewBrowserSession, OAuthStore, Redemption};
 pub use records::{
     AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Rotation, SessionRevocation,
@@ -101,6 +103,7 @@ pub trait Store:
     + AuditStore
     + OAuthStore
     + FactorStore
+    + LinkStore
     + Send
     + Sync
     + std::fmt::Debug

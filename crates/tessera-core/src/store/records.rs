@@ -29,6 +29,9 @@ pub struct NewUser {
     pub username: String,
     /// Optional e-mail.
     pub email: Option<String>,
+    /// Whether the account may sign in without a verified address (an
+    /// operator created it).
+    pub email_exempt: bool,
     /// Optional given name.
     pub first_name: Option<String>,
     /// Optional family name.

@@ -115,8 +115,9 @@ impl UserStore for SqlStore {
             .fetch_one(
                 sql(concat!(
                     "INSERT INTO users (id, username, username_lower, email, first_name, last_name, \
-                     phone, roles, is_admin, disabled, password_hash, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11, $11) RETURNING ",
+                     phone, roles, is_admin, disabled, password_hash, created_at, updated_at, \
+                     email_exempt) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11, $11, $12) RETURNING ",
                     user_columns!()
                 ))
                 .bind(u.id)
@@ -129,7 +130,8 @@ impl UserStore for SqlStore {
                 .bind(roles_json(&u.roles))
                 .bind(u.roles.iter().any(|r| r == ROLE_ADMIN))
                 .bind(u.password_hash.expose_secret())
-                .bind(u.now),
+                .bind(u.now)
+                .bind(u.email_exempt),
             )
             .await?;
         if let Some(session) = first_session {
@@ -285,6 +287,7 @@ impl UserStore for SqlStore {
                 sql(concat!(
                     "UPDATE users SET \
                        email = CASE WHEN $2 THEN $3 ELSE email END, \
+                       email_verified = CASE WHEN $2 THEN FALSE ELSE email_verified END, \
                        first_name = CASE WHEN $4 THEN $5 ELSE first_name END, \
                        last_name = CASE WHEN $6 THEN $7 ELSE last_name END, \
                        phone = CASE WHEN $8 THEN $9 ELSE phone END, \

@@ -20,6 +20,7 @@
 //!   access-token revocation;
 //! - `sso`: browser sessions and authorization codes;
 //! - `factors`: second factors, recovery codes and sign-in challenges;
+//! - `links`: mailed links (address confirmation, password reset);
 //! - `support`: the shared constants and helpers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -63,6 +64,7 @@ mod console;
 mod events;
 mod factors;
 mod keys;
+mod links;
 mod oauth;
 mod revocations;
 mod sessions;

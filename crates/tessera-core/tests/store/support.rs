@@ -27,6 +27,7 @@ pub(crate) fn new_user(username: &str, roles: &[&str]) -> NewUser {
         id: Uuid::new_v4(),
         username: username.into(),
         email: None,
+        email_exempt: false,
         first_name: None,
         last_name: None,
         phone: None,

@@ -85,8 +85,11 @@ pub struct Config {
     pub log_json: bool,
     /// What the pages show of the deployment, and how they behave.
     pub site: crate::pages::Site,
+    /// The relay and sender of mails (`None`: no mail is sent).
+    pub mail: Option<crate::mail::MailConfig>,
     /// What to warn about at start-up: `TESSERA_*` variables Tessera does
-    /// not know (a misspelt one is otherwise ignored without a word).
+    /// not know (a misspelt one is otherwise ignored without a word), and
+    /// mail sent in the clear to another machine.
     pub warnings: Vec<String>,
 }
 
@@ -107,6 +110,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("log_json", &self.log_json)
             .field("site", &self.site)
+            .field("mail", &self.mail)
             .field("warnings", &self.warnings)
             .finish()
     }
@@ -164,7 +168,7 @@ impl Config {
             })?;
         let mut config = Self::from_parsed(vars)?;
         unknown.sort();
-        config.warnings = unknown;
+        config.warnings.splice(0..0, unknown);
         Ok(config)
     }
 
@@ -244,6 +248,37 @@ impl Config {
                 ));
             }
         };
+        let mut warnings = Vec::new();
+        let mail = match (v.smtp_url, v.mail_from) {
+            (Some(relay), Some(from)) => {
+                if relay.0.security == crate::mail::Security::None && !relay.0.is_local() {
+                    warnings.push(format!(
+                        "TESSERA_SMTP_URL: tls=none sends mail (and the relay's password) in the clear to {}; use it only for a relay on this machine",
+                        relay.0.host
+                    ));
+                }
+                Some(crate::mail::MailConfig {
+                    relay: relay.0,
+                    from: from.0,
+                })
+            }
+            (Some(_), None) => {
+                return Err(bad(
+                    "TESSERA_MAIL_FROM",
+                    "required with TESSERA_SMTP_URL (for example \"Acme <login@acme.example>\")",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(bad("TESSERA_SMTP_URL", "required with TESSERA_MAIL_FROM"));
+            }
+            (None, None) => None,
+        };
+        if v.require_verified_email.0 && mail.is_none() {
+            return Err(bad(
+                "TESSERA_REQUIRE_VERIFIED_EMAIL",
+                "needs mail: set TESSERA_SMTP_URL and TESSERA_MAIL_FROM, or nobody could verify an address",
+            ));
+        }
         let master_key = v.master_key.map(|k| k.0);
         let mut settings = Settings::new("");
         settings.alg = alg;
@@ -266,6 +301,8 @@ impl Config {
         settings.display_name = v.display_name.0.clone();
         settings.mfa_policy = v.mfa.0;
         settings.public_url = v.public_url.map(|u| u.0);
+        settings.reset_ttl = v.reset_ttl.0;
+        settings.require_verified_email = v.require_verified_email.0;
         Ok(Config {
             bind: v.bind.0,
             database_url: v.database_url.0,
@@ -289,7 +326,8 @@ impl Config {
                 logo: v.logo.map(|l| l.0),
                 console_reauth: v.console_reauth.0,
             },
-            warnings: Vec::new(),
+            mail,
+            warnings,
         })
     }
 

@@ -397,3 +397,29 @@ impl TryFrom<String> for LogoFile {
         }))
     }
 }
+
+/// `TESSERA_SMTP_URL`: the relay, its TLS and credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct SmtpUrl(pub crate::mail::Relay);
+
+impl TryFrom<String> for SmtpUrl {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        crate::mail::Relay::parse(text.trim()).map(SmtpUrl)
+    }
+}
+
+/// `TESSERA_MAIL_FROM`: `Name <address>` or an address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct MailFrom(pub lettre::message::Mailbox);
+
+impl TryFrom<String> for MailFrom {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        crate::mail::parse_from(text.trim()).map(MailFrom)
+    }
+}

@@ -4,8 +4,8 @@
 
 use super::values::{
     Alg, AnyDuration, Bind, Bounded, Cidrs, DatabaseUrl, DisplayName, ForeverOrDuration, HttpUrl,
-    LogFormat, LogoFile, MasterKey, Mfa, OffOrDuration, Origins, Positive, Rate, SecretText,
-    Switch,
+    LogFormat, LogoFile, MailFrom, MasterKey, Mfa, OffOrDuration, Origins, Positive, Rate,
+    SecretText, SmtpUrl, Switch,
 };
 use serde::Deserialize;
 
@@ -82,6 +82,14 @@ pub(super) struct Vars {
     pub console_reauth: Positive,
     /// `TESSERA_MFA`: `optional`, `admins` or `everyone`.
     pub mfa: Mfa,
+    /// `TESSERA_SMTP_URL`: the relay mail goes through (`smtp://`, `smtps://`).
+    pub smtp_url: Option<SmtpUrl>,
+    /// `TESSERA_MAIL_FROM`: the sender of mails (`Name <address>`).
+    pub mail_from: Option<MailFrom>,
+    /// `TESSERA_RESET_TTL`: how long a password-reset link works.
+    pub reset_ttl: Positive,
+    /// `TESSERA_REQUIRE_VERIFIED_EMAIL`: sign in verified addresses only.
+    pub require_verified_email: Switch,
 }
 
 /// A default, written as the variable would be.
@@ -130,6 +138,10 @@ impl Default for Vars {
             logo: None,
             console_reauth: default("15m"),
             mfa: Mfa::default(),
+            smtp_url: None,
+            mail_from: None,
+            reset_ttl: default("30m"),
+            require_verified_email: default("false"),
         }
     }
 }

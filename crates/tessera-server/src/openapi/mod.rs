@@ -10,7 +10,9 @@ mod reference;
 
 use crate::error::ApiError;
 use crate::pages;
-use crate::routes::{auth, clients, events, factors, keys, oauth, ops, sessions, sso, users};
+use crate::routes::{
+    auth, clients, email, events, factors, keys, oauth, ops, sessions, sso, users,
+};
 use crate::schemas::Schemas;
 use crate::state::AppState;
 use axum::extract::State;
@@ -47,6 +49,7 @@ impl Modify for BearerAuth {
         auth::login_mfa, factors::list, factors::begin_totp, factors::confirm_totp, factors::remove,
         factors::regenerate_recovery_codes, factors::reset, factors::passkey_options, factors::add_passkey,
         auth::login_mfa_options, auth::passkey_options, auth::passkey_sign_in,
+        email::request_reset, email::confirm_reset, email::verify_email, email::resend_verification,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -54,7 +57,7 @@ impl Modify for BearerAuth {
 struct ApiDoc;
 
 /// Request-body components and the schema each must be.
-const BODIES: [(&str, &str); 14] = [
+const BODIES: [(&str, &str); 17] = [
     ("RegisterBody", "register"),
     ("LoginBody", "login"),
     ("RefreshBody", "refresh"),
@@ -69,6 +72,9 @@ const BODIES: [(&str, &str); 14] = [
     ("PasskeyOptionsBody", "passkey_options"),
     ("PasskeySignInBody", "passkey_sign_in"),
     ("PasskeyBody", "factor_passkey"),
+    ("ResetBody", "password_reset"),
+    ("ResetConfirmBody", "password_reset_confirm"),
+    ("VerifyEmailBody", "verify_email"),
 ];
 
 /// The OpenAPI document as JSON.

@@ -216,6 +216,10 @@ pub fn event_words(action: &str, failed: bool, detail: Option<&str>) -> String {
         ("factor.removed", _) => "Two-step verification removed",
         ("recovery_codes.regenerated", _) => "New recovery codes made",
         ("factor.change_refused", _) => "Wrong password given for a security change",
+        ("email.verified", _) => "Email address confirmed",
+        ("email.change_refused", _) => "Wrong password given to change the email address",
+        ("password.reset_requested", _) => "Password reset link sent",
+        ("password.reset", _) => "Password reset with a mailed link",
         (other, _) => return other.to_owned(),
     };
     words.to_owned()

@@ -2,11 +2,13 @@
 //! binary, escaped automatically and filled in one pass, served with headers
 //! that forbid framing, caching and scripts (the API reference at `/docs` is
 //! served with the same headers). `sign_in.rs` holds the sign-in pages,
-//! `account.rs` a person's own pages; every page carries the deployment's
+//! `account.rs` a person's own pages, `email.rs` the pages mailed links
+//! open; every page carries the deployment's
 //! name and logo ([`Site`]).
 
 pub mod account;
 pub mod console;
+pub mod email;
 pub mod security;
 pub mod sign_in;
 pub mod words;

@@ -51,6 +51,10 @@ pub struct Security<'a> {
     pub errors: &'a FieldErrors,
     /// Whether passkeys can be added here (a public URL with a domain name).
     pub passkeys: bool,
+    /// The person's email address and whether it is confirmed.
+    pub email: Option<(&'a str, bool)>,
+    /// Whether the server sends mail (so a link can be asked for).
+    pub mail: bool,
 }
 
 impl Security<'_> {

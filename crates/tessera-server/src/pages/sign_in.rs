@@ -26,6 +26,8 @@ pub struct LoginForm<'a> {
     pub register: Option<&'a str>,
     /// Whether to offer "Sign in with a passkey".
     pub passkeys: bool,
+    /// Whether to offer "Forgot your password?" (the server sends mail).
+    pub forgot: bool,
 }
 
 #[derive(Template)]
@@ -299,6 +301,7 @@ mod tests {
             asks,
             register: None,
             passkeys: false,
+            forgot: false,
         };
         render(&LoginPage {
             site: &Site::default(),

@@ -63,6 +63,10 @@ pub fn domain_errors(e: &Error, password_field: &str, password_min: usize) -> Op
             "This password is too common. Choose one that is harder to guess.",
         ),
         Error::UsernameTaken => errors.push("username", "This username is taken."),
+        Error::EmailTaken => errors.push(
+            "email",
+            "This address is confirmed on another account. Use another one.",
+        ),
         Error::InvalidCredentials => {
             errors.push("current_password", "This is not your current password.")
         }
@@ -80,6 +84,9 @@ pub const WRONG_CODE: &str =
 
 /// A username and password that do not sign anyone in.
 pub const WRONG_PASSWORD: &str = "Wrong username or password.";
+
+/// A sign-in held until the person's address is confirmed.
+pub const CONFIRM_ADDRESS_FIRST: &str = "Confirm your email address first: follow the link we sent to it, then sign in. (We send a new link at most once a minute.)";
 
 /// A passkey that did not sign anyone in.
 pub const PASSKEY_REFUSED: &str =

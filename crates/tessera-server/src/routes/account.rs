@@ -124,6 +124,10 @@ pub async fn save_profile(
         last_name: Some(text(&body["last_name"])),
         email: Some(text(&body["email"])),
         phone: Some(text(&body["phone"])),
+        current_password: form
+            .get("current_password")
+            .filter(|p| !p.is_empty())
+            .map(tessera_core::secret::SecretString::from),
         ..ProfileChanges::default()
     };
     match state

@@ -154,6 +154,10 @@ pub async fn register(
             StatusCode::CREATED,
             Json(TokenResponse::from(*tokens)),
         ))),
+        Registration::MustVerify(user) => Ok(no_store((
+            StatusCode::CREATED,
+            Json(json!({"user": FullUser::from(user)})),
+        ))),
         Registration::MustEnrol { user, enrollment } => Ok(no_store((
             StatusCode::CREATED,
             Json(json!({

@@ -65,7 +65,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
         "prompt_values_supported": ["none", "login"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "sid",
-            "preferred_username", "name", "given_name", "family_name", "email", "roles",
+            "preferred_username", "name", "given_name", "family_name", "email", "email_verified", "roles",
         ],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

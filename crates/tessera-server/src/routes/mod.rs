@@ -5,6 +5,8 @@ pub mod assets;
 pub mod auth;
 pub mod clients;
 pub mod console;
+pub mod email;
+pub mod email_pages;
 pub mod events;
 pub mod factors;
 pub mod keys;

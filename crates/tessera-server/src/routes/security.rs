@@ -87,8 +87,42 @@ async fn security_page(
             notice,
             errors,
             passkeys: state.tessera.passkeys().available(),
+            email: person
+                .user
+                .email
+                .as_deref()
+                .map(|e| (e, person.user.email_verified)),
+            mail: state.tessera.email().available(),
         },
     )
+}
+
+/// `POST /account/security/email`: sends the link that confirms the
+/// person's address again (at most one mail a minute).
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    PersonForm { person, .. }: PersonForm,
+) -> Response {
+    match state
+        .tessera
+        .email()
+        .resend_verification(&person.caller())
+        .await
+    {
+        Ok(()) => {
+            let notice =
+                "A new link is on its way to your address. (We send one at most once a minute.)";
+            security_page(
+                &state,
+                &person,
+                StatusCode::OK,
+                Some(notice),
+                &FieldErrors::default(),
+            )
+            .await
+        }
+        Err(e) => page_failure(&state.site, &e),
+    }
 }
 
 /// The person's recent security events: those naming them by id, and the

@@ -39,6 +39,10 @@ pub struct UserUpdateBody {
     pub roles: Option<Vec<String>>,
     /// Disable or enable (admins only).
     pub disabled: Option<bool>,
+    /// The caller's own password: required when they change or clear
+    /// their own `email`.
+    #[schema(value_type = Option<String>)]
+    pub current_password: Option<SecretString>,
 }
 
 impl RequestBody for UserUpdateBody {
@@ -163,6 +167,7 @@ pub async fn update_user(
         phone: body.phone,
         roles: body.roles,
         disabled: body.disabled,
+        current_password: body.current_password,
     };
     if changes.is_administrative() && !caller.is_admin {
         return Err(auth.not_admin("only admins may change roles or disabled"));

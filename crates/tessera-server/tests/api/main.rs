@@ -4,12 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod mailbox;
 
 mod at_rest;
 mod auth;
 mod cached;
 mod contract;
 mod conventions;
+mod email;
 mod events;
 mod factors;
 mod hostile;

@@ -219,6 +219,14 @@ enum UserCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Print a password-reset link to hand to the user yourself (for a
+    /// server without mail): it works once, for TESSERA_RESET_TTL, and
+    /// voids the user's older links.
+    ResetLink {
+        /// Username (may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+    },
     /// Remove every second factor and recovery code of a user (they sign in
     /// with their password alone until they set one up again).
     ResetFactors {

@@ -2,8 +2,9 @@
 
 use super::{UserCommand, confirmed, say};
 use anyhow::{Result, bail};
-use std::io::Read;
+use std::io::{Read, Write as _};
 use tessera_core::model::User;
+use tessera_core::secret::ExposeSecret;
 use tessera_core::service::{Caller, NewAccount, ProfileChanges};
 use tessera_core::{ClientInfo, Tessera};
 use tessera_token::clock::rfc3339;
@@ -213,6 +214,17 @@ pub(super) async fn user(cmd: UserCommand, tessera: &Tessera) -> Result<()> {
                 .delete_user(None, &name, &ClientInfo::default())
                 .await?;
             say(format!("deleted {}", user.username))
+        }
+        UserCommand::ResetLink { name } => {
+            let (link, expires_at) = tessera.email().operator_reset_link(&name).await?;
+            // The link alone on standard output, for scripts; what it is on
+            // standard error.
+            writeln!(
+                std::io::stderr(),
+                "A reset link for {name}; it works once, until {}. Hand it over privately:",
+                rfc3339(expires_at)
+            )?;
+            say(link.expose_secret())
         }
         UserCommand::ResetFactors { name, yes } => {
             if !confirmed(&format!("Remove every second factor of {name}?"), yes)? {

@@ -264,7 +264,12 @@ fn config_check_and_show_read_the_configuration_without_starting_and_show_no_sec
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         )
         .var("TESSERA_ADMIN_USERNAME", "root")
-        .var("TESSERA_ADMIN_PASSWORD", "a long admin passphrase");
+        .var("TESSERA_ADMIN_PASSWORD", "a long admin passphrase")
+        .var(
+            "TESSERA_SMTP_URL",
+            "smtps://mailer:relay-password-here@smtp.example.com",
+        )
+        .var("TESSERA_MAIL_FROM", "Acme <login@acme.example>");
     let run = env.run(&["config", "check"]).ok();
     assert!(run.stdout.contains("configuration ok"), "{}", run.stdout);
     assert!(
@@ -278,7 +283,12 @@ fn config_check_and_show_read_the_configuration_without_starting_and_show_no_sec
         shown.contains("alg: HS256") && shown.contains("username: \"root\""),
         "{shown}"
     );
+    assert!(
+        shown.contains("smtp.example.com") && shown.contains("Implicit"),
+        "{shown}"
+    );
     for secret in [
+        "relay-password-here",
         "an-hmac-secret-of-at-least-32-bytes-here",
         "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         "a long admin passphrase",

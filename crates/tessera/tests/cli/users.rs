@@ -335,3 +335,53 @@ async fn an_operator_shows_disables_enables_sets_a_password_and_ends_sessions_fr
         .fails();
     drop(server);
 }
+
+#[tokio::test]
+async fn user_reset_link_prints_a_link_that_sets_a_new_password_once() {
+    let env = Env::new();
+    let server = env.serve();
+    crate::harness::register(&server, "erin").await;
+    let run = env.run(&["user", "reset-link", "ERIN"]).ok();
+    let link = run.stdout.trim();
+    assert!(run.stderr.contains("works once"), "{}", run.stderr);
+    let token = link
+        .split_once("/reset-password?token=")
+        .unwrap_or_else(|| panic!("not a reset link: {link}"))
+        .1;
+    assert!(token.len() >= 43, "{token}");
+    // A newer link voids this one.
+    let newer = env.run(&["user", "reset-link", "erin"]).ok();
+    let newer = newer
+        .stdout
+        .trim()
+        .split_once("token=")
+        .unwrap()
+        .1
+        .to_owned();
+    let confirm = |token: String| {
+        let url = server.url("/auth/password-reset/confirm");
+        async move {
+            crate::harness::client()
+                .post(url)
+                .json(&json!({"token": token, "new_password": "handed over passphrase"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        confirm(token.to_owned()).await,
+        reqwest::StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        confirm(newer.clone()).await,
+        reqwest::StatusCode::NO_CONTENT
+    );
+    assert_eq!(confirm(newer).await, reqwest::StatusCode::BAD_REQUEST);
+    let (status, _) = login(&server, "erin", "handed over passphrase").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let refused = env.run(&["user", "reset-link", "nobody"]).fails();
+    assert!(refused.stderr.contains("not found"), "{}", refused.stderr);
+    drop(server);
+}

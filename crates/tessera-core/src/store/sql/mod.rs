@@ -77,8 +77,11 @@ impl Store for SqlStore {
                     .bind(now),
             )
             .await?;
+        let links = tx
+            .execute(sql("DELETE FROM email_links WHERE expires_at <= $1").bind(now))
+            .await?;
         tx.commit().await?;
-        Ok(revocations + sessions + throttle + challenges + enrolments)
+        Ok(revocations + sessions + throttle + challenges + enrolments + links)
     }
 }
 

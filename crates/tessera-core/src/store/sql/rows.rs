@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// Columns of `users` in [`UserRow`] order.
 macro_rules! user_columns {
     () => {
-        "id, username, email, first_name, last_name, phone, roles, disabled, password_hash, created_at, updated_at"
+        "id, username, email, email_verified, email_exempt, first_name, last_name, phone, roles, disabled, password_hash, created_at, updated_at"
     };
 }
 /// Columns of `sessions` in [`SessionRow`] order.
@@ -25,6 +25,8 @@ pub(crate) struct UserRow {
     id: String,
     username: String,
     email: Option<String>,
+    email_verified: bool,
+    email_exempt: bool,
     first_name: Option<String>,
     last_name: Option<String>,
     phone: Option<String>,
@@ -46,6 +48,8 @@ impl TryFrom<UserRow> for StoredUser {
                 id: parse_uuid(&row.id)?,
                 username: row.username,
                 email: row.email,
+                email_verified: row.email_verified,
+                email_exempt: row.email_exempt,
                 first_name: row.first_name,
                 last_name: row.last_name,
                 phone: row.phone,

@@ -88,6 +88,7 @@ fn login_page(
             asks: &[],
             register: register.as_deref(),
             passkeys: state.tessera.passkeys().available(),
+            forgot: state.tessera.email().available(),
         },
     );
     response.headers_mut().append(
@@ -502,6 +503,13 @@ pub async fn submit_register(
     {
         Ok((browser, _, cookie_value)) => signed_in(&state, &browser, Some(&cookie_value), &back),
         Err(Error::RegistrationDisabled) => registration_closed(&state),
+        Err(Error::EmailNotVerified) => pages::email::done(
+            &state.site,
+            StatusCode::CREATED,
+            "Confirm your email address",
+            "Your account is ready. We sent a link to your email address: follow it, then sign in.",
+            ("/login", "Sign in"),
+        ),
         Err(Error::MfaEnrollmentRequired(challenge)) => {
             login_enrol_step(
                 &state,

@@ -153,6 +153,11 @@ fn refused(e: Error, username: &str, step: Option<SecondStep>, wrong: &'static s
         (Error::InvalidCredentials, _) => {
             password_form(StatusCode::UNAUTHORIZED, username, words::WRONG_PASSWORD)
         }
+        (Error::EmailNotVerified, _) => password_form(
+            StatusCode::FORBIDDEN,
+            username,
+            words::CONFIRM_ADDRESS_FIRST,
+        ),
         (Error::InvalidCode { .. } | Error::Validation { .. }, None) => {
             password_form(StatusCode::UNAUTHORIZED, "", wrong)
         }

@@ -172,6 +172,7 @@ fn login_form(
             asks: &asks,
             register: register.as_deref(),
             passkeys: state.tessera.passkeys().available(),
+            forgot: state.tessera.email().available(),
         },
     );
     response.headers_mut().append(

@@ -12,7 +12,8 @@ async fn userinfo_answers_who_the_person_is() {
         .patch(
             "/users/alice",
             Some(&alice.access),
-            json!({"email": "alice@example.com", "first_name": "Alice", "last_name": "Liddell"}),
+            json!({"email": "alice@example.com", "first_name": "Alice", "last_name": "Liddell",
+                   "current_password": PASSWORD}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -71,7 +72,7 @@ async fn userinfo_shows_only_what_the_scope_allows() {
     app.patch(
         "/users/alice",
         Some(&alice.access),
-        json!({"email": "alice@example.com", "first_name": "Alice"}),
+        json!({"email": "alice@example.com", "first_name": "Alice", "current_password": PASSWORD}),
     )
     .await;
     let client = app

@@ -36,6 +36,7 @@ async fn a_person_edits_their_profile_and_refusals_are_said_in_words() {
             ("last_name", "Liddell"),
             ("email", "alice@example.com"),
             ("phone", ""),
+            ("current_password", PASSWORD),
         ],
     )
     .await;

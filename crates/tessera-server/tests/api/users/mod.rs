@@ -40,6 +40,7 @@ fn full_view_keys() -> BTreeSet<String> {
         "id",
         "username",
         "email",
+        "email_verified",
         "first_name",
         "last_name",
         "phone",

@@ -17,7 +17,8 @@ async fn a_user_sets_their_own_names_email_and_phone() {
             "/users/ALICE",
             Some(&alice.access),
             json!({"first_name": "Alice", "last_name": "Liddell",
-                   "email": "alice@example.com", "phone": "+44 20 7946 0000"}),
+                   "email": "alice@example.com", "phone": "+44 20 7946 0000",
+                   "current_password": PASSWORD}),
         )
         .await;
 
@@ -43,7 +44,8 @@ async fn a_null_clears_one_profile_field_and_leaves_the_others() {
         .patch(
             "/users/alice",
             Some(&alice.access),
-            json!({"first_name": "Alice", "email": "alice@example.com", "phone": "555-0100"}),
+            json!({"first_name": "Alice", "email": "alice@example.com", "phone": "555-0100",
+                   "current_password": PASSWORD}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
