@@ -164,6 +164,11 @@ try {
     assert((await page.textContent('#email-error')).includes('name@example.com'), 'said in words');
     await page.fill('#email', 'alice@example.com');
     await page.click('text=Save profile');
+    // A new address takes the current password.
+    assert((await page.getAttribute('#profile_password', 'aria-invalid')) === 'true', 'the password is asked for');
+    assert((await page.textContent('#profile_password-error')).includes('current password'), 'said in words');
+    await page.fill('#profile_password', password);
+    await page.click('text=Save profile');
     assert((await page.textContent('[role=status]')).includes('saved'), 'saved');
     const me = await api('/me', { token: phone });
     assert(me.body.user.email === 'alice@example.com' && me.body.user.first_name === '<b>Alice</b>', JSON.stringify(me.body));

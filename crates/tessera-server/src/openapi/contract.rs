@@ -98,7 +98,7 @@ fn common_refusals(path: &str, op: &Value) -> Vec<(&'static str, &'static str)> 
 
 /// What particular operations refuse besides: (method, path, status, meaning).
 #[rustfmt::skip]
-const PARTICULAR: [(&str, &str, &str, &str); 42] = [
+const PARTICULAR: [(&str, &str, &str, &str); 44] = [
     ("post", "/auth/register", "403", "registration_disabled"),
     ("post", "/auth/register", "409", "username_taken or email_taken"),
     ("post", "/auth/register", "429", "too_many_attempts (Retry-After)"),
@@ -107,6 +107,7 @@ const PARTICULAR: [(&str, &str, &str, &str); 42] = [
     ("post", "/auth/passkey", "403", "email_not_verified: the address must be confirmed first (a link was sent)"),
     ("post", "/auth/password-reset", "503", "email_unavailable: this server sends no mail"),
     ("post", "/me/email/verify", "503", "email_unavailable: this server sends no mail"),
+    ("post", "/me/email/verify", "400", "validation_failed: the account has no email address"),
     ("post", "/auth/verify-email", "409", "email_taken: another account confirmed the address"),
     ("post", "/auth/login/mfa", "401", "invalid_code or invalid_mfa_token"),
     ("post", "/auth/login/mfa", "429", "too_many_attempts (Retry-After)"),
@@ -123,6 +124,7 @@ const PARTICULAR: [(&str, &str, &str, &str); 42] = [
     ("post", "/auth/login", "429", "too_many_attempts (Retry-After)"),
     ("post", "/auth/refresh", "401", "invalid_refresh_token"),
     ("patch", "/users/{username}", "409", "last_admin or email_taken"),
+    ("patch", "/users/{username}", "429", "too_many_attempts (Retry-After): wrong current passwords"),
     ("patch", "/users/{username}", "400", "validation_failed, e.g. current_password missing to change one's own email"),
     ("post", "/users/{username}/password", "429", "too_many_attempts (Retry-After)"),
     ("delete", "/users/{username}", "409", "last_admin"),
