@@ -128,6 +128,8 @@ pub struct RegisterForm<'a> {
     pub password_min: usize,
     /// Where "Sign in instead" leads.
     pub login: &'a str,
+    /// Whether an address is required (`TESSERA_REQUIRE_VERIFIED_EMAIL`).
+    pub email_required: bool,
 }
 
 #[derive(Template)]

@@ -686,3 +686,95 @@ async fn requiring_verified_addresses_without_smtp_stops_the_start() {
     .unwrap();
     assert!(c.warnings[0].contains("in the clear"), "{:?}", c.warnings);
 }
+
+#[tokio::test]
+async fn id_tokens_and_userinfo_say_whether_the_address_is_confirmed() {
+    use crate::helpers::{Browser, code_flow, jwt_parts, public_code_client};
+    let sink = MailSink::start();
+    let app = app_mailing(&sink.url(), false, &[]).await.unwrap();
+    let root = app.admin("root").await;
+    let client = app
+        .create_client(&root.access, public_code_client("spa"))
+        .await;
+    register_with(&app, "ada", "ada@example.com").await;
+    let mut browser = Browser::new(&app);
+    let tokens = code_flow(&mut browser, &client, "ada").await;
+    let (_, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["email"], "ada@example.com");
+    assert_eq!(claims["email_verified"], false);
+    let token = sink.mail_to("ada@example.com").await.token("/verify-email");
+    assert_eq!(verify(&app, &token).await.status(), StatusCode::OK);
+    let mut browser = Browser::new(&app);
+    let tokens = code_flow(&mut browser, &client, "ada").await;
+    let (_, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["email_verified"], true);
+    let access = tokens["access_token"].as_str().unwrap();
+    let info = json_body(app.get("/userinfo", Some(access)).await).await;
+    assert_eq!(info["email_verified"], true);
+    // Without an address, neither claim.
+    app.register("bob").await;
+    let mut browser = Browser::new(&app);
+    let tokens = code_flow(&mut browser, &client, "bob").await;
+    let (_, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert!(claims.get("email").is_none() && claims.get("email_verified").is_none());
+}
+
+#[tokio::test]
+async fn the_hosted_login_page_holds_an_unconfirmed_address_and_says_why() {
+    use crate::helpers::{Browser, first_form_fields};
+    let sink = MailSink::start();
+    let app = app_mailing(
+        &sink.url(),
+        false,
+        &[("TESSERA_REQUIRE_VERIFIED_EMAIL", "true")],
+    )
+    .await
+    .unwrap();
+    let r = app
+        .post(
+            "/auth/register",
+            None,
+            json!({"username": "ada", "password": PASSWORD, "email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let mut browser = Browser::new(&app);
+    let sign_in = async |browser: &mut Browser<'_>| {
+        let page = browser.get("/login").await.text().await.unwrap();
+        let mut fields = first_form_fields(&page);
+        fields.push(("username".into(), "ada".into()));
+        fields.push(("password".into(), PASSWORD.into()));
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        browser.post_form("/login", &fields).await
+    };
+    let r = sign_in(&mut browser).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Confirm your email address first"), "{page}");
+    assert!(page.contains("Forgot your password?"));
+    let token = sink.mail_to("ada@example.com").await.token("/verify-email");
+    assert_eq!(verify(&app, &token).await.status(), StatusCode::OK);
+    let r = sign_in(&mut browser).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Sign-up on the page makes the account and says to confirm it.
+    let mut newcomer = Browser::new(&app);
+    let page = newcomer.get("/register").await.text().await.unwrap();
+    let mut fields = first_form_fields(&page);
+    fields.extend([
+        ("username".to_owned(), "bea".to_owned()),
+        ("password".to_owned(), PASSWORD.to_owned()),
+        ("email".to_owned(), "bea@example.com".to_owned()),
+    ]);
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = newcomer.post_form("/register", &fields).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Confirm your email address"), "{page}");
+    sink.mail_to("bea@example.com").await;
+}

@@ -420,6 +420,7 @@ fn register_page(
             errors,
             password_min: state.tessera.settings().password_min_length,
             login: &login,
+            email_required: state.tessera.settings().require_verified_email,
         },
     );
     response.headers_mut().append(
