@@ -778,3 +778,27 @@ async fn the_hosted_login_page_holds_an_unconfirmed_address_and_says_why() {
     assert!(page.contains("Confirm your email address"), "{page}");
     sink.mail_to("bea@example.com").await;
 }
+
+#[tokio::test]
+async fn a_relay_that_cannot_do_tls_gets_nothing_when_tls_is_required() {
+    // The sink speaks plain SMTP only: neither STARTTLS-required nor
+    // implicit TLS may fall back to sending the mail in the clear.
+    let sink = MailSink::start();
+    for url in [
+        format!("smtp://127.0.0.1:{}?tls=required", sink.port),
+        format!("smtps://127.0.0.1:{}", sink.port),
+    ] {
+        let app = app_mailing(&url, false, &[]).await.unwrap();
+        register_with(&app, "ada", "ada@example.com").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let metrics = app.get("/metrics", None).await.text().await.unwrap();
+        assert!(
+            metrics.contains(r#"tessera_mail_total{letter="verify_email",outcome="retried"}"#)
+                || metrics
+                    .contains(r#"tessera_mail_total{letter="verify_email",outcome="failed"}"#),
+            "{url}: {metrics}"
+        );
+        assert!(!metrics.contains(r#"outcome="sent""#), "{url}");
+    }
+    assert!(sink.mails().is_empty(), "nothing went out in the clear");
+}
