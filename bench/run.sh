@@ -235,11 +235,13 @@ ceiling() { # KEY WHEN TOKEN
 
 # ---------------------------------------------------------------- Tessera
 # Tessera with its defaults but for the issuer, the algorithm (and its
-# secret), the database and a registration rate the set-up can use.
+# secret), the database, a registration rate the set-up can use, and the
+# access log off, as the peers have none (its cost is measured on its own
+# in BENCHMARKS.md).
 start_tessera() { # NAME DIR PORT ALG [DATABASE_URL]
   local env=(env TESSERA_BIND=127.0.0.1:"$3" TESSERA_ISSUER=http://tessera.bench.test
     TESSERA_DATABASE_URL="${5:-sqlite://$2/tessera.db}" TESSERA_JWT_ALG="$4"
-    TESSERA_REGISTRATION_RATE=1000000/s)
+    TESSERA_REGISTRATION_RATE=1000000/s TESSERA_LOG=info,tessera::access=off)
   if [ "$4" = HS256 ]; then env+=(TESSERA_JWT_SECRET="$HS_SECRET"); fi
   mkdir -p "$2"
   start "$1" 127.0.0.1:"$3" "$2" "${env[@]}" "$BIN/tessera" serve

@@ -202,7 +202,11 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/docs", get(crate::openapi::serve_reference))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .route_layer(ObserveLayer::new(state.metrics.clone(), request_timeout))
+        .route_layer(ObserveLayer::new(
+            state.metrics.clone(),
+            request_timeout,
+            state.trusted_proxies.clone(),
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     // Without configured origins CORS allows nothing, and the layer would
     // only add `Vary` headers (and copy its settings) on every request.
@@ -254,6 +258,7 @@ fn cors(origins: &[String]) -> CorsLayer {
             auth::X_AUTH_ROLES,
             auth::X_AUTH_CLIENT,
             auth::X_AUTH_SCOPE,
+            axum::http::HeaderName::from_static(crate::observe::REQUEST_ID),
         ])
 }
 

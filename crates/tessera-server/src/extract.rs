@@ -298,7 +298,11 @@ pub fn client_ip(parts: &Parts, trusted: &[crate::config::Cidr]) -> Option<IpAdd
 /// that does not parse (even after stripping a port or brackets: `unknown`,
 /// an obfuscated identifier, garbage) ends the walk at the peer, never at
 /// an address further left that the client may have forged.
-fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[crate::config::Cidr]) -> IpAddr {
+pub(crate) fn forwarded_client(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[crate::config::Cidr],
+) -> IpAddr {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(peer) {
         return peer;

@@ -88,8 +88,12 @@ impl Context {
 
     /// The audit entry of `record` now, from `client`. Entries are handed to
     /// the store with the change they record, so both commit together.
+    /// The entry is also logged (`tessera::security`), inside the span of
+    /// the request that made it, so the log line carries its request id.
     pub(super) fn audit(&self, record: AuditRecord, client: &ClientInfo) -> AuditEntry {
-        record.entry(self.now(), client)
+        let entry = record.entry(self.now(), client);
+        crate::audit::log(&entry);
+        entry
     }
 
     /// Records an audit event that changes nothing else (e.g. a repeated

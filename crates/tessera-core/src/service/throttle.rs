@@ -160,6 +160,7 @@ impl Throttle<'_> {
                 .await?;
             let wait = backoff_ms(failures, *threshold, cap);
             if wait > 0 {
+                tracing::warn!(target: "tessera::security", key = ?key, failures, wait_ms = wait, "throttled: too many failed passwords");
                 self.store.throttle_block(key, now + wait).await?;
             }
         }
@@ -201,6 +202,7 @@ impl Throttle<'_> {
             .await?;
         let wait = backoff_ms(failures, CODE_MAX_FAILURES, cap);
         if wait > 0 {
+            tracing::warn!(target: "tessera::security", key = ?key, failures, wait_ms = wait, "throttled: too many wrong codes");
             self.store.throttle_block(&key, now + wait).await?;
         }
         self.events_written();

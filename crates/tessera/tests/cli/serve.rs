@@ -300,3 +300,54 @@ fn config_check_and_show_read_the_configuration_without_starting_and_show_no_sec
     assert_eq!(run.status.code(), Some(2));
     assert!(run.stderr.contains("TESSERA_ACCESS_TTL"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn each_request_is_logged_once_with_its_id_and_security_outcomes_carry_the_same_id() {
+    let env = Env::new();
+    let server = env.serve();
+    register(&server, "lena").await;
+    let refused = crate::harness::client()
+        .post(server.url("/auth/login?next=secret-in-query"))
+        .json(&json!({"username": "lena", "password": "not her password at all"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The writer thread may be a moment behind.
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = server.log();
+        if log
+            .lines()
+            .any(|l| l.contains("tessera::access") && l.contains(&id))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let access = log
+        .lines()
+        .find(|l| l.contains("tessera::access") && l.contains(&id))
+        .unwrap_or_else(|| panic!("no access line for {id}: {log}"));
+    assert!(
+        access.contains("route=\"/auth/login\"") && access.contains("status=401"),
+        "{access}"
+    );
+    let security = log
+        .lines()
+        .find(|l| l.contains("tessera::security") && l.contains("login.failed"))
+        .unwrap_or_else(|| panic!("no security line: {log}"));
+    assert!(
+        security.contains("WARN") && security.contains(&id),
+        "{security}"
+    );
+    assert!(
+        !log.contains("secret-in-query") && !log.contains("not her password"),
+        "{log}"
+    );
+    drop(server);
+}
