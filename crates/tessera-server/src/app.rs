@@ -21,8 +21,19 @@ use tower_http::trace::TraceLayer;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Builds the application: every route, the error fallbacks and the layers.
-pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duration) -> Router {
+pub fn router(
+    state: AppState,
+    cors_origins: &[String],
+    request_timeout: Duration,
+    serve_metrics: bool,
+) -> Router {
+    let metrics = if serve_metrics {
+        Router::new().route("/metrics", get(ops::metrics))
+    } else {
+        Router::new()
+    };
     let router = Router::new()
+        .merge(metrics)
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/login/mfa", post(auth::login_mfa))
@@ -195,7 +206,6 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         .route("/admin/audit", get(ops::audit_log))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
         .route("/schemas", get(ops::list_schemas))
         .route("/schemas/{name}", get(ops::schema))
         .route("/openapi.json", get(crate::openapi::serve_document))
@@ -228,6 +238,15 @@ pub fn router(state: AppState, cors_origins: &[String], request_timeout: Duratio
         router
     };
     router.with_state(state)
+}
+
+/// The router of the separate metrics listener (`TESSERA_METRICS_BIND`):
+/// `GET /metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
 }
 
 /// The span of one request in the DEBUG log: method and path, never the

@@ -10,7 +10,8 @@
 //! - [`views`]: response bodies.
 //! - [`pages`]: the hosted login and sign-out pages (HTML templates in the binary).
 //! - [`openapi`]: the generated OpenAPI document.
-//! - [`metrics`]: Prometheus metrics.
+//! - [`metrics`]: Prometheus metrics: counters and histograms; [`gauges`]:
+//!   what is read at scrape time (process, pools, sessions, keys).
 //! - [`mail`]: sending mail: the relay, the letters, the queue.
 //! - [`observe`]: the layer that times out and records every routed request.
 //! - [`config`]: configuration from the environment.
@@ -24,6 +25,7 @@ pub mod browser;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod gauges;
 pub mod listener;
 pub mod mail;
 pub mod metrics;

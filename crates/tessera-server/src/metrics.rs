@@ -53,6 +53,19 @@ pub struct Metrics {
     requests: RwLock<HashMap<String, RouteHistograms>>,
     outcomes: Counters,
     mails: Counters,
+    events_sent: AtomicU64,
+}
+
+/// An outcome's label: `success`; `challenged` (a second factor or its
+/// set-up comes next); `throttled` (429); `failure`.
+pub fn outcome_of<T>(result: &Result<T, tessera_core::Error>) -> &'static str {
+    use tessera_core::Error;
+    match result {
+        Ok(_) => "success",
+        Err(Error::MfaRequired(_) | Error::MfaEnrollmentRequired(_)) => "challenged",
+        Err(Error::TooManyAttempts { .. }) => "throttled",
+        Err(_) => "failure",
+    }
 }
 
 /// Counters by two labels.
@@ -138,6 +151,20 @@ impl Metrics {
         increment(&self.outcomes, (operation, outcome));
     }
 
+    /// Counts the outcome of a sign-in or token request by how `result` went.
+    pub fn count_result<T>(
+        &self,
+        operation: &'static str,
+        result: &Result<T, tessera_core::Error>,
+    ) {
+        self.count_outcome(operation, outcome_of(result));
+    }
+
+    /// Counts one event sent to an `/events` subscriber.
+    pub fn count_event_sent(&self) {
+        self.events_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts what became of a mail (`verify_email`, …; `sent`, `retried`,
     /// `failed`, `dropped`).
     pub fn count_mail(&self, letter: &'static str, outcome: &'static str) {
@@ -196,9 +223,14 @@ impl Metrics {
         render_counters(
             &mut out,
             "tessera_auth_outcomes_total",
-            "Login and refresh outcomes.",
+            "Outcomes of every way of signing in and of token requests: login, refresh, page_sign_in, oauth_<grant>; success, challenged (a second step comes next), throttled, failure.",
             ["operation", "outcome"],
             &self.outcomes,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tessera_events_sent_total Events sent to /events subscribers.\n# TYPE tessera_events_sent_total counter\ntessera_events_sent_total {}",
+            self.events_sent.load(Ordering::Relaxed)
         );
         render_counters(
             &mut out,

@@ -179,7 +179,27 @@ impl Ready {
             tessera.attach_postbox(Arc::new(mailer));
             tracing::info!(relay = %mail.relay.host, port = mail.relay.port, "mail goes through the relay");
         }
-        let app = router(state, &config.cors_origins, config.request_timeout);
+        // `/metrics` on its own address when asked for, and then not on the public one.
+        let metrics_listener = match config.metrics_bind {
+            Some(address) => {
+                let listener = TcpListener::bind(address).await?;
+                tracing::info!(address = %listener.local_addr()?, "metrics on their own listener");
+                let app = crate::app::metrics_router(state.clone());
+                Some(tokio::spawn(crate::listener::serve(
+                    listener,
+                    app,
+                    config.limits,
+                    std::future::pending::<()>(),
+                )))
+            }
+            None => None,
+        };
+        let app = router(
+            state,
+            &config.cors_origins,
+            config.request_timeout,
+            metrics_listener.is_none(),
+        );
         let upkeep = tokio::spawn(maintain(tessera.clone()));
         let hub = tokio::spawn(run_event_hub(tessera.clone()));
         let notified = tessera.clone();
@@ -191,6 +211,9 @@ impl Ready {
         crate::listener::serve(listener, app, config.limits, shutdown).await;
         upkeep.abort();
         hub.abort();
+        if let Some(metrics) = metrics_listener {
+            metrics.abort();
+        }
         notifications.abort();
         tracing::info!("Tessera stopped");
         Ok(())

@@ -255,6 +255,11 @@ impl Tessera {
         self.ctx.password_policy()
     }
 
+    /// The database's connection pools now.
+    pub fn pool_stats(&self) -> Vec<crate::store::PoolStats> {
+        self.store.pool_stats()
+    }
+
     /// Whether the database answers.
     pub async fn check_database(&self) -> Result<()> {
         Ok(self.store.ping().await?)

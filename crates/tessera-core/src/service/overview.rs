@@ -63,12 +63,24 @@ impl Tessera {
                 }
             }
         }
+        let (users, live_sessions) = self.counts().await?;
+        Ok(Overview {
+            users,
+            live_sessions,
+            sign_ins,
+        })
+    }
+
+    /// How many users there are and how many sessions are live, counted at
+    /// most every few seconds (the console and `/metrics` ask often).
+    pub async fn counts(&self) -> Result<(i64, i64)> {
+        let now = self.now();
         let cached = *self
             .counts
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (users, live_sessions) = match cached {
+        Ok(match cached {
             Some((at, users, live)) if now - at < COUNTS_FRESH_FOR && now >= at => (users, live),
             _ => {
                 let users = self.store.count_users().await?;
@@ -80,11 +92,6 @@ impl Tessera {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now, users, live));
                 (users, live)
             }
-        };
-        Ok(Overview {
-            users,
-            live_sessions,
-            sign_ins,
         })
     }
 }

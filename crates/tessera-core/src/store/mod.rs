@@ -88,6 +88,19 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// One connection pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `sqlite_reader`, `sqlite_writer` or `postgres`.
+    pub pool: &'static str,
+    /// Connections open.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}
+
 /// Result alias for store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -112,6 +125,9 @@ pub trait Store:
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pools now: their names, connections open, idle and
+    /// allowed.
+    fn pool_stats(&self) -> Vec<PoolStats>;
     /// Forgets what can no longer matter: expired revocations, long-dead
     /// sessions, stale throttle counts, lapsed challenges and unfinished
     /// enrolments.

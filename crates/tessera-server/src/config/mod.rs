@@ -59,6 +59,8 @@ pub struct BootstrapAdmin {
 pub struct Config {
     /// Listen address.
     pub bind: SocketAddr,
+    /// A separate address serving `/metrics` alone (`TESSERA_METRICS_BIND`).
+    pub metrics_bind: Option<SocketAddr>,
     /// `sqlite://PATH` or `postgres://…`.
     pub database_url: String,
     /// Explicit issuer (default: `http://<bound address>`).
@@ -97,6 +99,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("bind", &self.bind)
+            .field("metrics_bind", &self.metrics_bind)
             .field("database_url", &redact_url(&self.database_url))
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
@@ -305,6 +308,7 @@ impl Config {
         settings.require_verified_email = v.require_verified_email.0;
         Ok(Config {
             bind: v.bind.0,
+            metrics_bind: v.metrics_bind.map(|b| b.0),
             database_url: v.database_url.0,
             issuer: v.issuer.map(|i| i.0),
             audience: v.audience,

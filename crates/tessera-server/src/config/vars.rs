@@ -82,6 +82,8 @@ pub(super) struct Vars {
     pub console_reauth: Positive,
     /// `TESSERA_MFA`: `optional`, `admins` or `everyone`.
     pub mfa: Mfa,
+    /// `TESSERA_METRICS_BIND`: serve `/metrics` here alone instead of on `TESSERA_BIND`.
+    pub metrics_bind: Option<Bind>,
     /// `TESSERA_SMTP_URL`: the relay mail goes through (`smtp://`, `smtps://`).
     pub smtp_url: Option<SmtpUrl>,
     /// `TESSERA_MAIL_FROM`: the sender of mails (`Name <address>`).
@@ -138,6 +140,7 @@ impl Default for Vars {
             logo: None,
             console_reauth: default("15m"),
             mfa: Mfa::default(),
+            metrics_bind: None,
             smtp_url: None,
             mail_from: None,
             reset_ttl: default("30m"),

@@ -182,9 +182,7 @@ pub async fn login(
         .sessions()
         .login(&body.username, body.password.expose_secret(), &client)
         .await;
-    state
-        .metrics
-        .count_outcome("login", if result.is_ok() { "success" } else { "failure" });
+    state.metrics.count_result("login", &result);
     Ok(no_store(Json(TokenResponse::from(result?))))
 }
 
@@ -207,9 +205,7 @@ pub async fn login_mfa(
         .sessions()
         .login_second_step(body.mfa_token.expose_secret(), proof, &client)
         .await;
-    state
-        .metrics
-        .count_outcome("login", if result.is_ok() { "success" } else { "failure" });
+    state.metrics.count_result("login", &result);
     Ok(no_store(Json(TokenResponse::from(result?))))
 }
 
@@ -253,9 +249,7 @@ pub async fn passkey_sign_in(
         .sessions()
         .login_with_passkey(&body.credential, &client)
         .await;
-    state
-        .metrics
-        .count_outcome("login", if result.is_ok() { "success" } else { "failure" });
+    state.metrics.count_result("login", &result);
     Ok(no_store(Json(TokenResponse::from(result?))))
 }
 
@@ -272,10 +266,7 @@ pub async fn refresh(
         .sessions()
         .refresh(body.refresh_token.expose_secret(), &client)
         .await;
-    state.metrics.count_outcome(
-        "refresh",
-        if result.is_ok() { "success" } else { "failure" },
-    );
+    state.metrics.count_result("refresh", &result);
     Ok(no_store(Json(TokenResponse::from(result?))))
 }
 

@@ -257,7 +257,9 @@ impl Subscription {
         self.socket
             .send(Message::Text(event.to_message().into()))
             .await
-            .map_err(|_| ())
+            .map_err(|_| ())?;
+        self.state.metrics.count_event_sent();
+        Ok(())
     }
 
     /// Replay after `since`, then live events until the connection ends.

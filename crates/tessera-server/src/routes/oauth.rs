@@ -162,27 +162,28 @@ pub async fn token(
     let auth = client_authentication(&headers, &form)?;
     let tessera = &state.tessera;
     let scope = form.get("scope");
-    let tokens = match form.required("grant_type")? {
+    let grant = form.required("grant_type")?;
+    let result = match grant {
         "password" => {
             let username = form.required("username")?;
             let password = form.required("password")?;
             tessera
                 .grants()
                 .password_grant(&auth, username, password, scope, &client)
-                .await?
+                .await
         }
         "refresh_token" => {
             let refresh_token = form.required("refresh_token")?;
             tessera
                 .grants()
                 .refresh_token_grant(&auth, refresh_token, scope, &client)
-                .await?
+                .await
         }
         "client_credentials" => {
             tessera
                 .grants()
                 .client_credentials_grant(&auth, scope)
-                .await?
+                .await
         }
         "authorization_code" => {
             let code = form.required("code")?;
@@ -195,7 +196,7 @@ pub async fn token(
                     form.get("code_verifier"),
                     &client,
                 )
-                .await?
+                .await
         }
         _ => {
             return Err(OAuthError::new(
@@ -205,6 +206,14 @@ pub async fn token(
             .into());
         }
     };
+    let operation = match grant {
+        "password" => "oauth_password",
+        "refresh_token" => "oauth_refresh_token",
+        "client_credentials" => "oauth_client_credentials",
+        _ => "oauth_authorization_code",
+    };
+    state.metrics.count_result(operation, &result);
+    let tokens = result?;
     Ok(no_store(tokens))
 }
 

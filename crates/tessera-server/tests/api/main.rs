@@ -16,6 +16,7 @@ mod events;
 mod factors;
 mod hostile;
 mod keys;
+mod metrics;
 mod mfa_policy;
 mod oauth;
 mod outage;

@@ -375,6 +375,24 @@ impl Db {
         Ok(Db::Postgres(pool))
     }
 
+    /// Each pool's connections: open, idle and allowed.
+    pub(crate) fn pool_stats(&self) -> Vec<crate::store::PoolStats> {
+        fn of<D: sqlx::Database>(pool: &'static str, p: &sqlx::Pool<D>) -> crate::store::PoolStats {
+            crate::store::PoolStats {
+                pool,
+                open: p.size(),
+                idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+                max: p.options().get_max_connections(),
+            }
+        }
+        match self {
+            Db::Sqlite { reader, writer } => {
+                vec![of("sqlite_reader", reader), of("sqlite_writer", writer)]
+            }
+            Db::Postgres(pool) => vec![of("postgres", pool)],
+        }
+    }
+
     /// Applies the backend's pending migrations.
     pub(crate) async fn migrate(&self) -> StoreResult<()> {
         match self {

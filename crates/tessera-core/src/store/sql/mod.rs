@@ -49,6 +49,10 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    fn pool_stats(&self) -> Vec<super::PoolStats> {
+        self.db.pool_stats()
+    }
+
     async fn purge_expired(&self, now: Millis, dead_session_cutoff: Millis) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let revocations = tx

@@ -332,7 +332,9 @@ pub async fn submit_login(
         Ok(current) => current.map(|(browser, _)| browser),
         Err(e) => return page_failure(&state.site, &e),
     };
-    match take_step(&state.tessera, &form, &client, current.as_ref()).await {
+    let outcome = take_step(&state.tessera, &form, &client, current.as_ref()).await;
+    state.metrics.count_outcome("page_sign_in", outcome.label());
+    match outcome {
         Outcome::SignedIn {
             browser,
             cookie,

@@ -114,6 +114,27 @@ pub(crate) enum Next {
     Failure(Error),
 }
 
+impl Outcome {
+    /// How the step went, as `tessera_auth_outcomes_total` counts it.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Outcome::SignedIn { .. } => "success",
+            Outcome::Next(Next::Password {
+                retry_after: Some(_),
+                ..
+            })
+            | Outcome::Next(Next::Code {
+                retry_after: Some(_),
+                ..
+            }) => "throttled",
+            Outcome::Next(Next::Code { message: None, .. } | Next::Enrol { refusal: None, .. }) => {
+                "challenged"
+            }
+            Outcome::Next(_) => "failure",
+        }
+    }
+}
+
 /// The password form again, with `message` and `status`.
 fn password_form(status: StatusCode, username: &str, message: impl Into<String>) -> Outcome {
     Outcome::Next(Next::Password {
