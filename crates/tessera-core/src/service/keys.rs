@@ -230,15 +230,14 @@ impl Keys<'_> {
             self.add_key(KeyPurpose::Access, now, false, None, false)
                 .await?;
         }
-        if !self.store.clients().await?.is_empty() {
-            self.ensure_id_token_key().await?;
-        }
-        Ok(())
+        self.ensure_id_token_key().await
     }
 
     /// Creates the RS256 ID-token key if ID tokens need their own and none
-    /// signs yet. It is made when the first OAuth client is registered, so a
-    /// deployment without OpenID Connect publishes no key it does not use.
+    /// signs yet. It is made at start-up with the access-token key, so it is
+    /// in the JWKS before any ID token it signs: a relying party that cached
+    /// the JWKS before the first OAuth client was registered can still check
+    /// the first ID token.
     pub(super) async fn ensure_id_token_key(&self) -> Result<()> {
         if self.separate_id_keys() && self.id_keys.current().signer(self.now()).is_none() {
             self.reload_keys().await?;

@@ -107,12 +107,15 @@ async fn zero_configuration_start_in_an_empty_directory_creates_tessera_db() {
     let (status, _) = get(&server, "/readyz", None).await;
     assert_eq!(status, reqwest::StatusCode::OK);
     let (_, jwks) = get(&server, "/.well-known/jwks.json", None).await;
-    assert_eq!(
-        jwks["keys"].as_array().map(Vec::len),
-        Some(1),
-        "a key was generated: {jwks}"
-    );
-    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+    // The access-token key and the ID-token key, published from the start.
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(algs.len(), 2, "{jwks}");
+    assert!(algs.contains(&"ES256") && algs.contains(&"RS256"), "{jwks}");
 
     // The default issuer names the port actually bound.
     let body = register(&server, "zero").await;

@@ -158,7 +158,10 @@ async fn token_verify_with_secret_env_for_an_hs256_server() {
         .var("TESSERA_JWT_SECRET", secret);
     let server = env.serve();
     let (_, jwks) = get(&server, "/.well-known/jwks.json", None).await;
-    assert_eq!(jwks["keys"], json!([]), "no public keys for HS256");
+    // No public key for HS256: only the RS256 key of ID tokens.
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{jwks}");
+    assert_eq!(keys[0]["alg"], "RS256");
     let body = register(&server, "hmac-user").await;
     let jwt = body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(decode_part(jwt.split('.').next().unwrap())["alg"], "HS256");

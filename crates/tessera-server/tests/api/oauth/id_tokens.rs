@@ -34,7 +34,7 @@ async fn the_id_token_is_rs256_with_the_openid_connect_claims() {
 }
 
 #[tokio::test]
-async fn with_hs256_access_tokens_the_jwks_holds_only_the_rs256_id_key_once_a_client_exists() {
+async fn with_hs256_access_tokens_the_jwks_holds_only_the_rs256_id_key_from_the_start() {
     let app = TestApp::builder()
         .env("TESSERA_JWT_ALG", "HS256")
         .env(
@@ -43,11 +43,11 @@ async fn with_hs256_access_tokens_the_jwks_holds_only_the_rs256_id_key_once_a_cl
         )
         .spawn()
         .await;
-    assert_eq!(
-        app.jwks().await["keys"],
-        json!([]),
-        "nothing to publish yet"
-    );
+    // Published at start-up, before any client exists: a relying party
+    // that caches the JWKS now can check the first ID token.
+    let cached = app.jwks().await["keys"].as_array().unwrap().clone();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert_eq!(cached[0]["alg"], "RS256");
 
     let root = app.admin("root").await;
     app.register("alice").await;
@@ -55,7 +55,7 @@ async fn with_hs256_access_tokens_the_jwks_holds_only_the_rs256_id_key_once_a_cl
         .create_client(&root.access, public_password("cli", &["openid"]))
         .await;
     let keys = app.jwks().await["keys"].as_array().unwrap().clone();
-    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys, cached, "the same key, nothing new");
     assert_eq!(keys[0]["kty"], "RSA");
     assert_eq!(keys[0]["alg"], "RS256");
 
