@@ -77,7 +77,7 @@ async fn a_key_rotated_event_fetches_the_new_key_before_a_token_needs_it() {
     // A rotation renews the access-token key and the ID-token key: two
     // `key.rotated` events, each fetching the JWKS beside the stream.
     let new_kid = tessera.rotate_keys().await;
-    wait_for_stream(&verifier, |s| s.last_seq >= seq + 2).await;
+    wait_for_stream(&verifier, |s| s.last_seq >= seq.map(|n| n + 2)).await;
     for _ in 0..400 {
         if verifier.jwks_fetches() > before + 1 {
             break;
