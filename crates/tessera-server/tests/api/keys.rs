@@ -70,13 +70,13 @@ fn access_keys(domain: &tessera_core::Tessera) -> Vec<tessera_core::service::Key
         .collect()
 }
 
-/// The keys of `purpose` an admin's key list shows.
+/// The keys of one `use` (`access`, `id_token`) an admin's key list shows.
 fn listed<'a>(body: &'a Value, purpose: &str) -> Vec<&'a Value> {
     body["keys"]
         .as_array()
         .expect("keys")
         .iter()
-        .filter(|k| k["purpose"] == purpose)
+        .filter(|k| k["use"] == purpose)
         .collect()
 }
 
