@@ -10,10 +10,24 @@ use crate::oauth::{
     StoredClient, TESSERA_SCOPE_PREFIX, is_valid_scope_token, redirect_uri_problem,
 };
 use crate::secret::{ExposeSecret, SecretString};
+use crate::store::ClientFields;
 use tessera_token::crypto::{b64url, random_bytes, sha256};
 use tessera_token::keys::{alg_name, parse_alg};
 use tessera_token::revocation::{Revocation, RevocationKind};
 use uuid::Uuid;
+
+/// What an administrator changes of a client; `None` keeps a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientUpdate {
+    /// A new name.
+    pub name: Option<String>,
+    /// New redirect URIs (replacing them all).
+    pub redirect_uris: Option<Vec<String>>,
+    /// New post-logout redirect URIs (replacing them all).
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// New scopes (replacing them all); taking one away ends the client's sessions.
+    pub scopes: Option<Vec<String>>,
+}
 
 /// A client to register.
 #[derive(Debug, Clone)]
@@ -181,47 +195,65 @@ impl Clients<'_> {
         Ok(())
     }
 
-    /// Replaces a client's redirect URIs (by an admin), under the rules of
-    /// registration; the client as it is now.
-    pub async fn update_redirect_uris(
+    /// Changes a client (by an admin, `actor`), under the rules of
+    /// registration; the client as it is now. Taking a scope away ends
+    /// every session issued to the client, so no token carries a scope it
+    /// no longer has.
+    pub async fn update_client(
         &self,
         actor: Uuid,
         client_id: &str,
-        redirect_uris: Vec<String>,
-        post_logout_redirect_uris: Vec<String>,
+        update: ClientUpdate,
         client: &ClientInfo,
     ) -> Result<OAuthClient> {
         let current = self.client(client_id).await?.ok_or(Error::NotFound)?;
         let changed = NewClient {
-            name: current.name.clone(),
-            redirect_uris,
-            post_logout_redirect_uris,
+            name: update.name.unwrap_or_else(|| current.name.clone()),
+            redirect_uris: update
+                .redirect_uris
+                .unwrap_or_else(|| current.redirect_uris.clone()),
+            post_logout_redirect_uris: update
+                .post_logout_redirect_uris
+                .unwrap_or_else(|| current.post_logout_redirect_uris.clone()),
             grant_types: current.grant_types.clone(),
-            scopes: current.scopes.clone(),
+            scopes: update.scopes.unwrap_or_else(|| current.scopes.clone()),
             confidential: current.confidential,
             id_token_alg: None,
         };
         self.check_new_client(&changed)?;
+        let narrowed = current.scopes.iter().any(|s| !changed.scopes.contains(s));
         let record = AuditRecord::ClientUpdated {
             actor,
             client_id: client_id.to_owned(),
         };
         let entry = self.audit(record, client);
-        if !self
+        let now = self.now();
+        let until = self.revocation_horizon(now);
+        let fields = ClientFields {
+            name: changed.name.clone(),
+            redirect_uris: changed.redirect_uris.clone(),
+            post_logout_redirect_uris: changed.post_logout_redirect_uris.clone(),
+            scopes: changed.scopes.clone(),
+        };
+        let revoked = self
             .store
-            .update_client_uris(
+            .update_client(
                 client_id,
-                &changed.redirect_uris,
-                &changed.post_logout_redirect_uris,
+                &fields,
+                narrowed.then_some((now, until)),
                 &[entry],
             )
             .await?
-        {
-            return Err(Error::NotFound);
+            .ok_or(Error::NotFound)?;
+        self.events_written();
+        for s in revoked {
+            self.revocations.apply(&Revocation::session(s.id, until));
         }
         Ok(OAuthClient {
-            redirect_uris: changed.redirect_uris,
-            post_logout_redirect_uris: changed.post_logout_redirect_uris,
+            name: fields.name,
+            redirect_uris: fields.redirect_uris,
+            post_logout_redirect_uris: fields.post_logout_redirect_uris,
+            scopes: fields.scopes,
             ..current
         })
     }

@@ -45,7 +45,7 @@ mod throttle;
 mod token_endpoints;
 
 pub use accounts::{Accounts, NewAccount, Page, ProfileChanges, Registration};
-pub use clients::{ClientAuthentication, Clients, NewClient};
+pub use clients::{ClientAuthentication, ClientUpdate, Clients, NewClient};
 pub use context::Context;
 use context::Spare;
 pub use email::{Email, ResetRequest, VERIFY_LINK_TTL_MS};

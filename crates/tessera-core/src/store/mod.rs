@@ -38,7 +38,9 @@ pub use events::EventStore;
 pub use factors::{Challenge, FactorStore, StoredFactor};
 pub use keys::KeyStore;
 pub use links::{EmailLink, LinkKind, LinkStore, Verification};
-pub use oauth::{AuthorizationCode, BrowserSession, NewBrowserSession, OAuthStore, Redemption};
+pub use oauth::{
+    AuthorizationCode, BrowserSession, ClientFields, NewBrowserSession, OAuthStore, Redemption,
+};
 pub use records::{
     AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Rotation, SessionRevocation,
     SpentToken, StoredKey, UserChanges, UserFilter,

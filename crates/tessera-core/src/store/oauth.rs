@@ -84,6 +84,19 @@ pub enum Redemption {
     Unknown,
 }
 
+/// What an administrator may change of a client, as it is to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFields {
+    /// Its name.
+    pub name: String,
+    /// Its redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Its post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The scopes it may ask for.
+    pub scopes: Vec<String>,
+}
+
 /// Storage for OAuth clients, single sign-on and authorization codes. One
 /// method is one transaction.
 #[async_trait]
@@ -91,15 +104,16 @@ pub trait OAuthStore: Send + Sync {
     /// Registers a client and records `audit`; [`super::StoreError::Conflict`]
     /// if the id is taken.
     async fn insert_client(&self, client: &StoredClient, audit: &[AuditEntry]) -> StoreResult<()>;
-    /// Replaces a client's redirect URIs, recording `audit`; `false` if it
-    /// does not exist.
-    async fn update_client_uris(
+    /// Sets a client's name, redirect URIs and scopes, recording `audit`;
+    /// with `revoke` (`(now, until)`), ends every session issued to it, in
+    /// the same transaction. The sessions ended; `None` if it does not exist.
+    async fn update_client(
         &self,
         client_id: &str,
-        redirect_uris: &[String],
-        post_logout_redirect_uris: &[String],
+        changed: &ClientFields,
+        revoke: Option<(Millis, Millis)>,
         audit: &[AuditEntry],
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<Vec<Session>>>;
     /// Replaces a confidential client's secret hash, recording `audit`;
     /// `false` if there is no such confidential client.
     async fn replace_client_secret(
@@ -348,31 +362,37 @@ impl OAuthStore for SqlStore {
         tx.commit().await
     }
 
-    async fn update_client_uris(
+    async fn update_client(
         &self,
         client_id: &str,
-        redirect_uris: &[String],
-        post_logout_redirect_uris: &[String],
+        c: &ClientFields,
+        revoke: Option<(Millis, Millis)>,
         audit: &[AuditEntry],
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<Vec<Session>>> {
         let mut tx = self.begin_write().await?;
         let changed = tx
             .execute(
-                sql(
-                    "UPDATE oauth_clients SET redirect_uris = $2, post_logout_redirect_uris = $3 \
-                     WHERE client_id = $1",
-                )
+                sql("UPDATE oauth_clients SET name = $2, redirect_uris = $3, \
+                     post_logout_redirect_uris = $4, scopes = $5 WHERE client_id = $1")
                 .bind(client_id)
-                .bind(to_json(redirect_uris))
-                .bind(to_json(post_logout_redirect_uris)),
+                .bind(&c.name)
+                .bind(to_json(&c.redirect_uris))
+                .bind(to_json(&c.post_logout_redirect_uris))
+                .bind(to_json(&c.scopes)),
             )
             .await?;
         if changed == 0 {
-            return Ok(false);
+            return Ok(None);
         }
+        let revoked = match revoke {
+            Some((now, until)) => {
+                revoke_sessions_of(&mut tx, SessionsOf::Client(client_id), now, until).await?
+            }
+            None => Vec::new(),
+        };
         append_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(revoked))
     }
 
     async fn replace_client_secret(

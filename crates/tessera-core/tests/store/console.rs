@@ -129,20 +129,30 @@ async fn a_clients_redirect_uris_are_replaced_with_its_audit(store: Arc<dyn Stor
     add_client(&store, "photos").await;
     let uris = vec!["https://photos.example/new".to_owned()];
     let entry = audit_entry("client.updated", Some("admin"), Some("photos"));
-    assert!(
-        store
-            .update_client_uris("photos", &uris, &[], std::slice::from_ref(&entry))
-            .await
-            .unwrap()
-    );
+    let fields = tessera_core::store::ClientFields {
+        name: "Photos 2".into(),
+        redirect_uris: uris.clone(),
+        post_logout_redirect_uris: vec![],
+        scopes: vec!["openid".into()],
+    };
+    let revoked = store
+        .update_client("photos", &fields, None, std::slice::from_ref(&entry))
+        .await
+        .unwrap();
+    assert_eq!(revoked, Some(vec![]));
     let client = store.client_by_id("photos").await.unwrap().unwrap().client;
     assert_eq!(client.redirect_uris, uris);
     assert!(client.post_logout_redirect_uris.is_empty());
+    assert_eq!(
+        (client.name.as_str(), client.scopes.clone()),
+        ("Photos 2", vec!["openid".to_owned()])
+    );
     assert!(
-        !store
-            .update_client_uris("nobody", &uris, &[], &[entry])
+        store
+            .update_client("nobody", &fields, None, &[entry])
             .await
             .unwrap()
+            .is_none()
     );
     let log = audit_log(&store).await;
     assert_eq!(

@@ -112,23 +112,38 @@ pub(super) async fn client(cmd: ClientCommand, tessera: &Tessera) -> Result<()> 
         }
         ClientCommand::Update {
             client_id,
+            name,
             redirect_uris,
             post_logout_redirect_uris,
+            scopes,
         } => {
+            let given = |list: Vec<String>| (!list.is_empty()).then_some(list);
+            let update = tessera_core::service::ClientUpdate {
+                name,
+                redirect_uris: given(redirect_uris),
+                post_logout_redirect_uris: given(post_logout_redirect_uris),
+                scopes: given(scopes),
+            };
+            if update == tessera_core::service::ClientUpdate::default() {
+                anyhow::bail!(
+                    "nothing to change: give --name, --redirect-uri, --post-logout-redirect-uri or --scope"
+                );
+            }
             let updated = tessera
                 .clients()
-                .update_redirect_uris(
+                .update_client(
                     uuid::Uuid::nil(),
                     &client_id,
-                    redirect_uris,
-                    post_logout_redirect_uris,
+                    update,
                     &ClientInfo::default(),
                 )
                 .await?;
             say(format!(
-                "{}: redirect URIs {}",
+                "{}: name {:?}; redirect URIs {}; scopes {}",
                 updated.client_id,
-                updated.redirect_uris.join(" ")
+                updated.name,
+                updated.redirect_uris.join(" "),
+                updated.scopes.join(" ")
             ))
         }
         ClientCommand::RotateSecret { client_id, yes } => {

@@ -108,12 +108,19 @@ enum ClientCommand {
         /// The client id (a generated id may begin with `-`).
         #[arg(allow_hyphen_values = true)]
         client_id: String,
-        /// A redirect URI (exact match; repeat for several).
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A redirect URI (exact match; repeat for several; replaces them all).
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
-        /// A post-logout redirect URI (repeat for several).
+        /// A post-logout redirect URI (repeat for several; replaces them all).
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
+        /// A scope the client may ask for (repeat for several; replaces them
+        /// all; taking one away ends the client's sessions).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
     /// Give a confidential client a new secret (shown this once); the old
     /// one stops working at once.

@@ -313,3 +313,96 @@ async fn client_rotate_secret_gives_a_new_secret_and_the_old_one_stops_working()
     );
     drop(server);
 }
+
+#[tokio::test]
+async fn client_update_renames_and_taking_a_scope_away_ends_the_clients_sessions() {
+    let env = Env::new();
+    let added = env
+        .run(&[
+            "client",
+            "add",
+            "Notes",
+            "--grant",
+            "password",
+            "--grant",
+            "refresh_token",
+            "--scope",
+            "openid",
+            "--scope",
+            "profile",
+        ])
+        .ok()
+        .stdout;
+    let id = labelled(&added, "client_id").unwrap().to_owned();
+    let server = env.serve();
+    crate::harness::register(&server, "nora").await;
+    let token = |fields: Vec<(&str, String)>| {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))
+            .collect::<Vec<_>>()
+            .join("&");
+        let url = server.url("/oauth/token");
+        async move {
+            let r = crate::harness::client()
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, tokens) = token(vec![
+        ("grant_type", "password".into()),
+        ("username", "nora".into()),
+        ("password", crate::harness::PASSWORD.into()),
+        ("client_id", id.clone()),
+        ("scope", "openid profile".into()),
+    ])
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{tokens}");
+    let refresh = |refresh_token: &Value| {
+        token(vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", refresh_token.as_str().unwrap().to_owned()),
+            ("client_id", id.clone()),
+        ])
+    };
+
+    // A new name leaves the sessions alone.
+    let run = env
+        .run(&["client", "update", &id, "--name", "Notebook"])
+        .ok();
+    assert!(run.stdout.contains("\"Notebook\""), "{}", run.stdout);
+    let (status, tokens) = refresh(&tokens["refresh_token"]).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{tokens}");
+
+    // Taking a scope away ends every session issued to the client.
+    let run = env
+        .run(&["client", "update", &id, "--scope", "openid"])
+        .ok();
+    assert!(run.stdout.contains("scopes openid"), "{}", run.stdout);
+    let (status, refused) = refresh(&tokens["refresh_token"]).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["error"], "invalid_grant");
+    let json: Value = serde_json::from_str(
+        env.run(&["client", "show", &id, "--json"])
+            .ok()
+            .stdout
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(
+        (json["name"].clone(), json["scopes"].clone()),
+        (serde_json::json!("Notebook"), serde_json::json!(["openid"]))
+    );
+    let nothing = env.run(&["client", "update", &id]).fails();
+    assert!(
+        nothing.stderr.contains("nothing to change"),
+        "{}",
+        nothing.stderr
+    );
+    drop(server);
+}

@@ -246,11 +246,14 @@ pub async fn save_uris(
     match state
         .tessera
         .clients()
-        .update_redirect_uris(
+        .update_client(
             admin.user.id,
             &client_id,
-            uris.clone(),
-            after.clone(),
+            tessera_core::service::ClientUpdate {
+                redirect_uris: Some(uris.clone()),
+                post_logout_redirect_uris: Some(after.clone()),
+                ..Default::default()
+            },
             &client,
         )
         .await
