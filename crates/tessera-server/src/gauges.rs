@@ -86,6 +86,9 @@ fn process(out: &mut String) {
     }
 }
 
+/// One figure of a pool.
+type PoolFigure = fn(&PoolStats) -> f64;
+
 fn pools(out: &mut String, pools: &[PoolStats]) {
     let samples = |f: fn(&PoolStats) -> u32| -> Vec<(String, f64)> {
         pools
@@ -111,6 +114,24 @@ fn pools(out: &mut String, pools: &[PoolStats]) {
         "The most connections the pool opens.",
         &samples(|p| p.max),
     );
+    let totals: [(&str, &str, PoolFigure); 2] = [
+        (
+            "tessera_db_connection_wait_seconds_total",
+            "Seconds spent waiting for a connection of the pool (for a write transaction: until it began).",
+            |p| p.wait_seconds,
+        ),
+        (
+            "tessera_db_connection_waits_total",
+            "Connections taken from the pool (each a wait, however short).",
+            |p| p.waits as f64,
+        ),
+    ];
+    for (name, help, value) in totals {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for p in pools {
+            let _ = writeln!(out, "{name}{{pool=\"{}\"}} {}", p.pool, value(p));
+        }
+    }
 }
 
 /// The active access-token key's age, and the seconds until the next

@@ -91,7 +91,7 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// One connection pool's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolStats {
     /// `sqlite_reader`, `sqlite_writer` or `postgres`.
     pub pool: &'static str,
@@ -101,6 +101,11 @@ pub struct PoolStats {
     pub idle: u32,
     /// The most it opens.
     pub max: u32,
+    /// Seconds spent waiting for its connections (and, for a write
+    /// transaction, for the transaction to begin), in all.
+    pub wait_seconds: f64,
+    /// How many waits that total is of.
+    pub waits: u64,
 }
 
 /// Result alias for store operations.

@@ -79,6 +79,18 @@ async fn sign_in_paths_are_counted_by_outcome_beside_process_pool_session_and_ke
         Some(1.0)
     );
     assert!(sample(&text, "tessera_db_connections_idle{pool=\"sqlite_reader\"}").is_some());
+    for pool in ["sqlite_reader", "sqlite_writer"] {
+        let waits = sample(
+            &text,
+            &format!("tessera_db_connection_waits_total{{pool=\"{pool}\"}}"),
+        );
+        assert!(waits.is_some_and(|n| n >= 1.0), "{pool}: {text}");
+        let seconds = sample(
+            &text,
+            &format!("tessera_db_connection_wait_seconds_total{{pool=\"{pool}\"}}"),
+        );
+        assert!(seconds.is_some_and(|s| s >= 0.0), "{pool}");
+    }
     assert_eq!(sample(&text, "tessera_users"), Some(1.0));
     assert!(sample(&text, "tessera_live_sessions").is_some());
     assert!(sample(&text, "tessera_signing_key_age_seconds").is_some_and(|v| v >= 0.0));

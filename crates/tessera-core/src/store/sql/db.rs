@@ -16,7 +16,10 @@ use sqlx::{
     Arguments as _, Database, Encode, Executor, FromRow, IntoArguments, Postgres, Sqlite,
     Transaction, Type,
 };
+use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -314,10 +317,47 @@ pub(crate) enum Db {
         reader: SqlitePool,
         /// The one writer connection.
         writer: SqlitePool,
+        /// How long statements waited for a reader.
+        reader_waits: Arc<Waits>,
+        /// How long statements and transactions waited for the writer.
+        writer_waits: Arc<Waits>,
     },
     /// PostgreSQL, for several replicas sharing one database; it runs
     /// concurrent writers itself.
-    Postgres(PgPool),
+    Postgres {
+        /// The connections.
+        pool: PgPool,
+        /// How long statements and transactions waited for a connection.
+        waits: Arc<Waits>,
+    },
+}
+
+/// The time spent waiting for connections of one pool.
+#[derive(Debug, Default)]
+pub(crate) struct Waits {
+    nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Waits {
+    /// Awaits `taking` (a connection, or a transaction's start), counting
+    /// how long it took.
+    async fn timed<T>(&self, taking: impl Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let taken = taking.await;
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        taken
+    }
+
+    /// Seconds waited in all, and how many waits.
+    fn totals(&self) -> (f64, u64) {
+        (
+            self.nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            self.count.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// How long one PostgreSQL operation (taking a connection included) may
@@ -361,7 +401,12 @@ impl Db {
             .max_connections(8)
             .connect_with(options.pragma("query_only", "ON"))
             .await?;
-        Ok(Db::Sqlite { reader, writer })
+        Ok(Db::Sqlite {
+            reader,
+            writer,
+            reader_waits: Arc::default(),
+            writer_waits: Arc::default(),
+        })
     }
 
     /// Connects to the PostgreSQL database a `postgres://…` URL names.
@@ -372,24 +417,40 @@ impl Db {
             .acquire_timeout(PG_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        Ok(Db::Postgres(pool))
+        Ok(Db::Postgres {
+            pool,
+            waits: Arc::default(),
+        })
     }
 
     /// Each pool's connections: open, idle and allowed.
     pub(crate) fn pool_stats(&self) -> Vec<crate::store::PoolStats> {
-        fn of<D: sqlx::Database>(pool: &'static str, p: &sqlx::Pool<D>) -> crate::store::PoolStats {
+        fn of<D: sqlx::Database>(
+            pool: &'static str,
+            p: &sqlx::Pool<D>,
+            waits: &Waits,
+        ) -> crate::store::PoolStats {
+            let (wait_seconds, waits) = waits.totals();
             crate::store::PoolStats {
                 pool,
                 open: p.size(),
                 idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
                 max: p.options().get_max_connections(),
+                wait_seconds,
+                waits,
             }
         }
         match self {
-            Db::Sqlite { reader, writer } => {
-                vec![of("sqlite_reader", reader), of("sqlite_writer", writer)]
-            }
-            Db::Postgres(pool) => vec![of("postgres", pool)],
+            Db::Sqlite {
+                reader,
+                writer,
+                reader_waits,
+                writer_waits,
+            } => vec![
+                of("sqlite_reader", reader, reader_waits),
+                of("sqlite_writer", writer, writer_waits),
+            ],
+            Db::Postgres { pool, waits } => vec![of("postgres", pool, waits)],
         }
     }
 
@@ -397,7 +458,7 @@ impl Db {
     pub(crate) async fn migrate(&self) -> StoreResult<()> {
         match self {
             Db::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite").run(writer).await?,
-            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+            Db::Postgres { pool, .. } => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
@@ -407,8 +468,16 @@ impl Db {
     /// its first write, that another process wrote since its read.
     pub(crate) async fn begin_write(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(bounded(pool.begin()).await?),
+            Db::Sqlite {
+                writer,
+                writer_waits,
+                ..
+            } => Tx::Sqlite(
+                writer_waits
+                    .timed(writer.begin_with("BEGIN IMMEDIATE"))
+                    .await?,
+            ),
+            Db::Postgres { pool, waits } => Tx::Postgres(bounded(waits.timed(pool.begin())).await?),
         })
     }
 
@@ -436,8 +505,21 @@ impl Db {
 
     async fn read<R: Row>(&self, statement: Statement<'_>, fetch: Fetch) -> StoreResult<Vec<R>> {
         Ok(match self {
-            Db::Sqlite { reader, .. } => run(reader, statement, fetch).await?,
-            Db::Postgres(pool) => bounded(run(pool, statement, fetch)).await?,
+            Db::Sqlite {
+                reader,
+                reader_waits,
+                ..
+            } => {
+                let mut connection = reader_waits.timed(reader.acquire()).await?;
+                run(&mut *connection, statement, fetch).await?
+            }
+            Db::Postgres { pool, waits } => {
+                bounded(async {
+                    let mut connection = waits.timed(pool.acquire()).await?;
+                    run(&mut *connection, statement, fetch).await
+                })
+                .await?
+            }
         })
     }
 
@@ -445,8 +527,21 @@ impl Db {
     /// it changed.
     pub(crate) async fn execute(&self, statement: Statement<'_>) -> StoreResult<u64> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => execute(writer, statement).await?,
-            Db::Postgres(pool) => bounded(execute(pool, statement)).await?,
+            Db::Sqlite {
+                writer,
+                writer_waits,
+                ..
+            } => {
+                let mut connection = writer_waits.timed(writer.acquire()).await?;
+                execute(&mut *connection, statement).await?
+            }
+            Db::Postgres { pool, waits } => {
+                bounded(async {
+                    let mut connection = waits.timed(pool.acquire()).await?;
+                    execute(&mut *connection, statement).await
+                })
+                .await?
+            }
         })
     }
 
@@ -454,8 +549,21 @@ impl Db {
     /// (an upsert's `RETURNING`).
     pub(crate) async fn write_returning<R: Row>(&self, statement: Statement<'_>) -> StoreResult<R> {
         one(match self {
-            Db::Sqlite { writer, .. } => run(writer, statement, Fetch::One).await?,
-            Db::Postgres(pool) => bounded(run(pool, statement, Fetch::One)).await?,
+            Db::Sqlite {
+                writer,
+                writer_waits,
+                ..
+            } => {
+                let mut connection = writer_waits.timed(writer.acquire()).await?;
+                run(&mut *connection, statement, Fetch::One).await?
+            }
+            Db::Postgres { pool, waits } => {
+                bounded(async {
+                    let mut connection = waits.timed(pool.acquire()).await?;
+                    run(&mut *connection, statement, Fetch::One).await
+                })
+                .await?
+            }
         })
     }
 }

@@ -141,7 +141,7 @@ mod tests {
     async fn sqlite_readers_refuse_to_write() {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite(&dir).await;
-        let Db::Sqlite { reader, writer } = &store.db else {
+        let Db::Sqlite { reader, writer, .. } = &store.db else {
             panic!("a SQLite store");
         };
         let write = sqlx::query("DELETE FROM throttle").execute(reader).await;
