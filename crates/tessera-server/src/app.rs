@@ -286,37 +286,11 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
-    use std::sync::{Arc, Mutex};
     use tower::ServiceExt as _;
-
-    /// Collects everything logged while it is the thread's subscriber.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[tokio::test]
     async fn the_debug_request_log_names_the_path_but_never_the_query() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = crate::captured_log::Captured::start(tracing::Level::DEBUG);
         let app: Router = Router::new()
             .route("/logout", get(|| async { "signed out" }))
             .layer(TraceLayer::new_for_http().make_span_with(request_span::<Body>));
@@ -325,13 +299,7 @@ mod tests {
             .expect("request");
         let response = app.oneshot(request).await.expect("response");
         assert_eq!(response.status(), axum::http::StatusCode::OK);
-        let log = String::from_utf8_lossy(
-            &captured
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-        .into_owned();
+        let log = captured.text();
         assert!(log.contains("path=/logout"), "{log}");
         assert!(!log.contains("SECRET"), "{log}");
         assert!(!log.contains("s3cr3t"), "{log}");

@@ -22,6 +22,8 @@
 
 pub mod app;
 pub mod browser;
+#[cfg(test)]
+mod captured_log;
 pub mod config;
 pub mod error;
 pub mod extract;

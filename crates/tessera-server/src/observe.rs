@@ -195,32 +195,7 @@ mod tests {
     use axum::Router;
     use axum::body::Body;
     use axum::routing::get;
-    use std::sync::Mutex;
     use tower::ServiceExt as _;
-
-    /// Collects everything logged while it is the thread's subscriber.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn text(&self) -> String {
-            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-        }
-    }
 
     fn app() -> Router {
         let trusted = Arc::new(vec![Cidr::parse("10.0.0.0/8").expect("cidr")]);
@@ -297,14 +272,7 @@ mod tests {
     #[tokio::test]
     async fn the_access_log_names_the_route_not_its_values_and_the_request_id_ties_lines_together()
     {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = crate::captured_log::Captured::start(tracing::Level::INFO);
         let response = app()
             .oneshot(request(
                 "/users/alice?token=eyJSECRET.eyJSECRET.SIG",

@@ -170,7 +170,7 @@ impl Accounts<'_> {
             roles: Vec::new(),
             ..account
         };
-        self.check_email_given(&account)?;
+        self.tessera.email().check_given(&account.email)?;
         let must_verify = self.settings.require_verified_email;
         let must_enrol = self.must_enrol_when_registering();
         let (user, session) = self
@@ -183,7 +183,7 @@ impl Accounts<'_> {
                 },
             )
             .await?;
-        self.mail_verification(&user).await;
+        self.tessera.email().send_verification_or_log(&user).await;
         if must_verify {
             return Ok(Registration::MustVerify(user));
         }
@@ -198,27 +198,6 @@ impl Accounts<'_> {
             .sessions()
             .issue_session_tokens(user, &session, refresh_token)?;
         Ok(Registration::SignedIn(Box::new(tokens)))
-    }
-
-    /// Under `TESSERA_REQUIRE_VERIFIED_EMAIL`, a registration must give an
-    /// address.
-    fn check_email_given(&self, account: &NewAccount) -> Result<()> {
-        if self.settings.require_verified_email && account.email.is_none() {
-            return Err(Error::invalid(
-                "/email",
-                "is required: this server signs in verified addresses only",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Mails the link that verifies a new account's address. The account
-    /// exists whatever happens to the mail: a failure is logged, and the
-    /// person can ask for the link again.
-    async fn mail_verification(&self, user: &User) {
-        if let Err(e) = self.tessera.email().send_verification(user).await {
-            tracing::warn!(error = %e, "could not send the verification mail");
-        }
     }
 
     /// Whether a newcomer must set up a second factor before signing in.
@@ -239,7 +218,7 @@ impl Accounts<'_> {
             .insert_account(account, actor, client, Creation::ByAdmin)
             .await?
             .0;
-        self.mail_verification(&user).await;
+        self.tessera.email().send_verification_or_log(&user).await;
         Ok(user)
     }
 
@@ -266,7 +245,7 @@ impl Accounts<'_> {
             roles: Vec::new(),
             ..account
         };
-        self.check_email_given(&account)?;
+        self.tessera.email().check_given(&account.email)?;
         let (user, _) = self
             .insert_account(
                 account,
@@ -277,7 +256,7 @@ impl Accounts<'_> {
                 },
             )
             .await?;
-        self.mail_verification(&user).await;
+        self.tessera.email().send_verification_or_log(&user).await;
         if self.settings.require_verified_email {
             return Err(Error::EmailNotVerified);
         }
@@ -505,7 +484,9 @@ impl Accounts<'_> {
         // Setting the address it already has changes nothing.
         let email = changes.email.filter(|e| *e != before.email);
         if let Some(new) = &email {
-            self.check_email_change(actor, &before, new, changes.current_password, client)
+            self.tessera
+                .email()
+                .check_change(actor, &before, new, changes.current_password, client)
                 .await?;
         }
         let now = self.now();
@@ -593,48 +574,6 @@ impl Accounts<'_> {
                 .await?;
         }
         Ok(after)
-    }
-
-    /// A change of `before`'s address to `new` by `actor`: a person changing
-    /// their own gives their password; an address another account has
-    /// verified is taken.
-    async fn check_email_change(
-        &self,
-        actor: &Caller,
-        before: &User,
-        new: &Option<String>,
-        current_password: Option<SecretString>,
-        client: &ClientInfo,
-    ) -> Result<()> {
-        if actor.user_id == before.id {
-            let password = current_password.ok_or_else(|| {
-                Error::invalid(
-                    "/current_password",
-                    "is required to change the email address",
-                )
-            })?;
-            let stored = self
-                .store
-                .user_by_id(before.id)
-                .await?
-                .ok_or(Error::UserNotFound)?;
-            self.check_password_of(&stored, password.expose_secret(), client, || {
-                AuditRecord::EmailChangeRefused {
-                    actor: actor.user_id,
-                    user: before.id,
-                }
-            })
-            .await?;
-        }
-        if let Some(address) = new
-            && self
-                .store
-                .email_verified_elsewhere(address, Some(before.id))
-                .await?
-        {
-            return Err(Error::EmailTaken);
-        }
-        Ok(())
     }
 
     /// Replaces a user's roles (CLI); same rules as [`Tessera::update_user`].

@@ -136,6 +136,71 @@ impl Email<'_> {
         Ok(())
     }
 
+    /// Under `TESSERA_REQUIRE_VERIFIED_EMAIL`, a registration must give an
+    /// address.
+    pub(super) fn check_given(&self, email: &Option<String>) -> Result<()> {
+        if self.settings.require_verified_email && email.is_none() {
+            return Err(Error::invalid(
+                "/email",
+                "is required: this server signs in verified addresses only",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Mails the link that verifies a new account's address. The account
+    /// exists whatever happens to the mail: a failure is logged, and the
+    /// person can ask for the link again.
+    pub(super) async fn send_verification_or_log(&self, user: &User) {
+        if let Err(e) = self.send_verification(user).await {
+            tracing::warn!(error = %e, "could not send the verification mail");
+        }
+    }
+
+    /// A change of `before`'s address to `new` by `actor`: a person changing
+    /// their own gives their password; an address another account has
+    /// verified is taken.
+    pub(super) async fn check_change(
+        &self,
+        actor: &Caller,
+        before: &User,
+        new: &Option<String>,
+        current_password: Option<SecretString>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if actor.user_id == before.id {
+            let password = current_password.ok_or_else(|| {
+                Error::invalid(
+                    "/current_password",
+                    "is required to change the email address",
+                )
+            })?;
+            let stored = self
+                .store
+                .user_by_id(before.id)
+                .await?
+                .ok_or(Error::UserNotFound)?;
+            self.tessera
+                .accounts()
+                .check_password_of(&stored, password.expose_secret(), client, || {
+                    AuditRecord::EmailChangeRefused {
+                        actor: actor.user_id,
+                        user: before.id,
+                    }
+                })
+                .await?;
+        }
+        if let Some(address) = new
+            && self
+                .store
+                .email_verified_elsewhere(address, Some(before.id))
+                .await?
+        {
+            return Err(Error::EmailTaken);
+        }
+        Ok(())
+    }
+
     /// After an address changed: the link to the new one, and the notice
     /// to the old one.
     pub(super) async fn address_changed(&self, before: &User, after: &User) -> Result<()> {

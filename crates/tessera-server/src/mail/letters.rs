@@ -6,7 +6,7 @@ use askama::Template;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use tessera_core::mail::Letter;
-use tessera_core::secret::ExposeSecret;
+use tessera_core::secret::{ExposeSecret, SecretString};
 use tessera_token::clock::Millis;
 
 /// What every letter says of the deployment.
@@ -20,64 +20,72 @@ pub struct Sender {
     pub public_url: String,
 }
 
+/// What every letter shows: its subject, the deployment, the account.
+struct Common<'a> {
+    subject: &'a str,
+    site: &'a str,
+    username: &'a str,
+}
+
+/// A letter's link and when it stops working.
+struct Link<'a> {
+    url: &'a str,
+    expires: String,
+    lifetime: String,
+}
+
+impl<'a> Link<'a> {
+    /// `url`, which stops working at `expires_at`, in a mail sent at `now`.
+    fn new(url: &'a SecretString, expires_at: Millis, now: Millis) -> Self {
+        Link {
+            url: url.expose_secret(),
+            expires: when(expires_at),
+            lifetime: lifetime(expires_at - now),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "mail/verify_email.txt")]
 struct VerifyText<'a> {
-    site: &'a str,
-    username: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    lifetime: &'a str,
+    c: &'a Common<'a>,
+    link: &'a Link<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "mail/verify_email.html")]
 struct VerifyHtml<'a> {
-    subject: &'a str,
-    site: &'a str,
-    username: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    lifetime: &'a str,
+    c: &'a Common<'a>,
+    link: &'a Link<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "mail/reset_password.txt")]
 struct ResetText<'a> {
-    site: &'a str,
-    username: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    lifetime: &'a str,
+    c: &'a Common<'a>,
+    link: &'a Link<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "mail/reset_password.html")]
 struct ResetHtml<'a> {
-    subject: &'a str,
-    site: &'a str,
-    username: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    lifetime: &'a str,
+    c: &'a Common<'a>,
+    link: &'a Link<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "mail/email_changed.txt")]
 struct ChangedText<'a> {
-    site: &'a str,
-    username: &'a str,
-    new_address: Option<String>,
+    c: &'a Common<'a>,
+    new_address: Option<&'a str>,
     reset_page: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "mail/email_changed.html")]
 struct ChangedHtml<'a> {
-    subject: &'a str,
-    site: &'a str,
-    username: &'a str,
-    new_address: Option<String>,
+    c: &'a Common<'a>,
+    new_address: Option<&'a str>,
     reset_page: &'a str,
 }
 
@@ -132,92 +140,64 @@ impl Sender {
     /// The subject, the text part and the HTML part of `letter`.
     fn parts(&self, letter: &Letter, now: Millis) -> Result<(String, String, String), String> {
         let site = self.site.as_str();
-        let rendered = |r: askama::Result<String>| r.map_err(|e| format!("template: {e}"));
-        let (subject, text, html) = match letter {
+        let subject = match letter {
+            Letter::VerifyEmail { .. } => format!("Confirm your email address for {site}"),
+            Letter::ResetPassword { .. } => format!("Reset your {site} password"),
+            Letter::EmailChanged { .. } => format!("Your {site} email address was changed"),
+        };
+        let (Letter::VerifyEmail { username, .. }
+        | Letter::ResetPassword { username, .. }
+        | Letter::EmailChanged { username, .. }) = letter;
+        let c = Common {
+            subject: &subject,
+            site,
+            username,
+        };
+        let (text, html) = match letter {
             Letter::VerifyEmail {
-                username,
-                link,
-                expires_at,
-                ..
+                link, expires_at, ..
             } => {
-                let subject = format!("Confirm your email address for {site}");
-                let (expires, lifetime) = (when(*expires_at), lifetime(expires_at - now));
-                let link = link.expose_secret();
-                let text = VerifyText {
-                    site,
-                    username,
-                    link,
-                    expires: &expires,
-                    lifetime: &lifetime,
-                }
-                .render();
-                let html = VerifyHtml {
-                    subject: &subject,
-                    site,
-                    username,
-                    link,
-                    expires: &expires,
-                    lifetime: &lifetime,
-                }
-                .render();
-                (subject, rendered(text)?, rendered(html)?)
+                let link = &Link::new(link, *expires_at, now);
+                let c = &c;
+                (
+                    VerifyText { c, link }.render(),
+                    VerifyHtml { c, link }.render(),
+                )
             }
             Letter::ResetPassword {
-                username,
-                link,
-                expires_at,
-                ..
+                link, expires_at, ..
             } => {
-                let subject = format!("Reset your {site} password");
-                let (expires, lifetime) = (when(*expires_at), lifetime(expires_at - now));
-                let link = link.expose_secret();
-                let text = ResetText {
-                    site,
-                    username,
-                    link,
-                    expires: &expires,
-                    lifetime: &lifetime,
-                }
-                .render();
-                let html = ResetHtml {
-                    subject: &subject,
-                    site,
-                    username,
-                    link,
-                    expires: &expires,
-                    lifetime: &lifetime,
-                }
-                .render();
-                (subject, rendered(text)?, rendered(html)?)
+                let link = &Link::new(link, *expires_at, now);
+                let c = &c;
+                (
+                    ResetText { c, link }.render(),
+                    ResetHtml { c, link }.render(),
+                )
             }
-            Letter::EmailChanged {
-                username,
-                new_address,
-                ..
-            } => {
-                let subject = format!("Your {site} email address was changed");
+            Letter::EmailChanged { new_address, .. } => {
                 let reset_page =
                     format!("{}/reset-password", self.public_url.trim_end_matches('/'));
                 let new_address = new_address.as_deref().map(masked);
-                let text = ChangedText {
-                    site,
-                    username,
-                    new_address: new_address.clone(),
-                    reset_page: &reset_page,
-                }
-                .render();
-                let html = ChangedHtml {
-                    subject: &subject,
-                    site,
-                    username,
-                    new_address,
-                    reset_page: &reset_page,
-                }
-                .render();
-                (subject, rendered(text)?, rendered(html)?)
+                let (c, new_address, reset_page) =
+                    (&c, new_address.as_deref(), reset_page.as_str());
+                (
+                    ChangedText {
+                        c,
+                        new_address,
+                        reset_page,
+                    }
+                    .render(),
+                    ChangedHtml {
+                        c,
+                        new_address,
+                        reset_page,
+                    }
+                    .render(),
+                )
             }
         };
-        Ok((subject, text, html))
+        let rendered = |r: askama::Result<String>| r.map_err(|e| format!("template: {e}"));
+        Ok((subject.clone(), rendered(text)?, rendered(html)?))
     }
 }
 
