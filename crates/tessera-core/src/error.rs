@@ -53,7 +53,7 @@ pub enum Error {
     LastFactor,
     /// Signing in needs a verified address, and this person's is not
     /// (a fresh link is on its way when mail can be sent).
-    #[error("the email address must be verified before signing in; a link was sent to it")]
+    #[error("the email address must be verified before signing in; follow the link mailed to it")]
     EmailNotVerified,
     /// Another account has verified this address.
     #[error("the email address is verified on another account")]

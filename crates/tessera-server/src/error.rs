@@ -435,7 +435,7 @@ impl From<Error> for OAuthApiError {
                 "this account must set up a second factor first; use the hosted login page (/authorize)",
             ),
             Error::EmailNotVerified => OAuthError::invalid_grant(
-                "the account's email address must be verified first; a link was sent to it",
+                "the account's email address must be verified first (the link mailed to it; a new one goes out at most once a minute)",
             ),
             Error::InvalidRefreshToken | Error::InvalidToken(_) => {
                 OAuthError::invalid_grant("the grant is invalid, expired or revoked")

@@ -142,7 +142,7 @@ impl Schemas {
                 id("password_reset_confirm"),
                 "Set a new password with a reset link",
                 &["token", "new_password"],
-                json!({"token": {"type": "string"}, "new_password": password}),
+                json!({"token": true, "new_password": password}),
             ),
         );
         documents.insert(
@@ -151,7 +151,7 @@ impl Schemas {
                 id("verify_email"),
                 "Verify an email address with its link",
                 &["token"],
-                json!({"token": {"type": "string"}}),
+                json!({"token": true}),
             ),
         );
         // Second factors (SPEC §11).

@@ -295,11 +295,6 @@ impl Accounts<'_> {
             &account.phone,
         )?;
         let roles = check_roles(&account.roles)?;
-        if let Some(address) = &account.email
-            && self.store.email_verified_elsewhere(address, None).await?
-        {
-            return Err(Error::EmailTaken);
-        }
         self.password_policy()
             .check(&account.username, account.password.expose_secret())
             .map_err(|p| Error::password("/password", p))?;

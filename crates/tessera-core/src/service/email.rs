@@ -22,8 +22,8 @@ pub const VERIFY_LINK_TTL_MS: Millis = 24 * 3_600_000;
 const VERIFY_MAILS_PER_MINUTE: i64 = 1;
 /// Reset mails per address per hour.
 const RESET_MAILS_PER_ADDRESS: i64 = 5;
-/// Reset requests per client IP per hour.
-const RESET_REQUESTS_PER_IP: i64 = 20;
+/// Reset mails per client IP per hour.
+const RESET_MAILS_PER_IP: i64 = 20;
 /// The longest link token worth looking up (ours are 43 characters).
 const MAX_TOKEN_CHARS: usize = 128;
 
@@ -96,7 +96,7 @@ impl Email<'_> {
             return Ok(());
         }
         if user.email.is_some() && self.available() {
-            self.send_verification(user).await?;
+            self.send_verification_or_log(user).await;
         }
         Err(Error::EmailNotVerified)
     }
@@ -267,17 +267,6 @@ impl Email<'_> {
     /// limit, nothing — and the caller learns none of it.
     pub async fn request_reset(&self, request: ResetRequest, client: &ClientInfo) -> Result<()> {
         let postbox = self.postbox()?;
-        if let Some(ip) = &client.ip
-            && !self
-                .within(
-                    &format!("mail:reset:ip:{ip}"),
-                    HOUR_MS,
-                    RESET_REQUESTS_PER_IP,
-                )
-                .await?
-        {
-            return Ok(());
-        }
         let stored = match &request {
             ResetRequest::Email(email) if is_valid_email(email) => {
                 self.store.user_by_verified_email(email).await?
@@ -294,6 +283,13 @@ impl Email<'_> {
         };
         let key = format!("mail:reset:{}", folded(&to));
         if !self.within(&key, HOUR_MS, RESET_MAILS_PER_ADDRESS).await? {
+            return Ok(());
+        }
+        if let Some(ip) = &client.ip
+            && !self
+                .within(&format!("mail:reset:ip:{ip}"), HOUR_MS, RESET_MAILS_PER_IP)
+                .await?
+        {
             return Ok(());
         }
         let (link, expires_at) = self.reset_link_for(&user, &to, false, client).await?;

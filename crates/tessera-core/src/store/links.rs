@@ -246,18 +246,26 @@ impl LinkStore for SqlStore {
         let Some(link) = row.map(EmailLink::try_from).transpose()? else {
             return Ok(None);
         };
+        // Only while the account still has the address the link was made
+        // for: moving off a lost mailbox voids the links waiting in it.
         let changed = tx
             .execute(
-                sql("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-                    .bind(link.user_id)
-                    .bind(password_hash)
-                    .bind(revoke.now),
+                sql("UPDATE users SET password_hash = $2, updated_at = $3 \
+                     WHERE id = $1 AND COALESCE(email, '') = $4")
+                .bind(link.user_id)
+                .bind(password_hash)
+                .bind(revoke.now)
+                .bind(&link.email),
             )
             .await?;
         if changed != 1 {
+            tx.commit().await?;
             return Ok(None);
         }
         let revoked = revoke_user_sessions(&mut tx, link.user_id, revoke).await?;
+        // Sign-ins half done with the old password end too.
+        tx.execute(sql("DELETE FROM mfa_challenges WHERE user_id = $1").bind(link.user_id))
+            .await?;
         append_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Some((link.user_id, revoked)))

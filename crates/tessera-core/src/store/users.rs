@@ -359,6 +359,9 @@ impl UserStore for SqlStore {
             return Ok(None);
         }
         let revoked = revoke_user_sessions(&mut tx, id, revoke).await?;
+        // A new password voids the reset links still waiting.
+        tx.execute(sql("DELETE FROM email_links WHERE user_id = $1 AND kind = 'reset'").bind(id))
+            .await?;
         append_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Some(revoked))

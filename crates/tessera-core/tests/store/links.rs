@@ -15,6 +15,7 @@ conformance!(
     a_reset_link_is_spent_once_voids_older_ones_and_ends_every_session,
     a_verification_link_confirms_only_its_address_and_an_address_one_account,
     two_at_once_spend_a_link_once,
+    a_reset_link_works_only_for_the_address_it_was_made_for_and_a_new_password_voids_it,
     expired_links_are_refused_and_purged,
 );
 
@@ -50,6 +51,7 @@ async fn set_email(store: &Arc<dyn Store>, user: Uuid, email: &str) {
 
 async fn a_reset_link_is_spent_once_voids_older_ones_and_ends_every_session(store: Arc<dyn Store>) {
     let ann = add_user(&store, "ann", &[]).await;
+    set_email(&store, ann, "ann@example.com").await;
     let (session, _) = add_session(&store, ann, NOW).await;
     let (older, newer) = (random_hash(), random_hash());
     store
@@ -189,6 +191,7 @@ async fn a_verification_link_confirms_only_its_address_and_an_address_one_accoun
 
 async fn two_at_once_spend_a_link_once(store: Arc<dyn Store>) {
     let ann = add_user(&store, "ann", &[]).await;
+    set_email(&store, ann, "ann@example.com").await;
     let hash = random_hash();
     store
         .insert_link(&hash, &link(ann, LinkKind::Reset, "ann@example.com"))
@@ -230,5 +233,41 @@ async fn expired_links_are_refused_and_purged(store: Arc<dyn Store>) {
             .unwrap()
             .is_none(),
         "gone"
+    );
+}
+
+async fn a_reset_link_works_only_for_the_address_it_was_made_for_and_a_new_password_voids_it(
+    store: Arc<dyn Store>,
+) {
+    let ann = add_user(&store, "ann", &[]).await;
+    set_email(&store, ann, "ann@old.example").await;
+    let hash = random_hash();
+    store
+        .insert_link(&hash, &link(ann, LinkKind::Reset, "ann@old.example"))
+        .await
+        .unwrap();
+    // Moving off the old mailbox voids the link waiting in it.
+    set_email(&store, ann, "ann@new.example").await;
+    let spent = store
+        .reset_with_link(&hash, "new-hash", &revoke_at(NOW), &[])
+        .await
+        .unwrap();
+    assert!(spent.is_none());
+    // A password changed another way voids the links still waiting.
+    let newer = random_hash();
+    store
+        .insert_link(&newer, &link(ann, LinkKind::Reset, "ann@new.example"))
+        .await
+        .unwrap();
+    store
+        .change_password(ann, "changed-hash", &revoke_at(NOW), &[])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .link(&newer, LinkKind::Reset, NOW)
+            .await
+            .unwrap()
+            .is_none()
     );
 }

@@ -251,13 +251,16 @@ impl Config {
                 ));
             }
         };
-        let mut warnings = Vec::new();
+        let warnings = Vec::new();
         let mail = match (v.smtp_url, v.mail_from) {
             (Some(relay), Some(from)) => {
                 if relay.0.security == crate::mail::Security::None && !relay.0.is_local() {
-                    warnings.push(format!(
-                        "TESSERA_SMTP_URL: tls=none sends mail (and the relay's password) in the clear to {}; use it only for a relay on this machine",
-                        relay.0.host
+                    return Err(bad(
+                        "TESSERA_SMTP_URL",
+                        format!(
+                            "tls=none is only for a relay on this machine (localhost, 127.0.0.1, ::1), not {}: it would send mail and the relay's password in the clear",
+                            relay.0.host
+                        ),
                     ));
                 }
                 Some(crate::mail::MailConfig {

@@ -66,7 +66,7 @@ impl Relay {
             ("smtp", Some("none")) => (Security::None, 25),
             ("smtp" | "smtps", Some(other)) => {
                 return Err(format!(
-                    "tls={other:?} is not one of none, required (smtp://) or none for smtps://"
+                    "tls={other:?}: smtp:// takes tls=required or tls=none, smtps:// takes no tls parameter"
                 ));
             }
             (scheme, _) => return Err(format!("must be smtp:// or smtps://, not {scheme}://")),
