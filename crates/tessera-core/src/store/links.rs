@@ -7,6 +7,7 @@ use super::records::{AuditEntry, SessionRevocation};
 use super::sessions::revoke_user_sessions;
 use super::sql::db::sql;
 use super::sql::rows::{UserRow, user_columns};
+use super::users::fold_email;
 use super::{SqlStore, StoreResult};
 use crate::model::{Session, StoredUser, User};
 use async_trait::async_trait;
@@ -281,9 +282,9 @@ impl LinkStore for SqlStore {
                 sql(concat!(
                     "SELECT ",
                     user_columns!(),
-                    " FROM users WHERE lower(email) = lower($1) AND email_verified"
+                    " FROM users WHERE email_lower = $1 AND email_verified"
                 ))
-                .bind(email),
+                .bind(fold_email(email)),
             )
             .await?;
         row.map(StoredUser::try_from).transpose()
@@ -298,8 +299,8 @@ impl LinkStore for SqlStore {
             .db
             .fetch_one(
                 sql("SELECT COUNT(*) FROM users \
-                     WHERE lower(email) = lower($1) AND email_verified AND ($2 IS NULL OR id <> $2)")
-                .bind(email)
+                     WHERE email_lower = $1 AND email_verified AND ($2 IS NULL OR id <> $2)")
+                .bind(fold_email(email))
                 .bind(except),
             )
             .await?;

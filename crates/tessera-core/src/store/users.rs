@@ -71,6 +71,12 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, id: Uuid, follow: &FollowUp) -> StoreResult<Guarded<User>>;
 }
 
+/// An address as Tessera compares it, ignoring case (full Unicode lower
+/// case, the same on both databases).
+pub(crate) fn fold_email(email: &str) -> String {
+    email.to_lowercase()
+}
+
 /// `(set?, value)` for a nullable field of [`UserChanges`].
 fn field(change: &Option<Option<String>>) -> (bool, Option<&str>) {
     match change {
@@ -116,8 +122,9 @@ impl UserStore for SqlStore {
                 sql(concat!(
                     "INSERT INTO users (id, username, username_lower, email, first_name, last_name, \
                      phone, roles, is_admin, disabled, password_hash, created_at, updated_at, \
-                     email_exempt) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11, $11, $12) RETURNING ",
+                     email_exempt, email_lower) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11, $11, $12, $13) \
+                     RETURNING ",
                     user_columns!()
                 ))
                 .bind(u.id)
@@ -131,7 +138,8 @@ impl UserStore for SqlStore {
                 .bind(u.roles.iter().any(|r| r == ROLE_ADMIN))
                 .bind(u.password_hash.expose_secret())
                 .bind(u.now)
-                .bind(u.email_exempt),
+                .bind(u.email_exempt)
+                .bind(u.email.as_deref().map(fold_email)),
             )
             .await?;
         if let Some(session) = first_session {
@@ -287,6 +295,7 @@ impl UserStore for SqlStore {
                 sql(concat!(
                     "UPDATE users SET \
                        email = CASE WHEN $2 THEN $3 ELSE email END, \
+                       email_lower = CASE WHEN $2 THEN $14 ELSE email_lower END, \
                        email_verified = CASE WHEN $2 THEN FALSE ELSE email_verified END, \
                        first_name = CASE WHEN $4 THEN $5 ELSE first_name END, \
                        last_name = CASE WHEN $6 THEN $7 ELSE last_name END, \
@@ -314,7 +323,8 @@ impl UserStore for SqlStore {
                 .bind(roles)
                 .bind(is_admin)
                 .bind(c.disabled)
-                .bind(now),
+                .bind(now)
+                .bind(email.map(fold_email)),
             )
             .await?;
         let Some(row) = row else {

@@ -15,6 +15,7 @@ conformance!(
     a_reset_link_is_spent_once_voids_older_ones_and_ends_every_session,
     a_verification_link_confirms_only_its_address_and_an_address_one_account,
     two_at_once_spend_a_link_once,
+    case_is_ignored_beyond_ascii_on_both_databases,
     a_reset_link_works_only_for_the_address_it_was_made_for_and_a_new_password_voids_it,
     expired_links_are_refused_and_purged,
 );
@@ -270,4 +271,33 @@ async fn a_reset_link_works_only_for_the_address_it_was_made_for_and_a_new_passw
             .unwrap()
             .is_none()
     );
+}
+
+async fn case_is_ignored_beyond_ascii_on_both_databases(store: Arc<dyn Store>) {
+    let ann = add_user(&store, "ann", &[]).await;
+    let bob = add_user(&store, "bob", &[]).await;
+    set_email(&store, ann, "ÄRGER@example.de").await;
+    set_email(&store, bob, "ärger@example.de").await;
+    let (anns, bobs) = (random_hash(), random_hash());
+    store
+        .insert_link(&anns, &link(ann, LinkKind::Verify, "ÄRGER@example.de"))
+        .await
+        .unwrap();
+    store
+        .insert_link(&bobs, &link(bob, LinkKind::Verify, "ärger@example.de"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.verify_with_link(&anns, NOW, &[]).await.unwrap(),
+        Verification::Verified(_)
+    ));
+    assert_eq!(
+        store.verify_with_link(&bobs, NOW, &[]).await.unwrap(),
+        Verification::Taken
+    );
+    let found = store
+        .user_by_verified_email("Ärger@Example.de")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|s| s.user.id), Some(ann));
 }
