@@ -4,7 +4,8 @@
 //! # Layout
 //!
 //! - [`Accounts`] (`accounts.rs`): registration, profiles, roles, deletion;
-//!   `passwords.rs`: checking and changing passwords.
+//!   `passwords.rs`: checking and changing passwords; `profiles.rs`: profile,
+//!   role and status changes.
 //! - [`Sessions`] (`sessions.rs`): login, refresh-token rotation, logout,
 //!   issuing and verifying access tokens, a person's sessions.
 //! - [`Keys`] (`keys.rs`): the access-token and ID-token key rings, rotation, JWKS.
@@ -39,6 +40,7 @@ mod keys;
 mod overview;
 mod passkeys;
 mod passwords;
+mod profiles;
 mod sessions;
 mod sso;
 mod throttle;

@@ -3,8 +3,15 @@
 //! implies (SPEC §6, §9). The domain builds a record; [`AuditRecord::entry`]
 //! turns it into what the store persists, event included, so the store
 //! never interprets an audit entry.
+//!
+//! `stream.rs` holds the stream event each record implies; `logging.rs`
+//! the security log line each entry is written as.
 
-use crate::events::NewEvent;
+mod logging;
+mod stream;
+
+pub use logging::log;
+
 use crate::model::ClientInfo;
 use crate::store::AuditEntry;
 use serde_json::{Value, json};
@@ -478,77 +485,6 @@ impl AuditRecord {
         }
     }
 
-    /// The stream event it implies, if any (SPEC §9).
-    pub fn event(&self, client: &ClientInfo) -> Option<NewEvent> {
-        use AuditRecord::*;
-        let (kind, sub, payload) = match self {
-            LoginSucceeded { user, username, .. } => (
-                "login.succeeded",
-                Some(user.to_string()),
-                json!({"sub": user, "username": username}),
-            ),
-            LoginFailed { user, username } => (
-                "login.failed",
-                user.map(|u| u.to_string()),
-                json!({"username": username.replace('\0', "\u{FFFD}"), "ip": client.ip}),
-            ),
-            SecondFactorFailed { user, username } => (
-                "login.failed",
-                Some(user.to_string()),
-                json!({"username": username, "ip": client.ip, "step": "second_factor"}),
-            ),
-            // The frame's own `type` is the event's; the factor's kind is
-            // `factor_type`.
-            FactorAdded {
-                user, factor, kind, ..
-            } => (
-                "factor.added",
-                Some(user.to_string()),
-                json!({"sub": user, "factor_id": factor, "factor_type": kind.as_str()}),
-            ),
-            FactorRemoved { user, factor, .. } => (
-                "factor.removed",
-                Some(user.to_string()),
-                json!({"sub": user, "factor_id": factor}),
-            ),
-            RefreshReuseDetected { user, session } => (
-                "refresh.reuse_detected",
-                Some(user.to_string()),
-                json!({"sub": user, "sid": session}),
-            ),
-            RoleChanged { user, to, .. } => (
-                "roles.changed",
-                Some(user.to_string()),
-                json!({"sub": user, "roles": to}),
-            ),
-            DisabledChanged { user, .. } => (
-                "user.updated",
-                Some(user.to_string()),
-                json!({"sub": user, "changed": ["disabled"]}),
-            ),
-            ProfileUpdated { user, changed, .. } => (
-                "user.updated",
-                Some(user.to_string()),
-                json!({"sub": user, "changed": changed}),
-            ),
-            PasswordChanged { user, .. } => (
-                "user.updated",
-                Some(user.to_string()),
-                json!({"sub": user, "changed": ["password"]}),
-            ),
-            UserDeleted { user, .. } => {
-                ("user.deleted", Some(user.to_string()), json!({"sub": user}))
-            }
-            KeyAdded {
-                kid,
-                rotation: true,
-                ..
-            } => ("key.rotated", None, json!({"kid": kid})),
-            _ => return None,
-        };
-        Some(NewEvent { kind, sub, payload })
-    }
-
     /// The entry the store persists: this record at `at`, from `client`,
     /// with its stream event.
     pub fn entry(&self, at: Millis, client: &ClientInfo) -> AuditEntry {
@@ -568,30 +504,6 @@ impl AuditRecord {
             detail: self.detail().map(|d| d.to_string()),
             stream_event: self.event(client),
         }
-    }
-}
-
-/// Logs a security outcome under the target `tessera::security`: a refusal
-/// (a failed sign-in, refresh-token reuse, a wrong current password) at
-/// WARN, anything else at INFO, except routine refreshes (DEBUG: the access
-/// log has them). What a client typed (a username) is written quoted, so it
-/// cannot forge a log line; an entry never holds a secret.
-pub fn log(entry: &AuditEntry) {
-    const TARGET: &str = "tessera::security";
-    let AuditEntry {
-        event,
-        actor,
-        subject,
-        ip,
-        detail,
-        ..
-    } = entry;
-    if entry.outcome == Outcome::Failure.as_str() {
-        tracing::warn!(target: TARGET, event = %event, actor = ?actor, subject = ?subject, ip = ?ip, detail = ?detail, "refused");
-    } else if event == "refresh" {
-        tracing::debug!(target: TARGET, event = %event, actor = ?actor, ip = ?ip, "done");
-    } else {
-        tracing::info!(target: TARGET, event = %event, actor = ?actor, subject = ?subject, ip = ?ip, detail = ?detail, "done");
     }
 }
 
