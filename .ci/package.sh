@@ -13,7 +13,10 @@ if ! command -v cargo-deb >/dev/null; then
 fi
 cargo build --release -p tessera --quiet
 cargo deb -p tessera --no-build --quiet
-deb=$(ls -t target/debian/tessera_*.deb | head -n 1)
+# cargo-deb writes under the target directory, wherever CARGO_TARGET_DIR puts it.
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+deb=$(ls -t "$target_dir"/debian/tessera_*.deb | head -n 1)
 echo "package: $deb ($(du -h "$deb" | cut -f1))"
 dpkg-deb --info "$deb" | sed -n 's/^ *\(Package\|Version\|Architecture\|Depends\):/  &/p'
 
