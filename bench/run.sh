@@ -3,7 +3,7 @@
 # people write themselves (Express, Flask, FastAPI) and against a bare hyper
 # server (the ceiling), side by side in one run, on 127.0.0.1.
 #
-#   bench/run.sh                       everything, 5 to 8 minutes
+#   bench/run.sh                       everything, 10 to 14 minutes
 #   DURATION=5 bench/run.sh            shorter loads
 #   WARMUP=0 bench/run.sh              no warm-up before the GET loads
 #   SCALE_USERS=100000 bench/run.sh    a smaller "large" database
@@ -169,10 +169,10 @@ load() {
   local key=$1 scenario=$2 script=$3 path=$4 conns=$5 secs=$6
   local report=$WORK/$key.report peak=$WORK/$key.peak sampler c0 c1
   cat "$ROOT/bench/wrk/$script.lua" "$ROOT/bench/wrk/report.lua" >"$WORK/$key.lua"
-  # GET loads repeat one request, so a short unmeasured run first can warm
-  # the server (connections, buffers, caches); logins and refreshes change
-  # state and get none.
-  if [ "$script" = verify ] && [ "$WARMUP" -gt 0 ]; then
+  # GET loads repeat their requests, so a short unmeasured run first can
+  # warm the server (connections, buffers, caches); logins and refreshes
+  # change state and get none.
+  if [[ $script == verify* ]] && [ "$WARMUP" -gt 0 ]; then
     WRK_REPORT=/dev/null taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${WARMUP}s" --timeout 10s \
       -s "$WORK/$key.lua" "$BASE$path" >/dev/null 2>&1 || true
   fi
@@ -218,6 +218,14 @@ taskset -c "$SERVER_CPU" "$BIN/hashrate" 5 >"$WORK/hashrate.txt"
 HASH_RATE=$(awk '/hashes_per_second/ {print $2}' "$WORK/hashrate.txt")
 HASH_MS=$(awk '/ms_per_hash/ {print $2}' "$WORK/hashrate.txt")
 
+# ---------------------------------------------------------------- verification limit
+# What the signature checks alone allow on the server's core: aws-lc-rs
+# verifying one signature after another, the key parsed beforehand.
+say "verification limit: bare aws-lc-rs signature checks on one core"
+taskset -c "$SERVER_CPU" "$BIN/verifyrate" 3 >"$WORK/verifyrate.txt"
+ES_LIMIT=$(awk '/es256_per_second/ {print $2}' "$WORK/verifyrate.txt")
+HS_LIMIT=$(awk '/hs256_per_second/ {print $2}' "$WORK/verifyrate.txt")
+
 # ---------------------------------------------------------------- ceiling
 # The ceiling gets the very request Tessera gets, Authorization header and
 # all (an ES256 token is about 600 bytes, and reading them is part of what
@@ -246,6 +254,21 @@ start_tessera() { # NAME DIR PORT ALG [DATABASE_URL]
   mkdir -p "$2"
   start "$1" 127.0.0.1:"$3" "$2" "${env[@]}" "$BIN/tessera" serve
 }
+# distinct NAME ISSUER MINT-ARGS… — mints 100,000 distinct access tokens
+# for the current server into $WORK/NAME-100k.tokens, and its first 1,000
+# into $WORK/NAME-1k.tokens.
+distinct() {
+  local name=$1 issuer=$2
+  shift 2
+  taskset -c "$LOAD_CPU" "$BIN/mint" --count 100000 --issuer "$issuer" --out "$WORK/$name-100k.tokens" "$@"
+  head -n 1000 "$WORK/$name-100k.tokens" >"$WORK/$name-1k.tokens"
+}
+# distinct_loads KEY — GET /auth/verify with 1,000 and 100,000 distinct
+# tokens (made by `distinct KEY …`) on the current server.
+distinct_loads() {
+  TOKENS=$WORK/$1-1k.tokens load "$1.verify-1k" "GET /auth/verify, 1,000 distinct tokens" verify-many /auth/verify $CONC "$DURATION"
+  TOKENS=$WORK/$1-100k.tokens load "$1.verify-100k" "GET /auth/verify, 100,000 distinct tokens" verify-many /auth/verify $CONC "$DURATION"
+}
 seed() { # DIR USERS
   mkdir -p "$1"
   taskset -c "$LOAD_CPU" "$BIN/seed" --db "$1/tessera.db" --users "$2" --password "$PASSWORD" >&2
@@ -260,6 +283,12 @@ ES_TOKEN=$TOKEN
 TOKEN=$TOKEN load tessera-es256.verify "GET /auth/verify" verify /auth/verify $CONC "$DURATION"
 stop
 ceiling ceiling-es256.verify "the ES256 token" "$ES_TOKEN"
+
+say "Tessera ES256: distinct tokens, each checked in full the first time"
+start_tessera tessera-es256 "$WORK/es256" 18701 ES256
+distinct tessera-es256 http://tessera.bench.test --db "$WORK/es256/tessera.db"
+distinct_loads tessera-es256
+stop
 
 say "Tessera ES256 on SQLite again (same database): logins, a login flood, refreshes"
 start_tessera tessera-es256 "$WORK/es256" 18701 ES256
@@ -288,6 +317,14 @@ record tessera-es256.flood "POST /auth/login flood (with the verify load above)"
 sleep 4 # past the hashing pool's idle release
 AFTER_FLOOD_RSS=$(rss_kib "$SERVER")
 
+say "Tessera: a mixed load (verify 90%, refresh 8%, login 2%)"
+MIXED_C0=$(cpu_ticks "$SERVER")
+taskset -c "$LOAD_CPU" "$BIN/mixed" --base "$BASE" --tokens "$WORK/tessera-es256-1k.tokens" \
+  --seconds "$DURATION" --connections $CONC --users $BENCH_USERS --password "$PASSWORD" >"$WORK/mixed.txt"
+MIXED_CPU=$(($(cpu_ticks "$SERVER") - MIXED_C0))
+MIXED_REQUESTS=$(awk -F'\t' '{n += $2} END {print n}' "$WORK/mixed.txt")
+cp "$WORK/mixed.txt" "$OUT/logs/tessera-es256.mixed.txt"
+
 say "Tessera: refresh on SQLite"
 : >"$WORK/refresh-sqlite.tokens"
 for i in $(seq 0 $((CONC + 7))); do
@@ -303,6 +340,8 @@ start_tessera tessera-hs256 "$WORK/hs256" 18702 HS256
 start_row tessera-hs256 "SQLite, $BENCH_USERS users"
 TOKEN=$(login_token "$(user 0)")
 TOKEN=$TOKEN load tessera-hs256.verify "GET /auth/verify" verify /auth/verify $CONC "$DURATION"
+distinct tessera-hs256 http://tessera.bench.test --hs-secret "$HS_SECRET"
+distinct_loads tessera-hs256
 stop
 ceiling ceiling-hs256.verify "the HS256 token" "$TOKEN"
 
@@ -359,6 +398,9 @@ start_peer() { # NAME ALG PORT
     --no-access-log --log-level warning ;;
   esac
 }
+say "minting the peers' distinct tokens"
+distinct peer-ES256 http://peer.bench.test --pem "$WORK/ec.pem"
+distinct peer-HS256 http://peer.bench.test --hs-secret "$HS_SECRET"
 for peer in express flask fastapi; do
   for alg in ES256 HS256; do
     say "$peer $alg"
@@ -366,6 +408,10 @@ for peer in express flask fastapi; do
     start_row "$peer-$alg"
     TOKEN=$(login_token "$(user 0)")
     TOKEN=$TOKEN load "$peer-$alg.verify" "GET /auth/verify" verify /auth/verify $CONC "$DURATION"
+    for n in 1k 100k; do
+      ln -sf "$WORK/peer-$alg-$n.tokens" "$WORK/$peer-$alg-$n.tokens"
+    done
+    distinct_loads "$peer-$alg"
     if [ "$alg" = ES256 ]; then
       USERS=$BENCH_USERS PASSWORD=$PASSWORD load "$peer-$alg.login" "POST /auth/login" login /auth/login 16 "$DURATION"
     fi
@@ -378,10 +424,10 @@ ceiling ceiling-end.verify "the ES256 token, again at the end" "$ES_TOKEN"
 # ---------------------------------------------------------------- report
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$SECONDS
-best_peer() { # ALG → "name rps"
+best_peer() { # ALG [LOAD] → "name rps" (LOAD: verify, verify-1k, verify-100k)
   local best=0 name="" p rps
   for p in express flask fastapi; do
-    rps=${FIG[$p-$1.verify.rps]:-0}
+    rps=${FIG[$p-$1.${2:-verify}.rps]:-0}
     if [ "$rps" -gt "$best" ]; then best=$rps; name=$p; fi
   done
   echo "$name $best"
@@ -393,6 +439,12 @@ CEIL=${FIG[ceiling-es256.verify.rps]}
 CEIL_HS=${FIG[ceiling-hs256.verify.rps]}
 read -r BEST_ES BEST_ES_RPS <<<"$(best_peer ES256)"
 read -r BEST_HS BEST_HS_RPS <<<"$(best_peer HS256)"
+read -r BEST_ES_100K BEST_ES_100K_RPS <<<"$(best_peer ES256 verify-100k)"
+read -r BEST_HS_100K BEST_HS_100K_RPS <<<"$(best_peer HS256 verify-100k)"
+ES_100K=${FIG[tessera-es256.verify-100k.rps]}
+HS_100K=${FIG[tessera-hs256.verify-100k.rps]}
+REFRESH_P99=${FIG[tessera-es256.refresh.p99]}
+REFRESH_PG=${FIG[tessera-es256-pg.refresh.rps]}
 ES=${FIG[tessera-es256.verify.rps]}
 HS=${FIG[tessera-hs256.verify.rps]}
 ES_P99=${FIG[tessera-es256.verify.p99]}
@@ -431,9 +483,18 @@ BIG=$SCALE_USERS
   cat "$STARTS"
   echo
   echo "- Hash limit (\`hashrate\`, one thread on CPU $SERVER_CPU): **$HASH_RATE Argon2id hashes/s** ($HASH_MS ms each) at m=19456 KiB, t=2, p=1."
+  echo "- Verification limit (\`verifyrate\`, one thread on CPU $SERVER_CPU, aws-lc-rs with the key parsed beforehand, nothing but the signature): **$ES_LIMIT ES256** and **$HS_LIMIT HS256** verifications/s."
   echo "- Tessera ES256 RSS after the login flood, 4 s after it ended: $(mib "$AFTER_FLOOD_RSS") MiB; peak during the flood: $(mib "$FLOOD_PEAK") MiB."
   echo "- Drift: the ceiling with the ES256 token gave ${FIG[ceiling-es256.verify.rps]} req/s right after Tessera ES256 and ${FIG[ceiling-end.verify.rps]} at the end of the run ($(pct "${FIG[ceiling-end.verify.rps]}" "${FIG[ceiling-es256.verify.rps]}"))."
   echo "- Seeding: 1,000 users in ${FIG[seed.1000]} s, $BIG users in ${FIG[seed.$BIG]} s."
+  echo
+  echo "## Mixed load"
+  echo
+  echo "Tessera ES256 on SQLite, $CONC clients for $DURATION s (\`mixed\`, on CPU $LOAD_CPU): of every 100 requests 90 verify one of 1,000 distinct tokens, 8 rotate the client's refresh token, 2 log in. Latencies in ms. The server used $(awk -v t="$MIXED_CPU" -v hz="$HZ" -v r="$MIXED_REQUESTS" 'BEGIN {printf "%.4f", t / hz / r * 1000}') CPU-s per 1,000 requests."
+  echo
+  echo "| endpoint | requests | req/s | p50 | p99 | max | errors |"
+  echo "|---|---|---|---|---|---|---|"
+  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7}' "$WORK/mixed.txt"
   echo
   echo "## Goals"
   echo
@@ -447,7 +508,11 @@ BIG=$SCALE_USERS
   echo "| login ≥ 85% of the hash limit | $LOGIN vs $HASH_RATE logins/s = $(pct "$LOGIN" "$HASH_RATE") | $(mark "$LOGIN >= 0.85 * $HASH_RATE") |"
   echo "| login memory bounded (flood peak < 100 MiB) | peak $(mib "$FLOOD_PEAK") MiB in a flood of 256 connections, $(mib "$AFTER_FLOOD_RSS") MiB after | $(mark "$FLOOD_PEAK < 100 * 1024") |"
   echo "| verify p99 during the login flood ≤ 2× idle | $(ms "$DURING_P99") vs $(ms "$ES_P99") ms = $(ratio "$DURING_P99" "$ES_P99")× | $(mark "$DURING_P99 <= 2 * $ES_P99") |"
-  echo "| refresh ≥ 2,000/s on SQLite | $REFRESH/s, ${FIG[tessera-es256.refresh.errors]} errors (PostgreSQL: ${FIG[tessera-es256-pg.refresh.rps]}/s, ${FIG[tessera-es256-pg.refresh.errors]} errors) | $(mark "$REFRESH >= 2000 && ${FIG[tessera-es256.refresh.errors]} == 0") |"
+  echo "| /auth/verify ES256, 100,000 distinct tokens ≥ 80% of the verification limit | $ES_100K vs $ES_LIMIT/s = $(pct "$ES_100K" "$ES_LIMIT") | $(mark "$ES_100K >= 0.8 * $ES_LIMIT") |"
+  echo "| /auth/verify ES256, 100,000 distinct tokens ≥ 3× the best peer's | $ES_100K vs $BEST_ES_100K_RPS ($BEST_ES_100K) = $(ratio "$ES_100K" "$BEST_ES_100K_RPS")× | $(mark "$ES_100K >= 3 * $BEST_ES_100K_RPS") |"
+  echo "| /auth/verify HS256, 100,000 distinct tokens ≥ 3× the best peer's | $HS_100K vs $BEST_HS_100K_RPS ($BEST_HS_100K) = $(ratio "$HS_100K" "$BEST_HS_100K_RPS")× (verification limit $HS_LIMIT/s: $(pct "$HS_100K" "$HS_LIMIT")) | $(mark "$HS_100K >= 3 * $BEST_HS_100K_RPS") |"
+  echo "| refresh ≥ 2,000/s on SQLite and on PostgreSQL | SQLite $REFRESH/s, ${FIG[tessera-es256.refresh.errors]} errors; PostgreSQL $REFRESH_PG/s, ${FIG[tessera-es256-pg.refresh.errors]} errors | $(mark "$REFRESH >= 2000 && $REFRESH_PG >= 2000 && ${FIG[tessera-es256.refresh.errors]} + ${FIG[tessera-es256-pg.refresh.errors]} == 0") |"
+  echo "| refresh p99 < 10 ms at c=$CONC on SQLite | $(ms "$REFRESH_P99") ms | $(mark "$REFRESH_P99 < 10000") |"
   echo "| idle RSS < 20 MB | $(mib "$IDLE") MiB = $(awk -v k="$IDLE" 'BEGIN {printf "%.1f", k * 1024 / 1e6}') MB | $(mark "$IDLE * 1024 < 20000000") |"
   echo "| start-up < 100 ms | $START ms | $(mark "$START < 100") |"
   for what in login first last; do

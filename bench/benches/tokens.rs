@@ -1,15 +1,23 @@
 //! Access tokens per algorithm: signing, Tessera's full verification
 //! (`tokens::verify_access_token`: strict parsing, header rules, key pinning,
-//! signature, claims, revocation), a hit in the cache of verified tokens
-//! (`VerifiedCache`, what `Tessera::verify_access_token` does for a token
-//! seen before), and a bare `jsonwebtoken::decode` of the same token with
-//! issuer, audience and expiry checked — the difference between the last and
-//! the second is the cost of Tessera's own rules.
+//! signature, claims, revocation — what a token not seen before costs, the
+//! cache-miss path), a hit in the cache of verified tokens (`VerifiedCache`,
+//! what `Tessera::verify_access_token` does for a token seen before), a bare
+//! `jsonwebtoken::decode` of the same token with issuer, audience and expiry
+//! checked, and the signature check alone with aws-lc-rs and the public key
+//! parsed beforehand — the most verifications per second a core can do, the
+//! limit of the miss path.
 //!
 //! `cargo bench -p tessera-bench --bench tokens`
 
 #![expect(clippy::expect_used, reason = "a benchmark may stop on broken set-up")]
 
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, RsaPublicKeyComponents,
+    VerificationAlgorithm,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, Validation};
 use std::hint::black_box;
@@ -114,6 +122,36 @@ fn tokens(c: &mut Criterion) {
                     .expect("valid")
             })
         });
+        if let Some(public) = key.public_jwk() {
+            let (alg, decoding) = public.verifying_key().expect("a sound JWK");
+            let verification: &'static dyn VerificationAlgorithm = match alg {
+                Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED,
+                Algorithm::ES384 => &ECDSA_P384_SHA384_FIXED,
+                Algorithm::EdDSA => &ED25519,
+                Algorithm::PS256 => &RSA_PSS_2048_8192_SHA256,
+                _ => &RSA_PKCS1_2048_8192_SHA256,
+            };
+            let bytes = match decoding.kind() {
+                jsonwebtoken::DecodingKeyKind::SecretOrDer(bytes) => bytes.clone(),
+                jsonwebtoken::DecodingKeyKind::RsaModulusExponent { n, e } => {
+                    RsaPublicKeyComponents { n, e }
+                        .as_der()
+                        .expect("an RSA key")
+                        .as_ref()
+                        .to_vec()
+                }
+            };
+            let parsed = ParsedPublicKey::new(verification, bytes).expect("a public key");
+            let (input, signature) = token.rsplit_once('.').expect("a JWS");
+            let signature = tessera_token::crypto::b64url_decode(signature).expect("base64url");
+            group.bench_function("signature only (bare aws-lc-rs, key parsed)", |b| {
+                b.iter(|| {
+                    parsed
+                        .verify_sig(black_box(input.as_bytes()), &signature)
+                        .expect("valid")
+                })
+            });
+        }
         group.finish();
     }
 }

@@ -6,9 +6,9 @@
 use crate::clock::Millis;
 use crate::crypto::b64url;
 use crate::jws::{CompactJws, JwsError, is_access_token_typ, parse_compact, parse_compact_opaque};
-use crate::keys::{KeyError, KeyRing, PublicJwk, SigningKey, alg_name};
+use crate::keys::{KeyError, KeyRing, PublicJwk, SigningKey, VerifyingKey, alg_name};
 use crate::revocation::RevocationSet;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -208,8 +208,8 @@ pub struct VerifyPolicy {
     pub token_lifetime_ms: Millis,
 }
 
-/// Where verification finds the key a `kid` names, with the algorithm the
-/// key is pinned to.
+/// Where verification finds the key a `kid` names; the key is pinned to its
+/// algorithm ([`VerifyingKey::alg`]).
 pub trait KeySource {
     /// The verifying key for `kid` at `now_ms`, if it may verify.
     fn verifying_key(
@@ -217,7 +217,7 @@ pub trait KeySource {
         kid: &str,
         now_ms: Millis,
         token_lifetime_ms: Millis,
-    ) -> Option<(Algorithm, Cow<'_, DecodingKey>)>;
+    ) -> Option<Cow<'_, VerifyingKey>>;
 }
 
 impl KeySource for KeyRing {
@@ -226,9 +226,9 @@ impl KeySource for KeyRing {
         kid: &str,
         now_ms: Millis,
         token_lifetime_ms: Millis,
-    ) -> Option<(Algorithm, Cow<'_, DecodingKey>)> {
+    ) -> Option<Cow<'_, VerifyingKey>> {
         self.verifier(kid, now_ms, token_lifetime_ms)
-            .map(|k| (k.alg(), Cow::Borrowed(k.decoding_key())))
+            .map(|k| Cow::Borrowed(k.verifying_key()))
     }
 }
 
@@ -239,7 +239,7 @@ impl KeySource for [PublicJwk] {
         kid: &str,
         _now_ms: Millis,
         _lifetime: Millis,
-    ) -> Option<(Algorithm, Cow<'_, DecodingKey>)> {
+    ) -> Option<Cow<'_, VerifyingKey>> {
         // A kid that names two keys is ambiguous: neither is used.
         let mut named = self.iter().filter(|k| k.kid == kid);
         let jwk = named.next()?;
@@ -247,7 +247,7 @@ impl KeySource for [PublicJwk] {
             return None;
         }
         let (alg, key) = jwk.verifying_key().ok()?;
-        Some((alg, Cow::Owned(key)))
+        VerifyingKey::new(alg, &key).ok().map(Cow::Owned)
     }
 }
 
@@ -405,23 +405,16 @@ fn verify_signature<'j>(
         .get("kid")
         .and_then(Value::as_str)
         .ok_or(TokenError::UnknownKey)?;
-    let (key_alg, key) = keys
+    let key = keys
         .verifying_key(kid, now_ms, token_lifetime_ms)
         .ok_or(TokenError::UnknownKey)?;
-    if alg != alg_name(key_alg) {
+    if alg != alg_name(key.alg()) {
         return Err(TokenError::AlgorithmMismatch);
     }
-    let valid = jsonwebtoken::crypto::verify(
-        jws.signature_b64,
-        jws.signing_input.as_bytes(),
-        &key,
-        key_alg,
-    )
-    .unwrap_or(false);
-    if !valid {
+    if !key.verify(jws.signing_input.as_bytes(), &jws.signature) {
         return Err(TokenError::BadSignature);
     }
-    Ok((kid, key_alg))
+    Ok((kid, key.alg()))
 }
 
 #[cfg(test)]

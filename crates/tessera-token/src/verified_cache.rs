@@ -90,7 +90,7 @@ impl VerifiedCache {
         let digest = sha256(token.as_bytes());
         if let Some(entry) = self.get(&digest) {
             match keys.verifying_key(&entry.kid, now_ms, policy.token_lifetime_ms) {
-                Some((alg, _)) if alg == entry.alg => {}
+                Some(key) if key.alg() == entry.alg => {}
                 Some(_) => return Err(TokenError::AlgorithmMismatch),
                 None => return Err(TokenError::UnknownKey),
             }

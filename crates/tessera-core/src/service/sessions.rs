@@ -389,7 +389,11 @@ impl Sessions<'_> {
         // The rotation and its audit entry commit together; the store names
         // the session's user as actor.
         let entry = self.audit(AuditRecord::Refreshed { repeat: None }, client);
-        if let Some(session) = self.store.rotate_refresh_token(&rotation, &[entry]).await? {
+        if let Some(session) = self
+            .store
+            .rotate_refresh_token(&rotation, Some(&entry))
+            .await?
+        {
             return self
                 .tokens_for_session(session, successor, scope, now)
                 .await;

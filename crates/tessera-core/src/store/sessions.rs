@@ -6,7 +6,7 @@ use super::audit::append_audit;
 use super::events::insert_event;
 use super::records::{AuditEntry, NewSession, Rotation, SessionRevocation, SpentToken};
 use super::revocations::insert_revocation;
-use super::sql::db::{Tx, sql};
+use super::sql::db::{Tx, script, sql};
 use super::sql::rows::{SessionRow, SpentRow, session_columns};
 use super::{Revocation, SqlStore, StoreResult};
 use crate::events;
@@ -31,12 +31,12 @@ pub trait SessionStore: Send + Sync {
     async fn live_sessions(&self, user_id: Uuid, now: Millis) -> StoreResult<Vec<Session>>;
     /// Rotates a live session's refresh token if `old_hash` is its current
     /// one and the session belongs to `rotation.client_id`, recording
-    /// `audit` (attributed to the session's user where an entry names no
-    /// actor or subject).
+    /// `audit` (attributed to the session's user where it names no actor or
+    /// subject; a refresh streams no event).
     async fn rotate_refresh_token(
         &self,
         rotation: &Rotation,
-        audit: &[AuditEntry],
+        audit: Option<&AuditEntry>,
     ) -> StoreResult<Option<Session>>;
     /// Finds a refresh token that has already been rotated away.
     async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>>;
@@ -95,6 +95,54 @@ fn owned_by(audit: &[AuditEntry], session: &Session) -> Vec<AuditEntry> {
         })
         .collect()
 }
+
+/// The rotation's UPDATE: the token presented must be the session's
+/// current one, the session live and issued to the client presenting it.
+macro_rules! rotate_update {
+    () => {
+        "UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $2, \
+           grace_sealed = $3, rotated_at = $4, last_used_at = $4, \
+           expires_at = CASE WHEN $4 + $5 < max_expires_at THEN $4 + $5 ELSE max_expires_at END \
+         WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $4 \
+           AND (client_id = $6 OR (client_id IS NULL AND $7))"
+    };
+}
+
+/// The rotation's audit entry, from `$8` on; actor and subject default to
+/// the session's user.
+macro_rules! rotate_audit {
+    () => {
+        "INSERT INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
+         SELECT $8, $9, COALESCE($10, user_id), COALESCE($11, user_id), $12, $13, $14, $15"
+    };
+}
+
+/// A refresh-token rotation on SQLite: the statements after the UPDATE find
+/// the rotated session by its new hash (256 random bits) and its old one.
+const ROTATE_SQLITE: &str = concat!(
+    "BEGIN IMMEDIATE; ",
+    rotate_update!(),
+    "; INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
+       SELECT $1, id, $4 FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1; ",
+    rotate_audit!(),
+    " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1 AND $8 IS NOT NULL; \
+     SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1; COMMIT"
+);
+
+/// The same rotation on PostgreSQL, as one statement.
+const ROTATE_POSTGRES: &str = concat!(
+    "WITH s AS (",
+    rotate_update!(),
+    " RETURNING ",
+    session_columns!(),
+    "), spent AS (INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
+       SELECT $1, id, $4 FROM s), \
+     audit AS (",
+    rotate_audit!(),
+    " FROM s WHERE $8 IS NOT NULL) SELECT * FROM s"
+);
 
 /// Inserts a session in `tx`.
 pub(crate) async fn insert_session(tx: &mut Tx, n: &NewSession) -> StoreResult<()> {
@@ -355,43 +403,39 @@ impl SessionStore for SqlStore {
     async fn rotate_refresh_token(
         &self,
         r: &Rotation,
-        audit: &[AuditEntry],
+        audit: Option<&AuditEntry>,
     ) -> StoreResult<Option<Session>> {
-        let mut tx = self.begin_write().await?;
-        // A single conditional UPDATE: of any number of concurrent
-        // refreshes with one token, exactly one matches the row.
-        let row: Option<SessionRow> = tx
-            .fetch_optional(
-                sql(concat!(
-                    "UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $2, \
-                       grace_sealed = $3, rotated_at = $4, last_used_at = $4, \
-                       expires_at = CASE WHEN $4 + $5 < max_expires_at THEN $4 + $5 ELSE max_expires_at END \
-                     WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $4 \
-                       AND (client_id = $6 OR (client_id IS NULL AND $7)) \
-                     RETURNING ",
-                    session_columns!()
-                ))
-                .bind(&r.old_hash)
-                .bind(&r.new_hash)
-                .bind(&r.sealed_new)
-                .bind(r.now)
-                .bind(r.idle_ttl_ms)
-                .bind(r.client_id.as_deref())
-                .bind(r.client_id.is_none()),
+        // One round trip: the conditional UPDATE (of any number of
+        // concurrent refreshes with one token, exactly one matches the row),
+        // the spent token and the audit entry, attributed to the session's
+        // user, commit together; a token that matches nothing changes
+        // nothing.
+        debug_assert!(
+            audit.is_none_or(|a| a.stream_event.is_none()),
+            "a refresh streams no event"
+        );
+        let rows: Vec<SessionRow> = self
+            .db
+            .write_script(
+                script(ROTATE_SQLITE, ROTATE_POSTGRES)
+                    .bind(r.old_hash.to_vec())
+                    .bind(r.new_hash.to_vec())
+                    .bind(r.sealed_new.clone())
+                    .bind(r.now)
+                    .bind(r.idle_ttl_ms)
+                    .bind(r.client_id.clone())
+                    .bind(r.client_id.is_none())
+                    .bind(audit.map(|a| a.at))
+                    .bind(audit.map(|a| a.event.clone()))
+                    .bind(audit.and_then(|a| a.actor.clone()))
+                    .bind(audit.and_then(|a| a.subject.clone()))
+                    .bind(audit.and_then(|a| a.ip.clone()))
+                    .bind(audit.and_then(|a| a.user_agent.clone()))
+                    .bind(audit.map(|a| a.outcome.clone()))
+                    .bind(audit.and_then(|a| a.detail.clone())),
             )
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        let session = Session::try_from(row)?;
-        tx.execute(
-            sql("INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) VALUES ($1, $2, $3)")
-                .bind(&r.old_hash)
-                .bind(session.id)
-                .bind(r.now),
-        )
-        .await?;
-        append_audit(&mut tx, &owned_by(audit, &session)).await?;
-        tx.commit().await?;
-        Ok(Some(session))
+        rows.into_iter().next().map(Session::try_from).transpose()
     }
 
     async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>> {

@@ -176,7 +176,7 @@ async fn session_by_refresh_hash_finds_the_session_of_the_current_token_only(
     let mut turn = rotation(hash, NOW + MINUTE);
     turn.client_id = Some("app".into());
     store
-        .rotate_refresh_token(&turn, &[])
+        .rotate_refresh_token(&turn, None)
         .await
         .unwrap()
         .expect("rotated");
@@ -267,7 +267,7 @@ async fn a_refresh_token_rotates_only_for_the_client_its_session_belongs_to(stor
         turn.client_id = client_id.map(Into::into);
         assert!(
             store
-                .rotate_refresh_token(&turn, &[])
+                .rotate_refresh_token(&turn, None)
                 .await
                 .unwrap()
                 .is_none(),
@@ -278,7 +278,7 @@ async fn a_refresh_token_rotates_only_for_the_client_its_session_belongs_to(stor
     turn.client_id = Some("app".into());
     assert!(
         store
-            .rotate_refresh_token(&turn, &[])
+            .rotate_refresh_token(&turn, None)
             .await
             .unwrap()
             .is_none(),
@@ -289,7 +289,7 @@ async fn a_refresh_token_rotates_only_for_the_client_its_session_belongs_to(stor
     turn.client_id = Some("app".into());
     assert!(
         store
-            .rotate_refresh_token(&turn, &[])
+            .rotate_refresh_token(&turn, None)
             .await
             .unwrap()
             .is_some()
@@ -297,7 +297,7 @@ async fn a_refresh_token_rotates_only_for_the_client_its_session_belongs_to(stor
     let turn = rotation(own_hash, NOW + MINUTE);
     assert!(
         store
-            .rotate_refresh_token(&turn, &[])
+            .rotate_refresh_token(&turn, None)
             .await
             .unwrap()
             .is_some()

@@ -258,7 +258,7 @@ async fn purge_expired_forgets_dead_revocations_and_sessions(store: Arc<dyn Stor
     // Expired long ago, with a spent token: purged (the spent token with it).
     let (long_dead, h) = add_session(&store, pat, cutoff - 2 * DAY).await;
     store
-        .rotate_refresh_token(&rotation(h, cutoff - 2 * DAY + 1), &[])
+        .rotate_refresh_token(&rotation(h, cutoff - 2 * DAY + 1), None)
         .await
         .unwrap()
         .expect("rotated");

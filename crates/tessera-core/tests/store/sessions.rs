@@ -86,7 +86,7 @@ async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
     let (session, h0) = add_session(&store, judy, NOW).await;
     let r1 = rotation(h0, NOW + MINUTE);
     let rotated = store
-        .rotate_refresh_token(&r1, &[])
+        .rotate_refresh_token(&r1, None)
         .await
         .unwrap()
         .expect("first rotation");
@@ -106,14 +106,14 @@ async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
     // The same old token again: nothing.
     assert!(
         store
-            .rotate_refresh_token(&rotation(h0, NOW + MINUTE), &[])
+            .rotate_refresh_token(&rotation(h0, NOW + MINUTE), None)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .rotate_refresh_token(&rotation(h0, NOW + 2 * MINUTE), &[])
+            .rotate_refresh_token(&rotation(h0, NOW + 2 * MINUTE), None)
             .await
             .unwrap()
             .is_none()
@@ -121,7 +121,7 @@ async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
     // An unknown token: nothing.
     assert!(
         store
-            .rotate_refresh_token(&rotation(random_hash(), NOW), &[])
+            .rotate_refresh_token(&rotation(random_hash(), NOW), None)
             .await
             .unwrap()
             .is_none()
@@ -130,21 +130,21 @@ async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
     let r2 = rotation(r1.new_hash, NOW + 2 * MINUTE);
     assert!(
         store
-            .rotate_refresh_token(&r2, &[])
+            .rotate_refresh_token(&r2, None)
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .rotate_refresh_token(&rotation(r1.new_hash, NOW + 3 * MINUTE), &[])
+            .rotate_refresh_token(&rotation(r1.new_hash, NOW + 3 * MINUTE), None)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .rotate_refresh_token(&rotation(r2.new_hash, NOW + 3 * MINUTE), &[])
+            .rotate_refresh_token(&rotation(r2.new_hash, NOW + 3 * MINUTE), None)
             .await
             .unwrap()
             .is_some()
@@ -160,7 +160,7 @@ async fn rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_session
     near_end.session.expires_at = NOW + 2 * MINUTE;
     store.insert_session(&near_end, &[]).await.unwrap();
     let rotated = store
-        .rotate_refresh_token(&rotation(h, NOW + MINUTE), &[])
+        .rotate_refresh_token(&rotation(h, NOW + MINUTE), None)
         .await
         .unwrap()
         .expect("rotated");
@@ -174,7 +174,7 @@ async fn rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_session
     let (expired, h) = add_session(&store, kim, NOW).await;
     assert!(
         store
-            .rotate_refresh_token(&rotation(h, expired.expires_at), &[])
+            .rotate_refresh_token(&rotation(h, expired.expires_at), None)
             .await
             .unwrap()
             .is_none()
@@ -191,7 +191,7 @@ async fn rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_session
         .unwrap();
     assert!(
         store
-            .rotate_refresh_token(&rotation(h, NOW + 1), &[])
+            .rotate_refresh_token(&rotation(h, NOW + 1), None)
             .await
             .unwrap()
             .is_none()
@@ -208,7 +208,7 @@ async fn spent_tokens_return_the_sealed_successor_only_for_the_latest(store: Arc
 
     let r1 = rotation(t0, NOW + MINUTE);
     store
-        .rotate_refresh_token(&r1, &[])
+        .rotate_refresh_token(&r1, None)
         .await
         .unwrap()
         .expect("rotate t0");
@@ -223,7 +223,7 @@ async fn spent_tokens_return_the_sealed_successor_only_for_the_latest(store: Arc
 
     let r2 = rotation(r1.new_hash, NOW + 2 * MINUTE);
     let after = store
-        .rotate_refresh_token(&r2, &[])
+        .rotate_refresh_token(&r2, None)
         .await
         .unwrap()
         .expect("rotate t1");
@@ -286,7 +286,7 @@ async fn concurrent_rotations_of_one_token_mint_exactly_one_successor(store: Arc
             let r = rotation(old, NOW + MINUTE + i);
             barrier.wait().await;
             store
-                .rotate_refresh_token(&r, &[])
+                .rotate_refresh_token(&r, None)
                 .await
                 .map(|s| s.map(|s| (s, r.new_hash, r.sealed_new)))
         });
@@ -314,7 +314,7 @@ async fn concurrent_rotations_of_one_token_mint_exactly_one_successor(store: Arc
     // The winner's token is the session's current one.
     assert!(
         store
-            .rotate_refresh_token(&rotation(new_hash, NOW + DAY / 2), &[])
+            .rotate_refresh_token(&rotation(new_hash, NOW + DAY / 2), None)
             .await
             .unwrap()
             .is_some()
@@ -334,7 +334,7 @@ async fn rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_r
 
     let r1 = rotation(h0, NOW + MINUTE);
     store
-        .rotate_refresh_token(&r1, std::slice::from_ref(&refreshed))
+        .rotate_refresh_token(&r1, Some(&refreshed))
         .await
         .unwrap()
         .expect("rotated");
@@ -348,20 +348,14 @@ async fn rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_r
     // The same old token again, an unknown one, one on an expired session: no rotation, no audit.
     assert!(
         store
-            .rotate_refresh_token(
-                &rotation(h0, NOW + 2 * MINUTE),
-                std::slice::from_ref(&refreshed)
-            )
+            .rotate_refresh_token(&rotation(h0, NOW + 2 * MINUTE), Some(&refreshed))
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .rotate_refresh_token(
-                &rotation(random_hash(), NOW + 2 * MINUTE),
-                std::slice::from_ref(&refreshed)
-            )
+            .rotate_refresh_token(&rotation(random_hash(), NOW + 2 * MINUTE), Some(&refreshed))
             .await
             .unwrap()
             .is_none()
@@ -369,10 +363,7 @@ async fn rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_r
     let (expired, h_expired) = add_session(&store, zoe, NOW).await;
     assert!(
         store
-            .rotate_refresh_token(
-                &rotation(h_expired, expired.expires_at),
-                std::slice::from_ref(&refreshed)
-            )
+            .rotate_refresh_token(&rotation(h_expired, expired.expires_at), Some(&refreshed))
             .await
             .unwrap()
             .is_none()
@@ -383,7 +374,7 @@ async fn rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_r
     let named = audit_entry("token.refreshed", Some("actor-x"), Some("subject-y"));
     let r2 = rotation(r1.new_hash, NOW + 3 * MINUTE);
     let rotated = store
-        .rotate_refresh_token(&r2, std::slice::from_ref(&named))
+        .rotate_refresh_token(&r2, Some(&named))
         .await
         .unwrap()
         .expect("rotated again");

@@ -316,7 +316,7 @@ async fn deleting_a_user_deletes_their_sessions_and_spent_tokens(store: Arc<dyn 
     let (s2, _) = add_session(&store, erin, NOW + 1).await;
     let (other, _) = add_session(&store, frank, NOW).await;
     store
-        .rotate_refresh_token(&rotation(h1, NOW + MINUTE), &[])
+        .rotate_refresh_token(&rotation(h1, NOW + MINUTE), None)
         .await
         .unwrap()
         .expect("rotated");

@@ -1,16 +1,19 @@
 //! Signing keys: the algorithms Tessera signs with, public JWKs for
 //! verifiers (`jwk.rs`), parsed key pairs kept for signing and their
-//! generation (`signing.rs`), and the key ring that decides which key signs
-//! and which still verify (`ring.rs`).
+//! generation (`signing.rs`), keys parsed once to check signatures
+//! (`verifying.rs`), and the key ring that decides which key signs and which
+//! still verify (`ring.rs`).
 
 mod jwk;
 mod ring;
 mod signing;
+mod verifying;
 
 pub use jsonwebtoken::Algorithm;
 pub use jwk::PublicJwk;
 pub use ring::{KeyPurpose, KeyRing, KeyState, KeyStatus};
 pub use signing::{SigningKey, generate_private_key};
+pub use verifying::VerifyingKey;
 
 /// The algorithms Tessera signs with.
 pub const SUPPORTED_ALGORITHMS: [Algorithm; 8] = [

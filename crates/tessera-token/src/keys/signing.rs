@@ -2,7 +2,7 @@
 //! sign directly, each with its public JWK and `kid`.
 
 use super::jwk::jwk_base;
-use super::{KeyError, PublicJwk, alg_name};
+use super::{KeyError, PublicJwk, VerifyingKey, alg_name};
 use crate::clock::Millis;
 use crate::crypto::{b64url, sha256};
 use aws_lc_rs::encoding::AsDer;
@@ -34,6 +34,7 @@ pub struct SigningKey {
     alg: Algorithm,
     signer: Signer,
     decoding: DecodingKey,
+    verifying: VerifyingKey,
     jwk: Option<PublicJwk>,
     /// Creation time.
     pub created_at: Millis,
@@ -128,11 +129,13 @@ impl SigningKey {
         };
         jwk.kid = jwk.thumbprint();
         let decoding = jwk.decoding_key()?;
+        let verifying = VerifyingKey::new(alg, &decoding)?;
         Ok(SigningKey {
             kid: jwk.kid.clone(),
             alg,
             signer,
             decoding,
+            verifying,
             jwk: Some(jwk),
             created_at,
             activates_at,
@@ -152,11 +155,14 @@ impl SigningKey {
         let mut material = b"tessera hmac key id\0".to_vec();
         material.extend_from_slice(secret);
         let kid = b64url(&sha256(&material)[..12]);
+        let decoding = DecodingKey::from_secret(secret);
+        let verifying = VerifyingKey::new(alg, &decoding)?;
         Ok(SigningKey {
             kid,
             alg,
             signer: Signer::Hmac(hmac::Key::new(hmac_alg, secret)),
-            decoding: DecodingKey::from_secret(secret),
+            decoding,
+            verifying,
             jwk: None,
             created_at: 0,
             activates_at: 0,
@@ -179,9 +185,14 @@ impl SigningKey {
         self.jwk.as_ref()
     }
 
-    /// The key that verifies this key's signatures.
+    /// This key's public half (or secret) as `jsonwebtoken` reads it.
     pub fn decoding_key(&self) -> &DecodingKey {
         &self.decoding
+    }
+
+    /// The key that verifies this key's signatures, parsed once.
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        &self.verifying
     }
 
     /// Signs `message`, returning the raw JWS signature bytes.

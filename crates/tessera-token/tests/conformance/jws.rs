@@ -3,14 +3,13 @@
 //! table and the attacks that must be refused for the right reason.
 
 use crate::support::{NOW, Secret, groups, judge, load, result, tc_id, tests};
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use tessera_token::clock::Millis;
 use tessera_token::crypto::b64url_decode;
 use tessera_token::jws::JwsError;
-use tessera_token::keys::{PublicJwk, SigningKey, is_hmac, parse_alg};
+use tessera_token::keys::{PublicJwk, SigningKey, VerifyingKey, is_hmac, parse_alg};
 use tessera_token::revocation::RevocationSet;
 use tessera_token::tokens::{KeySource, TokenError, VerifyPolicy, verify_access_token, verify_jws};
 
@@ -52,7 +51,7 @@ impl KeySource for Jwks {
         kid: &str,
         now_ms: Millis,
         lifetime: Millis,
-    ) -> Option<(Algorithm, Cow<'_, DecodingKey>)> {
+    ) -> Option<Cow<'_, VerifyingKey>> {
         self.0.as_slice().verifying_key(kid, now_ms, lifetime)
     }
 }
@@ -66,7 +65,7 @@ impl KeySource for NoKeys {
         _kid: &str,
         _now_ms: Millis,
         _lifetime: Millis,
-    ) -> Option<(Algorithm, Cow<'_, DecodingKey>)> {
+    ) -> Option<Cow<'_, VerifyingKey>> {
         None
     }
 }

@@ -2,12 +2,11 @@
 //! Wycheproof's test groups, judging outcomes against the vector's verdicts
 //! and a deviation table, and the configured-HMAC-secret key source.
 
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use tessera_token::clock::Millis;
-use tessera_token::keys::SigningKey;
+use tessera_token::keys::{SigningKey, VerifyingKey};
 use tessera_token::tokens::KeySource;
 
 /// The vendored vectors, `tests/vectors/`.
@@ -143,7 +142,7 @@ impl KeySource for Secret {
         kid: &str,
         _now_ms: Millis,
         _lifetime: Millis,
-    ) -> Option<(Algorithm, Cow<'_, DecodingKey>)> {
-        (kid == self.kid).then(|| (self.key.alg(), Cow::Borrowed(self.key.decoding_key())))
+    ) -> Option<Cow<'_, VerifyingKey>> {
+        (kid == self.kid).then(|| Cow::Borrowed(self.key.verifying_key()))
     }
 }

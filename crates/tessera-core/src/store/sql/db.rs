@@ -36,6 +36,8 @@ pub(crate) enum Param<'a> {
     OwnedText(Option<String>),
     /// Borrowed bytes (hashes, sealed secrets), or NULL.
     Bytes(Option<&'a [u8]>),
+    /// Owned bytes, or NULL (for a statement that outlives its caller).
+    OwnedBytes(Option<Vec<u8>>),
 }
 
 impl From<i64> for Param<'_> {
@@ -134,6 +136,12 @@ impl<'a> From<&'a Vec<u8>> for Param<'a> {
     }
 }
 
+impl From<Vec<u8>> for Param<'_> {
+    fn from(v: Vec<u8>) -> Self {
+        Param::OwnedBytes(Some(v))
+    }
+}
+
 impl<'a> From<Option<&'a [u8]>> for Param<'a> {
     fn from(v: Option<&'a [u8]>) -> Self {
         Param::Bytes(v)
@@ -163,6 +171,42 @@ impl<'a> Statement<'a> {
     }
 }
 
+/// Several writes that commit together, sent to the database in one round
+/// trip instead of one per statement. The two databases say it differently:
+///
+/// - for SQLite, a script of statements separated by `;` that begins with
+///   `BEGIN IMMEDIATE` and ends with `COMMIT`, its statements sharing the
+///   `$n` parameters;
+/// - for PostgreSQL, one statement whose data-modifying `WITH` parts commit
+///   together.
+///
+/// The rows answered are those of the statements that answer rows.
+#[derive(Debug)]
+pub(crate) struct Script {
+    sqlite: &'static str,
+    postgres: &'static str,
+    params: Vec<Param<'static>>,
+}
+
+/// A script with no parameters bound yet.
+pub(crate) fn script(sqlite: &'static str, postgres: &'static str) -> Script {
+    debug_assert!(sqlite.starts_with("BEGIN IMMEDIATE;") && sqlite.ends_with("COMMIT"));
+    Script {
+        sqlite,
+        postgres,
+        params: Vec::new(),
+    }
+}
+
+impl Script {
+    /// Binds the next parameter; it must own its value, since the script
+    /// may outlive the request that wrote it.
+    pub(crate) fn bind(mut self, param: impl Into<Param<'static>>) -> Self {
+        self.params.push(param.into());
+        self
+    }
+}
+
 /// A row type either driver can decode (the structs of `rows.rs`, tuples).
 pub(crate) trait Row:
     for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
@@ -180,6 +224,7 @@ where
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
     Option<String>: Encode<'q, DB> + Type<DB>,
     Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+    Option<Vec<u8>>: Encode<'q, DB> + Type<DB>,
 {
     let mut args = DB::Arguments::<'q>::default();
     for param in params {
@@ -189,6 +234,7 @@ where
             Param::Text(v) => args.add(v),
             Param::OwnedText(v) => args.add(v),
             Param::Bytes(v) => args.add(v),
+            Param::OwnedBytes(v) => args.add(v),
         }
         .map_err(sqlx::Error::Encode)?;
     }
@@ -218,6 +264,7 @@ where
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
     Option<String>: Encode<'q, DB> + Type<DB>,
     Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+    Option<Vec<u8>>: Encode<'q, DB> + Type<DB>,
 {
     let args = arguments::<DB>(statement.params)?;
     let query = sqlx::query_as_with::<DB, R, _>(statement.sql, args);
@@ -240,6 +287,7 @@ where
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
     Option<String>: Encode<'q, DB> + Type<DB>,
     Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+    Option<Vec<u8>>: Encode<'q, DB> + Type<DB>,
 {
     let args = arguments::<DB>(statement.params)?;
     let done = sqlx::query_with::<DB, _>(statement.sql, args)
@@ -390,15 +438,20 @@ impl Db {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         // The writer first: it creates the file and switches it to WAL.
+        // An embedded connection cannot be lost the way a network one can,
+        // so neither pool pings a connection before handing it out (a round
+        // trip to the connection's thread on every statement).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         // Readers refuse to write (`query_only`): a write sent to the wrong
         // pool fails at once instead of racing the writer.
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.pragma("query_only", "ON"))
             .await?;
         Ok(Db::Sqlite {
@@ -565,6 +618,66 @@ impl Db {
                 .await?
             }
         })
+    }
+}
+
+impl Db {
+    /// Runs `script` in one round trip, answering its rows.
+    ///
+    /// On SQLite the script runs on a task of its own: a request given up
+    /// halfway cannot stop it between `BEGIN` and `COMMIT` and leave the one
+    /// writer connection inside a transaction. When a statement fails, the
+    /// transaction is rolled back before the connection goes back.
+    pub(crate) async fn write_script<R: Row + 'static>(
+        &self,
+        script: Script,
+    ) -> StoreResult<Vec<R>> {
+        let Script {
+            sqlite,
+            postgres,
+            params,
+        } = script;
+        match self {
+            Db::Sqlite {
+                writer,
+                writer_waits,
+                ..
+            } => {
+                let (writer, waits) = (writer.clone(), writer_waits.clone());
+                let task = tokio::spawn(async move {
+                    let mut connection = waits.timed(writer.acquire()).await?;
+                    let rows = run(
+                        &mut *connection,
+                        Statement {
+                            sql: sqlite,
+                            params,
+                        },
+                        Fetch::All,
+                    )
+                    .await;
+                    if rows.is_err() {
+                        // Fails harmlessly when no transaction is open (the
+                        // failure was BEGIN's own).
+                        let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+                    }
+                    rows
+                });
+                Ok(task.await.map_err(|_| sqlx::Error::WorkerCrashed)??)
+            }
+            Db::Postgres { pool, waits } => Ok(bounded(async {
+                let mut connection = waits.timed(pool.acquire()).await?;
+                run(
+                    &mut *connection,
+                    Statement {
+                        sql: postgres,
+                        params,
+                    },
+                    Fetch::All,
+                )
+                .await
+            })
+            .await?),
+        }
     }
 }
 
