@@ -142,12 +142,20 @@ impl VerifiedCache {
     }
 
     fn insert(&self, digest: Digest, entry: Arc<Entry>) {
-        let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
-        if g.current.len() >= self.generation && !g.current.contains_key(&digest) {
-            g.previous = std::mem::take(&mut g.current);
+        let mut retired = None;
+        {
+            let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
+            if g.current.len() >= self.generation && !g.current.contains_key(&digest) {
+                let fresh = HashMap::with_capacity(self.generation);
+                let full = std::mem::replace(&mut g.current, fresh);
+                retired = Some(std::mem::replace(&mut g.previous, full));
+            }
+            g.previous.remove(&digest);
+            g.current.insert(digest, entry);
         }
-        g.previous.remove(&digest);
-        g.current.insert(digest, entry);
+        // The oldest generation's thousands of entries are freed after the
+        // lock is released, not while every other verification waits.
+        drop(retired);
     }
 }
 

@@ -16,6 +16,7 @@ conformance!(
     spent_tokens_return_the_sealed_successor_only_for_the_latest,
     concurrent_rotations_of_one_token_mint_exactly_one_successor,
     rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_rotates,
+    a_rotation_that_fails_halfway_leaves_nothing_and_the_next_write_goes_through,
     insert_session_and_revoke_user_sessions_record_their_audit,
 );
 
@@ -425,4 +426,39 @@ async fn insert_session_and_revoke_user_sessions_record_their_audit(store: Arc<d
         vec![first.session.id]
     );
     assert_eq!(audit_log(&store).await, vec![logout_all, login]);
+}
+
+async fn a_rotation_that_fails_halfway_leaves_nothing_and_the_next_write_goes_through(
+    store: Arc<dyn Store>,
+) {
+    let yan = add_user(&store, "yan", &[]).await;
+    let (first, h1) = add_session(&store, yan, NOW).await;
+    let (_, h2) = add_session(&store, yan, NOW).await;
+    // A successor hash another session already holds: the UPDATE itself
+    // fails on the unique index, after the rotation's transaction began.
+    let mut clash = rotation(h1, NOW + MINUTE);
+    clash.new_hash = h2;
+    let refreshed = audit_entry("token.refreshed", None, None);
+    assert!(
+        store
+            .rotate_refresh_token(&clash, Some(&refreshed))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.session_by_id(first.id).await.unwrap(),
+        Some(first.clone()),
+        "the session is untouched"
+    );
+    assert!(store.spent_refresh_token(&h1).await.unwrap().is_none());
+    assert!(audit_log(&store).await.is_empty(), "no audit entry either");
+    // The writer is not left inside the failed transaction: the next
+    // rotation of the same token commits, and so does an unrelated write.
+    store
+        .rotate_refresh_token(&rotation(h1, NOW + MINUTE), Some(&refreshed))
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert_eq!(audit_log(&store).await.len(), 1);
+    add_user(&store, "zed", &[]).await;
 }
