@@ -424,10 +424,11 @@ ceiling ceiling-end.verify "the ES256 token, again at the end" "$ES_TOKEN"
 # ---------------------------------------------------------------- report
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$SECONDS
-best_peer() { # ALG [LOAD] → "name rps" (LOAD: verify, verify-1k, verify-100k)
+best_peer() { # ALG [LOAD] → "name rps" (LOAD: verify, verify-1k, verify-100k); a load with errors does not count
   local best=0 name="" p rps
   for p in express flask fastapi; do
     rps=${FIG[$p-$1.${2:-verify}.rps]:-0}
+    if [ "${FIG[$p-$1.${2:-verify}.errors]:-0}" -gt 0 ]; then rps=0; fi
     if [ "$rps" -gt "$best" ]; then best=$rps; name=$p; fi
   done
   echo "$name $best"
