@@ -102,7 +102,7 @@ round() {
   refresh_tokens
   REFRESH_TOKENS=$WORK/refresh.tokens measure "$name: refresh, SQLite" refresh /auth/refresh
   halt
-  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null 2>&1
   serve "$bin" ES256 "${PG_ADMIN_URL%/*}/$PG_DB"
   for i in $(seq 0 63); do
     curl -fsS -o /dev/null http://127.0.0.1:18760/auth/register -H 'content-type: application/json' \
