@@ -3,7 +3,8 @@
 
 use super::events::insert_event;
 use super::records::{AuditEntry, AuditQuery};
-use super::sql::db::{Tx, sql};
+use super::sql::db::Tx;
+use super::sql::statement::sql;
 use super::{SqlStore, StoreResult};
 use async_trait::async_trait;
 use tessera_token::clock::Millis;

@@ -2,7 +2,8 @@
 //! they describe, numbered by `seq`, read back for replay and purged after
 //! the retention time.
 
-use super::sql::db::{Lock, Tx, sql};
+use super::sql::db::{Lock, Tx};
+use super::sql::statement::sql;
 use super::{SqlStore, StoreError, StoreResult};
 use crate::events::NewEvent;
 use async_trait::async_trait;

@@ -6,8 +6,8 @@
 use super::audit::append_audit;
 use super::records::AuditEntry;
 use super::sessions::{SessionsOf, revoke_sessions_of};
-use super::sql::db::sql;
 use super::sql::rows::parse_uuid;
+use super::sql::statement::sql;
 use super::{SqlStore, StoreError, StoreResult};
 use crate::mfa::FactorKind;
 use crate::model::Session;

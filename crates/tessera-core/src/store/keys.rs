@@ -3,7 +3,7 @@
 
 use super::audit::append_audit;
 use super::records::{AuditEntry, StoredKey};
-use super::sql::db::sql;
+use super::sql::statement::sql;
 use super::{SqlStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use tessera_token::keys::KeyPurpose;

@@ -5,8 +5,8 @@
 use super::audit::append_audit;
 use super::records::{AuditEntry, SessionRevocation};
 use super::sessions::revoke_user_sessions;
-use super::sql::db::sql;
 use super::sql::rows::{UserRow, user_columns};
+use super::sql::statement::sql;
 use super::users::fold_email;
 use super::{SqlStore, StoreResult};
 use crate::model::{Session, StoredUser, User};

@@ -4,7 +4,8 @@
 use super::audit::append_audit;
 use super::events::insert_event;
 use super::records::AuditEntry;
-use super::sql::db::{Tx, sql};
+use super::sql::db::Tx;
+use super::sql::statement::sql;
 use super::{Revocation, RevocationKind, SqlStore, StoreError, StoreResult};
 use crate::events;
 use async_trait::async_trait;

@@ -4,7 +4,7 @@
 
 use super::audit::append_audit;
 use super::records::AuditEntry;
-use super::sql::db::sql;
+use super::sql::statement::sql;
 use super::{SqlStore, StoreResult};
 use async_trait::async_trait;
 use tessera_token::clock::Millis;

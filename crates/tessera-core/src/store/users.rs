@@ -8,8 +8,9 @@ use super::records::{
 };
 use super::revocations::insert_revocation;
 use super::sessions::{insert_session, revoke_user_sessions};
-use super::sql::db::{Lock, Tx, sql};
+use super::sql::db::{Lock, Tx};
 use super::sql::rows::{UserRow, roles_json, user_columns};
+use super::sql::statement::sql;
 use super::{SqlStore, StoreResult};
 use crate::model::{ROLE_ADMIN, Session, StoredUser, User};
 use crate::secret::ExposeSecret;

@@ -1,14 +1,16 @@
 //! [`SqlStore`]: the store on SQLite or PostgreSQL. Each concern's SQL lives
 //! with its trait (`store/users.rs`, …); this module holds the store itself,
-//! the execution layer (`db`) and the row shapes several concerns share
-//! (`rows`).
+//! the database and its connections (`db`), statements and how they run
+//! (`statement`), and the row shapes several concerns share (`rows`).
 
 pub(crate) mod db;
 pub(crate) mod rows;
+pub(crate) mod statement;
 
 use super::{Store, StoreError, StoreResult};
 use async_trait::async_trait;
-use db::{Db, Tx, sql};
+use db::{Db, Tx};
+use statement::sql;
 use tessera_token::clock::Millis;
 
 /// The store on an embedded SQLite file or a PostgreSQL database, with the
