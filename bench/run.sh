@@ -3,7 +3,7 @@
 # people write themselves (Express, Flask, FastAPI) and against a bare hyper
 # server (the ceiling), side by side in one run, on 127.0.0.1.
 #
-#   bench/run.sh                       everything, 10 to 14 minutes
+#   bench/run.sh                       everything, 9 to 14 minutes
 #   DURATION=5 bench/run.sh            shorter loads
 #   WARMUP=0 bench/run.sh              no warm-up before the GET loads
 #   SCALE_USERS=100000 bench/run.sh    a smaller "large" database
