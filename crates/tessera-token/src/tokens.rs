@@ -6,7 +6,7 @@
 use crate::clock::Millis;
 use crate::crypto::b64url;
 use crate::jws::{CompactJws, JwsError, is_access_token_typ, parse_compact, parse_compact_opaque};
-use crate::keys::{KeyError, KeyRing, PublicJwk, SigningKey, VerifyingKey, alg_name};
+use crate::keys::{JwkSet, KeyError, KeyRing, PublicJwk, SigningKey, VerifyingKey, alg_name};
 use crate::revocation::RevocationSet;
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
@@ -232,7 +232,9 @@ impl KeySource for KeyRing {
     }
 }
 
-/// A published JWK Set as a key source (for verifying with only public keys).
+/// A published JWK Set as a key source (for verifying with only public
+/// keys), parsing the key a token names on each use; [`JwkSet`] parses each
+/// key once.
 impl KeySource for [PublicJwk] {
     fn verifying_key(
         &self,
@@ -246,8 +248,18 @@ impl KeySource for [PublicJwk] {
         if named.next().is_some() {
             return None;
         }
-        let (alg, key) = jwk.verifying_key().ok()?;
-        VerifyingKey::new(alg, &key).ok().map(Cow::Owned)
+        jwk.parsed_key().ok().map(Cow::Owned)
+    }
+}
+
+impl KeySource for JwkSet {
+    fn verifying_key(
+        &self,
+        kid: &str,
+        _now_ms: Millis,
+        _lifetime: Millis,
+    ) -> Option<Cow<'_, VerifyingKey>> {
+        self.key(kid).map(Cow::Borrowed)
     }
 }
 

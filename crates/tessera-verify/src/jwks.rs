@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tessera_token::clock::{Clock, Millis};
-use tessera_token::keys::PublicJwk;
+use tessera_token::keys::{JwkSet, PublicJwk};
 
 /// The largest JWK Set read; Tessera's holds a handful of keys.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
@@ -28,8 +28,8 @@ pub(crate) struct CachePolicy {
 /// fetching is [`Jwks`]'s.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CacheState {
-    /// The keys of the last successful fetch.
-    keys: Arc<Vec<PublicJwk>>,
+    /// The keys of the last successful fetch, each parsed once.
+    keys: Arc<JwkSet>,
     /// Whether a fetch ever succeeded.
     loaded: bool,
     /// Until when the keys are fresh.
@@ -59,7 +59,7 @@ impl CacheState {
 
     /// Whether a key with this id is held.
     pub(crate) fn has_kid(&self, kid: &str) -> bool {
-        self.keys.iter().any(|k| k.kid == kid)
+        self.keys.has_kid(kid)
     }
 
     /// Notes that a fetch starts at `now`.
@@ -69,7 +69,7 @@ impl CacheState {
 
     /// Takes the keys of a successful fetch, fresh for `ttl_ms`.
     pub(crate) fn record_success(&mut self, now: Millis, keys: Vec<PublicJwk>, ttl_ms: Millis) {
-        self.keys = Arc::new(keys);
+        self.keys = Arc::new(JwkSet::new(&keys));
         self.loaded = true;
         self.fresh_until = now.saturating_add(ttl_ms);
     }
@@ -159,7 +159,7 @@ impl Jwks {
     /// The keys to verify with, fetched first if they are due. `None` while
     /// no fetch has ever succeeded. A failed refresh keeps the previous keys:
     /// public keys do not become dangerous by being old.
-    pub(crate) async fn keys(&self) -> Result<Arc<Vec<PublicJwk>>, String> {
+    pub(crate) async fn keys(&self) -> Result<Arc<JwkSet>, String> {
         let now = self.clock.now_ms();
         if self.state().is_due(now, &self.policy) {
             self.fetch_if(|s, now| s.is_due(now, &self.policy)).await;
@@ -257,7 +257,7 @@ impl Jwks {
 
 /// The keys of a JWK Set. A member that is not a well-formed JWK is
 /// skipped, so one odd key cannot hide the others; whether a key is sound
-/// is decided at verification by `PublicJwk::verifying_key`.
+/// is decided when the set is made, by `PublicJwk::parsed_key`.
 pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<PublicJwk>, FetchError> {
     let set: serde_json::Value = serde_json::from_slice(body).map_err(|_| FetchError::Malformed)?;
     let members = set

@@ -335,7 +335,7 @@ impl Verifier {
             .keys()
             .await
             .map_err(VerifyError::KeysUnavailable)?;
-        let verify = |keys: &[tessera_token::keys::PublicJwk]| {
+        let verify = |keys: &tessera_token::keys::JwkSet| {
             verify_access_token(token, keys, &inner.revocations, &inner.policy, now)
         };
         match verify(&keys) {

@@ -1,11 +1,8 @@
 //! Public keys as JWKs (RFC 7517): as published in the JWKS, with their RFC
 //! 7638 thumbprints, and imported strictly for verification.
 
-use super::{KeyError, alg_name, is_hmac, parse_alg};
+use super::{KeyError, VerifyingKey, alg_name, is_hmac, parse_alg};
 use crate::crypto::{b64url, b64url_decode, sha256};
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
-};
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
@@ -78,14 +75,14 @@ impl PublicJwk {
 }
 
 impl PublicJwk {
-    /// The algorithm and verifying key of a JWK from outside (a JWK Set read
-    /// to verify tokens), under stricter rules than [`Self::decoding_key`]:
+    /// The verifying key of a JWK from outside (a JWK Set read to verify
+    /// tokens), parsed once, under stricter rules than [`Self::decoding_key`]:
     /// `use` is `sig`; `alg` is one of the asymmetric
     /// [`SUPPORTED_ALGORITHMS`] and agrees with `kty` and `crv`; EC
     /// coordinates have the curve's length and name a point on it; an Ed25519
     /// key has 32 bytes; an RSA modulus is odd, has 2048 to 8192 bits and
     /// lacks the ROCA fingerprint, and the exponent is odd and at least 65537.
-    pub fn verifying_key(&self) -> Result<(Algorithm, DecodingKey), KeyError> {
+    pub fn parsed_key(&self) -> Result<VerifyingKey, KeyError> {
         let invalid = || KeyError::Invalid("jwk");
         let bytes = |v: &Option<String>| v.as_deref().and_then(b64url_decode).ok_or_else(invalid);
         if self.use_ != "sig" {
@@ -94,23 +91,13 @@ impl PublicJwk {
         let alg = parse_alg(&self.alg)
             .filter(|a| !is_hmac(*a))
             .ok_or_else(invalid)?;
+        // Whether the point is on the curve is for the parse below to say.
         let sound = match (alg, self.kty.as_str(), self.crv.as_deref()) {
             (Algorithm::ES256, "EC", Some("P-256")) | (Algorithm::ES384, "EC", Some("P-384")) => {
-                let (verification, len) = if alg == Algorithm::ES256 {
-                    (&ECDSA_P256_SHA256_FIXED, 32)
-                } else {
-                    (&ECDSA_P384_SHA384_FIXED, 48)
-                };
-                let (x, y) = (bytes(&self.x)?, bytes(&self.y)?);
-                let point = [&[4][..], &x, &y].concat();
-                x.len() == len
-                    && y.len() == len
-                    && ParsedPublicKey::new(verification, point).is_ok()
+                let len = if alg == Algorithm::ES256 { 32 } else { 48 };
+                bytes(&self.x)?.len() == len && bytes(&self.y)?.len() == len
             }
-            (Algorithm::EdDSA, "OKP", Some("Ed25519")) => {
-                let x = bytes(&self.x)?;
-                x.len() == 32 && ParsedPublicKey::new(&ED25519, x).is_ok()
-            }
+            (Algorithm::EdDSA, "OKP", Some("Ed25519")) => bytes(&self.x)?.len() == 32,
             (Algorithm::RS256 | Algorithm::PS256, "RSA", None) => {
                 let (n, e) = (bytes(&self.n)?, bytes(&self.e)?);
                 let n = trim_leading_zeros(&n);
@@ -130,7 +117,60 @@ impl PublicJwk {
         if !sound {
             return Err(invalid());
         }
-        Ok((alg, self.decoding_key()?))
+        VerifyingKey::new(alg, &self.decoding_key()?).map_err(|_| invalid())
+    }
+
+    /// [`Self::parsed_key`]'s algorithm, with the key as `jsonwebtoken`
+    /// reads it.
+    pub fn verifying_key(&self) -> Result<(Algorithm, DecodingKey), KeyError> {
+        let key = self.parsed_key()?;
+        Ok((key.alg(), self.decoding_key()?))
+    }
+}
+
+/// A JWK Set as a key source, each key parsed once when the set is made
+/// (by a verifier, when it fetches the JWKS), not on every token.
+#[derive(Debug, Default)]
+pub struct JwkSet {
+    keys: Vec<(String, Result<VerifyingKey, KeyError>)>,
+}
+
+impl JwkSet {
+    /// The set of `jwks`; a key that [`PublicJwk::parsed_key`] refuses is
+    /// kept by its id, and verifies nothing.
+    pub fn new(jwks: &[PublicJwk]) -> Self {
+        JwkSet {
+            keys: jwks
+                .iter()
+                .map(|k| (k.kid.clone(), k.parsed_key()))
+                .collect(),
+        }
+    }
+
+    /// Whether a key has this id (usable or not).
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|(k, _)| k == kid)
+    }
+
+    /// The usable key `kid` names: none when no key or two keys have that id
+    /// (an ambiguous id verifies nothing) or when the key was refused.
+    pub fn key(&self, kid: &str) -> Option<&VerifyingKey> {
+        let mut named = self.keys.iter().filter(|(k, _)| k == kid);
+        let (_, key) = named.next()?;
+        if named.next().is_some() {
+            return None;
+        }
+        key.as_ref().ok()
+    }
+
+    /// How many keys the set holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 }
 

@@ -10,7 +10,7 @@ mod signing;
 mod verifying;
 
 pub use jsonwebtoken::Algorithm;
-pub use jwk::PublicJwk;
+pub use jwk::{JwkSet, PublicJwk};
 pub use ring::{KeyPurpose, KeyRing, KeyState, KeyStatus};
 pub use signing::{SigningKey, generate_private_key};
 pub use verifying::VerifyingKey;
@@ -239,5 +239,39 @@ mod tests {
             jsonwebtoken::crypto::verify(&b64url(&sig), b"m", k.decoding_key(), Algorithm::HS256)
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn a_jwk_set_answers_its_parsed_keys_and_nothing_for_an_ambiguous_or_refused_id() {
+        let a = key(Algorithm::ES256, 0, 1);
+        let b = key(Algorithm::EdDSA, 0, 1);
+        let a_jwk = a.public_jwk().unwrap().clone();
+        let b_jwk = b.public_jwk().unwrap().clone();
+        let refused = PublicJwk {
+            kid: "refused".into(),
+            use_: "enc".into(),
+            ..a_jwk.clone()
+        };
+        let twin = PublicJwk {
+            kid: "twin".into(),
+            ..a_jwk.clone()
+        };
+        let set = JwkSet::new(&[a_jwk.clone(), b_jwk, refused, twin.clone(), twin]);
+        assert_eq!(set.len(), 5);
+        let sig = a.sign(b"a.b").unwrap();
+        let found = set.key(a.kid()).expect("a's key");
+        assert_eq!(found.alg(), Algorithm::ES256);
+        assert!(found.verify(b"a.b", &sig));
+        assert_eq!(
+            set.key(b.kid()).map(VerifyingKey::alg),
+            Some(Algorithm::EdDSA)
+        );
+        assert!(set.has_kid("refused") && set.key("refused").is_none());
+        assert!(
+            set.has_kid("twin") && set.key("twin").is_none(),
+            "ambiguous"
+        );
+        assert!(!set.has_kid("nobody") && set.key("nobody").is_none());
+        assert!(JwkSet::default().is_empty());
     }
 }
