@@ -22,15 +22,9 @@ use jsonwebtoken::Algorithm;
 use sqlx::Connection as _;
 use std::io::Write as _;
 use std::time::Instant;
+use tessera_bench::arg;
 use tessera_token::keys::{SigningKey, parse_alg};
 use tessera_token::tokens::{ACCESS_TOKEN_TYP, AccessClaims, Audience, new_jti, sign_jws};
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 /// The newest access-token key of a Tessera SQLite database.
 async fn key_from_db(path: &str) -> Result<SigningKey> {

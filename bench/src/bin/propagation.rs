@@ -22,6 +22,7 @@
 use anyhow::{Context, Result, bail};
 use std::io::Write as _;
 use std::time::{Duration, Instant};
+use tessera_bench::arg;
 use tessera_verify::{PasswordLogin, Verifier};
 
 /// The longest a revocation may take before the iteration counts as failed.
@@ -31,13 +32,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// The test user (created through A if missing).
 const USERNAME: &str = "revocation-probe";
 const PASSWORD: &str = "a long passphrase for propagation runs";
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 /// Only loopback targets: this tool is for local measurements.
 fn loopback_base(name: &str) -> Result<String> {

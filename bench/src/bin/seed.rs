@@ -16,17 +16,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection};
 use std::io::Write as _;
 use std::time::Instant;
+use tessera_bench::arg;
 use tessera_core::password::{HashCost, PasswordHasher};
 use tessera_core::secret::ExposeSecret;
 
 const BATCH: u64 = 100_000;
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {

@@ -12,15 +12,9 @@ use anyhow::{Context, Result, bail};
 use futures::future::join_all;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
+use tessera_bench::arg;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 fn rss_kib(pid: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
