@@ -41,6 +41,7 @@ mod overview;
 mod passkeys;
 mod passwords;
 mod profiles;
+mod refresh;
 mod sessions;
 mod sso;
 mod throttle;
