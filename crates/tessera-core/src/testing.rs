@@ -64,6 +64,8 @@ pub struct PrivatePostgres {
     bin: PathBuf,
     port: u16,
     pid: u32,
+    /// `-c name=value` settings the server runs with.
+    settings: Vec<String>,
 }
 
 /// The directory of PostgreSQL's server binaries, if installed.
@@ -100,8 +102,16 @@ fn signal(pid: u32, signal: &str) {
 }
 
 impl PrivatePostgres {
-    /// Starts one, or says why it cannot.
+    /// Starts one without `fsync` (fast, and enough for tests whose
+    /// server is stopped cleanly), or says why it cannot.
     pub fn start() -> Result<Self, String> {
+        Self::start_with(&["fsync=off"])
+    }
+
+    /// Starts one with `settings` (`name=value`, as `postgres -c` takes
+    /// them; none gives PostgreSQL's defaults, `fsync` on), or says why it
+    /// cannot.
+    pub fn start_with(settings: &[&str]) -> Result<Self, String> {
         let bin = server_binaries().ok_or("no PostgreSQL server binaries")?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let data = dir.path().join("data");
@@ -136,6 +146,7 @@ impl PrivatePostgres {
             bin,
             port,
             pid: 0,
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
         };
         pg.launch()?;
         Ok(pg)
@@ -157,7 +168,8 @@ impl PrivatePostgres {
                 "-k",
                 &socket_dir,
             ])
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn();
@@ -187,15 +199,31 @@ impl PrivatePostgres {
 
     /// Shuts the server down (`pg_ctl stop -m fast`: connections are cut).
     pub fn stop(&self) {
+        assert!(self.shut_down().is_ok(), "pg_ctl stop");
+    }
+
+    /// Like [`PrivatePostgres::stop`], saying whether it worked.
+    pub fn shut_down(&self) -> Result<(), String> {
         let data = self.dir.path().join("data");
         let data = data.to_string_lossy();
-        assert!(
-            as_postgres(
-                &self.bin.join("pg_ctl"),
-                &["stop", "-m", "fast", "-D", &data]
-            ),
-            "pg_ctl stop"
-        );
+        if as_postgres(
+            &self.bin.join("pg_ctl"),
+            &["stop", "-m", "fast", "-D", &data],
+        ) {
+            Ok(())
+        } else {
+            Err("pg_ctl stop failed".into())
+        }
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The postmaster's process id (its backends are its children).
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// The URL Tessera connects with.

@@ -86,7 +86,12 @@ impl Events<'_> {
         Ok(self.store.event_bounds().await?)
     }
 
-    /// Starts broadcasting after the newest stored event (history is for replay).
+    /// Starts broadcasting after the newest stored event (history is for
+    /// replay). Start-up calls it *before* it loads keys and revocations:
+    /// whatever another replica commits after this read is then an event
+    /// the hub's first poll applies, and whatever it committed before is in
+    /// what is loaded next. Read after the loads, a revocation committed in
+    /// between would be in neither.
     pub(super) async fn start_hub(&self) -> Result<()> {
         let (_, newest) = self.store.event_bounds().await?;
         self.hub

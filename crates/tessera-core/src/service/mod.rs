@@ -160,12 +160,13 @@ impl Tessera {
                 postbox: std::sync::OnceLock::new(),
             },
         };
+        // The event cursor first: see `start_hub`.
+        tessera.events().start_hub().await?;
         tessera.keys().reload_keys().await?;
         tessera.keys().protect_stored_keys().await?;
         tessera.factors().protect_stored_secrets().await?;
         tessera.keys().ensure_signing_key().await?;
         tessera.reload_revocations().await?;
-        tessera.events().start_hub().await?;
         // A policy switched on (or widened) since the last start ends the
         // sessions it no longer allows.
         tessera.factors().enforce_policy(None).await?;
