@@ -239,6 +239,7 @@ async fn reuse(target: &Arc<Target>, workers: &mut [Worker], out: &mut Checked) 
                         refresh: None,
                         at: Instant::now(),
                         why: "refresh-token reuse",
+                        wall: (0, super::load::wall_ms()),
                     },
                 );
             }
@@ -265,9 +266,11 @@ async fn refused(target: &Target, revoked: &[Revoked], out: &mut Checked) {
             Some(401) => {}
             None => out.unanswered += 1,
             Some(status) => out.violations.push(format!(
-                "replica {replica} answers {status} to an access token revoked by a {} {:?} ago",
+                "replica {replica} answers {status} to an access token revoked by a {} {:?} ago: {}, revoking request sent/answered at {:?}",
                 r.why,
-                r.at.elapsed()
+                r.at.elapsed(),
+                super::load::describe(&r.access),
+                r.wall
             )),
         }
     }

@@ -107,6 +107,40 @@ pub struct Revoked {
     pub at: Instant,
     /// What revoked it.
     pub why: &'static str,
+    /// When the revoking request was sent and answered (Unix ms), to set
+    /// against the token's own times in a report.
+    pub wall: (u128, u128),
+}
+
+/// Now, in Unix milliseconds.
+pub fn wall_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// What a report says about an access token: its user, roles, `iat`, and
+/// the millisecond its `jti` (a UUIDv7) records.
+pub fn describe(token: &str) -> String {
+    use base64::Engine as _;
+    let claims = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .unwrap_or(Value::Null);
+    let minted = claims["jti"]
+        .as_str()
+        .and_then(|j| u128::from_str_radix(j.replace('-', "").get(..12)?, 16).ok());
+    format!(
+        "{} roles {} iat {} minted {:?}",
+        claims["username"], claims["roles"], claims["iat"], minted
+    )
 }
 
 /// Everything the load observed, shared by its workers.
@@ -124,6 +158,10 @@ pub struct Record {
     /// Other unpredicted answers (a live token refused, a live session's
     /// refresh refused), with what was asked.
     pub anomalies: Mutex<Vec<String>>,
+    /// Tokens accepted by a replica cut off from the database that were
+    /// revoked elsewhere while it was cut off: it cannot know until its
+    /// link is back (docs/operations.md).
+    pub stale_while_cut_off: Mutex<Vec<String>>,
 }
 
 /// Appends to a shared list.
@@ -224,6 +262,9 @@ pub struct Target {
     pub stop: AtomicBool,
     /// Logouts still being followed until every replica refuses them.
     probing: AtomicUsize,
+    /// The replica cut off from the database, since when, and until when
+    /// (once the link is back).
+    pub cut_off: Mutex<Option<(usize, Instant, Option<Instant>)>>,
     /// What happened.
     pub record: Record,
 }
@@ -243,6 +284,7 @@ impl Target {
             run,
             stop: AtomicBool::new(false),
             probing: AtomicUsize::new(0),
+            cut_off: Mutex::new(None),
             record: Record::default(),
         })
     }
@@ -342,6 +384,20 @@ impl Target {
 
     fn violation(&self, text: String) {
         push(&self.record.violations, text);
+    }
+
+    /// Whether `replica` was cut off from the database when a revocation
+    /// acknowledged at `at` was made, and has not had its link back for
+    /// [`REVOCATION_ALLOWANCE`] yet.
+    fn cut_off_since_before(&self, replica: usize, at: Instant) -> bool {
+        let Ok(cut) = self.cut_off.lock() else {
+            return false;
+        };
+        cut.is_some_and(|(r, from, until)| {
+            r == replica
+                && at >= from
+                && until.is_none_or(|back| back.elapsed() < REVOCATION_ALLOWANCE)
+        })
     }
 
     /// Revokes in the model, and for a logout follows the token until
@@ -680,6 +736,7 @@ async fn logout(target: &std::sync::Arc<Target>, w: &mut Worker, u: usize) {
                     refresh: Some(session.refresh),
                     at: Instant::now(),
                     why: "logout",
+                    wall: (0, wall_ms()),
                 },
                 true,
             );
@@ -696,6 +753,7 @@ async fn logout(target: &std::sync::Arc<Target>, w: &mut Worker, u: usize) {
 
 async fn role_change(target: &std::sync::Arc<Target>, w: &mut Worker, u: usize) {
     let tag = format!("tier-{}", w.below(5));
+    let sent_wall = wall_ms();
     let user = &mut w.users[u];
     let mut roles = vec![tag, "user".to_owned()];
     roles.sort();
@@ -727,6 +785,7 @@ async fn role_change(target: &std::sync::Arc<Target>, w: &mut Worker, u: usize) 
                                 refresh: None,
                                 at,
                                 why: "role change",
+                                wall: (sent_wall, wall_ms()),
                             },
                             false,
                         );
@@ -777,6 +836,7 @@ async fn password_change(target: &std::sync::Arc<Target>, w: &mut Worker, u: usi
                         refresh: Some(other.refresh),
                         at,
                         why: "password change",
+                        wall: (0, wall_ms()),
                     },
                     false,
                 );
@@ -816,6 +876,7 @@ async fn delete(target: &std::sync::Arc<Target>, w: &mut Worker, u: usize) {
                         refresh: Some(session.refresh),
                         at,
                         why: "delete",
+                        wall: (0, wall_ms()),
                     },
                     false,
                 );
@@ -873,11 +934,24 @@ async fn verify_revoked(target: &Target, w: &mut Worker) {
     let outcome = match target.verify(replica, &pick.access).await {
         Some(401) => Outcome::Expected,
         None => Outcome::Failed,
+        Some(status) if target.cut_off_since_before(replica, pick.at) => {
+            push(
+                &target.record.stale_while_cut_off,
+                format!(
+                    "replica {replica}, cut off, answered {status} to a token revoked ({}) elsewhere {:?} earlier",
+                    pick.why,
+                    pick.at.elapsed()
+                ),
+            );
+            Outcome::Expected
+        }
         Some(status) => {
             target.violation(format!(
-                "replica {replica} answered {status} to a token revoked ({}) {:?} earlier",
+                "replica {replica} answered {status} to a token revoked ({}) {:?} earlier: {}, revoking request sent/answered at {:?}",
                 pick.why,
-                pick.at.elapsed()
+                pick.at.elapsed(),
+                describe(&pick.access),
+                pick.wall
             ));
             Outcome::Unexpected
         }

@@ -132,6 +132,13 @@ impl RevocationSet {
                 .is_some_and(|(not_before, _)| issued_at_ms < *not_before)
     }
 
+    /// The cut-off of `sub`'s tokens, if any: those minted before it are
+    /// revoked.
+    pub fn user_not_before(&self, sub: &str) -> Option<Millis> {
+        let e = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        e.users.get(sub).map(|(not_before, _)| *not_before)
+    }
+
     /// Forgets entries whose tokens have all expired by `now`.
     pub fn purge(&self, now: Millis) {
         let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());

@@ -58,6 +58,15 @@ impl Context {
         }
     }
 
+    /// The mint time recorded in a new access token of `subject`: now, or
+    /// the subject's cut-off when that is later (a change made in this very
+    /// millisecond, see [`Context::cut_off`]).
+    pub(super) fn mint_time(&self, subject: &str, now: Millis) -> Millis {
+        self.revocations
+            .user_not_before(subject)
+            .map_or(now, |cut_off| now.max(cut_off))
+    }
+
     /// When a revocation made now can be forgotten: once every access token
     /// it could match has expired.
     pub(super) fn revocation_horizon(&self, now: Millis) -> Millis {
@@ -75,13 +84,18 @@ impl Context {
         }
     }
 
-    /// A revocation of every access token of `user_id` minted before now.
+    /// A revocation of every access token of `user_id` minted until now,
+    /// this millisecond included: a token's mint time is a millisecond, and
+    /// one minted in this millisecond before the change carries what the
+    /// change undoes. A token minted after it in the same millisecond is
+    /// stamped with the cut-off itself ([`Context::mint_time`]), so it stays
+    /// good.
     pub(super) fn cut_off(&self, user_id: Uuid) -> Revocation {
         let now = self.now();
         Revocation {
             kind: RevocationKind::User,
             subject: user_id.to_string(),
-            not_before: now,
+            not_before: now.saturating_add(1),
             expires_at: self.revocation_horizon(now),
         }
     }

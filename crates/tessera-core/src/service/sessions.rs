@@ -311,16 +311,18 @@ impl Sessions<'_> {
         now: Millis,
     ) -> Result<String> {
         let secs = now.div_euclid(1000);
+        let sub = user.id.to_string();
+        let minted = self.mint_time(&sub, now);
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
-            sub: user.id.to_string(),
+            sub,
             aud: Audience::One(self.settings.audience.clone()),
             exp: secs.saturating_add(
                 i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(i64::MAX),
             ),
             iat: secs,
             nbf: Some(secs),
-            jti: new_jti(now),
+            jti: new_jti(minted),
             sid: Some(session.id.to_string()),
             username: Some(user.username.clone()),
             roles: Some(user.roles.clone()),

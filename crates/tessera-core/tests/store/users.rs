@@ -1,6 +1,7 @@
 //! Users: lookup, uniqueness, listing, profile updates, deletion and passwords,
 //! with the audit each change records in its transaction. The suite's smoke
-//! case (migrations are idempotent and the store answers) opens it.
+//! case (migrations are idempotent and the store answers) opens it; it ends
+//! with an older build opening a database a newer one migrated further.
 
 use crate::support::{
     DAY, MINUTE, NOW, add_session, add_user, audit_entry, audit_log, done, new_session, new_user,
@@ -673,4 +674,60 @@ async fn change_password_revokes_all_but_the_exception_and_records_audit(store: 
     );
     assert_eq!(audit_log(&store).await, vec![changed]);
     assert_eq!(store.active_revocations(NOW + 21).await.unwrap().len(), 2);
+}
+
+// ---------------------------------------------------- a newer build's schema
+
+/// Marks the database at `url` as migrated by a build newer than this one.
+async fn record_a_newer_migration(url: &str) {
+    let sql = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+               VALUES (29991231000000, 'from a newer build', TRUE, $1, 0)";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
+        sqlx::query(sql)
+            .bind(vec![0u8])
+            .execute(&pool)
+            .await
+            .expect("insert");
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.expect("postgres");
+        sqlx::query(sql)
+            .bind(vec![0u8])
+            .execute(&pool)
+            .await
+            .expect("insert");
+        pool.close().await;
+    }
+}
+
+/// During a rolling upgrade the old build starts on a database the new
+/// one has migrated further: it must open it and work, not refuse.
+async fn a_database_migrated_by_a_newer_build_still_opens(url: &str) {
+    let store = tessera_core::store::connect(url).await.expect("first open");
+    store.ping().await.expect("ping");
+    drop(store);
+    record_a_newer_migration(url).await;
+    let store = tessera_core::store::connect(url)
+        .await
+        .expect("an older build opens a database migrated further");
+    store
+        .insert_user(&new_user("after-upgrade", &["user"]), None, &[])
+        .await
+        .expect("and writes to it");
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_build_still_opens_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = tessera_core::testing::fresh_sqlite_url(dir.path());
+    a_database_migrated_by_a_newer_build_still_opens(&url).await;
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_build_still_opens_on_postgres() {
+    let Some(url) = tessera_core::testing::fresh_postgres_url().await else {
+        return;
+    };
+    a_database_migrated_by_a_newer_build_still_opens(&url).await;
 }

@@ -8,7 +8,7 @@
 use super::statement::{Row, Script, Statement};
 
 use super::super::{StoreError, StoreResult};
-use super::statement::{Fetch, execute, one, run};
+use super::statement::{Fetch, execute, one, run, sql};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -206,11 +206,34 @@ impl Db {
         }
     }
 
-    /// Applies the backend's pending migrations.
+    /// Applies the backend's pending migrations. A database already
+    /// migrated further, by a newer build, is used as it is: during a
+    /// rolling upgrade old and new replicas share it, which works because
+    /// a release's migrations only add (docs/operations.md, "Upgrades").
     pub(crate) async fn migrate(&self) -> StoreResult<()> {
-        match self {
-            Db::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite").run(writer).await?,
-            Db::Postgres { pool, .. } => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        let newest_known = match self {
+            Db::Sqlite { writer, .. } => {
+                let mut migrator = sqlx::migrate!("migrations/sqlite");
+                migrator.set_ignore_missing(true).run(writer).await?;
+                migrator.iter().map(|m| m.version).max()
+            }
+            Db::Postgres { pool, .. } => {
+                let mut migrator = sqlx::migrate!("migrations/postgres");
+                migrator.set_ignore_missing(true).run(pool).await?;
+                migrator.iter().map(|m| m.version).max()
+            }
+        };
+        let (newest_applied,): (Option<i64>,) = self
+            .fetch_one(sql(
+                "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+            ))
+            .await?;
+        if newest_applied > newest_known {
+            tracing::warn!(
+                database = newest_applied,
+                this_build = newest_known,
+                "the database was migrated by a newer Tessera; this build runs on it"
+            );
         }
         Ok(())
     }

@@ -181,3 +181,29 @@ async fn an_admin_may_be_deleted_while_another_admin_remains() {
 
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// A token's mint time is a millisecond. One minted in the very millisecond
+/// of a role change, before it, carries the old roles and is refused; one
+/// minted in that millisecond after it carries the new ones and is accepted.
+#[tokio::test]
+async fn a_role_change_in_the_millisecond_a_token_was_minted_refuses_it_and_not_the_next() {
+    let app = TestApp::spawn().await;
+    let root = app.admin("root").await;
+    let bob = app.register("bob").await;
+    // The clock stands still from here: one millisecond.
+    let r = app
+        .patch(
+            "/users/bob",
+            Some(&root.access),
+            json!({"roles": ["editor"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_access_refused(&app, &bob.access).await;
+
+    let r = app.refresh(&bob.refresh).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let refreshed = json_body(r).await;
+    assert_eq!(refreshed["user"]["roles"], json!(["editor", "user"]));
+    assert_access_accepted(&app, refreshed["access_token"].as_str().unwrap()).await;
+}
