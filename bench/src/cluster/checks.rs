@@ -2,7 +2,9 @@
 //! every acknowledged write is there, and every revoked token and spent
 //! refresh token is refused by every replica.
 
-use super::load::{Answer, GRACE, Revoked, Target, Worker, push, snapshot};
+use super::load::Worker;
+use super::record::{GRACE, Revoked, push, snapshot};
+use super::target::{Answer, Target};
 use futures::StreamExt as _;
 use serde_json::json;
 use std::sync::Arc;
@@ -239,7 +241,7 @@ async fn reuse(target: &Arc<Target>, workers: &mut [Worker], out: &mut Checked) 
                         refresh: None,
                         at: Instant::now(),
                         why: "refresh-token reuse",
-                        wall: (0, super::load::wall_ms()),
+                        wall: (0, super::record::wall_ms()),
                     },
                 );
             }
@@ -269,7 +271,7 @@ async fn refused(target: &Target, revoked: &[Revoked], out: &mut Checked) {
                 "replica {replica} answers {status} to an access token revoked by a {} {:?} ago: {}, revoking request sent/answered at {:?}",
                 r.why,
                 r.at.elapsed(),
-                super::load::describe(&r.access),
+                super::record::describe(&r.access),
                 r.wall
             )),
         }

@@ -6,7 +6,9 @@
 //!
 //! - [`fleet`]: PostgreSQL, the replicas, nginx.
 //! - [`link`]: the proxy that slows or cuts one replica's database link.
-//! - [`load`]: the workers, their model and the record.
+//! - [`load`]: the workers and their model.
+//! - [`record`]: what the load observed.
+//! - [`target`]: where the load goes, and the probe after each logout.
 //! - [`checks`]: what is verified once a fault is over.
 //! - [`scale`]: write throughput with 1, 2, 3… replicas.
 
@@ -14,17 +16,21 @@ pub mod checks;
 pub mod fleet;
 pub mod link;
 pub mod load;
+pub mod record;
 pub mod scale;
+pub mod target;
 
 use anyhow::{Context, Result, bail};
 use fleet::Fleet;
 use link::Link;
-use load::{Op, Outcome, Target, Worker};
+use load::Worker;
+use record::{Op, Outcome};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use target::Target;
 
 /// A fault, injected while the load runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,7 +268,7 @@ async fn active_kid(target: &Target) -> Option<String> {
         .as_admin(|client, admin| client.get(&url).bearer_auth(admin))
         .await
     {
-        load::Answer::Status(200, body) => body["keys"]
+        target::Answer::Status(200, body) => body["keys"]
             .as_array()?
             .iter()
             .find(|k| k["status"] == "active" && k["alg"] != "RS256")
@@ -412,7 +418,7 @@ pub async fn phase(
     let checked = checks::check(target, &mut workers, 0).await;
 
     let r = &target.record;
-    let requests: Vec<load::Request> = load::snapshot(&r.requests)[requests_from..].to_vec();
+    let requests: Vec<record::Request> = record::snapshot(&r.requests)[requests_from..].to_vec();
     let mut out = Phase {
         fault: Some(fault),
         fault_time: healed - injected,
@@ -477,13 +483,13 @@ pub async fn phase(
         }
     }
     out.ready_again_after = out.not_ready_after.map(|_| again);
-    let mut bounds = load::snapshot(&r.revocation_bounds)[bounds_from..].to_vec();
+    let mut bounds = record::snapshot(&r.revocation_bounds)[bounds_from..].to_vec();
     bounds.sort();
     out.revocation_bounds = bounds;
-    out.violations = load::snapshot(&r.violations)[violations_from..].to_vec();
+    out.violations = record::snapshot(&r.violations)[violations_from..].to_vec();
     out.violations.extend(checked.violations);
-    out.anomalies = load::snapshot(&r.anomalies)[anomalies_from..].to_vec();
-    out.stale_while_cut_off = load::snapshot(&r.stale_while_cut_off)[stale_from..].to_vec();
+    out.anomalies = record::snapshot(&r.anomalies)[anomalies_from..].to_vec();
+    out.stale_while_cut_off = record::snapshot(&r.stale_while_cut_off)[stale_from..].to_vec();
     out.lost = checked.lost;
     out.checks = (checked.requests, checked.unanswered);
     Ok((out, workers))

@@ -4,7 +4,9 @@
 //! event log's lock meanwhile.
 
 use super::fleet::{self, Fleet, FleetConfig};
-use super::load::{self, Outcome, Target, Worker};
+use super::load::{self, Worker};
+use super::record::{self, Outcome};
+use super::target::Target;
 use anyhow::{Result, bail};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -75,7 +77,7 @@ pub async fn scale(
         let elapsed = started.elapsed().as_secs_f64();
         let cpu_used = cpu(&fleet.pids()) - cpu_before;
         let (lock_waiters, lock_contended) = sampler.finish().await;
-        let requests = load::snapshot(&target.record.requests)[from..].to_vec();
+        let requests = record::snapshot(&target.record.requests)[from..].to_vec();
         let mut by_kind = BTreeMap::new();
         for q in requests
             .iter()
