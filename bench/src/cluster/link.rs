@@ -106,12 +106,12 @@ async fn pump(
         let Some(delay) = passage(&mut link).await else {
             return Ok(());
         };
+        // A slow link may be cut while a chunk waits on it.
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
-        }
-        // The link may have been cut during the delay.
-        if passage(&mut link).await.is_none() {
-            return Ok(());
+            if passage(&mut link).await.is_none() {
+                return Ok(());
+            }
         }
         to.write_all(&buf[..n]).await?;
     }

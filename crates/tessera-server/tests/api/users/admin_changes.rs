@@ -97,6 +97,16 @@ async fn a_role_change_refuses_earlier_access_tokens_while_refresh_yields_the_ne
     let root = app.admin("root").await;
     app.clock.advance(Duration::from_secs(1));
 
+    let access = make_bob_an_editor(&app, &root, &bob).await;
+    let r = app.get("/auth/verify", Some(&access)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-auth-roles"], "editor,user");
+    assert_access_accepted(&app, &access).await;
+}
+
+/// `root` makes `bob` an editor: bob's access token is refused at once and
+/// his refresh token yields one with the new roles, which this returns.
+async fn make_bob_an_editor(app: &TestApp, root: &Session, bob: &Session) -> String {
     let r = app
         .patch(
             "/users/bob",
@@ -104,18 +114,13 @@ async fn a_role_change_refuses_earlier_access_tokens_while_refresh_yields_the_ne
             json!({"roles": ["editor"]}),
         )
         .await;
-
     assert_eq!(r.status(), StatusCode::OK);
-    assert_access_refused(&app, &bob.access).await;
+    assert_access_refused(app, &bob.access).await;
     let r = app.refresh(&bob.refresh).await;
     assert_eq!(r.status(), StatusCode::OK);
     let refreshed = json_body(r).await;
     assert_eq!(refreshed["user"]["roles"], json!(["editor", "user"]));
-    let access = refreshed["access_token"].as_str().unwrap();
-    let r = app.get("/auth/verify", Some(access)).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["x-auth-roles"], "editor,user");
-    assert_access_accepted(&app, access).await;
+    refreshed["access_token"].as_str().unwrap().to_owned()
 }
 
 // ----------------------------------------------------- DELETE /users/{u}
@@ -191,19 +196,6 @@ async fn a_role_change_in_the_millisecond_a_token_was_minted_refuses_it_and_not_
     let root = app.admin("root").await;
     let bob = app.register("bob").await;
     // The clock stands still from here: one millisecond.
-    let r = app
-        .patch(
-            "/users/bob",
-            Some(&root.access),
-            json!({"roles": ["editor"]}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_access_refused(&app, &bob.access).await;
-
-    let r = app.refresh(&bob.refresh).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let refreshed = json_body(r).await;
-    assert_eq!(refreshed["user"]["roles"], json!(["editor", "user"]));
-    assert_access_accepted(&app, refreshed["access_token"].as_str().unwrap()).await;
+    let access = make_bob_an_editor(&app, &root, &bob).await;
+    assert_access_accepted(&app, &access).await;
 }
