@@ -216,6 +216,12 @@ impl PrivatePostgres {
         }
     }
 
+    /// One of PostgreSQL's programs of the server's own version
+    /// (`pg_dump`, `pg_restore`, …).
+    pub fn tool(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+
     /// The port it listens on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
@@ -239,6 +245,41 @@ impl PrivatePostgres {
     /// Lets them run again (`SIGCONT`).
     pub fn resume(&self) {
         signal(self.pid, "-CONT");
+    }
+
+    /// Runs `sql` with `psql` and answers its rows, one a line, the
+    /// columns separated by `|`.
+    pub fn query(&self, sql: &str) -> Result<String, String> {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres", "-At", "-c", sql])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// The backends of the connections `sql` selects from
+    /// `pg_stat_activity` (`SELECT pid FROM pg_stat_activity WHERE …`).
+    pub fn backends(&self, sql: &str) -> Vec<u32> {
+        self.query(sql)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+}
+
+/// Stops (`-STOP`) or resumes (`-CONT`) the processes `pids`, for example
+/// a few backends of a [`PrivatePostgres`], with the rest running.
+pub fn signal_processes(pids: &[u32], signal: &str) {
+    for pid in pids {
+        let _ = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status();
     }
 }
 

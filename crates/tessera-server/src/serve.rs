@@ -203,9 +203,9 @@ impl Ready {
         let upkeep = tokio::spawn(maintain(tessera.clone()));
         let hub = tokio::spawn(run_event_hub(tessera.clone()));
         let notified = tessera.clone();
-        let notifications = tokio::spawn(store::watch_event_notifications(
+        let notifications = tokio::spawn(store::commits::listen(
             config.database_url.clone(),
-            move || notified.event_hub().wake(),
+            move |committed| notified.heard(&committed),
         ));
         tracing::info!(address = %bound, issuer = %tessera.settings().issuer, "Tessera listening on http://{bound}");
         crate::listener::serve(listener, app, config.limits, shutdown).await;

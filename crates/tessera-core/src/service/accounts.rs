@@ -489,8 +489,6 @@ impl Accounts<'_> {
             Guarded::NotFound => return Err(Error::UserNotFound),
             Guarded::LastAdmin => return Err(Error::LastAdmin),
         };
-        self.revocations.apply_all(&follow.revocations);
-        self.reload_revocations().await?;
         Ok(deleted)
     }
 }

@@ -28,12 +28,12 @@ pub struct Context {
     pub(super) keys: SharedKeyRing,
     /// ID-token keys (when they differ from the access-token algorithm).
     pub(super) id_keys: SharedKeyRing,
-    pub(super) revocations: RevocationSet,
+    pub(super) revocations: Arc<RevocationSet>,
     pub(super) hasher: PasswordHasher,
     pub(super) verify_policy: VerifyPolicy,
     /// Access tokens already verified (expiry, revocation and key re-checked on each use).
     pub(super) verified: VerifiedCache,
-    pub(super) hub: EventHub,
+    pub(super) hub: Arc<EventHub>,
     /// Password checks of one username take turns.
     pub(super) turns: Turns,
     /// The console overview's counts, reused for a few seconds.

@@ -2,12 +2,22 @@
 //! process's own writes, by PostgreSQL notifications from other replicas, or
 //! by a periodic poll), applied to this process's revocation set and keys,
 //! and broadcast to live subscribers.
+//!
+//! Revocations usually arrive before their events: each committed write
+//! announces its revocations and event `seq`s ([`Committed`]), to this
+//! process at once and to other replicas in its notification, and
+//! [`take_in`] applies them. An event is broadcast only once its
+//! revocations are in force here; for one whose announcement was missed,
+//! the hub re-reads every revocation from the store first.
 
 use super::{Context, Tessera};
 use crate::error::Result;
+use crate::store::Committed;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tessera_token::events::Event;
+use tessera_token::revocation::RevocationSet;
 use tokio::sync::{Mutex, Notify, broadcast};
 
 /// How many events a subscriber may fall behind before it is disconnected.
@@ -21,6 +31,8 @@ pub struct EventHub {
     sender: broadcast::Sender<Arc<Event>>,
     /// The newest `seq` broadcast.
     last_seq: AtomicI64,
+    /// `seq`s after `last_seq` whose revocations were announced and applied.
+    applied: std::sync::Mutex<BTreeSet<i64>>,
     /// Serialises polls, so events go out once and in order.
     polling: Mutex<()>,
     /// Wakes the poller.
@@ -32,6 +44,7 @@ impl Default for EventHub {
         Self {
             sender: broadcast::channel(SUBSCRIBER_QUEUE).0,
             last_seq: AtomicI64::new(0),
+            applied: std::sync::Mutex::default(),
             polling: Mutex::new(()),
             wake: Notify::new(),
         }
@@ -53,6 +66,47 @@ impl EventHub {
     pub fn last_seq(&self) -> i64 {
         self.last_seq.load(Ordering::SeqCst)
     }
+
+    fn applied(&self) -> std::sync::MutexGuard<'_, BTreeSet<i64>> {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes that the revocations of events `seqs` are in force.
+    fn mark_applied(&self, seqs: &[i64]) {
+        let last = self.last_seq();
+        self.applied()
+            .extend(seqs.iter().copied().filter(|&seq| seq > last));
+    }
+
+    /// Whether the revocations of every event in `seqs` are in force.
+    fn all_applied(&self, seqs: &[i64]) -> bool {
+        let applied = self.applied();
+        seqs.iter().all(|seq| applied.contains(seq))
+    }
+
+    /// Forgets the marks of events broadcast already.
+    fn forget_applied(&self) {
+        let last = self.last_seq();
+        let mut applied = self.applied();
+        *applied = applied.split_off(&(last + 1));
+    }
+}
+
+/// Puts into force what a committed transaction announced (here or on
+/// another replica): its revocations, then the mark that its events'
+/// revocations are applied; then wakes the hub to broadcast the events.
+pub(super) fn take_in(revocations: &RevocationSet, hub: &EventHub, committed: &Committed) {
+    revocations.apply_all(&committed.revocations);
+    hub.mark_applied(&committed.seqs);
+    hub.wake();
+}
+
+/// Whether an event of this type stands for a revocation.
+fn revokes(kind: &str) -> bool {
+    matches!(
+        kind,
+        "session.revoked" | "token.revoked" | "roles.changed" | "user.deleted" | "user.updated"
+    )
 }
 
 /// The event stream: the hub, live subscriptions and the stored history.
@@ -101,8 +155,8 @@ impl Events<'_> {
     }
 
     /// Reads committed events not yet seen, brings this process's
-    /// revocations and keys up to date with them, then broadcasts them.
-    /// Returns how many were read.
+    /// revocations (unless announced already) and keys up to date with
+    /// them, then broadcasts them. Returns how many were read.
     pub async fn poll_events(&self) -> Result<usize> {
         let _guard = self.hub.polling.lock().await;
         let mut total = 0;
@@ -112,17 +166,15 @@ impl Events<'_> {
             if batch.is_empty() {
                 return Ok(total);
             }
-            let revokes = batch.iter().any(|e| {
-                matches!(
-                    e.kind.as_str(),
-                    "session.revoked"
-                        | "token.revoked"
-                        | "roles.changed"
-                        | "user.deleted"
-                        | "user.updated"
-                )
-            });
-            if revokes {
+            let revoking: Vec<i64> = batch
+                .iter()
+                .filter(|e| revokes(&e.kind))
+                .map(|e| e.seq)
+                .collect();
+            if !self.hub.all_applied(&revoking) {
+                // An announcement was missed (the listener was
+                // reconnecting, or another process wrote to SQLite): what
+                // the store holds now includes these events' revocations.
                 self.reload_revocations().await?;
             }
             if batch.iter().any(|e| e.kind == "key.rotated") {
@@ -135,6 +187,7 @@ impl Events<'_> {
                 // No subscribers is not an error.
                 let _ = self.hub.sender.send(Arc::new(event));
             }
+            self.hub.forget_applied();
             if !full {
                 return Ok(total);
             }

@@ -73,7 +73,7 @@ use crate::model::ROLE_ADMIN;
 use crate::oauth::ApiAccess;
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::settings::{Settings, ms};
-use crate::store::{AuditEntry, AuditQuery, Store};
+use crate::store::{AuditEntry, AuditQuery, Committed, Store};
 use std::sync::Arc;
 use tessera_token::clock::Clock;
 use tessera_token::revocation::RevocationSet;
@@ -142,6 +142,13 @@ impl Tessera {
             token_lifetime_ms: settings.token_lifetime_ms(),
         };
         let webauthn = passkeys::relying_party(&settings);
+        let revocations = Arc::new(RevocationSet::new());
+        let hub = Arc::new(EventHub::default());
+        // What this process commits is in force here at once.
+        let (announced, woken) = (revocations.clone(), hub.clone());
+        store.on_commit(Box::new(move |committed| {
+            events::take_in(&announced, &woken, committed);
+        }));
         let tessera = Tessera {
             ctx: Context {
                 store,
@@ -149,11 +156,11 @@ impl Tessera {
                 settings,
                 keys: SharedKeyRing::default(),
                 id_keys: SharedKeyRing::default(),
-                revocations: RevocationSet::new(),
+                revocations,
                 hasher,
                 verify_policy,
                 verified: VerifiedCache::default(),
-                hub: EventHub::default(),
+                hub,
                 turns: throttle::Turns::default(),
                 counts: overview::CountsCache::default(),
                 webauthn,
@@ -252,6 +259,13 @@ impl Tessera {
     /// The revocation set.
     pub fn revocations(&self) -> &RevocationSet {
         &self.revocations
+    }
+
+    /// Puts into force what a transaction committed by another replica
+    /// announced (heard through [`crate::store::commits::listen`]), and
+    /// wakes the event hub.
+    pub fn heard(&self, committed: &Committed) {
+        events::take_in(&self.revocations, &self.hub, committed);
     }
 
     /// The password policy in force.

@@ -102,11 +102,6 @@ impl Accounts<'_> {
             Guarded::NotFound => return Err(Error::UserNotFound),
             Guarded::LastAdmin => return Err(Error::LastAdmin),
         };
-        self.revocations.apply_all(&follow.revocations);
-        if disabled_now {
-            // Learn the revoked sessions, so their tokens are refused by `sid` too.
-            self.reload_revocations().await?;
-        }
         if after.email != before.email
             && let Err(e) = self.tessera.email().address_changed(&before, &after).await
         {

@@ -49,19 +49,23 @@ impl TryFrom<EventRow> for Event {
 }
 
 /// Writes `event` in `tx`. Event-writing transactions take turns, so they
-/// commit in `seq` order, and every replica is told once `tx` commits.
+/// commit in `seq` order, and every replica is told its `seq` once `tx`
+/// commits.
 pub(crate) async fn insert_event(tx: &mut Tx, at: Millis, event: &NewEvent) -> StoreResult<()> {
     tx.lock(Lock::Events).await?;
-    tx.execute(
-        sql("INSERT INTO events (at, type, sub, admin_only, payload) VALUES ($1, $2, $3, $4, $5)")
+    let (seq,): (i64,) = tx
+        .fetch_one(
+            sql("INSERT INTO events (at, type, sub, admin_only, payload) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING seq")
             .bind(at)
             .bind(event.kind)
             .bind(&event.sub)
             .bind(event.admin_only())
             .bind(event.payload.to_string()),
-    )
-    .await?;
-    tx.notify_events().await
+        )
+        .await?;
+    tx.wrote_event(seq);
+    Ok(())
 }
 
 #[async_trait]

@@ -9,14 +9,18 @@
 //!   [`events`], [`audit`], [`oauth`], [`factors`], [`links`]: each
 //!   concern's trait and its SQL.
 //! - [`records`]: what the store takes and answers.
+//! - [`commits`]: what a committed write announces to this process and,
+//!   through PostgreSQL notifications, to every replica.
 //! - `sql`: [`SqlStore`], connecting, migrations, and the one module that
 //!   knows what differs between the two databases (`sql/db.rs`).
 //!
 //! One trait method is one transaction. Every write that revokes something
 //! records its revocation and its stream event in that same transaction, so
-//! a committed revocation is never missing from the event stream.
+//! a committed revocation is never missing from the event stream, and both
+//! are announced together when the transaction commits ([`commits`]).
 
 pub mod audit;
+pub mod commits;
 pub mod events;
 pub mod factors;
 pub mod keys;
@@ -34,6 +38,7 @@ use std::sync::Arc;
 use tessera_token::clock::Millis;
 
 pub use audit::AuditStore;
+pub use commits::{CommitHook, Committed};
 pub use events::EventStore;
 pub use factors::{Challenge, FactorStore, StoredFactor};
 pub use keys::KeyStore;
@@ -135,6 +140,10 @@ pub trait Store:
     /// The connection pools now: their names, connections open, idle and
     /// allowed.
     fn pool_stats(&self) -> Vec<PoolStats>;
+    /// Has `hook` told, once each write transaction of this process has
+    /// committed, which events and revocations it wrote (the first hook
+    /// set stays).
+    fn on_commit(&self, hook: CommitHook);
     /// Forgets what can no longer matter: expired revocations, long-dead
     /// sessions, stale throttle counts, lapsed challenges and unfinished
     /// enrolments.
@@ -146,38 +155,6 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     let store = SqlStore::connect(url).await?;
     store.migrate().await?;
     Ok(Arc::new(store))
-}
-
-/// Calls `wake` whenever a transaction that wrote events commits in another
-/// process (PostgreSQL `LISTEN tessera_events`), and once after each
-/// (re)connection so nothing sent while disconnected is missed. Reconnects
-/// with a pause after failures; never returns. Does nothing for SQLite, whose
-/// single process wakes its own hub.
-pub async fn watch_event_notifications(url: String, wake: impl Fn() + Send) {
-    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
-        return;
-    }
-    loop {
-        match sqlx::postgres::PgListener::connect(&url).await {
-            Ok(mut listener) => match listener.listen("tessera_events").await {
-                Ok(()) => {
-                    wake();
-                    loop {
-                        match listener.recv().await {
-                            Ok(_) => wake(),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "event notifications interrupted");
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot LISTEN for events"),
-            },
-            Err(e) => tracing::warn!(error = %e, "cannot connect for event notifications"),
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    }
 }
 
 /// The database URL with any password replaced, for logs.

@@ -52,8 +52,8 @@ impl TryFrom<RevocationRow> for Revocation {
     }
 }
 
-/// Records `r` in `tx`; for an entry already there, the later cut-off and
-/// the later expiry win.
+/// Records `r` in `tx`, to be announced when it commits; for an entry
+/// already there, the later cut-off and the later expiry win.
 pub(crate) async fn insert_revocation(tx: &mut Tx, r: &Revocation) -> StoreResult<()> {
     tx.execute(
         sql("INSERT INTO revocations (kind, subject, not_before, expires_at) VALUES ($1, $2, $3, $4) \
@@ -68,6 +68,7 @@ pub(crate) async fn insert_revocation(tx: &mut Tx, r: &Revocation) -> StoreResul
         .bind(r.expires_at),
     )
     .await?;
+    tx.wrote_revocation(r);
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use tessera_core::testing::private_postgres;
+use tessera_core::testing::{private_postgres, signal_processes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_database_makes_requests_fail_fast_and_verify_answer_from_memory() {
@@ -180,4 +180,72 @@ async fn a_restarted_database_loses_nothing_acknowledged_and_requests_fail_fast_
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     eprintln!("restart: ready again {ready:?} after PostgreSQL started");
     app.stop().await;
+}
+
+/// A replica that cannot read the database still learns of a logout made
+/// on another one: the revocation travels in the notification that
+/// announces the commit, so a logout acknowledged just before the database
+/// stops is refused everywhere at once, not once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_reaches_a_replica_that_cannot_read_the_database() {
+    let Some(pg) = private_postgres() else {
+        return;
+    };
+    let replica = |name: &str| {
+        TestApp::builder()
+            .database_url(&format!("{}?application_name={name}", pg.url()))
+            .env("TESSERA_ISSUER", "http://tessera.replicas.test")
+            .spawn()
+    };
+    let first = replica("first").await;
+    let second = replica("second").await;
+    let kim = first.register("kim").await;
+    let other = first.login("kim", PASSWORD).await;
+    let verify = |token: &str| {
+        second
+            .client
+            .get(second.url("/auth/verify"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        verify(&other.access).await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // Every connection of the second replica but its listener hangs.
+    let frozen = pg.backends(
+        "SELECT pid FROM pg_stat_activity \
+         WHERE application_name = 'second' AND query NOT ILIKE 'LISTEN%'",
+    );
+    let listening = pg.backends(
+        "SELECT pid FROM pg_stat_activity \
+         WHERE application_name = 'second' AND query ILIKE 'LISTEN%'",
+    );
+    assert!(!frozen.is_empty() && listening.len() == 1);
+    signal_processes(&frozen, "-STOP");
+
+    let r = first
+        .post("/auth/logout", Some(&other.access), json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let logged_out = Instant::now();
+    let refused = loop {
+        let status = verify(&other.access).await.unwrap().status();
+        if status == StatusCode::UNAUTHORIZED {
+            break logged_out.elapsed();
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            logged_out.elapsed() < Duration::from_secs(3),
+            "the second replica still accepts a token logged out 3 s ago"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Its other tokens stay good.
+    assert_eq!(verify(&kim.access).await.unwrap().status(), StatusCode::OK);
+    signal_processes(&frozen, "-CONT");
+    eprintln!("a logout reached the replica that cannot read in {refused:?}");
+    second.stop().await;
+    first.stop().await;
 }

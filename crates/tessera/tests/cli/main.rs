@@ -10,6 +10,7 @@
 mod common;
 mod harness;
 
+mod backup;
 mod clients;
 mod keys;
 mod serve;

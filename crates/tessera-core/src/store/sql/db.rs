@@ -2,12 +2,14 @@
 //! whichever database the URL named; this module is the one place that
 //! knows what really differs between the two: the pools, how a write
 //! transaction begins, a write script's one round trip, the locks
-//! PostgreSQL needs where SQLite runs one writer at a time, notifications,
-//! the time limits, and the migration sets.
+//! PostgreSQL needs where SQLite runs one writer at a time, how a committed
+//! transaction announces what it wrote, the time limits, and the migration
+//! sets.
 
 use super::statement::{Row, Script, Statement};
 
-use super::super::{StoreError, StoreResult};
+use super::super::commits::{self, Committed, Hook};
+use super::super::{Revocation, StoreError, StoreResult};
 use super::statement::{Fetch, execute, one, run, sql};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -241,18 +243,26 @@ impl Db {
     /// A write transaction. On SQLite, `BEGIN IMMEDIATE` takes the write lock
     /// at once, so a transaction that reads before it writes cannot find, at
     /// its first write, that another process wrote since its read.
-    pub(crate) async fn begin_write(&self) -> StoreResult<Tx> {
-        Ok(match self {
+    /// What it writes is announced to `hook` once it commits.
+    pub(crate) async fn begin_write(&self, hook: &Arc<Hook>) -> StoreResult<Tx> {
+        let conn = match self {
             Db::Sqlite {
                 writer,
                 writer_waits,
                 ..
-            } => Tx::Sqlite(
+            } => TxConn::Sqlite(
                 writer_waits
                     .timed(writer.begin_with("BEGIN IMMEDIATE"))
                     .await?,
             ),
-            Db::Postgres { pool, waits } => Tx::Postgres(bounded(waits.timed(pool.begin())).await?),
+            Db::Postgres { pool, waits } => {
+                TxConn::Postgres(bounded(waits.timed(pool.begin())).await?)
+            }
+        };
+        Ok(Tx {
+            conn,
+            committed: Committed::default(),
+            hook: hook.clone(),
         })
     }
 
@@ -383,7 +393,17 @@ impl Db {
 /// A write transaction on either database. Dropped without
 /// [`Tx::commit`], it rolls back.
 #[derive(Debug)]
-pub(crate) enum Tx {
+pub(crate) struct Tx {
+    conn: TxConn,
+    /// What it will announce once committed.
+    committed: Committed,
+    /// Who hears it in this process.
+    hook: Arc<Hook>,
+}
+
+/// The transaction's connection.
+#[derive(Debug)]
+enum TxConn {
     /// On SQLite's writer connection.
     Sqlite(Transaction<'static, Sqlite>),
     /// On PostgreSQL.
@@ -392,9 +412,9 @@ pub(crate) enum Tx {
 
 impl Tx {
     async fn run<R: Row>(&mut self, statement: Statement<'_>, fetch: Fetch) -> StoreResult<Vec<R>> {
-        Ok(match self {
-            Tx::Sqlite(tx) => run(&mut **tx, statement, fetch).await?,
-            Tx::Postgres(tx) => bounded(run(&mut **tx, statement, fetch)).await?,
+        Ok(match &mut self.conn {
+            TxConn::Sqlite(tx) => run(&mut **tx, statement, fetch).await?,
+            TxConn::Postgres(tx) => bounded(run(&mut **tx, statement, fetch)).await?,
         })
     }
 
@@ -425,15 +445,15 @@ impl Tx {
 
     /// Runs `statement` for its effect: the rows it changed.
     pub(crate) async fn execute(&mut self, statement: Statement<'_>) -> StoreResult<u64> {
-        Ok(match self {
-            Tx::Sqlite(tx) => execute(&mut **tx, statement).await?,
-            Tx::Postgres(tx) => bounded(execute(&mut **tx, statement)).await?,
+        Ok(match &mut self.conn {
+            TxConn::Sqlite(tx) => execute(&mut **tx, statement).await?,
+            TxConn::Postgres(tx) => bounded(execute(&mut **tx, statement)).await?,
         })
     }
 
     /// Takes `lock` for the rest of the transaction where the backend needs it.
     pub(crate) async fn lock(&mut self, lock: Lock) -> StoreResult<()> {
-        if let Tx::Postgres(tx) = self {
+        if let TxConn::Postgres(tx) = &mut self.conn {
             bounded(sqlx::query(lock.sql()).execute(&mut **tx)).await?;
         }
         Ok(())
@@ -442,28 +462,44 @@ impl Tx {
     /// Locks the row `statement` selects `FOR UPDATE` where the backend needs
     /// it (SQLite's one writer already excludes every other).
     pub(crate) async fn lock_rows(&mut self, statement: Statement<'_>) -> StoreResult<()> {
-        if let Tx::Postgres(tx) = self {
+        if let TxConn::Postgres(tx) = &mut self.conn {
             bounded(execute(&mut **tx, statement)).await?;
         }
         Ok(())
     }
 
-    /// Tells every replica's listener, once the transaction commits, that
-    /// events were written (PostgreSQL `NOTIFY`; SQLite's one process wakes
-    /// its own hub).
-    pub(crate) async fn notify_events(&mut self) -> StoreResult<()> {
-        if let Tx::Postgres(tx) = self {
-            bounded(sqlx::query("SELECT pg_notify('tessera_events', '')").execute(&mut **tx))
-                .await?;
-        }
-        Ok(())
+    /// Notes that the transaction wrote the event `seq`, to be announced
+    /// when it commits.
+    pub(crate) fn wrote_event(&mut self, seq: i64) {
+        self.committed.seqs.push(seq);
     }
 
-    /// Commits.
+    /// Notes that the transaction recorded `revocation`, to be announced
+    /// when it commits.
+    pub(crate) fn wrote_revocation(&mut self, revocation: &Revocation) {
+        self.committed.revocations.push(revocation.clone());
+    }
+
+    /// Commits, then announces what was written: on PostgreSQL to every
+    /// replica's listener (notifications sent just before the commit and
+    /// delivered with it), and to this process's hook.
     pub(crate) async fn commit(self) -> StoreResult<()> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => bounded(tx.commit()).await?,
+        let Tx {
+            conn,
+            committed,
+            hook,
+        } = self;
+        match conn {
+            TxConn::Sqlite(tx) => tx.commit().await?,
+            TxConn::Postgres(mut tx) => {
+                if !committed.is_empty() {
+                    bounded(commits::notify(&mut tx, &committed)).await?;
+                }
+                bounded(tx.commit()).await?;
+            }
+        }
+        if !committed.is_empty() {
+            hook.announce(&committed);
         }
         Ok(())
     }

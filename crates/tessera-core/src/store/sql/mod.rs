@@ -7,10 +7,12 @@ pub(crate) mod db;
 pub(crate) mod rows;
 pub(crate) mod statement;
 
+use super::commits::{CommitHook, Hook};
 use super::{Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use db::{Db, Tx};
 use statement::sql;
+use std::sync::Arc;
 use tessera_token::clock::Millis;
 
 /// The store on an embedded SQLite file or a PostgreSQL database, with the
@@ -18,6 +20,8 @@ use tessera_token::clock::Millis;
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(crate) db: Db,
+    /// Hears what each write transaction announces once committed.
+    hook: Arc<Hook>,
 }
 
 impl SqlStore {
@@ -31,12 +35,15 @@ impl SqlStore {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        Ok(SqlStore { db })
+        Ok(SqlStore {
+            db,
+            hook: Arc::default(),
+        })
     }
 
     /// A write transaction.
     pub(crate) async fn begin_write(&self) -> StoreResult<Tx> {
-        self.db.begin_write().await
+        self.db.begin_write(&self.hook).await
     }
 }
 
@@ -53,6 +60,10 @@ impl Store for SqlStore {
 
     fn pool_stats(&self) -> Vec<super::PoolStats> {
         self.db.pool_stats()
+    }
+
+    fn on_commit(&self, hook: CommitHook) {
+        self.hook.set(hook);
     }
 
     async fn purge_expired(&self, now: Millis, dead_session_cutoff: Millis) -> StoreResult<u64> {
