@@ -74,6 +74,9 @@ fn find_nginx() -> Result<PathBuf> {
         .context("no nginx binary (apt-get install nginx)")
 }
 
+/// How long nginx leaves out a replica that refused a connection.
+pub const FAIL_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The front's configuration: round robin over the replicas, a replica that
 /// refuses connections skipped (passive health checks: open-source nginx
 /// has no active ones), idempotent requests retried on a 502/503/504.
@@ -81,7 +84,12 @@ fn nginx_conf(dir: &Path, front: u16, replicas: &[u16]) -> String {
     let dir = dir.display();
     let servers: String = replicas
         .iter()
-        .map(|p| format!("        server 127.0.0.1:{p} max_fails=1 fail_timeout=1s;\n"))
+        .map(|p| {
+            format!(
+                "        server 127.0.0.1:{p} max_fails=1 fail_timeout={}s;\n",
+                FAIL_TIMEOUT.as_secs()
+            )
+        })
         .collect();
     format!(
         "worker_processes 1;

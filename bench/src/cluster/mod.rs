@@ -171,6 +171,8 @@ pub struct Phase {
     pub failed_tail: (usize, usize),
     /// The slowest failed request.
     pub slowest_failure: Duration,
+    /// What that request was.
+    pub slowest_failure_op: Option<Op>,
     /// Verifications of live tokens while the fault lasted: accepted, all.
     pub verified_during: (usize, usize),
     /// From the fault's start to the first `/readyz` that was not 200.
@@ -185,6 +187,8 @@ pub struct Phase {
     pub violations: Vec<String>,
     /// Other unpredicted answers.
     pub anomalies: Vec<String>,
+    /// Failed requests (writes, verifications, checks) by reason.
+    pub failures: BTreeMap<String, usize>,
     /// Revoked tokens a replica cut off from the database accepted (only
     /// with `link-cut`).
     pub stale_while_cut_off: Vec<String>,
@@ -361,6 +365,10 @@ async fn inject(fleet: &mut Fleet, target: &Target, fault: Fault, plan: &Plan) -
                 stops.push(fleet.terminate(i).await?);
                 fleet.launch(i, &next)?;
                 fleet.wait_ready(i).await?;
+                // nginx sends the replica requests again only once the
+                // failure it saw has aged past `fail_timeout`. Stopping the
+                // next one sooner could leave it none: "no live upstreams".
+                tokio::time::sleep(2 * fleet::FAIL_TIMEOUT).await;
             }
             let slowest = stops.iter().max().copied().unwrap_or_default();
             format!(
@@ -381,7 +389,7 @@ pub async fn phase(
     fault: Fault,
     plan: &Plan,
 ) -> Result<(Phase, Vec<Worker>)> {
-    let (requests_from, bounds_from, violations_from, anomalies_from, stale_from) = {
+    let (requests_from, bounds_from, violations_from, anomalies_from, stale_from, failures_from) = {
         let r = &target.record;
         (
             r.requests.lock().map(|l| l.len()).unwrap_or(0),
@@ -389,6 +397,7 @@ pub async fn phase(
             r.violations.lock().map(|l| l.len()).unwrap_or(0),
             r.anomalies.lock().map(|l| l.len()).unwrap_or(0),
             r.stale_while_cut_off.lock().map(|l| l.len()).unwrap_or(0),
+            r.failures.lock().map(|l| l.len()).unwrap_or(0),
         )
     };
     target.stop.store(false, Ordering::Relaxed);
@@ -444,8 +453,9 @@ pub async fn phase(
         if q.op.writes() && q.outcome == Outcome::Expected {
             *out.acknowledged.entry(q.op.name()).or_default() += 1;
         }
-        if failed {
-            out.slowest_failure = out.slowest_failure.max(q.took);
+        if failed && q.took >= out.slowest_failure {
+            out.slowest_failure = q.took;
+            out.slowest_failure_op = Some(q.op);
         }
         if q.sent >= injected && q.sent < healed {
             out.failed_during.1 += 1;
@@ -492,6 +502,9 @@ pub async fn phase(
     out.violations.extend(checked.violations);
     out.anomalies = record::snapshot(&r.anomalies)[anomalies_from..].to_vec();
     out.stale_while_cut_off = record::snapshot(&r.stale_while_cut_off)[stale_from..].to_vec();
+    for reason in &record::snapshot(&r.failures)[failures_from..] {
+        *out.failures.entry(reason.clone()).or_default() += 1;
+    }
     out.lost = checked.lost;
     out.checks = (checked.requests, checked.unanswered);
     Ok((out, workers))

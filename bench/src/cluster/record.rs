@@ -153,6 +153,9 @@ pub struct Record {
     /// revoked elsewhere while it was cut off: it cannot know until its
     /// link is back (docs/operations.md).
     pub stale_while_cut_off: Mutex<Vec<String>>,
+    /// Why each failed request failed (`503 unavailable`, `502 no error
+    /// body`, `connection refused or failed`, …), in the order answered.
+    pub failures: Mutex<Vec<String>>,
 }
 
 /// Appends to a shared list.

@@ -71,6 +71,21 @@ impl Phase {
             "checks: {} requests, {} unanswered",
             self.checks.0, self.checks.1
         ));
+        if let Some(op) = self.slowest_failure_op {
+            out.push(format!(
+                "slowest failure: {} after {} ms",
+                op.name(),
+                ms(self.slowest_failure)
+            ));
+        }
+        if !self.failures.is_empty() {
+            let reasons: Vec<String> = self
+                .failures
+                .iter()
+                .map(|(reason, n)| format!("{reason} ×{n}"))
+                .collect();
+            out.push(format!("failures: {}", reasons.join(", ")));
+        }
         for (what, list) in [
             ("LOST", &self.lost),
             ("BROKEN", &self.violations),

@@ -63,12 +63,31 @@ impl Target {
     }
 
     /// Sends `request`; 5xx and transport errors are [`Answer::Failed`].
+    /// Each failure's reason goes into [`Record::failures`].
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let Ok(response) = request.send().await else {
-            return Answer::Failed;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                let reason = if e.is_timeout() {
+                    "timeout"
+                } else if e.is_connect() {
+                    "connection refused or failed"
+                } else {
+                    "connection broken"
+                };
+                push(&self.record.failures, reason.to_owned());
+                return Answer::Failed;
+            }
         };
         let status = response.status().as_u16();
         if status >= 500 {
+            let code = response
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|b| b["error"]["code"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "no error body".into());
+            push(&self.record.failures, format!("{status} {code}"));
             return Answer::Failed;
         }
         let body = response.json::<Value>().await.unwrap_or(Value::Null);

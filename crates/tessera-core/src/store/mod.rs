@@ -81,10 +81,23 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// Whether a database error's SQLSTATE says the server is going away,
+/// starting, or cannot take the connection: a connection exception (class
+/// `08`), a shutdown (`57P01` admin, `57P02` crash), "the database system
+/// is starting up or shutting down" (`57P03`), or too many connections
+/// (`53300`). What a restart or failover looks like to a statement in
+/// flight; tried again shortly, it may succeed.
+fn says_unavailable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| says_unavailable(&c)) => {
+                StoreError::Unavailable
+            }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
@@ -183,5 +196,42 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://tessera.db"), "sqlite://tessera.db");
+    }
+
+    /// A statement in flight when PostgreSQL shuts down (or an operator
+    /// ends its backend) fails with SQLSTATE 57P01: the database is
+    /// unavailable, to be tried again (503), not an internal error (500).
+    #[tokio::test]
+    async fn a_statement_cut_by_a_shutdown_is_unavailable_not_internal() {
+        use sqlx::Connection as _;
+        let Some(_) = crate::testing::fresh_postgres_url().await else {
+            return;
+        };
+        let url = crate::testing::postgres_admin_url();
+        let mut victim = sqlx::PgConnection::connect(&url).await.unwrap();
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
+            .fetch_one(&mut victim)
+            .await
+            .unwrap();
+        let sleeping = tokio::spawn(async move {
+            sqlx::query("SELECT pg_sleep(30)")
+                .execute(&mut victim)
+                .await
+                .map(|_| ())
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let cut = sleeping.await.unwrap().unwrap_err();
+        assert!(
+            matches!(StoreError::from(cut), StoreError::Unavailable),
+            "a cut statement must read as unavailable"
+        );
+        assert!(says_unavailable("57P03") && says_unavailable("08006"));
+        assert!(!says_unavailable("23505") && !says_unavailable("42P01"));
     }
 }
