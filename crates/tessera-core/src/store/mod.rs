@@ -98,7 +98,12 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.code().is_some_and(|c| says_unavailable(&c)) => {
                 StoreError::Unavailable
             }
-            sqlx::Error::PoolTimedOut
+            // Garbled or cut-short answers come from the connection, never
+            // from what a request asked: typically a proxy in front of
+            // PostgreSQL (PgBouncer, HAProxy, a cloud SQL proxy) that takes
+            // the connection and closes it because the server is down.
+            sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
@@ -233,5 +238,28 @@ mod tests {
         );
         assert!(says_unavailable("57P03") && says_unavailable("08006"));
         assert!(!says_unavailable("23505") && !says_unavailable("42P01"));
+    }
+
+    /// A proxy in front of a stopped PostgreSQL takes the connection, reads
+    /// the client's first message and closes it: unavailable (503), not internal (500).
+    #[tokio::test]
+    async fn a_connection_a_proxy_closes_at_once_is_unavailable() {
+        use sqlx::Connection as _;
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = proxy.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = proxy.accept().await {
+                // Reads what the client sends first, then gives up on it.
+                let mut first = [0u8; 64];
+                let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut first).await;
+                let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+            }
+        });
+        let url = format!("postgres://postgres@127.0.0.1:{port}/tessera");
+        let refused = sqlx::PgConnection::connect(&url).await.unwrap_err();
+        assert!(
+            matches!(StoreError::from(refused), StoreError::Unavailable),
+            "a connection closed by a proxy must read as unavailable"
+        );
     }
 }
