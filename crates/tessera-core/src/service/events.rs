@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::store::Committed;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use tessera_token::events::Event;
 use tessera_token::revocation::RevocationSet;
 use tokio::sync::{Mutex, Notify, broadcast};
@@ -33,6 +33,9 @@ pub struct EventHub {
     last_seq: AtomicI64,
     /// `seq`s after `last_seq` whose revocations were announced and applied.
     applied: std::sync::Mutex<BTreeSet<i64>>,
+    /// Set when an announcement could not be read whole: the next poll
+    /// re-reads every revocation.
+    reload: AtomicBool,
     /// Serialises polls, so events go out once and in order.
     polling: Mutex<()>,
     /// Wakes the poller.
@@ -45,6 +48,7 @@ impl Default for EventHub {
             sender: broadcast::channel(SUBSCRIBER_QUEUE).0,
             last_seq: AtomicI64::new(0),
             applied: std::sync::Mutex::default(),
+            reload: AtomicBool::new(false),
             polling: Mutex::new(()),
             wake: Notify::new(),
         }
@@ -97,6 +101,9 @@ impl EventHub {
 /// revocations are applied; then wakes the hub to broadcast the events.
 pub(super) fn take_in(revocations: &RevocationSet, hub: &EventHub, committed: &Committed) {
     revocations.apply_all(&committed.revocations);
+    if committed.incomplete {
+        hub.reload.store(true, Ordering::SeqCst);
+    }
     hub.mark_applied(&committed.seqs);
     hub.wake();
 }
@@ -171,10 +178,14 @@ impl Events<'_> {
                 .filter(|e| revokes(&e.kind))
                 .map(|e| e.seq)
                 .collect();
-            if !self.hub.all_applied(&revoking) {
+            // In this order: `take_in` raises the flag before it marks.
+            let announced = self.hub.all_applied(&revoking);
+            let unread = self.hub.reload.swap(false, Ordering::SeqCst);
+            if unread || !announced {
                 // An announcement was missed (the listener was
-                // reconnecting, or another process wrote to SQLite): what
-                // the store holds now includes these events' revocations.
+                // reconnecting, or another process wrote to SQLite) or held
+                // a revocation this build cannot read: what the store holds
+                // now includes these events' revocations.
                 self.reload_revocations().await?;
             }
             if batch.iter().any(|e| e.kind == "key.rotated") {

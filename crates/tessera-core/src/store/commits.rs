@@ -10,6 +10,11 @@
 //! right after the commit, and needs to re-read its revocations only when a
 //! notification was missed (while its listener was reconnecting, or for a
 //! write of another process on SQLite).
+//!
+//! Notification channels are per database, not per schema: each payload
+//! names the schema of the deployment that sent it, and a listener ignores
+//! the content of another deployment's (it still wakes the hub, which finds
+//! nothing new).
 
 use super::{Revocation, RevocationKind};
 use serde::{Deserialize, Serialize};
@@ -29,12 +34,17 @@ pub struct Committed {
     pub seqs: Vec<i64>,
     /// The revocations it recorded.
     pub revocations: Vec<Revocation>,
+    /// Set when a notification held a revocation this build cannot read:
+    /// the hearer must re-read every revocation from the store.
+    pub incomplete: bool,
 }
 
-/// One notification's payload: `{"r": [[kind, subject, not_before,
-/// expires_at], …], "s": [seq, …]}`.
+/// One notification's payload: `{"d": schema, "r": [[kind, subject,
+/// not_before, expires_at], …], "s": [seq, …]}`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Payload {
+    #[serde(default)]
+    d: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     r: Vec<(String, String, i64, i64)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -44,7 +54,7 @@ struct Payload {
 impl Committed {
     /// Whether there is nothing to announce.
     pub fn is_empty(&self) -> bool {
-        self.seqs.is_empty() && self.revocations.is_empty()
+        self.seqs.is_empty() && self.revocations.is_empty() && !self.incomplete
     }
 
     /// The notification payloads that carry it, in the order to send them:
@@ -52,17 +62,22 @@ impl Committed {
     /// then the `seq`s, so that a `seq` arrives only after every revocation
     /// of its transaction (PostgreSQL delivers one transaction's
     /// notifications in the order they were sent).
-    pub(crate) fn payloads(&self) -> Vec<String> {
+    /// `scope` names the deployment (its PostgreSQL schema).
+    pub(crate) fn payloads(&self, scope: &str) -> Vec<String> {
         let mut payloads = Vec::new();
-        let mut current = Payload::default();
-        let mut size = 0;
+        let fresh = || Payload {
+            d: scope.to_owned(),
+            ..Payload::default()
+        };
+        let mut current = fresh();
+        let mut size = scope.len() * 2;
         let mut flush = |current: &mut Payload, size: &mut usize| {
             if !current.r.is_empty() || !current.s.is_empty() {
-                let full = std::mem::take(current);
+                let full = std::mem::replace(current, fresh());
                 // Plain strings and numbers always serialise.
                 payloads.push(serde_json::to_string(&full).unwrap_or_default());
             }
-            *size = 0;
+            *size = scope.len() * 2;
         };
         for r in &self.revocations {
             // The subject as JSON (escapes included), two numbers and the
@@ -90,34 +105,35 @@ impl Committed {
         payloads
     }
 
-    /// Reads one payload. An empty or unreadable one (an older build's
-    /// plain wake-up) announces nothing; the reader then learns from the
+    /// Reads one payload heard by the deployment `scope`. An empty or
+    /// unreadable one (an older build's plain wake-up), or another
+    /// deployment's, announces nothing; the reader then learns from the
     /// database, as it would have.
-    pub fn parse(payload: &str) -> Committed {
+    pub fn parse(payload: &str, scope: &str) -> Committed {
         let Ok(p) = serde_json::from_str::<Payload>(payload) else {
             return Committed::default();
         };
-        let revocations: Option<Vec<Revocation>> =
-            p.r.into_iter()
-                .map(|(kind, subject, not_before, expires_at)| {
-                    Some(Revocation {
-                        kind: RevocationKind::parse(&kind)?,
-                        subject,
-                        not_before,
-                        expires_at,
-                    })
-                })
-                .collect();
-        match revocations {
-            Some(revocations) => Committed {
-                seqs: p.s,
-                revocations,
-            },
-            // A kind this build does not know: claim nothing, so the
-            // events are read (and the revocations reloaded) from the
-            // database.
-            None => Committed::default(),
+        if p.d != scope {
+            return Committed::default();
         }
+        let mut heard = Committed {
+            seqs: p.s,
+            ..Committed::default()
+        };
+        for (kind, subject, not_before, expires_at) in p.r {
+            match RevocationKind::parse(&kind) {
+                Some(kind) => heard.revocations.push(Revocation {
+                    kind,
+                    subject,
+                    not_before,
+                    expires_at,
+                }),
+                // A kind of a newer build: apply the others, and have the
+                // whole set re-read from the store.
+                None => heard.incomplete = true,
+            }
+        }
+        heard
     }
 }
 
@@ -156,8 +172,9 @@ impl Hook {
 pub(crate) async fn notify(
     tx: &mut sqlx::PgConnection,
     committed: &Committed,
+    scope: &str,
 ) -> Result<(), sqlx::Error> {
-    for payload in committed.payloads() {
+    for payload in committed.payloads(scope) {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(payload)
@@ -167,36 +184,48 @@ pub(crate) async fn notify(
     Ok(())
 }
 
-/// Calls `heard` with what every transaction that committed in any process
-/// on the PostgreSQL database at `url` announces (`LISTEN tessera_events`),
-/// and with an empty [`Committed`] after each (re)connection, so that what
-/// was sent while disconnected is read from the database. Reconnects with a
-/// pause after failures; never returns. Does nothing for SQLite, whose
-/// single process hears its own commits.
+/// The schema a connection works in: what names a deployment among those
+/// sharing one database.
+pub(crate) async fn scope_of<'c, E>(connection: E) -> Result<String, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    sqlx::query_scalar("SELECT COALESCE(current_schema(), '')")
+        .fetch_one(connection)
+        .await
+}
+
+/// Calls `heard` with what every transaction of this deployment that
+/// committed in any process on the PostgreSQL database at `url` announces
+/// (`LISTEN tessera_events`), and with an empty [`Committed`] after each
+/// (re)connection, so that what was sent while disconnected is read from
+/// the database. Reconnects with a pause after failures; never returns.
+/// Does nothing for SQLite, whose single process hears its own commits.
 pub async fn listen(url: String, heard: impl Fn(Committed) + Send) {
     if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
         return;
     }
     loop {
-        match sqlx::postgres::PgListener::connect(&url).await {
-            Ok(mut listener) => match listener.listen(CHANNEL).await {
-                Ok(()) => {
-                    heard(Committed::default());
-                    loop {
-                        match listener.recv().await {
-                            Ok(n) => heard(Committed::parse(n.payload())),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "event notifications interrupted");
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot LISTEN for events"),
-            },
-            Err(e) => tracing::warn!(error = %e, "cannot connect for event notifications"),
+        if let Err(e) = listen_once(&url, &heard).await {
+            tracing::warn!(error = %e, "event notifications interrupted");
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// One connection's worth of [`listen`]: returns when it fails.
+async fn listen_once(url: &str, heard: &impl Fn(Committed)) -> Result<(), sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+    let scope = scope_of(&mut listener).await?;
+    listener.listen(CHANNEL).await?;
+    heard(Committed::default());
+    loop {
+        match listener.try_recv().await? {
+            Some(n) => heard(Committed::parse(n.payload(), &scope)),
+            // The connection was lost: the next call reconnects, and what
+            // was announced meanwhile is read from the database.
+            None => heard(Committed::default()),
+        }
     }
 }
 
@@ -221,10 +250,13 @@ mod tests {
                     expires_at: 6,
                 },
             ],
+            incomplete: false,
         };
-        let payloads = committed.payloads();
+        let payloads = committed.payloads("public");
         assert_eq!(payloads.len(), 1);
-        assert_eq!(Committed::parse(&payloads[0]), committed);
+        assert_eq!(Committed::parse(&payloads[0], "public"), committed);
+        // Another deployment on the same database hears nothing of it.
+        assert!(Committed::parse(&payloads[0], "t_other").is_empty());
     }
 
     #[test]
@@ -232,11 +264,15 @@ mod tests {
         let committed = Committed {
             seqs: (1..=3).collect(),
             revocations: (0..500).map(session).collect(),
+            incomplete: false,
         };
-        let payloads = committed.payloads();
+        let payloads = committed.payloads("public");
         assert!(payloads.len() > 1);
         assert!(payloads.iter().all(|p| p.len() < 8_000));
-        let heard: Vec<Committed> = payloads.iter().map(|p| Committed::parse(p)).collect();
+        let heard: Vec<Committed> = payloads
+            .iter()
+            .map(|p| Committed::parse(p, "public"))
+            .collect();
         let (last, earlier) = heard.split_last().unwrap_or_else(|| unreachable!());
         assert!(earlier.iter().all(|c| c.seqs.is_empty()));
         assert_eq!(last.seqs, vec![1, 2, 3]);
@@ -245,9 +281,20 @@ mod tests {
     }
 
     #[test]
-    fn an_older_builds_empty_payload_or_an_unknown_kind_announces_nothing() {
-        assert!(Committed::parse("").is_empty());
-        assert!(Committed::parse("{\"r\":[[\"group\",\"x\",0,1]],\"s\":[4]}").is_empty());
-        assert!(Committed::default().payloads().is_empty());
+    fn an_older_builds_empty_payload_announces_nothing() {
+        assert!(Committed::parse("", "public").is_empty());
+        assert!(Committed::default().payloads("public").is_empty());
+    }
+
+    #[test]
+    fn an_unknown_kind_is_skipped_and_asks_for_a_reload() {
+        let heard = Committed::parse(
+            "{\"d\":\"public\",\"r\":[[\"group\",\"x\",0,1],[\"token\",\"j\",0,9]],\"s\":[4]}",
+            "public",
+        );
+        assert!(heard.incomplete);
+        assert_eq!(heard.seqs, vec![4]);
+        assert_eq!(heard.revocations.len(), 1);
+        assert_eq!(heard.revocations[0].subject, "j");
     }
 }

@@ -88,22 +88,29 @@ pub enum StoreError {
 /// (`53300`). What a restart or failover looks like to a statement in
 /// flight; tried again shortly, it may succeed.
 fn says_unavailable(sqlstate: &str) -> bool {
-    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
+    // `08P01` (protocol violation) is a client's mistake, not the server
+    // going away.
+    (sqlstate.starts_with("08") && sqlstate != "08P01")
+        || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            // Garbled or cut-short answers usually come from the connection:
+            // typically a proxy in front of PostgreSQL (PgBouncer, HAProxy,
+            // a cloud SQL proxy) that takes the connection and closes it
+            // because the server is down. Logged, in case they are not.
             sqlx::Error::Database(db) if db.code().is_some_and(|c| says_unavailable(&c)) => {
+                tracing::warn!(error = %e, "the database is going away");
                 StoreError::Unavailable
             }
-            // Garbled or cut-short answers come from the connection, never
-            // from what a request asked: typically a proxy in front of
-            // PostgreSQL (PgBouncer, HAProxy, a cloud SQL proxy) that takes
-            // the connection and closes it because the server is down.
-            sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
+            sqlx::Error::Protocol(_) => {
+                tracing::warn!(error = %e, "the database connection answered garbage");
+                StoreError::Unavailable
+            }
+            sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
@@ -238,6 +245,7 @@ mod tests {
         );
         assert!(says_unavailable("57P03") && says_unavailable("08006"));
         assert!(!says_unavailable("23505") && !says_unavailable("42P01"));
+        assert!(!says_unavailable("08P01"));
     }
 
     /// A proxy in front of a stopped PostgreSQL takes the connection, reads

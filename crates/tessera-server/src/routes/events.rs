@@ -333,6 +333,11 @@ impl Subscription {
             .await?;
         }
         self.last_seq = since;
+        // History stops where this process's hub stands: an event it has
+        // not broadcast yet may stand for a revocation not yet in force
+        // here. Those come through the live feed, subscribed already,
+        // once the hub has applied them.
+        let until = self.state.tessera.event_hub().last_seq();
         loop {
             let batch = self
                 .state
@@ -341,8 +346,9 @@ impl Subscription {
                 .events_after(self.last_seq, REPLAY_BATCH)
                 .await
                 .map_err(|_| ())?;
-            let done = batch.len() < REPLAY_BATCH as usize;
-            for event in &batch {
+            let done =
+                batch.len() < REPLAY_BATCH as usize || batch.last().is_some_and(|e| e.seq >= until);
+            for event in batch.iter().take_while(|e| e.seq <= until) {
                 self.send_event(event).await?;
             }
             if done {

@@ -24,7 +24,8 @@ const MASTER_KEY: &str = "dGVzc2VyYS1iYWNrdXAtdGVzdC1tYXN0ZXIta2V5ISE=";
 struct Before {
     /// Alice's session: live, its refresh token unused.
     alice: Value,
-    /// Bob's logged-out session.
+    /// Bob's logged-out session: its access and refresh tokens.
+    bob_access: String,
     bob_refresh: String,
     /// The signing keys published.
     jwks: Value,
@@ -43,6 +44,7 @@ async fn fill(server: &Server, env: &Env) -> Before {
     let (_, jwks) = get(server, "/.well-known/jwks.json", None).await;
     Before {
         alice,
+        bob_access: bob["access_token"].as_str().unwrap().to_owned(),
         bob_refresh: bob["refresh_token"].as_str().unwrap().to_owned(),
         jwks,
     }
@@ -91,7 +93,9 @@ async fn holds(server: &Server, env: &Env, before: &Before) {
             .unwrap(),
     );
     assert_eq!(claims["roles"], json!(["editor", "user"]));
-    // Bob's logout holds.
+    // Bob's logout holds, for his access token and his refresh token.
+    let (status, _) = get(server, "/auth/verify", Some(&before.bob_access)).await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
     let (status, _) = post(
         server,
         "/auth/refresh",
@@ -121,7 +125,7 @@ fn available(program: &Path) -> bool {
     runs
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_backup_taken_while_serving_restores_everything_it_held() {
     let sqlite3 = Path::new("sqlite3");
     if !available(sqlite3) {
@@ -134,23 +138,34 @@ async fn a_sqlite_backup_taken_while_serving_restores_everything_it_held() {
     let before = fill(&server, &env).await;
     // Taken online, with registrations in flight.
     let backup = env.path().join("backup.db");
+    let (started, writing) = tokio::sync::oneshot::channel();
     let busy = {
         let base = server.base.clone();
         tokio::spawn(async move {
-            for i in 0..20 {
+            let mut started = Some(started);
+            for i in 0..40 {
                 let _ = client()
                     .post(format!("{base}/auth/register"))
                     .json(&json!({"username": format!("busy{i}"), "password": PASSWORD}))
                     .send()
                     .await;
+                if let Some(started) = started.take() {
+                    let _ = started.send(());
+                }
             }
         })
     };
-    let taken = Command::new(sqlite3)
-        .arg(env.db_file())
-        .arg(format!(".backup '{}'", backup.display()))
-        .output()
-        .unwrap();
+    writing.await.unwrap();
+    let command = (env.db_file(), format!(".backup '{}'", backup.display()));
+    let taken = tokio::task::spawn_blocking(move || {
+        Command::new("sqlite3")
+            .arg(command.0)
+            .arg(command.1)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
     assert!(taken.status.success(), "{taken:?}");
     busy.await.unwrap();
     register(&server, "later").await;

@@ -76,6 +76,9 @@ pub(crate) enum Db {
     Postgres {
         /// The connections.
         pool: PgPool,
+        /// The schema the deployment works in, which names it in its
+        /// notifications.
+        scope: Arc<str>,
         /// How long statements and transactions waited for a connection.
         waits: Arc<Waits>,
     },
@@ -171,8 +174,10 @@ impl Db {
             .acquire_timeout(PG_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
+        let scope = bounded(commits::scope_of(&pool)).await?.into();
         Ok(Db::Postgres {
             pool,
+            scope,
             waits: Arc::default(),
         })
     }
@@ -204,7 +209,7 @@ impl Db {
                 of("sqlite_reader", reader, reader_waits),
                 of("sqlite_writer", writer, writer_waits),
             ],
-            Db::Postgres { pool, waits } => vec![of("postgres", pool, waits)],
+            Db::Postgres { pool, waits, .. } => vec![of("postgres", pool, waits)],
         }
     }
 
@@ -255,9 +260,9 @@ impl Db {
                     .timed(writer.begin_with("BEGIN IMMEDIATE"))
                     .await?,
             ),
-            Db::Postgres { pool, waits } => {
-                TxConn::Postgres(bounded(waits.timed(pool.begin())).await?)
-            }
+            Db::Postgres {
+                pool, waits, scope, ..
+            } => TxConn::Postgres(bounded(waits.timed(pool.begin())).await?, scope.clone()),
         };
         Ok(Tx {
             conn,
@@ -298,7 +303,7 @@ impl Db {
                 let mut connection = reader_waits.timed(reader.acquire()).await?;
                 run(&mut *connection, statement, fetch).await?
             }
-            Db::Postgres { pool, waits } => {
+            Db::Postgres { pool, waits, .. } => {
                 bounded(async {
                     let mut connection = waits.timed(pool.acquire()).await?;
                     run(&mut *connection, statement, fetch).await
@@ -320,7 +325,7 @@ impl Db {
                 let mut connection = writer_waits.timed(writer.acquire()).await?;
                 execute(&mut *connection, statement).await?
             }
-            Db::Postgres { pool, waits } => {
+            Db::Postgres { pool, waits, .. } => {
                 bounded(async {
                     let mut connection = waits.timed(pool.acquire()).await?;
                     execute(&mut *connection, statement).await
@@ -342,7 +347,7 @@ impl Db {
                 let mut connection = writer_waits.timed(writer.acquire()).await?;
                 run(&mut *connection, statement, Fetch::One).await?
             }
-            Db::Postgres { pool, waits } => {
+            Db::Postgres { pool, waits, .. } => {
                 bounded(async {
                     let mut connection = waits.timed(pool.acquire()).await?;
                     run(&mut *connection, statement, Fetch::One).await
@@ -381,7 +386,7 @@ impl Db {
                 });
                 Ok(task.await.map_err(|_| sqlx::Error::WorkerCrashed)??)
             }
-            Db::Postgres { pool, waits } => Ok(bounded(async {
+            Db::Postgres { pool, waits, .. } => Ok(bounded(async {
                 let mut connection = waits.timed(pool.acquire()).await?;
                 run(&mut *connection, script.for_postgres(), Fetch::All).await
             })
@@ -406,15 +411,15 @@ pub(crate) struct Tx {
 enum TxConn {
     /// On SQLite's writer connection.
     Sqlite(Transaction<'static, Sqlite>),
-    /// On PostgreSQL.
-    Postgres(Transaction<'static, Postgres>),
+    /// On PostgreSQL, in the deployment its schema names.
+    Postgres(Transaction<'static, Postgres>, Arc<str>),
 }
 
 impl Tx {
     async fn run<R: Row>(&mut self, statement: Statement<'_>, fetch: Fetch) -> StoreResult<Vec<R>> {
         Ok(match &mut self.conn {
             TxConn::Sqlite(tx) => run(&mut **tx, statement, fetch).await?,
-            TxConn::Postgres(tx) => bounded(run(&mut **tx, statement, fetch)).await?,
+            TxConn::Postgres(tx, _) => bounded(run(&mut **tx, statement, fetch)).await?,
         })
     }
 
@@ -447,13 +452,13 @@ impl Tx {
     pub(crate) async fn execute(&mut self, statement: Statement<'_>) -> StoreResult<u64> {
         Ok(match &mut self.conn {
             TxConn::Sqlite(tx) => execute(&mut **tx, statement).await?,
-            TxConn::Postgres(tx) => bounded(execute(&mut **tx, statement)).await?,
+            TxConn::Postgres(tx, _) => bounded(execute(&mut **tx, statement)).await?,
         })
     }
 
     /// Takes `lock` for the rest of the transaction where the backend needs it.
     pub(crate) async fn lock(&mut self, lock: Lock) -> StoreResult<()> {
-        if let TxConn::Postgres(tx) = &mut self.conn {
+        if let TxConn::Postgres(tx, _) = &mut self.conn {
             bounded(sqlx::query(lock.sql()).execute(&mut **tx)).await?;
         }
         Ok(())
@@ -462,7 +467,7 @@ impl Tx {
     /// Locks the row `statement` selects `FOR UPDATE` where the backend needs
     /// it (SQLite's one writer already excludes every other).
     pub(crate) async fn lock_rows(&mut self, statement: Statement<'_>) -> StoreResult<()> {
-        if let TxConn::Postgres(tx) = &mut self.conn {
+        if let TxConn::Postgres(tx, _) = &mut self.conn {
             bounded(execute(&mut **tx, statement)).await?;
         }
         Ok(())
@@ -491,9 +496,9 @@ impl Tx {
         } = self;
         match conn {
             TxConn::Sqlite(tx) => tx.commit().await?,
-            TxConn::Postgres(mut tx) => {
+            TxConn::Postgres(mut tx, scope) => {
                 if !committed.is_empty() {
-                    bounded(commits::notify(&mut tx, &committed)).await?;
+                    bounded(commits::notify(&mut tx, &committed, &scope)).await?;
                 }
                 bounded(tx.commit()).await?;
             }
