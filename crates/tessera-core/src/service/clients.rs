@@ -235,8 +235,7 @@ impl Clients<'_> {
             post_logout_redirect_uris: changed.post_logout_redirect_uris.clone(),
             scopes: changed.scopes.clone(),
         };
-        let revoked = self
-            .store
+        self.store
             .update_client(
                 client_id,
                 &fields,
@@ -246,9 +245,6 @@ impl Clients<'_> {
             .await?
             .ok_or(Error::NotFound)?;
         self.events_written();
-        for s in revoked {
-            self.revocations.apply(&Revocation::session(s.id, until));
-        }
         Ok(OAuthClient {
             name: fields.name,
             redirect_uris: fields.redirect_uris,
@@ -315,8 +311,7 @@ impl Clients<'_> {
             client_id: client_id.to_owned(),
         };
         let entry = self.audit(record, client);
-        let revoked = self
-            .store
+        self.store
             .delete_client(
                 client_id,
                 now,
@@ -327,10 +322,6 @@ impl Clients<'_> {
             .await?
             .ok_or(Error::NotFound)?;
         self.events_written();
-        self.revocations.apply(&cut_off);
-        for s in revoked {
-            self.revocations.apply(&Revocation::session(s.id, until));
-        }
         Ok(())
     }
 

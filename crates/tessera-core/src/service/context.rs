@@ -133,7 +133,8 @@ impl Context {
     }
 
     /// Revokes one session, recording `entry` with it; its access tokens are
-    /// refused by this process at once.
+    /// refused by this process at once (the store announces the revocation
+    /// to this process as it commits, before it returns).
     pub(super) async fn revoke_session_now(
         &self,
         sid: Uuid,
@@ -143,9 +144,6 @@ impl Context {
         let until = self.revocation_horizon(now);
         let revoked = self.store.revoke_session(sid, now, until, &[entry]).await?;
         self.events_written();
-        if revoked.is_some() {
-            self.revocations.apply(&Revocation::session(sid, until));
-        }
         Ok(revoked)
     }
 
@@ -158,15 +156,10 @@ impl Context {
         audit: &[AuditEntry],
     ) -> Result<()> {
         let revoke = self.session_revocation(spare);
-        let until = revoke.until;
-        let revoked = self
-            .store
+        self.store
             .revoke_user_sessions(user_id, &revoke, audit)
             .await?;
         self.events_written();
-        for s in revoked {
-            self.revocations.apply(&Revocation::session(s.id, until));
-        }
         Ok(())
     }
 }

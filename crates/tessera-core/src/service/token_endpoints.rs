@@ -110,7 +110,6 @@ impl Grants<'_> {
         self.store
             .revoke_access_token(&revocation, &claims.sub, exp_ms, now, &[entry])
             .await?;
-        self.revocations.apply(&revocation);
         self.events_written();
         Ok(())
     }

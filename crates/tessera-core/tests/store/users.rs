@@ -682,22 +682,21 @@ async fn change_password_revokes_all_but_the_exception_and_records_audit(store: 
 async fn record_a_newer_migration(url: &str) {
     let sql = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
                VALUES (29991231000000, 'from a newer build', TRUE, $1, 0)";
+    macro_rules! insert_with {
+        ($pool:ty) => {{
+            let pool = <$pool>::connect(url).await.expect("connect");
+            sqlx::query(sql)
+                .bind(vec![0u8])
+                .execute(&pool)
+                .await
+                .expect("insert");
+            pool.close().await;
+        }};
+    }
     if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-        sqlx::query(sql)
-            .bind(vec![0u8])
-            .execute(&pool)
-            .await
-            .expect("insert");
-        pool.close().await;
+        insert_with!(sqlx::SqlitePool);
     } else {
-        let pool = sqlx::PgPool::connect(url).await.expect("postgres");
-        sqlx::query(sql)
-            .bind(vec![0u8])
-            .execute(&pool)
-            .await
-            .expect("insert");
-        pool.close().await;
+        insert_with!(sqlx::PgPool);
     }
 }
 
