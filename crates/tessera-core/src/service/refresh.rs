@@ -7,7 +7,7 @@ use super::sessions::{IssuedTokens, Sessions, new_refresh_token};
 use crate::audit::AuditRecord;
 use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
-use crate::model::Session;
+use crate::model::{Session, User};
 use crate::settings::ms;
 use crate::store::Rotation;
 use tessera_token::clock::Millis;
@@ -61,14 +61,12 @@ impl Sessions<'_> {
         // The rotation and its audit entry commit together; the store names
         // the session's user as actor.
         let entry = self.audit(AuditRecord::Refreshed { repeat: None }, client);
-        if let Some(session) = self
+        if let Some(rotated) = self
             .store
             .rotate_refresh_token(&rotation, Some(&entry))
             .await?
         {
-            return self
-                .tokens_for_session(session, successor, scope, now)
-                .await;
+            return self.issue(rotated.user, rotated.session, successor, scope, now);
         }
         // Not the current token: a repeat within the grace window, reuse, or garbage.
         let Some(spent) = self.store.spent_refresh_token(&old_hash).await? else {
@@ -104,6 +102,8 @@ impl Sessions<'_> {
         Err(Error::InvalidRefreshToken)
     }
 
+    /// The tokens of a repeat within the grace window: the session's user
+    /// is read afresh.
     async fn tokens_for_session(
         &self,
         session: Session,
@@ -111,10 +111,25 @@ impl Sessions<'_> {
         scope: Option<&str>,
         now: Millis,
     ) -> Result<IssuedTokens> {
-        let user = match self.store.user_by_id(session.user_id).await? {
-            Some(s) if !s.user.disabled => s.user,
-            _ => return Err(Error::InvalidRefreshToken),
+        let Some(user) = self.store.user_by_id(session.user_id).await? else {
+            return Err(Error::InvalidRefreshToken);
         };
+        self.issue(user.user, session, refresh_token, scope, now)
+    }
+
+    /// A new access token for `session` with its successor refresh token;
+    /// a disabled user gets none.
+    fn issue(
+        &self,
+        user: User,
+        session: Session,
+        refresh_token: String,
+        scope: Option<&str>,
+        now: Millis,
+    ) -> Result<IssuedTokens> {
+        if user.disabled {
+            return Err(Error::InvalidRefreshToken);
+        }
         let access_token = self.issue_access_token(&user, &session, scope, now)?;
         Ok(IssuedTokens {
             access_token: access_token.into(),

@@ -47,8 +47,8 @@ pub use oauth::{
     AuthorizationCode, BrowserSession, ClientFields, NewBrowserSession, OAuthStore, Redemption,
 };
 pub use records::{
-    AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Rotation, SessionRevocation,
-    SpentToken, StoredKey, UserChanges, UserFilter,
+    AuditEntry, AuditQuery, FollowUp, Guarded, NewSession, NewUser, Rotated, Rotation,
+    SessionRevocation, SpentToken, StoredKey, UserChanges, UserFilter,
 };
 pub use revocations::RevocationStore;
 pub use sessions::SessionStore;

@@ -3,7 +3,7 @@
 
 use super::Revocation;
 use crate::events::NewEvent;
-use crate::model::Session;
+use crate::model::{Session, User};
 use crate::secret::SecretString;
 use tessera_token::clock::Millis;
 use tessera_token::keys::KeyPurpose;
@@ -98,6 +98,16 @@ pub struct Rotation {
     pub idle_ttl_ms: Millis,
     /// The OAuth client the session must belong to (`None`: first-party).
     pub client_id: Option<String>,
+}
+
+/// A session whose refresh token has just rotated, with its user as the
+/// rotation found them (read in the same round trip).
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    /// The session, as the rotation left it.
+    pub session: Session,
+    /// Its user.
+    pub user: User,
 }
 
 /// A refresh token that was already rotated away, with its session.

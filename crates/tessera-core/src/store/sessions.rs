@@ -4,11 +4,12 @@
 
 use super::audit::append_audit;
 use super::events::insert_event;
-use super::records::{AuditEntry, NewSession, Rotation, SessionRevocation, SpentToken};
+use super::records::{AuditEntry, NewSession, Rotated, Rotation, SessionRevocation, SpentToken};
 use super::revocations::insert_revocation;
-use super::sql::db::Tx;
-use super::sql::rows::{SessionRow, SpentRow, session_columns};
-use super::sql::statement::{script, sql};
+use super::sql::db::{Db, Tx};
+use super::sql::group::Grouped;
+use super::sql::rows::{RotatedRow, SessionRow, SpentRow, prefixed_user_columns, session_columns};
+use super::sql::statement::{Param, script, sql};
 use super::{Revocation, SqlStore, StoreResult};
 use crate::events;
 use crate::model::Session;
@@ -33,12 +34,13 @@ pub trait SessionStore: Send + Sync {
     /// Rotates a live session's refresh token if `old_hash` is its current
     /// one and the session belongs to `rotation.client_id`, recording
     /// `audit` (attributed to the session's user where it names no actor or
-    /// subject; a refresh streams no event).
+    /// subject; a refresh streams no event). Answers the session with its
+    /// user.
     async fn rotate_refresh_token(
         &self,
         rotation: &Rotation,
         audit: Option<&AuditEntry>,
-    ) -> StoreResult<Option<Session>>;
+    ) -> StoreResult<Option<Rotated>>;
     /// Finds a refresh token that has already been rotated away.
     async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>>;
     /// Revokes one session and records the revocation and `audit`; `None` if
@@ -118,19 +120,35 @@ macro_rules! rotate_audit {
     };
 }
 
-/// A refresh-token rotation on SQLite: the statements after the UPDATE find
-/// the rotated session by its new hash (256 random bits) and its old one.
-const ROTATE_SQLITE: &str = concat!(
-    "BEGIN IMMEDIATE; ",
-    rotate_update!(),
-    "; INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
-       SELECT $1, id, $4 FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1; ",
-    rotate_audit!(),
-    " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1 AND $8 IS NOT NULL; \
-     SELECT ",
-    session_columns!(),
-    " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1; COMMIT"
-);
+/// How many parameters a rotation binds.
+const ROTATE_ARITY: usize = 15;
+
+/// The statements of a refresh-token rotation on SQLite, `$call` standing
+/// for the index of its row: those after the UPDATE find the rotated
+/// session by its new hash (256 random bits) and its old one.
+macro_rules! rotate_sqlite_body {
+    ($call:literal) => {
+        concat!(
+            rotate_update!(),
+            "; INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
+               SELECT $1, id, $4 FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1; ",
+            rotate_audit!(),
+            " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1 AND $8 IS NOT NULL; \
+             SELECT ",
+            $call,
+            " AS call, s.*, ",
+            prefixed_user_columns!(),
+            " FROM (SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1) s \
+             JOIN users u ON u.id = s.user_id"
+        )
+    };
+}
+
+/// The same rotation as one script of its own (`Script` pairs it with
+/// PostgreSQL's statement; SQLite stores run rotations in groups).
+const ROTATE_SQLITE: &str = concat!("BEGIN IMMEDIATE; ", rotate_sqlite_body!("0"), "; COMMIT");
 
 /// The same rotation on PostgreSQL, as one statement.
 const ROTATE_POSTGRES: &str = concat!(
@@ -142,8 +160,28 @@ const ROTATE_POSTGRES: &str = concat!(
        SELECT $1, id, $4 FROM s), \
      audit AS (",
     rotate_audit!(),
-    " FROM s WHERE $8 IS NOT NULL) SELECT * FROM s"
+    " FROM s WHERE $8 IS NOT NULL) SELECT s.*, ",
+    prefixed_user_columns!(),
+    " FROM s JOIN users u ON u.id = s.user_id"
 );
+
+/// On SQLite, the rotations that run in groups on the writer ([`Grouped`]);
+/// PostgreSQL runs concurrent rotations itself.
+pub(crate) fn grouped_rotations(db: &Db) -> Option<Grouped<RotatedRow>> {
+    match db {
+        Db::Sqlite {
+            writer,
+            writer_waits,
+            ..
+        } => Some(Grouped::start(
+            rotate_sqlite_body!("$0"),
+            ROTATE_ARITY,
+            writer.clone(),
+            writer_waits.clone(),
+        )),
+        Db::Postgres { .. } => None,
+    }
+}
 
 /// Inserts a session in `tx`.
 pub(crate) async fn insert_session(tx: &mut Tx, n: &NewSession) -> StoreResult<()> {
@@ -405,38 +443,44 @@ impl SessionStore for SqlStore {
         &self,
         r: &Rotation,
         audit: Option<&AuditEntry>,
-    ) -> StoreResult<Option<Session>> {
+    ) -> StoreResult<Option<Rotated>> {
         // One round trip: the conditional UPDATE (of any number of
         // concurrent refreshes with one token, exactly one matches the row),
         // the spent token and the audit entry, attributed to the session's
-        // user, commit together; a token that matches nothing changes
-        // nothing.
+        // user, commit together, and the rotated session comes back with its
+        // user's row; a token that matches nothing changes nothing. On
+        // SQLite, concurrent rotations commit in groups.
         debug_assert!(
             audit.is_none_or(|a| a.stream_event.is_none()),
             "a refresh streams no event"
         );
-        let rows: Vec<SessionRow> = self
-            .db
-            .write_script(
-                script(ROTATE_SQLITE, ROTATE_POSTGRES)
-                    .bind(r.old_hash.to_vec())
-                    .bind(r.new_hash.to_vec())
-                    .bind(r.sealed_new.clone())
-                    .bind(r.now)
-                    .bind(r.idle_ttl_ms)
-                    .bind(r.client_id.clone())
-                    .bind(r.client_id.is_none())
-                    .bind(audit.map(|a| a.at))
-                    .bind(audit.map(|a| a.event.clone()))
-                    .bind(audit.and_then(|a| a.actor.clone()))
-                    .bind(audit.and_then(|a| a.subject.clone()))
-                    .bind(audit.and_then(|a| a.ip.clone()))
-                    .bind(audit.and_then(|a| a.user_agent.clone()))
-                    .bind(audit.map(|a| a.outcome.clone()))
-                    .bind(audit.and_then(|a| a.detail.clone())),
-            )
-            .await?;
-        rows.into_iter().next().map(Session::try_from).transpose()
+        let params: Vec<Param<'static>> = vec![
+            r.old_hash.to_vec().into(),
+            r.new_hash.to_vec().into(),
+            r.sealed_new.clone().into(),
+            r.now.into(),
+            r.idle_ttl_ms.into(),
+            r.client_id.clone().into(),
+            r.client_id.is_none().into(),
+            audit.map(|a| a.at).into(),
+            audit.map(|a| a.event.clone()).into(),
+            audit.and_then(|a| a.actor.clone()).into(),
+            audit.and_then(|a| a.subject.clone()).into(),
+            audit.and_then(|a| a.ip.clone()).into(),
+            audit.and_then(|a| a.user_agent.clone()).into(),
+            audit.map(|a| a.outcome.clone()).into(),
+            audit.and_then(|a| a.detail.clone()).into(),
+        ];
+        debug_assert_eq!(params.len(), ROTATE_ARITY);
+        let rows: Vec<RotatedRow> = match &self.rotations {
+            Some(grouped) => grouped.call(params).await?,
+            None => {
+                self.db
+                    .write_script(script(ROTATE_SQLITE, ROTATE_POSTGRES).bind_all(params))
+                    .await?
+            }
+        };
+        rows.into_iter().next().map(Rotated::try_from).transpose()
     }
 
     async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>> {

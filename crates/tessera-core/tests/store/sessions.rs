@@ -15,6 +15,7 @@ conformance!(
     rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_sessions,
     spent_tokens_return_the_sealed_successor_only_for_the_latest,
     concurrent_rotations_of_one_token_mint_exactly_one_successor,
+    concurrent_rotations_of_many_sessions_each_commit_with_their_own_user,
     rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_rotates,
     a_rotation_that_fails_halfway_leaves_nothing_and_the_next_write_goes_through,
     insert_session_and_revoke_user_sessions_record_their_audit,
@@ -91,6 +92,12 @@ async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .expect("first rotation");
+    // The session's user comes back with it, as stored.
+    assert_eq!(
+        Some(rotated.user),
+        store.user_by_id(judy).await.unwrap().map(|u| u.user)
+    );
+    let rotated = rotated.session;
     assert_eq!(rotated.id, session.id);
     assert_eq!(rotated.last_used_at, NOW + MINUTE);
     assert_eq!(
@@ -164,7 +171,8 @@ async fn rotation_is_capped_by_the_absolute_lifetime_and_refused_on_dead_session
         .rotate_refresh_token(&rotation(h, NOW + MINUTE), None)
         .await
         .unwrap()
-        .expect("rotated");
+        .expect("rotated")
+        .session;
     assert_eq!(
         rotated.expires_at,
         NOW + 2 * MINUTE,
@@ -227,7 +235,8 @@ async fn spent_tokens_return_the_sealed_successor_only_for_the_latest(store: Arc
         .rotate_refresh_token(&r2, None)
         .await
         .unwrap()
-        .expect("rotate t1");
+        .expect("rotate t1")
+        .session;
     let spent0 = store
         .spent_refresh_token(&t0)
         .await
@@ -289,7 +298,7 @@ async fn concurrent_rotations_of_one_token_mint_exactly_one_successor(store: Arc
             store
                 .rotate_refresh_token(&r, None)
                 .await
-                .map(|s| s.map(|s| (s, r.new_hash, r.sealed_new)))
+                .map(|s| s.map(|s| (s.session, r.new_hash, r.sealed_new)))
         });
     }
     let mut winners = Vec::new();
@@ -323,6 +332,54 @@ async fn concurrent_rotations_of_one_token_mint_exactly_one_successor(store: Arc
 }
 
 // ------------------------------------------- audit in the same transaction
+
+/// Many sessions of many users refreshing at once (on SQLite they commit in
+/// groups): each rotates, comes back with its own user, and leaves its own
+/// spent token and audit entry; a second round with the new tokens rotates
+/// again.
+async fn concurrent_rotations_of_many_sessions_each_commit_with_their_own_user(
+    store: Arc<dyn Store>,
+) {
+    let mut sessions = Vec::new();
+    for i in 0..40 {
+        let user = add_user(&store, &format!("crowd-{i:02}"), &[]).await;
+        let (session, hash) = add_session(&store, user, NOW).await;
+        sessions.push((user, session.id, hash));
+    }
+    let refreshed = audit_entry("token.refreshed", None, None);
+    for round in 1..=2 {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (user, session, hash) in sessions.drain(..) {
+            let (store, refreshed) = (store.clone(), refreshed.clone());
+            tasks.spawn(async move {
+                let r = rotation(hash, NOW + round * MINUTE);
+                let rotated = store
+                    .rotate_refresh_token(&r, Some(&refreshed))
+                    .await
+                    .expect("rotation must not error")
+                    .expect("every session rotates");
+                assert_eq!(rotated.session.id, session);
+                assert_eq!(rotated.user.id, user, "each rotation hears its own user");
+                assert_eq!(rotated.session.last_used_at, NOW + round * MINUTE);
+                let spent = store.spent_refresh_token(&hash).await.unwrap();
+                assert_eq!(spent.map(|s| s.session.id), Some(session));
+                (user, session, r.new_hash)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            sessions.push(done.expect("task"));
+        }
+    }
+    let audit = audit_log(&store).await;
+    assert_eq!(audit.len(), 80, "one audit entry per rotation");
+    for (user, _, _) in &sessions {
+        let mine = audit
+            .iter()
+            .filter(|e| e.actor.as_deref() == Some(&user.to_string()))
+            .count();
+        assert_eq!(mine, 2, "each user's two refreshes are theirs");
+    }
+}
 
 async fn rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_rotates(
     store: Arc<dyn Store>,
@@ -378,7 +435,8 @@ async fn rotate_refresh_token_records_audit_for_the_sessions_user_only_when_it_r
         .rotate_refresh_token(&r2, Some(&named))
         .await
         .unwrap()
-        .expect("rotated again");
+        .expect("rotated again")
+        .session;
     assert_eq!(rotated.id, session.id);
     assert_eq!(audit_log(&store).await, vec![named, attributed]);
 }

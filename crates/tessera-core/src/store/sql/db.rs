@@ -94,7 +94,7 @@ pub(crate) struct Waits {
 impl Waits {
     /// Awaits `taking` (a connection, or a transaction's start), counting
     /// how long it took.
-    async fn timed<T>(&self, taking: impl Future<Output = T>) -> T {
+    pub(super) async fn timed<T>(&self, taking: impl Future<Output = T>) -> T {
         let started = std::time::Instant::now();
         let taken = taking.await;
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);

@@ -4,6 +4,7 @@
 //! (`statement`), and the row shapes several concerns share (`rows`).
 
 pub(crate) mod db;
+pub(crate) mod group;
 pub(crate) mod rows;
 pub(crate) mod statement;
 
@@ -22,6 +23,9 @@ pub struct SqlStore {
     pub(crate) db: Db,
     /// Hears what each write transaction announces once committed.
     hook: Arc<Hook>,
+    /// On SQLite, refresh-token rotations, committed in groups
+    /// (`store/sessions.rs`).
+    pub(crate) rotations: Option<group::Grouped<rows::RotatedRow>>,
 }
 
 impl SqlStore {
@@ -36,6 +40,7 @@ impl SqlStore {
             return Err(StoreError::UnsupportedUrl);
         };
         Ok(SqlStore {
+            rotations: super::sessions::grouped_rotations(&db),
             db,
             hook: Arc::default(),
         })

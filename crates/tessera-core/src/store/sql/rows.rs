@@ -2,7 +2,7 @@
 //! lists, and their conversion to domain records.
 
 use crate::model::{Session, StoredUser, User};
-use crate::store::StoreError;
+use crate::store::{Rotated, StoreError};
 use uuid::Uuid;
 
 /// Columns of `users` in [`UserRow`] order.
@@ -18,7 +18,18 @@ macro_rules! session_columns {
          client_id, scope, browser_session_id, auth_time, amr"
     };
 }
-pub(crate) use {session_columns, user_columns};
+/// The columns of `users` as `u`, named `u_…`, for a row that also holds a
+/// session's columns ([`RotatedRow`]).
+macro_rules! prefixed_user_columns {
+    () => {
+        "u.id AS u_id, u.username AS u_username, u.email AS u_email, \
+         u.email_verified AS u_email_verified, u.email_exempt AS u_email_exempt, \
+         u.first_name AS u_first_name, u.last_name AS u_last_name, u.phone AS u_phone, \
+         u.roles AS u_roles, u.disabled AS u_disabled, u.password_hash AS u_password_hash, \
+         u.created_at AS u_created_at, u.updated_at AS u_updated_at"
+    };
+}
+pub(crate) use {prefixed_user_columns, session_columns, user_columns};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -124,6 +135,52 @@ pub(crate) struct SpentRow {
     pub(crate) spent_at: i64,
     pub(crate) prev_refresh_hash: Option<Vec<u8>>,
     pub(crate) grace_sealed: Option<Vec<u8>>,
+}
+
+/// A session just rotated, with its user's row ([`prefixed_user_columns`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct RotatedRow {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    u_id: String,
+    u_username: String,
+    u_email: Option<String>,
+    u_email_verified: bool,
+    u_email_exempt: bool,
+    u_first_name: Option<String>,
+    u_last_name: Option<String>,
+    u_phone: Option<String>,
+    u_roles: String,
+    u_disabled: bool,
+    u_password_hash: String,
+    u_created_at: i64,
+    u_updated_at: i64,
+}
+
+impl TryFrom<RotatedRow> for Rotated {
+    type Error = StoreError;
+
+    fn try_from(row: RotatedRow) -> Result<Self, StoreError> {
+        let user = UserRow {
+            id: row.u_id,
+            username: row.u_username,
+            email: row.u_email,
+            email_verified: row.u_email_verified,
+            email_exempt: row.u_email_exempt,
+            first_name: row.u_first_name,
+            last_name: row.u_last_name,
+            phone: row.u_phone,
+            roles: row.u_roles,
+            disabled: row.u_disabled,
+            password_hash: row.u_password_hash,
+            created_at: row.u_created_at,
+            updated_at: row.u_updated_at,
+        };
+        Ok(Rotated {
+            session: Session::try_from(row.session)?,
+            user: StoredUser::try_from(user)?.user,
+        })
+    }
 }
 
 pub(crate) fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {

@@ -151,6 +151,11 @@ pub(crate) fn sql(sql: &str) -> Statement<'_> {
 }
 
 impl<'a> Statement<'a> {
+    /// A statement with its parameters already bound.
+    pub(super) fn with(sql: &'a str, params: Vec<Param<'a>>) -> Self {
+        Statement { sql, params }
+    }
+
     /// Binds the next parameter.
     pub(crate) fn bind(mut self, param: impl Into<Param<'a>>) -> Self {
         self.params.push(param.into());
@@ -202,10 +207,10 @@ impl Script {
         }
     }
 
-    /// Binds the next parameter; it must own its value, since the script
-    /// may outlive the request that wrote it.
-    pub(crate) fn bind(mut self, param: impl Into<Param<'static>>) -> Self {
-        self.params.push(param.into());
+    /// Binds `params`, in order, after those already bound; they own their
+    /// values, since the script may outlive the request that wrote it.
+    pub(crate) fn bind_all(mut self, params: Vec<Param<'static>>) -> Self {
+        self.params.extend(params);
         self
     }
 }

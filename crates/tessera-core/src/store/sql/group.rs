@@ -1,0 +1,341 @@
+//! Group commit on SQLite's one writer: the calls of one write script that
+//! arrive while the writer is busy run together, in one transaction, when
+//! it is free.
+//!
+//! SQLite commits one transaction at a time, and each commit appends every
+//! page it changed to the WAL. Concurrent refreshes change the same few
+//! pages (the sessions table, the tail of the audit log, the index pages
+//! near them), so committing them together writes each of those pages once
+//! instead of once per call, and sends the writer thread one message
+//! instead of one per call. A call that finds the writer idle runs at once,
+//! alone: grouping adds no wait.
+//!
+//! Each call is answered only after its group committed. A group whose
+//! script fails is rolled back and its calls run again one by one, so one
+//! bad call fails alone.
+
+use super::super::{StoreError, StoreResult};
+use super::db::Waits;
+use super::statement::{Fetch, Param, Row, Statement, run};
+use sqlx::SqlitePool;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most calls one group holds. Groups run in sizes that are powers of
+/// two, so at most `log2(MOST) + 1` forms of the script are ever prepared.
+const MOST: usize = 32;
+
+/// A row of a grouped script: the index of the call it answers (`$0` in the
+/// body), then the row itself.
+#[derive(sqlx::FromRow)]
+pub(crate) struct Answer<T> {
+    call: i64,
+    #[sqlx(flatten)]
+    row: T,
+}
+
+/// One write script, run in groups on SQLite's writer.
+///
+/// The body is the script's statements without `BEGIN` and `COMMIT`, with
+/// the parameters `$1`…`$n` of one call and `$0` standing for the call's
+/// index in its group; each of its rows must begin with that index as
+/// `call`. Dropping every clone stops the task that runs the groups.
+pub(crate) struct Grouped<R> {
+    calls: mpsc::UnboundedSender<Call<R>>,
+    /// How many groups have committed.
+    #[cfg(test)]
+    committed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<R> std::fmt::Debug for Grouped<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grouped").finish_non_exhaustive()
+    }
+}
+
+impl<R> Clone for Grouped<R> {
+    fn clone(&self) -> Self {
+        Grouped {
+            calls: self.calls.clone(),
+            #[cfg(test)]
+            committed: self.committed.clone(),
+        }
+    }
+}
+
+/// A call waiting for its group.
+#[derive(Debug)]
+struct Call<R> {
+    params: Vec<Param<'static>>,
+    answer: oneshot::Sender<StoreResult<Vec<R>>>,
+}
+
+impl<R: Row + 'static> Grouped<R> {
+    /// Starts the task that runs `body`'s calls on `writer`, each with
+    /// `arity` parameters.
+    pub(crate) fn start(
+        body: &'static str,
+        arity: usize,
+        writer: SqlitePool,
+        waits: Arc<Waits>,
+    ) -> Self {
+        let (calls, queue) = mpsc::unbounded_channel();
+        let forms = (0..=MOST.trailing_zeros())
+            .map(|k| grouped_sql(body, 1 << k, arity))
+            .collect();
+        let grouped = Grouped {
+            calls,
+            #[cfg(test)]
+            committed: Arc::default(),
+        };
+        tokio::spawn(
+            Runner {
+                forms,
+                writer,
+                waits,
+                #[cfg(test)]
+                committed: grouped.committed.clone(),
+            }
+            .serve(queue),
+        );
+        grouped
+    }
+
+    /// Runs one call with its `params` (`$1`…), answering its rows once the
+    /// group holding it has committed.
+    pub(crate) async fn call(&self, params: Vec<Param<'static>>) -> StoreResult<Vec<R>> {
+        let (answer, answered) = oneshot::channel();
+        self.calls
+            .send(Call { params, answer })
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        answered
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
+    }
+}
+
+/// The task that runs the groups, one at a time.
+struct Runner {
+    /// The script for groups of 1, 2, 4, … calls.
+    forms: Vec<String>,
+    writer: SqlitePool,
+    waits: Arc<Waits>,
+    #[cfg(test)]
+    committed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Runner {
+    async fn serve<R: Row>(self, mut queue: mpsc::UnboundedReceiver<Call<R>>) {
+        let mut waiting = VecDeque::new();
+        loop {
+            if waiting.is_empty() {
+                match queue.recv().await {
+                    Some(call) => waiting.push_back(call),
+                    None => return,
+                }
+            }
+            while waiting.len() < MOST
+                && let Ok(call) = queue.try_recv()
+            {
+                waiting.push_back(call);
+            }
+            // The largest power of two that the waiting calls fill.
+            let size = 1 << waiting.len().min(MOST).ilog2();
+            let group: Vec<Call<R>> = waiting.drain(..size).collect();
+            self.run_group(group).await;
+        }
+    }
+
+    /// Runs `group` in one transaction; if that fails, each call alone.
+    async fn run_group<R: Row>(&self, group: Vec<Call<R>>) {
+        let size = group.len();
+        let params: Vec<Param<'static>> = group.iter().flat_map(|c| c.params.clone()).collect();
+        match self.run(size, params).await {
+            Ok(rows) => {
+                #[cfg(test)]
+                self.committed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut answers: Vec<Vec<R>> = (0..size).map(|_| Vec::new()).collect();
+                for Answer { call, row } in rows {
+                    if let Some(answer) =
+                        usize::try_from(call).ok().and_then(|i| answers.get_mut(i))
+                    {
+                        answer.push(row);
+                    }
+                }
+                for (call, rows) in group.into_iter().zip(answers) {
+                    // A caller that gave up has nothing to hear.
+                    let _ = call.answer.send(Ok(rows));
+                }
+            }
+            Err(error) if size == 1 => {
+                if let Some(call) = group.into_iter().next() {
+                    let _ = call.answer.send(Err(error));
+                }
+            }
+            Err(_) => {
+                for call in group {
+                    let answer = self
+                        .run(1, call.params)
+                        .await
+                        .map(|rows| rows.into_iter().map(|a| a.row).collect());
+                    let _ = call.answer.send(answer);
+                }
+            }
+        }
+    }
+
+    /// Runs the script for `size` calls with their `params`, rolling back
+    /// when it fails.
+    async fn run<R: Row>(
+        &self,
+        size: usize,
+        params: Vec<Param<'static>>,
+    ) -> StoreResult<Vec<Answer<R>>> {
+        let form = &self.forms[size.ilog2() as usize];
+        let mut connection = self.waits.timed(self.writer.acquire()).await?;
+        let rows = run(&mut *connection, Statement::with(form, params), Fetch::All).await;
+        if rows.is_err() {
+            // Fails harmlessly when no transaction is open (the failure was
+            // BEGIN's own).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+        }
+        Ok(rows?)
+    }
+}
+
+/// `body` repeated for `size` calls between `BEGIN IMMEDIATE` and `COMMIT`,
+/// each copy's parameters moved past the previous copies' and its `$0`
+/// replaced by its index.
+fn grouped_sql(body: &str, size: usize, arity: usize) -> String {
+    let mut sql = String::from("BEGIN IMMEDIATE; ");
+    for call in 0..size {
+        let mut rest = body;
+        while let Some(at) = rest.find('$') {
+            sql.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - at - 1);
+            match rest[at + 1..at + 1 + digits].parse::<usize>() {
+                Ok(0) => sql.push_str(&call.to_string()),
+                Ok(n) => sql.push_str(&format!("${}", n + call * arity)),
+                Err(_) => sql.push('$'),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        sql.push_str(rest);
+        sql.push_str("; ");
+    }
+    sql.push_str("COMMIT");
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sql::db::Db;
+
+    #[test]
+    fn each_copy_of_the_body_gets_its_own_parameters_and_index() {
+        assert_eq!(
+            grouped_sql("INSERT INTO t VALUES ($1, $2); SELECT $0 AS call, $2", 3, 2),
+            "BEGIN IMMEDIATE; \
+             INSERT INTO t VALUES ($1, $2); SELECT 0 AS call, $2; \
+             INSERT INTO t VALUES ($3, $4); SELECT 1 AS call, $4; \
+             INSERT INTO t VALUES ($5, $6); SELECT 2 AS call, $6; \
+             COMMIT"
+        );
+        assert_eq!(
+            grouped_sql("SELECT '$' || $1", 2, 1).matches("'$'").count(),
+            2
+        );
+    }
+
+    /// A writer on a fresh file with a table whose `x` is unique.
+    async fn writer(dir: &tempfile::TempDir) -> (SqlitePool, Arc<Waits>) {
+        let url = format!("sqlite://{}", dir.path().join("group.db").display());
+        let Db::Sqlite {
+            writer,
+            writer_waits,
+            ..
+        } = Db::sqlite(&url).await.unwrap()
+        else {
+            unreachable!()
+        };
+        sqlx::query("CREATE TABLE t (x INTEGER UNIQUE)")
+            .execute(&writer)
+            .await
+            .unwrap();
+        (writer, writer_waits)
+    }
+
+    const BODY: &str = "INSERT INTO t (x) VALUES ($1); SELECT $0 AS call, $1 AS x";
+
+    #[derive(sqlx::FromRow, Debug, PartialEq)]
+    struct X {
+        x: i64,
+    }
+
+    #[tokio::test]
+    async fn concurrent_calls_commit_together_and_each_hears_its_own_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, waits) = writer(&dir).await;
+        let grouped = Grouped::<X>::start(BODY, 1, writer.clone(), waits);
+        let calls = (0..100i64).map(|x| {
+            let grouped = grouped.clone();
+            tokio::spawn(async move { grouped.call(vec![Param::Int(Some(x))]).await })
+        });
+        for (x, call) in (0..100i64).zip(calls.collect::<Vec<_>>()) {
+            assert_eq!(call.await.unwrap().unwrap(), vec![X { x }]);
+        }
+        let groups = grouped.committed.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            groups < 20,
+            "100 calls made in one go ran as {groups} groups"
+        );
+        let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM t")
+            .fetch_one(&writer)
+            .await
+            .unwrap();
+        assert_eq!(count, 100);
+    }
+
+    #[tokio::test]
+    async fn a_failing_call_fails_alone_and_the_others_of_its_group_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, waits) = writer(&dir).await;
+        // The calls are all sent before the runner wakes (one thread), so
+        // they run as one group of four.
+        let grouped = Grouped::<X>::start(BODY, 1, writer.clone(), waits);
+        let calls: Vec<_> = [1, 2, 2, 3]
+            .into_iter()
+            .map(|x| {
+                let grouped = grouped.clone();
+                tokio::spawn(async move { grouped.call(vec![Param::Int(Some(x))]).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for call in calls {
+            answers.push(call.await.unwrap().map_err(|e| e.to_string()));
+        }
+        assert_eq!(answers[0], Ok(vec![X { x: 1 }]));
+        assert_eq!(answers[3], Ok(vec![X { x: 3 }]));
+        // Of the two calls inserting 2, one commits and the other fails.
+        assert_eq!(
+            answers[1..3].iter().filter(|a| a.is_ok()).count(),
+            1,
+            "{answers:?}"
+        );
+        let xs: Vec<(i64,)> = sqlx::query_as("SELECT x FROM t ORDER BY x")
+            .fetch_all(&writer)
+            .await
+            .unwrap();
+        assert_eq!(xs, vec![(1,), (2,), (3,)]);
+        // The group of four failed; its calls then ran alone.
+        assert_eq!(
+            grouped.committed.load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+    }
+}
