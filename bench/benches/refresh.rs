@@ -94,11 +94,17 @@ fn refresh_path(c: &mut Criterion) {
             let started = Instant::now();
             let mut done = 0u64;
             while done < rounds {
+                // Spawned inside the runtime, so that they run at once.
+                let batch: Vec<String> = tokens.drain(..).collect();
+                let tessera = tessera.clone();
                 tokens = runtime
-                    .block_on(futures::future::join_all(tokens.drain(..).map(|t| {
-                        let tessera = tessera.clone();
-                        tokio::spawn(async move { refresh(&tessera, &t).await })
-                    })))
+                    .block_on(async move {
+                        let tasks = batch.into_iter().map(|t| {
+                            let tessera = tessera.clone();
+                            tokio::spawn(async move { refresh(&tessera, &t).await })
+                        });
+                        futures::future::join_all(tasks).await
+                    })
                     .into_iter()
                     .map(|t| t.expect("task"))
                     .collect();
