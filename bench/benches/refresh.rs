@@ -95,7 +95,7 @@ fn refresh_path(c: &mut Criterion) {
             let mut done = 0u64;
             while done < rounds {
                 // Spawned inside the runtime, so that they run at once.
-                let batch: Vec<String> = tokens.drain(..).collect();
+                let batch = std::mem::take(&mut tokens);
                 let tessera = tessera.clone();
                 tokens = runtime
                     .block_on(async move {
