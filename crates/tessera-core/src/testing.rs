@@ -52,6 +52,27 @@ pub fn fresh_sqlite_url(dir: &std::path::Path) -> String {
     format!("sqlite://{}", dir.join("tessera.db").display())
 }
 
+/// Runs one SQL statement on the database at `url` (SQLite or PostgreSQL),
+/// past the store: for tests that need a state the store's own operations
+/// never leave behind. Panics if the statement fails.
+pub async fn execute_sql(url: &str, sql: &str) {
+    use sqlx::Connection as _;
+    let done = async {
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await?;
+            sqlx::query(sql).execute(&mut conn).await?;
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            sqlx::query(sql).execute(&mut conn).await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    }
+    .await;
+    if let Err(e) = done {
+        panic!("cannot run {sql:?} on {url}: {e}");
+    }
+}
+
 // ------------------------------------------------- a PostgreSQL of one's own
 
 use std::path::{Path, PathBuf};

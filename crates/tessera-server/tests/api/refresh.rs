@@ -279,6 +279,36 @@ async fn reuse_of_a_token_two_rotations_old_revokes_the_session_even_inside_the_
     assert_access_refused(&app, &access_token(&second)).await;
 }
 
+/// Disabling an account revokes its sessions in the same transaction, so a
+/// refresh is refused by the rotation itself. Behind that, the rotation and
+/// the grace path both refuse tokens to a disabled user whose session was
+/// somehow left live (here, set directly in the database).
+async fn a_disabled_user_with_a_live_session_gets_no_tokens(app: TestApp) {
+    let alice = app.register("alice").await;
+    let successor = refresh_token(&refresh_ok(&app, &alice.refresh).await);
+    tessera_core::testing::execute_sql(
+        &app.database_url,
+        "UPDATE users SET disabled = TRUE WHERE username = 'alice'",
+    )
+    .await;
+    // A repeat of the rotated token inside the grace window.
+    assert_refused_refresh(&app, &alice.refresh).await;
+    // The current token.
+    assert_refused_refresh(&app, &successor).await;
+}
+
+#[tokio::test]
+async fn a_disabled_user_with_a_live_session_gets_no_tokens_on_sqlite() {
+    a_disabled_user_with_a_live_session_gets_no_tokens(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn a_disabled_user_with_a_live_session_gets_no_tokens_on_postgres() {
+    if let Some(app) = TestApp::builder().postgres().try_spawn().await {
+        a_disabled_user_with_a_live_session_gets_no_tokens(app).await;
+    }
+}
+
 #[tokio::test]
 async fn garbage_refresh_tokens_are_refused_in_the_error_shape() {
     let app = TestApp::spawn().await;
