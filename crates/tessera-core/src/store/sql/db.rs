@@ -6,6 +6,7 @@
 //! transaction announces what it wrote, the time limits, and the migration
 //! sets.
 
+use super::checkpoints;
 use super::statement::{Row, Script, Statement};
 
 use super::super::commits::{self, Committed, Hook};
@@ -103,6 +104,11 @@ impl Waits {
         taken
     }
 
+    /// How many waits there were.
+    pub(super) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
     /// Seconds waited in all, and how many waits.
     fn totals(&self) -> (f64, u64) {
         (
@@ -145,24 +151,38 @@ impl Db {
         // An embedded connection cannot be lost the way a network one can,
         // so neither pool pings a connection before handing it out (a round
         // trip to the connection's thread on every statement).
+        // The writer checkpoints the WAL itself only as a safety net
+        // (`checkpoints.rs`).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma(
+                "wal_autocheckpoint",
+                checkpoints::WRITER_CHECKPOINT_PAGES.to_string(),
+            ))
             .await?;
         // Readers refuse to write (`query_only`): a write sent to the wrong
         // pool fails at once instead of racing the writer.
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
-            .connect_with(options.pragma("query_only", "ON"))
+            .connect_with(options.clone().pragma("query_only", "ON"))
             .await?;
+        let writer_waits = Arc::<Waits>::default();
+        checkpoints::spawn(
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .test_before_acquire(false)
+                .connect_lazy_with(options),
+            writer.clone(),
+            Arc::downgrade(&writer_waits),
+        );
         Ok(Db::Sqlite {
             reader,
             writer,
             reader_waits: Arc::default(),
-            writer_waits: Arc::default(),
+            writer_waits,
         })
     }
 

@@ -1,8 +1,10 @@
 //! [`SqlStore`]: the store on SQLite or PostgreSQL. Each concern's SQL lives
 //! with its trait (`store/users.rs`, …); this module holds the store itself,
-//! the database and its connections (`db`), statements and how they run
+//! the database and its connections (`db`), the checkpoints of SQLite's
+//! write-ahead log (`checkpoints`), statements and how they run
 //! (`statement`), and the row shapes several concerns share (`rows`).
 
+pub(crate) mod checkpoints;
 pub(crate) mod db;
 pub(crate) mod group;
 pub(crate) mod rows;
