@@ -548,3 +548,22 @@ impl SessionStore for SqlStore {
         Ok(revoked)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sql::{db::WRITER_ROW_BUFFER, group};
+
+    #[test]
+    fn a_full_group_of_rotations_fits_in_the_writers_row_buffer() {
+        // Each statement of the script sends one result, and each call's
+        // final SELECT one row.
+        let script = group::grouped_sql(rotate_sqlite_body!("$0"), group::MOST, ROTATE_ARITY);
+        let results = script.split(';').count() + group::MOST;
+        assert!(
+            results <= WRITER_ROW_BUFFER,
+            "a group of {} rotations sends {results} results",
+            group::MOST
+        );
+    }
+}

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 /// How often the WAL is checkpointed while writes happen.
-pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// The WAL's size in pages at which the writer checkpoints it itself
 /// (SQLite's default is 1,000): 40 MB of 4 KiB pages.
@@ -64,7 +64,7 @@ pub(crate) fn spawn(pool: SqlitePool, writer: SqlitePool, writes: Weak<Waits>) -
 }
 
 /// One passive checkpoint: copies every frame no reader still needs.
-pub(crate) async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
         .execute(pool)
         .await

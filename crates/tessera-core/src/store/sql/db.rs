@@ -125,6 +125,14 @@ const PG_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long taking a PostgreSQL connection from the pool may take.
 const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How many results (one per statement, one per row) the SQLite writer's
+/// thread may queue for the task that runs the statements. sqlx's default
+/// is 50, fewer than a full group of rotations sends (`group.rs`): the
+/// thread then waits for a free slot at each further result, and on a busy
+/// core every result costs two thread switches. A buffer that holds a whole
+/// group lets the thread run the group through.
+pub(crate) const WRITER_ROW_BUFFER: usize = 1024;
+
 /// `operation` on PostgreSQL, bounded by [`PG_OPERATION_TIMEOUT`].
 async fn bounded<T>(operation: impl Future<Output = Result<T, sqlx::Error>>) -> StoreResult<T> {
     match tokio::time::timeout(PG_OPERATION_TIMEOUT, operation).await {
@@ -152,12 +160,13 @@ impl Db {
         // so neither pool pings a connection before handing it out (a round
         // trip to the connection's thread on every statement).
         // The writer checkpoints the WAL itself only as a safety net
-        // (`checkpoints.rs`).
+        // (`checkpoints.rs`), and buffers a whole group's results
+        // ([`WRITER_ROW_BUFFER`]).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .test_before_acquire(false)
-            .connect_with(options.clone().pragma(
+            .connect_with(options.clone().row_buffer_size(WRITER_ROW_BUFFER).pragma(
                 "wal_autocheckpoint",
                 checkpoints::WRITER_CHECKPOINT_PAGES.to_string(),
             ))

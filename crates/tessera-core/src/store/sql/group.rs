@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The most calls one group holds. Groups run in sizes that are powers of
 /// two, so at most `log2(MOST) + 1` forms of the script are ever prepared.
-const MOST: usize = 32;
+pub(crate) const MOST: usize = 32;
 
 /// A row of a grouped script: the index of the call it answers (`$0` in the
 /// body), then the row itself.
@@ -208,7 +208,7 @@ impl Runner {
 /// `body` repeated for `size` calls between `BEGIN IMMEDIATE` and `COMMIT`,
 /// each copy's parameters moved past the previous copies' and its `$0`
 /// replaced by its index.
-fn grouped_sql(body: &str, size: usize, arity: usize) -> String {
+pub(crate) fn grouped_sql(body: &str, size: usize, arity: usize) -> String {
     let mut sql = String::from("BEGIN IMMEDIATE; ");
     for call in 0..size {
         let mut rest = body;
