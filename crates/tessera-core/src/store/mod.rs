@@ -170,8 +170,9 @@ pub trait Store:
     /// set stays).
     fn on_commit(&self, hook: CommitHook);
     /// Forgets what can no longer matter: expired revocations, long-dead
-    /// sessions, stale throttle counts, lapsed challenges and unfinished
-    /// enrolments.
+    /// sessions, refresh tokens spent before every remaining session began,
+    /// stale throttle counts, lapsed challenges and unfinished enrolments.
+    /// Answers how many rows it deleted.
     async fn purge_expired(&self, now: Millis, dead_session_cutoff: Millis) -> StoreResult<u64>;
 }
 

@@ -14,6 +14,7 @@ conformance!(
     revoke_user_sessions_spares_the_exception_and_other_users,
     insert_revocations_upserts_keeping_the_later_cutoffs,
     purge_expired_forgets_dead_revocations_and_sessions,
+    purge_expired_keeps_the_spent_tokens_of_a_live_session,
     revoke_session_records_audit_only_for_an_existing_session,
 );
 
@@ -279,8 +280,10 @@ async fn purge_expired_forgets_dead_revocations_and_sessions(store: Arc<dyn Stor
     let (live, _) = add_session(&store, pat, NOW).await;
 
     let purged = store.purge_expired(NOW, cutoff).await.unwrap();
-    // Revocations: old, edge, and the two session revocations until `cutoff`; sessions: two.
-    assert_eq!(purged, 4 + 2);
+    // Revocations: old, edge, and the two session revocations until `cutoff`;
+    // sessions: two; spent tokens: the one spent before every remaining
+    // session began.
+    assert_eq!(purged, 4 + 2 + 1);
     let left: HashSet<String> = store
         .active_revocations(0)
         .await
@@ -321,6 +324,41 @@ async fn purge_expired_forgets_dead_revocations_and_sessions(store: Arc<dyn Stor
     assert!(
         store.user_by_id(pat).await.unwrap().is_some(),
         "users are never purged"
+    );
+}
+
+async fn purge_expired_keeps_the_spent_tokens_of_a_live_session(store: Arc<dyn Store>) {
+    let lou = add_user(&store, "lou", &[]).await;
+    // Begun ten days ago and refreshed then for a month of idle lifetime,
+    // by a replica whose clock was a minute behind: its first token was
+    // spent long before the purge's cutoff, and "before" the session began,
+    // yet presenting it again must still be caught as reuse.
+    let begun = NOW - 10 * DAY;
+    let (session, h0) = add_session(&store, lou, begun).await;
+    let mut first = rotation(h0, begun - MINUTE);
+    first.idle_ttl_ms = 30 * DAY;
+    store
+        .rotate_refresh_token(&first, None)
+        .await
+        .unwrap()
+        .expect("rotated");
+    // A session that ended long ago, with a token spent before `session`
+    // began: forgotten.
+    let (ended, h1) = add_session(&store, lou, begun - 3 * DAY).await;
+    store
+        .rotate_refresh_token(&rotation(h1, begun - 3 * DAY + 1), None)
+        .await
+        .unwrap()
+        .expect("rotated");
+
+    // `ended`, then the token it spent.
+    assert_eq!(store.purge_expired(NOW, NOW - DAY).await.unwrap(), 2);
+    assert!(store.session_by_id(ended.id).await.unwrap().is_none());
+    let spent = store.spent_refresh_token(&h0).await.unwrap();
+    let spent = spent.expect("the live session's spent token is still known");
+    assert_eq!(
+        (spent.session.id, spent.spent_at),
+        (session.id, begun - MINUTE)
     );
 }
 

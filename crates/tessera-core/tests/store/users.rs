@@ -23,7 +23,7 @@ conformance!(
     concurrent_inserts_of_one_username_admit_exactly_one,
     users_are_listed_by_lowercased_username_with_cursor_and_limit,
     update_user_sets_and_clears_profile_fields_roles_and_disabled,
-    deleting_a_user_deletes_their_sessions_and_spent_tokens,
+    deleting_a_user_deletes_their_sessions_and_orphans_their_spent_tokens,
     password_hashes_are_replaced,
     insert_user_writes_the_first_session_and_audit_with_the_user_or_nothing,
     update_user_applies_its_follow_up_only_when_the_change_goes_through,
@@ -310,7 +310,9 @@ async fn update_user_sets_and_clears_profile_fields_roles_and_disabled(store: Ar
     );
 }
 
-async fn deleting_a_user_deletes_their_sessions_and_spent_tokens(store: Arc<dyn Store>) {
+async fn deleting_a_user_deletes_their_sessions_and_orphans_their_spent_tokens(
+    store: Arc<dyn Store>,
+) {
     let erin = add_user(&store, "erin", &[]).await;
     let frank = add_user(&store, "frank", &[]).await;
     let (s1, h1) = add_session(&store, erin, NOW).await;
@@ -327,6 +329,7 @@ async fn deleting_a_user_deletes_their_sessions_and_spent_tokens(store: Arc<dyn 
     assert!(store.session_by_id(s1.id).await.unwrap().is_none());
     assert!(store.session_by_id(s2.id).await.unwrap().is_none());
     assert!(store.live_sessions(erin, NOW).await.unwrap().is_empty());
+    // Its row stays until the purge, but no longer leads to a session.
     assert!(store.spent_refresh_token(&h1).await.unwrap().is_none());
     assert_eq!(store.session_by_id(other.id).await.unwrap(), Some(other));
 }

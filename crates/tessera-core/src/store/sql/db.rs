@@ -162,28 +162,42 @@ impl Db {
         // The writer checkpoints the WAL itself only as a safety net
         // (`checkpoints.rs`), and buffers a whole group's results
         // ([`WRITER_ROW_BUFFER`]).
+        // sqlx runs each connection on a thread of its own; the names
+        // (`sqlite-writer`, `sqlite-read-N`, `sqlite-ckpt`) tell them apart
+        // in `top -H`, `perf` and a debugger.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .test_before_acquire(false)
-            .connect_with(options.clone().row_buffer_size(WRITER_ROW_BUFFER).pragma(
-                "wal_autocheckpoint",
-                checkpoints::WRITER_CHECKPOINT_PAGES.to_string(),
-            ))
+            .connect_with(
+                options
+                    .clone()
+                    .thread_name(|_| "sqlite-writer".into())
+                    .row_buffer_size(WRITER_ROW_BUFFER)
+                    .pragma(
+                        "wal_autocheckpoint",
+                        checkpoints::WRITER_CHECKPOINT_PAGES.to_string(),
+                    ),
+            )
             .await?;
         // Readers refuse to write (`query_only`): a write sent to the wrong
         // pool fails at once instead of racing the writer.
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
-            .connect_with(options.clone().pragma("query_only", "ON"))
+            .connect_with(
+                options
+                    .clone()
+                    .thread_name(|id| format!("sqlite-read-{id}"))
+                    .pragma("query_only", "ON"),
+            )
             .await?;
         let writer_waits = Arc::<Waits>::default();
         checkpoints::spawn(
             SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
-                .connect_lazy_with(options),
+                .connect_lazy_with(options.thread_name(|_| "sqlite-ckpt".into())),
             writer.clone(),
             Arc::downgrade(&writer_waits),
         );

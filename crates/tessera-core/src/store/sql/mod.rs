@@ -18,6 +18,12 @@ use statement::sql;
 use std::sync::Arc;
 use tessera_token::clock::Millis;
 
+/// How long before the oldest remaining session began a spent refresh
+/// token must have been spent for the purge to forget it: an hour, far
+/// more than replicas' clocks can disagree (a session begun on one replica
+/// may be rotated on another whose clock is behind).
+const SPENT_TOKEN_MARGIN: Millis = 3_600_000;
+
 /// The store on an embedded SQLite file or a PostgreSQL database, with the
 /// same SQL for both.
 #[derive(Debug, Clone)]
@@ -85,6 +91,16 @@ impl Store for SqlStore {
                 .bind(dead_session_cutoff),
             )
             .await?;
+        // A spent token outlives its session (no foreign key: see migration
+        // 0009) until every remaining session began after it was spent.
+        let spent = tx
+            .execute(
+                sql("DELETE FROM spent_refresh_tokens \
+                     WHERE spent_at < COALESCE((SELECT MIN(created_at) FROM sessions), $1) - $2")
+                .bind(now)
+                .bind(SPENT_TOKEN_MARGIN),
+            )
+            .await?;
         let throttle = tx
             .execute(
                 sql("DELETE FROM throttle WHERE updated_at <= $1 AND blocked_until <= $2")
@@ -105,7 +121,7 @@ impl Store for SqlStore {
             .execute(sql("DELETE FROM email_links WHERE expires_at <= $1").bind(now))
             .await?;
         tx.commit().await?;
-        Ok(revocations + sessions + throttle + challenges + enrolments + links)
+        Ok(revocations + sessions + spent + throttle + challenges + enrolments + links)
     }
 }
 
@@ -155,6 +171,98 @@ mod tests {
             hit.expect("the queued write never ran").unwrap().unwrap(),
             (1, 1_000)
         );
+    }
+
+    #[tokio::test]
+    async fn spent_tokens_survive_their_table_being_rebuilt_without_the_sessions_key() {
+        use crate::model::Session;
+        use crate::store::{SessionStore, records::NewSession};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+        let store = SqlStore::connect(&url).await.unwrap();
+        let Db::Sqlite { writer, .. } = &store.db else {
+            panic!("a SQLite store");
+        };
+        // The database as the release before migration 9 left it.
+        let earlier = dir.path().join("earlier");
+        std::fs::create_dir(&earlier).unwrap();
+        let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        for entry in std::fs::read_dir(migrations).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            if name.as_str() < "0009" {
+                std::fs::copy(&path, earlier.join(name)).unwrap();
+            }
+        }
+        let migrator = sqlx::migrate::Migrator::new(earlier.as_path())
+            .await
+            .unwrap();
+        assert_eq!(migrator.iter().count(), 8);
+        migrator.run(writer).await.unwrap();
+        let session = Session {
+            id: uuid::Uuid::new_v4(),
+            user_id: uuid::Uuid::nil(),
+            created_at: 1,
+            last_used_at: 1,
+            expires_at: 1_000,
+            max_expires_at: 2_000,
+            revoked_at: None,
+            user_agent: None,
+            ip: None,
+            client_id: None,
+            scope: None,
+            browser_session_id: None,
+            auth_time: 1,
+            amr: vec!["pwd".into()],
+        };
+        sqlx::query(
+            "INSERT INTO users (id, username, username_lower, roles, is_admin, password_hash, \
+               created_at, updated_at) VALUES ($1, 'u', 'u', '', FALSE, '', 1, 1)",
+        )
+        .bind(session.user_id.to_string())
+        .execute(writer)
+        .await
+        .unwrap();
+        let new = NewSession {
+            session: session.clone(),
+            refresh_hash: [1; 32],
+        };
+        store.insert_session(&new, &[]).await.unwrap();
+        sqlx::query(
+            "INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
+             SELECT $1, id, 5 FROM sessions",
+        )
+        .bind(&[7u8; 32][..])
+        .execute(writer)
+        .await
+        .unwrap();
+
+        store.migrate().await.unwrap();
+        let spent = store.spent_refresh_token(&[7; 32]).await.unwrap();
+        let spent = spent.expect("the spent token is still known");
+        assert_eq!((spent.session, spent.spent_at), (session, 5));
+        // Found by hash, forgotten by age; tied to no session.
+        let indexes: Vec<(String,)> = sqlx::query_as(
+            "SELECT name FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name = 'spent_refresh_tokens' ORDER BY name",
+        )
+        .fetch_all(writer)
+        .await
+        .unwrap();
+        let indexes: Vec<&str> = indexes.iter().map(|(n,)| n.as_str()).collect();
+        assert_eq!(
+            indexes,
+            [
+                "spent_refresh_tokens_spent_at",
+                "sqlite_autoindex_spent_refresh_tokens_1"
+            ]
+        );
+        let keys: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM pragma_foreign_key_list('spent_refresh_tokens')")
+                .fetch_all(writer)
+                .await
+                .unwrap();
+        assert!(keys.is_empty(), "spent tokens still reference sessions");
     }
 
     #[tokio::test]
