@@ -5,16 +5,23 @@
 //! disk. Left to itself, SQLite has the connection whose commit takes the
 //! WAL past 1,000 pages run the checkpoint, inside that commit. With one
 //! writer connection, every write queued behind it then waits for the copy
-//! and its two `fsync`s: under a steady load of refreshes, a few groups of
+//! and its `fsync`s: under a steady load of refreshes, a few groups of
 //! requests every second.
 //!
 //! Here a connection of its own checkpoints the WAL every
 //! [`CHECKPOINT_EVERY`] while writes are happening. The checkpoint is
 //! passive: it copies what no reader still needs and never blocks the
-//! writer, which goes on appending meanwhile. The writer keeps SQLite's
-//! automatic checkpoint only as a safety net, at [`WRITER_CHECKPOINT_PAGES`]
-//! (a WAL the checkpointer could not keep small, for example behind a long
-//! read).
+//! writer, which goes on appending meanwhile. But SQLite syncs the database
+//! file, and so lets the next write start the WAL again from its
+//! beginning, only once a checkpoint has reached the WAL's end, which never
+//! happens while the writer keeps appending. So when the WAL holds
+//! [`CATCH_UP_FRAMES`] or more, the round finishes the job: it has the
+//! kernel write out what the first pass copied (`syncfs`, which no request
+//! waits for), then takes the writer for a second pass that copies the
+//! little appended since and syncs the two files, with little left to
+//! write. The writer keeps SQLite's automatic checkpoint only as a safety
+//! net, at [`WRITER_CHECKPOINT_PAGES`] (a WAL the checkpointer could not
+//! keep small, for example behind a long read).
 //!
 //! With `synchronous = NORMAL`, an acknowledged write survives a crash of
 //! the process at once, and a power loss once a checkpoint has synced the
@@ -23,6 +30,7 @@
 
 use super::db::Waits;
 use sqlx::SqlitePool;
+use std::path::{Path, PathBuf};
 use std::sync::Weak;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -30,6 +38,10 @@ use tokio::time::MissedTickBehavior;
 
 /// How often the WAL is checkpointed while writes happen.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// The WAL's length in frames (pages) from which a round finishes its
+/// checkpoint with the writer held (SQLite's own threshold is 1,000).
+const CATCH_UP_FRAMES: i64 = 1_000;
 
 /// The WAL's size in pages at which the writer checkpoints it itself
 /// (SQLite's default is 1,000): 40 MB of 4 KiB pages.
@@ -40,6 +52,10 @@ pub(crate) const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 /// was busy at the last checkpoint (a write then in progress commits after
 /// it); stops once the database is dropped and `writes` with it.
 pub(crate) fn spawn(pool: SqlitePool, writer: SqlitePool, writes: Weak<Waits>) -> JoinHandle<()> {
+    let dir = match pool.connect_options().get_filename().parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -54,7 +70,7 @@ pub(crate) fn spawn(pool: SqlitePool, writer: SqlitePool, writes: Weak<Waits>) -
             }
             seen = count;
             writing = writer.num_idle() == 0;
-            if let Err(e) = checkpoint(&pool).await {
+            if let Err(e) = round(&pool, &writer, &dir).await {
                 // The writer's own automatic checkpoint still bounds the WAL.
                 tracing::warn!(error = %e, "WAL checkpoint failed");
             }
@@ -63,12 +79,51 @@ pub(crate) fn spawn(pool: SqlitePool, writer: SqlitePool, writes: Weak<Waits>) -
     })
 }
 
+/// One round on `pool`: a passive checkpoint and, if the WAL had reached
+/// [`CATCH_UP_FRAMES`], the database's filesystem written out (`dir`
+/// holds the database) and a second pass with `writer` held, which
+/// reaches the WAL's end.
+async fn round(pool: &SqlitePool, writer: &SqlitePool, dir: &Path) -> Result<(), sqlx::Error> {
+    let frames = checkpoint(pool).await?;
+    if frames < CATCH_UP_FRAMES {
+        return Ok(());
+    }
+    write_out(dir.to_owned()).await;
+    let held = writer.acquire().await?;
+    checkpoint(pool).await?;
+    drop(held);
+    Ok(())
+}
+
 /// One passive checkpoint: copies every frame no reader still needs.
-async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-        .execute(pool)
-        .await
-        .map(drop)
+/// Answers how many frames the WAL held when it began.
+async fn checkpoint(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+    let (_busy, frames, _copied): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(pool)
+            .await?;
+    Ok(frames)
+}
+
+/// Has the kernel write out the dirty pages of the filesystem holding
+/// `dir`, on a blocking thread. Only an opened directory is needed for
+/// that: a descriptor of the database file itself, once closed, would drop
+/// the locks SQLite's connections in this process hold on it. Best effort:
+/// on failure, the second pass's own `fsync`s simply have more to write.
+async fn write_out(dir: PathBuf) {
+    #[cfg(target_os = "linux")]
+    {
+        let synced = tokio::task::spawn_blocking(move || {
+            let dir = std::fs::File::open(dir)?;
+            rustix::fs::syncfs(&dir).map_err(std::io::Error::from)
+        })
+        .await;
+        if let Ok(Err(e)) = synced {
+            tracing::debug!(error = %e, "syncfs before a checkpoint failed");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    drop(dir);
 }
 
 #[cfg(test)]
@@ -115,6 +170,55 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn under_steady_writes_the_wal_starts_again_from_its_beginning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("steady.db");
+        let db = Db::sqlite(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let Db::Sqlite {
+            writer,
+            writer_waits,
+            ..
+        } = &db
+        else {
+            unreachable!()
+        };
+        sqlx::raw_sql(
+            "CREATE TABLE t (b BLOB); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64) \
+             INSERT INTO t SELECT randomblob(65536) FROM n",
+        )
+        .execute(writer)
+        .await
+        .unwrap();
+        // 64 KiB rewritten every 2 ms or more, never pausing: the WAL grows
+        // by at most 7 MB between two rounds, while without a round that
+        // reaches its end it would grow past 24 MB, up to the writer's own
+        // checkpoint at 40 MB.
+        let (mut written, mut row) = (0, 0);
+        let start = Instant::now();
+        while written < 24 << 20 || start.elapsed() < CHECKPOINT_EVERY * 5 {
+            let mut connection = writer_waits.timed(writer.acquire()).await.unwrap();
+            sqlx::query("UPDATE t SET b = randomblob(65536) WHERE rowid = $1")
+                .bind(row % 64 + 1)
+                .execute(&mut *connection)
+                .await
+                .unwrap();
+            drop(connection);
+            (written, row) = (written + 65_536, row + 1);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let wal = std::fs::metadata(dir.path().join("steady.db-wal"))
+            .unwrap()
+            .len();
+        assert!(
+            wal < 16 << 20,
+            "the WAL reached {wal} bytes while {written} were written"
+        );
     }
 
     #[tokio::test]
