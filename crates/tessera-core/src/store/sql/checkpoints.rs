@@ -133,10 +133,9 @@ mod tests {
     use std::sync::Arc;
     use std::time::Instant;
 
-    #[tokio::test]
-    async fn writes_reach_the_database_file_without_the_writer_checkpointing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.db");
+    /// The SQLite database at `path`, with its writer and the count of
+    /// the writer's uses.
+    async fn open(path: &std::path::Path) -> (Db, SqlitePool, Arc<Waits>) {
         let db = Db::sqlite(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
@@ -148,6 +147,15 @@ mod tests {
         else {
             unreachable!()
         };
+        let (writer, waits) = (writer.clone(), writer_waits.clone());
+        (db, writer, waits)
+    }
+
+    #[tokio::test]
+    async fn writes_reach_the_database_file_without_the_writer_checkpointing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let (_db, writer, writer_waits) = open(&path).await;
         // About 100 pages: far below the writer's own checkpoint threshold,
         // so only the checkpointer copies them into the database file.
         let mut connection = writer_waits.timed(writer.acquire()).await.unwrap();
@@ -176,23 +184,13 @@ mod tests {
     async fn under_steady_writes_the_wal_starts_again_from_its_beginning() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("steady.db");
-        let db = Db::sqlite(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        let Db::Sqlite {
-            writer,
-            writer_waits,
-            ..
-        } = &db
-        else {
-            unreachable!()
-        };
+        let (_db, writer, writer_waits) = open(&path).await;
         sqlx::raw_sql(
             "CREATE TABLE t (b BLOB); \
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64) \
              INSERT INTO t SELECT randomblob(65536) FROM n",
         )
-        .execute(writer)
+        .execute(&writer)
         .await
         .unwrap();
         // 64 KiB rewritten every 2 ms or more, never pausing: the WAL grows
