@@ -552,7 +552,52 @@ impl SessionStore for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sql::tests::{a_session, sqlite};
     use crate::store::sql::{db::WRITER_ROW_BUFFER, group};
+    use crate::store::{NewUser, UserStore};
+
+    /// A group of rotations runs in the next larger prepared form, the spare
+    /// calls' parameters all NULL: such a call must touch nothing, even
+    /// beside a session whose previous token is NULL (its first).
+    #[tokio::test]
+    async fn a_rotation_with_every_parameter_null_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(&dir).await;
+        let now = 1_700_000_000_000;
+        let user = NewUser {
+            id: Uuid::new_v4(),
+            username: "padded".into(),
+            email: None,
+            email_exempt: false,
+            first_name: None,
+            last_name: None,
+            phone: None,
+            roles: vec!["user".into()],
+            password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$hash".to_owned().into(),
+            now,
+        };
+        let session = NewSession {
+            session: a_session(user.id, now),
+            refresh_hash: [7; 32],
+        };
+        store.insert_user(&user, Some(&session), &[]).await.unwrap();
+        let counts = "SELECT (SELECT count(*) FROM spent_refresh_tokens), \
+                        (SELECT count(*) FROM audit_log), \
+                        (SELECT count(*) FROM sessions WHERE prev_refresh_hash IS NULL AND last_used_at = $1)";
+        let before: (i64, i64, i64) = store.db.fetch_one(sql(counts).bind(now)).await.unwrap();
+        let rows: Vec<RotatedRow> = store
+            .db
+            .write_script(
+                script(ROTATE_SQLITE, ROTATE_POSTGRES)
+                    .bind_all(vec![Param::Int(None); ROTATE_ARITY]),
+            )
+            .await
+            .unwrap();
+        assert!(rows.is_empty(), "a padded call answers no row");
+        let after: (i64, i64, i64) = store.db.fetch_one(sql(counts).bind(now)).await.unwrap();
+        assert_eq!(after, before);
+        assert_eq!(before.2, 1, "the session is still unrotated");
+    }
 
     #[test]
     fn a_full_group_of_rotations_fits_in_the_writers_row_buffer() {

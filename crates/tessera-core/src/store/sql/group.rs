@@ -22,8 +22,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// The most calls one group holds. Groups run in sizes that are powers of
-/// two, so at most `log2(MOST) + 1` forms of the script are ever prepared.
+/// The most calls one group holds. The script is prepared for groups of 1,
+/// 2, 4, … `MOST` calls (`log2(MOST) + 1` forms); a group of another size
+/// runs in the next larger form, the spare calls' parameters all NULL.
 pub(crate) const MOST: usize = 32;
 
 /// A row of a grouped script: the index of the call it answers (`$0` in the
@@ -40,7 +41,10 @@ pub(crate) struct Answer<T> {
 /// The body is the script's statements without `BEGIN` and `COMMIT`, with
 /// the parameters `$1`…`$n` of one call and `$0` standing for the call's
 /// index in its group; each of its rows must begin with that index as
-/// `call`. Dropping every clone stops the task that runs the groups.
+/// `call`. A call whose parameters are all NULL must change nothing and
+/// answer no row (a comparison with NULL is never true): groups are padded
+/// with such calls. Dropping every clone stops the task that runs the
+/// groups.
 pub(crate) struct Grouped<R> {
     calls: mpsc::UnboundedSender<Call<R>>,
     /// How many groups have committed.
@@ -92,6 +96,7 @@ impl<R: Row + 'static> Grouped<R> {
         tokio::spawn(
             Runner {
                 forms,
+                arity,
                 writer,
                 waits,
                 #[cfg(test)]
@@ -119,6 +124,8 @@ impl<R: Row + 'static> Grouped<R> {
 struct Runner {
     /// The script for groups of 1, 2, 4, … calls.
     forms: Vec<String>,
+    /// How many parameters a call binds.
+    arity: usize,
     writer: SqlitePool,
     waits: Arc<Waits>,
     #[cfg(test)]
@@ -140,10 +147,14 @@ impl Runner {
             {
                 waiting.push_back(call);
             }
-            // The largest power of two that the waiting calls fill.
-            let size = 1 << waiting.len().min(MOST).ilog2();
+            let size = waiting.len().min(MOST);
             let group: Vec<Call<R>> = waiting.drain(..size).collect();
             self.run_group(group).await;
+            // The tasks just answered, and the requests that arrived
+            // meanwhile, run before the next group forms: on a busy core it
+            // then holds every call they make, where it would otherwise be
+            // the one or two already waiting, each such group a commit.
+            tokio::task::yield_now().await;
         }
     }
 
@@ -187,13 +198,16 @@ impl Runner {
     }
 
     /// Runs the script for `size` calls with their `params`, rolling back
-    /// when it fails.
+    /// when it fails. The smallest prepared form that holds them runs,
+    /// its spare calls bound to NULL.
     async fn run<R: Row>(
         &self,
         size: usize,
-        params: Vec<Param<'static>>,
+        mut params: Vec<Param<'static>>,
     ) -> StoreResult<Vec<Answer<R>>> {
-        let form = &self.forms[size.ilog2() as usize];
+        let calls = size.next_power_of_two();
+        let form = &self.forms[calls.ilog2() as usize];
+        params.resize(calls * self.arity, Param::Int(None));
         let mut connection = self.waits.timed(self.writer.acquire()).await?;
         let rows = run(&mut *connection, Statement::with(form, params), Fetch::All).await;
         if rows.is_err() {
@@ -270,7 +284,9 @@ mod tests {
         (writer, writer_waits)
     }
 
-    const BODY: &str = "INSERT INTO t (x) VALUES ($1); SELECT $0 AS call, $1 AS x";
+    /// A call whose `$1` is NULL inserts nothing and answers nothing.
+    const BODY: &str = "INSERT INTO t (x) SELECT $1 WHERE $1 IS NOT NULL; \
+                        SELECT $0 AS call, $1 AS x WHERE $1 IS NOT NULL";
 
     #[derive(sqlx::FromRow, Debug, PartialEq)]
     struct X {
@@ -299,6 +315,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 100);
+    }
+
+    #[tokio::test]
+    async fn every_waiting_call_runs_in_one_group_whatever_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, waits) = writer(&dir).await;
+        // Sent before the runner wakes (one thread): three calls wait, and
+        // run in the form for four.
+        let grouped = Grouped::<X>::start(BODY, 1, writer.clone(), waits);
+        let calls: Vec<_> = [4, 5, 6]
+            .into_iter()
+            .map(|x| {
+                let grouped = grouped.clone();
+                tokio::spawn(async move { grouped.call(vec![Param::Int(Some(x))]).await })
+            })
+            .collect();
+        for (x, call) in [4, 5, 6].into_iter().zip(calls) {
+            assert_eq!(call.await.unwrap().unwrap(), vec![X { x }]);
+        }
+        assert_eq!(
+            grouped.committed.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM t")
+            .fetch_one(&writer)
+            .await
+            .unwrap();
+        assert_eq!(count, 3, "the spare call inserted nothing");
     }
 
     #[tokio::test]

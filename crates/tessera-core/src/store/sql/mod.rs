@@ -126,16 +126,38 @@ impl Store for SqlStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::model::Session;
     use crate::store::ThrottleStore;
     use std::time::Duration;
 
-    async fn sqlite(dir: &tempfile::TempDir) -> SqlStore {
+    /// A migrated SQLite store in `dir`.
+    pub(crate) async fn sqlite(dir: &tempfile::TempDir) -> SqlStore {
         let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
         let store = SqlStore::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
         store
+    }
+
+    /// A live first-party session of `user_id`, begun at `at`.
+    pub(crate) fn a_session(user_id: uuid::Uuid, at: Millis) -> Session {
+        Session {
+            id: uuid::Uuid::new_v4(),
+            user_id,
+            created_at: at,
+            last_used_at: at,
+            expires_at: at + 1_000,
+            max_expires_at: at + 2_000,
+            revoked_at: None,
+            user_agent: None,
+            ip: None,
+            client_id: None,
+            scope: None,
+            browser_session_id: None,
+            auth_time: at,
+            amr: vec!["pwd".into()],
+        }
     }
 
     #[tokio::test]
@@ -175,7 +197,6 @@ mod tests {
 
     #[tokio::test]
     async fn spent_tokens_survive_their_table_being_rebuilt_without_the_sessions_key() {
-        use crate::model::Session;
         use crate::store::{SessionStore, records::NewSession};
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
@@ -199,22 +220,7 @@ mod tests {
             .unwrap();
         assert_eq!(migrator.iter().count(), 8);
         migrator.run(writer).await.unwrap();
-        let session = Session {
-            id: uuid::Uuid::new_v4(),
-            user_id: uuid::Uuid::nil(),
-            created_at: 1,
-            last_used_at: 1,
-            expires_at: 1_000,
-            max_expires_at: 2_000,
-            revoked_at: None,
-            user_agent: None,
-            ip: None,
-            client_id: None,
-            scope: None,
-            browser_session_id: None,
-            auth_time: 1,
-            amr: vec!["pwd".into()],
-        };
+        let session = a_session(uuid::Uuid::nil(), 1);
         sqlx::query(
             "INSERT INTO users (id, username, username_lower, roles, is_admin, password_hash, \
                created_at, updated_at) VALUES ($1, 'u', 'u', '', FALSE, '', 1, 1)",
