@@ -112,11 +112,14 @@ macro_rules! rotate_update {
 }
 
 /// The rotation's audit entry, from `$8` on; actor and subject default to
-/// the session's user.
+/// the session's user. `$insert` is how the statement begins.
 macro_rules! rotate_audit {
-    () => {
-        "INSERT INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
-         SELECT $8, $9, COALESCE($10, user_id), COALESCE($11, user_id), $12, $13, $14, $15"
+    ($insert:literal) => {
+        concat!(
+            $insert,
+            " INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
+             SELECT $8, $9, COALESCE($10, user_id), COALESCE($11, user_id), $12, $13, $14, $15"
+        )
     };
 }
 
@@ -125,14 +128,18 @@ const ROTATE_ARITY: usize = 15;
 
 /// The statements of a refresh-token rotation on SQLite, `$call` standing
 /// for the index of its row: those after the UPDATE find the rotated
-/// session by its new hash (256 random bits) and its old one.
+/// session by its new hash (256 random bits) and its old one. Each INSERT
+/// adds at most that one row, and a failure rolls the whole transaction
+/// back, so `OR FAIL` means what the default `OR ABORT` would; but with it
+/// SQLite keeps no statement journal (a copy of every page the statement
+/// is about to change, for undoing the statement alone).
 macro_rules! rotate_sqlite_body {
     ($call:literal) => {
         concat!(
             rotate_update!(),
-            "; INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
+            "; INSERT OR FAIL INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
                SELECT $1, id, $4 FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1; ",
-            rotate_audit!(),
+            rotate_audit!("INSERT OR FAIL"),
             " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1 AND $8 IS NOT NULL; \
              SELECT ",
             $call,
@@ -159,7 +166,7 @@ const ROTATE_POSTGRES: &str = concat!(
     "), spent AS (INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
        SELECT $1, id, $4 FROM s), \
      audit AS (",
-    rotate_audit!(),
+    rotate_audit!("INSERT"),
     " FROM s WHERE $8 IS NOT NULL) SELECT s.*, ",
     prefixed_user_columns!(),
     " FROM s JOIN users u ON u.id = s.user_id"
