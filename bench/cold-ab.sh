@@ -11,33 +11,17 @@
 #   bench/cold-ab.sh NEW_BINARY OLD_BINARY        (ROUNDS=2 DURATION=10)
 #
 # Needs the release tools (cargo build --release -p tessera-bench), wrk,
-# curl, python3, psql and PostgreSQL at $PG_ADMIN_URL. The servers run on
-# CPU $SERVER_CPU (0), wrk on $LOAD_CPU (1).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-A=$(realpath "${1:?usage: cold-ab.sh NEW_BINARY OLD_BINARY}")
-B=$(realpath "${2:?usage: cold-ab.sh NEW_BINARY OLD_BINARY}")
+# curl, python3, psql and PostgreSQL at $PG_ADMIN_URL (see bench/ab-lib.sh).
+source "$(dirname "$0")/ab-lib.sh" "$@"
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-10}
-SERVER_CPU=${SERVER_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-PASSWORD='a long passphrase for load tests'
 SECRET=$(openssl rand -hex 32)
 ISSUER=http://tessera.bench.test
 TOOLS=$ROOT/target/release
 HZ=$(getconf CLK_TCK)
-WORK=$(mktemp -d)
 PG_DB=tessera_cold_ab_$$
-SERVER=""
-cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+on_exit() { psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1; }
 cat "$ROOT/bench/wrk/refresh.lua" "$ROOT/bench/wrk/report.lua" >"$WORK/refresh.lua"
 cat "$ROOT/bench/wrk/verify-many.lua" "$ROOT/bench/wrk/report.lua" >"$WORK/verify.lua"
 
@@ -47,14 +31,8 @@ serve() {
     TESSERA_JWT_ALG=$2 TESSERA_JWT_SECRET=$SECRET TESSERA_REGISTRATION_RATE=1000000/s \
     TESSERA_LOG=warn taskset -c "$SERVER_CPU" "$1" serve >"$WORK/server.log" 2>&1 &
   SERVER=$!
-  for _ in $(seq 1 100); do
-    curl -sf -o /dev/null http://127.0.0.1:18760/readyz && return
-    sleep 0.1
-  done
-  echo "the server did not start" >&2
-  exit 1
+  wait_ready http://127.0.0.1:18760
 }
-halt() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; }
 ticks() { awk '{print $14 + $15}' /proc/"$SERVER"/stat; }
 
 # measure LABEL SCRIPT PATH [warm-up] — wrk against the server; one line.
@@ -70,16 +48,6 @@ measure() {
   read -r req dur _ p99 _ <"$WORK/report"
   awk -v l="$1" -v r="$req" -v d="$dur" -v p="$p99" -v t=$((c1 - c0)) -v hz="$HZ" \
     'BEGIN {printf "%-44s %8.0f req/s  p99 %6.2f ms  %7.1f µs CPU per request\n", l, r / (d / 1e6), p / 1000, t / hz / r * 1e6}'
-}
-
-# refresh_tokens — 72 fresh refresh tokens of 64 users, into $WORK/refresh.tokens.
-refresh_tokens() {
-  : >"$WORK/refresh.tokens"
-  for i in $(seq 0 71); do
-    curl -fsS http://127.0.0.1:18760/auth/login -H 'content-type: application/json' \
-      -d "{\"username\":\"$(printf 'bench-user-%07d' $((i % 64)))\",\"password\":\"$PASSWORD\"}" |
-      python3 -c 'import json, sys; print(json.load(sys.stdin)["refresh_token"])' >>"$WORK/refresh.tokens"
-  done
 }
 
 # round NAME BINARY — the four measurements of one binary.
@@ -99,7 +67,7 @@ round() {
   dir=$WORK/$name-refresh && rm -rf "$dir" && mkdir "$dir"
   "$TOOLS/seed" --db "$dir/tessera.db" --users 64 --password "$PASSWORD" >/dev/null 2>&1
   serve "$bin" ES256 "sqlite://$dir/tessera.db"
-  refresh_tokens
+  refresh_tokens http://127.0.0.1:18760 "$WORK/refresh.tokens"
   REFRESH_TOKENS=$WORK/refresh.tokens measure "$name: refresh, SQLite" refresh /auth/refresh
   halt
   psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null 2>&1
@@ -108,7 +76,7 @@ round() {
     curl -fsS -o /dev/null http://127.0.0.1:18760/auth/register -H 'content-type: application/json' \
       -d "{\"username\":\"$(printf 'bench-user-%07d' "$i")\",\"password\":\"$PASSWORD\"}"
   done
-  refresh_tokens
+  refresh_tokens http://127.0.0.1:18760 "$WORK/refresh.tokens"
   REFRESH_TOKENS=$WORK/refresh.tokens measure "$name: refresh, PostgreSQL" refresh /auth/refresh
   halt
 }

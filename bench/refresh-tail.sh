@@ -11,27 +11,12 @@
 #
 # Each database is seeded by the `seed` tool beside its binary (so each
 # build's own migrations), or target/release/seed. Needs wrk, curl and
-# python3. The servers run on CPU $SERVER_CPU (0), wrk on $LOAD_CPU (1).
-# DB_DIR (default: a temporary directory) holds the database: /dev/shm
-# gives the floor without the disk.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-A=$(realpath "${1:?usage: refresh-tail.sh NEW_BINARY OLD_BINARY}")
-B=$(realpath "${2:?usage: refresh-tail.sh NEW_BINARY OLD_BINARY}")
+# python3; the CPUs are set as bench/ab-lib.sh says. DB_DIR (default: a
+# temporary directory) holds the database: /dev/shm gives the floor
+# without the disk.
+source "$(dirname "$0")/ab-lib.sh" "$@"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
-SERVER_CPU=${SERVER_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
-PASSWORD='a long passphrase for load tests'
-WORK=$(mktemp -d -p "${DB_DIR:-${TMPDIR:-/tmp}}")
-SERVER=""
-cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 cat "$ROOT/bench/wrk/refresh.lua" "$ROOT/bench/wrk/percentiles.lua" >"$WORK/refresh.lua"
 
 switches() { cat /proc/"$SERVER"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}'; }
@@ -48,22 +33,14 @@ load() {
     TESSERA_JWT_ALG=ES256 TESSERA_REGISTRATION_RATE=1000000/s TESSERA_LOG=warn \
     taskset -c "$SERVER_CPU" "$2" serve >"$WORK/server.log" 2>&1 &
   SERVER=$!
-  for _ in $(seq 1 100); do
-    curl -sf -o /dev/null http://127.0.0.1:18760/readyz && break
-    sleep 0.1
-  done
-  : >"$WORK/refresh.tokens"
-  for i in $(seq 0 71); do
-    curl -fsS http://127.0.0.1:18760/auth/login -H 'content-type: application/json' \
-      -d "{\"username\":\"$(printf 'bench-user-%07d' $((i % 64)))\",\"password\":\"$PASSWORD\"}" |
-      python3 -c 'import json, sys; print(json.load(sys.stdin)["refresh_token"])' >>"$WORK/refresh.tokens"
-  done
+  wait_ready http://127.0.0.1:18760
+  refresh_tokens http://127.0.0.1:18760 "$WORK/refresh.tokens"
   local before after
   before=$(figures)
   REFRESH_TOKENS=$WORK/refresh.tokens WRK_REPORT=$WORK/report taskset -c "$LOAD_CPU" \
     wrk -t1 -c64 -d"${DURATION}s" --timeout 10s -s "$WORK/refresh.lua" http://127.0.0.1:18760/auth/refresh >/dev/null
   after=$(figures)
-  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+  halt
   awk -v l="$1" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" -v b="$before" -v a="$after" -v r="$(cat "$WORK/report")" 'BEGIN {
     split(b, x, " "); split(a, y, " "); split(r, f, " "); n = f[1] * d
     printf "%-3s %6d req/s  p50 %5.1f  p90 %5.1f  p95 %5.1f  p99 %5.1f  p99.9 %5.1f  max %6.1f ms  %d errors  %4.0f µs CPU  %5.1f KB written  %.2f switches per refresh\n",

@@ -6,25 +6,11 @@
 #
 #   bench/verify-ab.sh NEW_BINARY OLD_BINARY        (PAIRS=5 DURATION=5)
 #
-# The servers run on CPU $SERVER_CPU (0), wrk on $LOAD_CPU (1). Prints each
-# pair's requests/s and the median of the ratios A/B.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-A=$(realpath "${1:?usage: verify-ab.sh NEW_BINARY OLD_BINARY}")
-B=$(realpath "${2:?usage: verify-ab.sh NEW_BINARY OLD_BINARY}")
+# Prints each pair's requests/s and the median of the ratios A/B (see
+# bench/ab-lib.sh for the CPUs).
+source "$(dirname "$0")/ab-lib.sh" "$@"
 PAIRS=${PAIRS:-5}
 DURATION=${DURATION:-5}
-SERVER_CPU=${SERVER_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
-PASSWORD='a long passphrase for load tests'
-WORK=$(mktemp -d)
-SERVER=""
-cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 
 # rps BINARY — one measurement: a fresh server, one user, one token, wrk.
 rps() {
@@ -35,14 +21,14 @@ rps() {
   (cd "$dir" && exec env TESSERA_BIND="127.0.0.1:$port" TESSERA_LOG=warn \
     taskset -c "$SERVER_CPU" "$1" serve) >"$dir/log" 2>&1 &
   SERVER=$!
-  for _ in $(seq 1 100); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_ready "$base"
   token=$(curl -fs "$base/auth/register" -H 'content-type: application/json' \
     -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
   taskset -c "$LOAD_CPU" wrk -t1 -c64 -d2s -H "Authorization: Bearer $token" "$base/auth/verify" >/dev/null
   taskset -c "$LOAD_CPU" wrk -t1 -c64 -d"${DURATION}s" -H "Authorization: Bearer $token" \
     "$base/auth/verify" | awk '/Requests\/sec/ { printf "%d", $2 }'
-  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+  halt
 }
 
 ratios=()
