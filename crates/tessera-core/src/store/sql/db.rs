@@ -298,11 +298,21 @@ impl Db {
                 writer,
                 writer_waits,
                 ..
-            } => TxConn::Sqlite(
-                writer_waits
-                    .timed(writer.begin_with("BEGIN IMMEDIATE"))
-                    .await?,
-            ),
+            } => {
+                // Opened on a task of its own, which always finishes: sqlx
+                // awaits once more between SQLite's answer to a custom BEGIN
+                // and the transaction's creation, and a request given up
+                // there (its client hung up) would leave the one writer
+                // inside a transaction that nobody ends, every later write
+                // refused. If the caller is gone, the transaction is dropped
+                // with the task's output, and so rolled back.
+                let (writer, waits) = (writer.clone(), writer_waits.clone());
+                let begun =
+                    tokio::spawn(
+                        async move { waits.timed(writer.begin_with("BEGIN IMMEDIATE")).await },
+                    );
+                TxConn::Sqlite(begun.await.map_err(|_| sqlx::Error::WorkerCrashed)??)
+            }
             Db::Postgres {
                 pool, waits, scope, ..
             } => TxConn::Postgres(bounded(waits.timed(pool.begin())).await?, scope.clone()),

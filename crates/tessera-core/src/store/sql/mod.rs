@@ -160,6 +160,38 @@ pub(crate) mod tests {
         }
     }
 
+    /// A request given up while its write transaction is being opened
+    /// (a client that hangs up) leaves no transaction behind on SQLite's
+    /// one writer: every later write still gets it.
+    #[tokio::test]
+    async fn a_write_given_up_while_it_begins_leaves_the_writer_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(&dir).await;
+        use std::future::Future as _;
+        for polls in 0..400 {
+            let mut begun = Box::pin(store.begin_write());
+            for _ in 0..polls % 40 {
+                let ready = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(begun.as_mut().poll(cx).is_ready())
+                })
+                .await;
+                if ready {
+                    break;
+                }
+                if polls % 3 == 0 {
+                    tokio::task::yield_now().await;
+                } else {
+                    std::thread::sleep(Duration::from_micros(polls % 7 * 10));
+                }
+            }
+            drop(begun);
+            let next = tokio::time::timeout(Duration::from_secs(5), store.begin_write())
+                .await
+                .expect("the writer is free again");
+            assert!(next.is_ok(), "after {polls} polls: {next:?}");
+        }
+    }
+
     #[tokio::test]
     async fn sqlite_writes_take_turns_on_one_connection_and_reads_never_wait() {
         let dir = tempfile::tempdir().unwrap();
