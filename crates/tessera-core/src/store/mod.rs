@@ -28,6 +28,7 @@ pub mod links;
 pub mod oauth;
 pub mod records;
 pub mod revocations;
+mod rotations;
 pub mod sessions;
 mod sql;
 pub mod throttle;

@@ -1,15 +1,15 @@
 //! Token sessions: one per sign-in, holding the current refresh token's
-//! hash; rotation with its grace window; revocation of one session, of a
-//! user's, a client's or a browser session's.
+//! hash; rotation with its grace window (the rotation's SQL is in
+//! `rotations.rs`); revocation of one session, of a user's, a client's or
+//! a browser session's.
 
 use super::audit::append_audit;
 use super::events::insert_event;
 use super::records::{AuditEntry, NewSession, Rotated, Rotation, SessionRevocation, SpentToken};
 use super::revocations::insert_revocation;
-use super::sql::db::{Db, Tx};
-use super::sql::group::Grouped;
-use super::sql::rows::{RotatedRow, SessionRow, SpentRow, prefixed_user_columns, session_columns};
-use super::sql::statement::{Param, script, sql};
+use super::sql::db::Tx;
+use super::sql::rows::{SessionRow, SpentRow, session_columns};
+use super::sql::statement::sql;
 use super::{Revocation, SqlStore, StoreResult};
 use crate::events;
 use crate::model::Session;
@@ -97,97 +97,6 @@ fn owned_by(audit: &[AuditEntry], session: &Session) -> Vec<AuditEntry> {
             ..e.clone()
         })
         .collect()
-}
-
-/// The rotation's UPDATE: the token presented must be the session's
-/// current one, the session live and issued to the client presenting it.
-macro_rules! rotate_update {
-    () => {
-        "UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $2, \
-           grace_sealed = $3, rotated_at = $4, last_used_at = $4, \
-           expires_at = CASE WHEN $4 + $5 < max_expires_at THEN $4 + $5 ELSE max_expires_at END \
-         WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $4 \
-           AND (client_id = $6 OR (client_id IS NULL AND $7))"
-    };
-}
-
-/// The rotation's audit entry, from `$8` on; actor and subject default to
-/// the session's user. `$insert` is how the statement begins.
-macro_rules! rotate_audit {
-    ($insert:literal) => {
-        concat!(
-            $insert,
-            " INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
-             SELECT $8, $9, COALESCE($10, user_id), COALESCE($11, user_id), $12, $13, $14, $15"
-        )
-    };
-}
-
-/// How many parameters a rotation binds.
-const ROTATE_ARITY: usize = 15;
-
-/// The statements of a refresh-token rotation on SQLite, `$call` standing
-/// for the index of its row: those after the UPDATE find the rotated
-/// session by its new hash (256 random bits) and its old one. Each INSERT
-/// adds at most that one row, and a failure rolls the whole transaction
-/// back, so `OR FAIL` means what the default `OR ABORT` would; but with it
-/// SQLite keeps no statement journal (a copy of every page the statement
-/// is about to change, for undoing the statement alone).
-macro_rules! rotate_sqlite_body {
-    ($call:literal) => {
-        concat!(
-            rotate_update!(),
-            "; INSERT OR FAIL INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
-               SELECT $1, id, $4 FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1; ",
-            rotate_audit!("INSERT OR FAIL"),
-            " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1 AND $8 IS NOT NULL; \
-             SELECT ",
-            $call,
-            " AS call, s.*, ",
-            prefixed_user_columns!(),
-            " FROM (SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1) s \
-             JOIN users u ON u.id = s.user_id"
-        )
-    };
-}
-
-/// The same rotation as one script of its own (`Script` pairs it with
-/// PostgreSQL's statement; SQLite stores run rotations in groups).
-const ROTATE_SQLITE: &str = concat!("BEGIN IMMEDIATE; ", rotate_sqlite_body!("0"), "; COMMIT");
-
-/// The same rotation on PostgreSQL, as one statement.
-const ROTATE_POSTGRES: &str = concat!(
-    "WITH s AS (",
-    rotate_update!(),
-    " RETURNING ",
-    session_columns!(),
-    "), spent AS (INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
-       SELECT $1, id, $4 FROM s), \
-     audit AS (",
-    rotate_audit!("INSERT"),
-    " FROM s WHERE $8 IS NOT NULL) SELECT s.*, ",
-    prefixed_user_columns!(),
-    " FROM s JOIN users u ON u.id = s.user_id"
-);
-
-/// On SQLite, the rotations that run in groups on the writer ([`Grouped`]);
-/// PostgreSQL runs concurrent rotations itself.
-pub(crate) fn grouped_rotations(db: &Db) -> Option<Grouped<RotatedRow>> {
-    match db {
-        Db::Sqlite {
-            writer,
-            writer_waits,
-            ..
-        } => Some(Grouped::start(
-            rotate_sqlite_body!("$0"),
-            ROTATE_ARITY,
-            writer.clone(),
-            writer_waits.clone(),
-        )),
-        Db::Postgres { .. } => None,
-    }
 }
 
 /// Inserts a session in `tx`.
@@ -451,43 +360,7 @@ impl SessionStore for SqlStore {
         r: &Rotation,
         audit: Option<&AuditEntry>,
     ) -> StoreResult<Option<Rotated>> {
-        // One round trip: the conditional UPDATE (of any number of
-        // concurrent refreshes with one token, exactly one matches the row),
-        // the spent token and the audit entry, attributed to the session's
-        // user, commit together, and the rotated session comes back with its
-        // user's row; a token that matches nothing changes nothing. On
-        // SQLite, concurrent rotations commit in groups.
-        debug_assert!(
-            audit.is_none_or(|a| a.stream_event.is_none()),
-            "a refresh streams no event"
-        );
-        let params: Vec<Param<'static>> = vec![
-            r.old_hash.to_vec().into(),
-            r.new_hash.to_vec().into(),
-            r.sealed_new.clone().into(),
-            r.now.into(),
-            r.idle_ttl_ms.into(),
-            r.client_id.clone().into(),
-            r.client_id.is_none().into(),
-            audit.map(|a| a.at).into(),
-            audit.map(|a| a.event.clone()).into(),
-            audit.and_then(|a| a.actor.clone()).into(),
-            audit.and_then(|a| a.subject.clone()).into(),
-            audit.and_then(|a| a.ip.clone()).into(),
-            audit.and_then(|a| a.user_agent.clone()).into(),
-            audit.map(|a| a.outcome.clone()).into(),
-            audit.and_then(|a| a.detail.clone()).into(),
-        ];
-        debug_assert_eq!(params.len(), ROTATE_ARITY);
-        let rows: Vec<RotatedRow> = match &self.rotations {
-            Some(grouped) => grouped.call(params).await?,
-            None => {
-                self.db
-                    .write_script(script(ROTATE_SQLITE, ROTATE_POSTGRES).bind_all(params))
-                    .await?
-            }
-        };
-        rows.into_iter().next().map(Rotated::try_from).transpose()
+        super::rotations::rotate(&self.db, self.rotations.as_ref(), r, audit).await
     }
 
     async fn spent_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<SpentToken>> {
@@ -553,69 +426,5 @@ impl SessionStore for SqlStore {
         append_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(revoked)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::sql::tests::{a_session, sqlite};
-    use crate::store::sql::{db::WRITER_ROW_BUFFER, group};
-    use crate::store::{NewUser, UserStore};
-
-    /// A group of rotations runs in the next larger prepared form, the spare
-    /// calls' parameters all NULL: such a call must touch nothing, even
-    /// beside a session whose previous token is NULL (its first).
-    #[tokio::test]
-    async fn a_rotation_with_every_parameter_null_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite(&dir).await;
-        let now = 1_700_000_000_000;
-        let user = NewUser {
-            id: Uuid::new_v4(),
-            username: "padded".into(),
-            email: None,
-            email_exempt: false,
-            first_name: None,
-            last_name: None,
-            phone: None,
-            roles: vec!["user".into()],
-            password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$hash".to_owned().into(),
-            now,
-        };
-        let session = NewSession {
-            session: a_session(user.id, now),
-            refresh_hash: [7; 32],
-        };
-        store.insert_user(&user, Some(&session), &[]).await.unwrap();
-        let counts = "SELECT (SELECT count(*) FROM spent_refresh_tokens), \
-                        (SELECT count(*) FROM audit_log), \
-                        (SELECT count(*) FROM sessions WHERE prev_refresh_hash IS NULL AND last_used_at = $1)";
-        let before: (i64, i64, i64) = store.db.fetch_one(sql(counts).bind(now)).await.unwrap();
-        let rows: Vec<RotatedRow> = store
-            .db
-            .write_script(
-                script(ROTATE_SQLITE, ROTATE_POSTGRES)
-                    .bind_all(vec![Param::Int(None); ROTATE_ARITY]),
-            )
-            .await
-            .unwrap();
-        assert!(rows.is_empty(), "a padded call answers no row");
-        let after: (i64, i64, i64) = store.db.fetch_one(sql(counts).bind(now)).await.unwrap();
-        assert_eq!(after, before);
-        assert_eq!(before.2, 1, "the session is still unrotated");
-    }
-
-    #[test]
-    fn a_full_group_of_rotations_fits_in_the_writers_row_buffer() {
-        // Each statement of the script sends one result, and each call's
-        // final SELECT one row.
-        let script = group::grouped_sql(rotate_sqlite_body!("$0"), group::MOST, ROTATE_ARITY);
-        let results = script.split(';').count() + group::MOST;
-        assert!(
-            results <= WRITER_ROW_BUFFER,
-            "a group of {} rotations sends {results} results",
-            group::MOST
-        );
     }
 }

@@ -48,7 +48,7 @@ impl SqlStore {
             return Err(StoreError::UnsupportedUrl);
         };
         Ok(SqlStore {
-            rotations: super::sessions::grouped_rotations(&db),
+            rotations: super::rotations::grouped_rotations(&db),
             db,
             hook: Arc::default(),
         })
