@@ -3,6 +3,7 @@
 # bench/refresh-tail.sh, bench/verify-ab.sh). Sourced with the script's
 # arguments:
 #
+#   set -euo pipefail
 #   source "$(dirname "$0")/ab-lib.sh" "$@"
 #
 # it reads the two binaries into A and B, moves to the repository's root
@@ -36,14 +37,15 @@ cleanup() {
 trap cleanup EXIT
 command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 
-# wait_ready BASE_URL — waits up to 10 s for the server's /readyz.
+# wait_ready BASE_URL — waits up to 10 s for the server's /readyz; fails
+# (status 1) if it does not answer.
 wait_ready() {
   for _ in $(seq 1 100); do
     curl -sf -o /dev/null "$1/readyz" && return
     sleep 0.1
   done
   echo "the server did not start" >&2
-  exit 1
+  return 1
 }
 
 # refresh_tokens BASE_URL FILE — signs in 72 times as the 64 bench users

@@ -12,6 +12,7 @@
 #
 # Needs the release tools (cargo build --release -p tessera-bench), wrk,
 # curl, python3, psql and PostgreSQL at $PG_ADMIN_URL (see bench/ab-lib.sh).
+set -euo pipefail
 source "$(dirname "$0")/ab-lib.sh" "$@"
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-10}

@@ -14,6 +14,7 @@
 # python3; the CPUs are set as bench/ab-lib.sh says. DB_DIR (default: a
 # temporary directory) holds the database: /dev/shm gives the floor
 # without the disk.
+set -euo pipefail
 source "$(dirname "$0")/ab-lib.sh" "$@"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}

@@ -8,6 +8,7 @@
 #
 # Prints each pair's requests/s and the median of the ratios A/B (see
 # bench/ab-lib.sh for the CPUs).
+set -euo pipefail
 source "$(dirname "$0")/ab-lib.sh" "$@"
 PAIRS=${PAIRS:-5}
 DURATION=${DURATION:-5}
@@ -21,7 +22,8 @@ rps() {
   (cd "$dir" && exec env TESSERA_BIND="127.0.0.1:$port" TESSERA_LOG=warn \
     taskset -c "$SERVER_CPU" "$1" serve) >"$dir/log" 2>&1 &
   SERVER=$!
-  wait_ready "$base"
+  # In a command substitution: `set -e` does not hold, so stop the server here.
+  wait_ready "$base" || { halt; return 1; }
   token=$(curl -fs "$base/auth/register" -H 'content-type: application/json' \
     -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')

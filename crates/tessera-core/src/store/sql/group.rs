@@ -150,10 +150,11 @@ impl Runner {
             let size = waiting.len().min(MOST);
             let group: Vec<Call<R>> = waiting.drain(..size).collect();
             self.run_group(group).await;
-            // The tasks just answered, and the requests that arrived
-            // meanwhile, run before the next group forms: on a busy core it
-            // then holds every call they make, where it would otherwise be
-            // the one or two already waiting, each such group a commit.
+            // Yield once, so that the tasks just answered, and the requests
+            // that arrived meanwhile, usually run before the next group
+            // forms: on a busy core it then holds the calls they make, where
+            // it would often be the one or two already waiting, each such
+            // group a commit of its own.
             tokio::task::yield_now().await;
         }
     }
