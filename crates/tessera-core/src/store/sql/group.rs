@@ -162,7 +162,11 @@ impl Runner {
     /// Runs `group` in one transaction; if that fails, each call alone.
     async fn run_group<R: Row>(&self, group: Vec<Call<R>>) {
         let size = group.len();
-        let params: Vec<Param<'static>> = group.iter().flat_map(|c| c.params.clone()).collect();
+        // Borrowed: each call's own parameters stay for the retry below.
+        let params: Vec<Param<'_>> = group
+            .iter()
+            .flat_map(|c| c.params.iter().map(Param::borrowed))
+            .collect();
         match self.run(size, params).await {
             Ok(rows) => {
                 #[cfg(test)]
@@ -204,7 +208,7 @@ impl Runner {
     async fn run<R: Row>(
         &self,
         size: usize,
-        mut params: Vec<Param<'static>>,
+        mut params: Vec<Param<'_>>,
     ) -> StoreResult<Vec<Answer<R>>> {
         let calls = size.next_power_of_two();
         let form = &self.forms[calls.ilog2() as usize];

@@ -27,6 +27,21 @@ pub(crate) enum Param<'a> {
     OwnedBytes(Option<Vec<u8>>),
 }
 
+impl Param<'_> {
+    /// The same value, borrowed: binds a parameter that is kept for later
+    /// without copying it.
+    pub(crate) fn borrowed(&self) -> Param<'_> {
+        match self {
+            Param::Int(v) => Param::Int(*v),
+            Param::Bool(v) => Param::Bool(*v),
+            Param::Text(v) => Param::Text(*v),
+            Param::OwnedText(v) => Param::Text(v.as_deref()),
+            Param::Bytes(v) => Param::Bytes(*v),
+            Param::OwnedBytes(v) => Param::Bytes(v.as_deref()),
+        }
+    }
+}
+
 impl From<i64> for Param<'_> {
     fn from(v: i64) -> Self {
         Param::Int(Some(v))
