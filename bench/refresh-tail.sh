@@ -4,8 +4,10 @@
 # for DURATION seconds on a fresh database (64 users, 72 sessions), as
 # bench/run.sh loads it. Prints, per load: req/s, latency percentiles (ms),
 # the server's CPU per refresh, the bytes it wrote to storage per refresh
-# (`write_bytes` of /proc/<pid>/io: the WAL and the checkpoints' copies)
-# and its thread switches per refresh.
+# (`write_bytes` of /proc/<pid>/io: the WAL and the checkpoints' copies),
+# its thread switches per refresh, and how long the checkpointer held the
+# writer in each round that took the WAL to its end (mean and maximum, from
+# the server's debug event; "-" for a build without it).
 #
 #   bench/refresh-tail.sh NEW_BINARY OLD_BINARY        (ROUNDS=3 DURATION=10)
 #
@@ -31,7 +33,8 @@ load() {
   rm -f "$db" "$db-wal" "$db-shm"
   "$seed" --db "$db" --users 64 --password "$PASSWORD" >/dev/null 2>&1
   TESSERA_BIND=127.0.0.1:18760 TESSERA_ISSUER=http://tessera.bench.test TESSERA_DATABASE_URL=sqlite://$db \
-    TESSERA_JWT_ALG=ES256 TESSERA_REGISTRATION_RATE=1000000/s TESSERA_LOG=warn \
+    TESSERA_JWT_ALG=ES256 TESSERA_REGISTRATION_RATE=1000000/s \
+    TESSERA_LOG=warn,tessera_core::store::sql::checkpoints=debug \
     taskset -c "$SERVER_CPU" "$2" serve >"$WORK/server.log" 2>&1 &
   SERVER=$!
   wait_ready http://127.0.0.1:18760
@@ -42,10 +45,13 @@ load() {
     wrk -t1 -c64 -d"${DURATION}s" --timeout 10s -s "$WORK/refresh.lua" http://127.0.0.1:18760/auth/refresh >/dev/null
   after=$(figures)
   halt
-  awk -v l="$1" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" -v b="$before" -v a="$after" -v r="$(cat "$WORK/report")" 'BEGIN {
+  local held
+  held=$(grep -o 'held_us=[0-9]*' "$WORK/server.log" | cut -d= -f2 |
+    awk '{s += $1; if ($1 > m) m = $1} END {if (NR) printf "%.1f/%.1f", s / NR / 1000, m / 1000; else printf "-"}')
+  awk -v l="$1" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" -v b="$before" -v a="$after" -v r="$(cat "$WORK/report")" -v h="$held" 'BEGIN {
     split(b, x, " "); split(a, y, " "); split(r, f, " "); n = f[1] * d
-    printf "%-3s %6d req/s  p50 %5.1f  p90 %5.1f  p95 %5.1f  p99 %5.1f  p99.9 %5.1f  max %6.1f ms  %d errors  %4.0f µs CPU  %5.1f KB written  %.2f switches per refresh\n",
-      l, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], (y[1] - x[1]) / hz / n * 1e6, (y[2] - x[2]) / n / 1024, (y[3] - x[3]) / n }'
+    printf "%-3s %6d req/s  p50 %5.1f  p90 %5.1f  p95 %5.1f  p99 %5.1f  p99.9 %5.1f  max %6.1f ms  %d errors  %4.0f µs CPU  %5.1f KB written  %.2f switches per refresh  writer held %s ms\n",
+      l, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], (y[1] - x[1]) / hz / n * 1e6, (y[2] - x[2]) / n / 1024, (y[3] - x[3]) / n, h }'
 }
 
 for _ in $(seq 1 "$ROUNDS"); do
