@@ -21,9 +21,10 @@
 //! appended during the one before, and only then takes the writer for a
 //! last pass that copies the little appended since and syncs the two files,
 //! with little left to write. Every pass pays its own two `fsync`s; only
-//! the last one's are paid with the writer held. The writer keeps SQLite's automatic checkpoint only as a safety
-//! net, at [`WRITER_CHECKPOINT_PAGES`] (a WAL the checkpointer could not
-//! keep small, for example behind a long read).
+//! the last one's are paid with the writer held. The writer keeps SQLite's
+//! automatic checkpoint only as a safety net, at
+//! [`WRITER_CHECKPOINT_PAGES`] (a WAL the checkpointer could not keep
+//! small, for example behind a long read).
 //!
 //! With `synchronous = NORMAL`, an acknowledged write survives a crash of
 //! the process at once, and a power loss once a checkpoint has synced the
@@ -47,9 +48,9 @@ const CATCH_UP_FRAMES: i64 = 1_000;
 
 /// The passive passes between the write-out and the pass with the writer
 /// held: the writer's appends go on during each, so each leaves less for
-/// the next. Under a steady load of refreshes the held pass took 4.1–4.2 ms
-/// on average after the write-out alone, 2.0–2.2 ms after one more pass
-/// and 1.4–1.5 ms after two (BENCHMARKS.md).
+/// the next. Under a steady load of refreshes the held pass took 3.7–4.3 ms
+/// on average after the write-out alone, 2.0–2.3 ms after one more pass
+/// and 1.4–1.7 ms after two (BENCHMARKS.md).
 const CLOSING_PASSES: usize = 2;
 
 /// The WAL's size in pages at which the writer checkpoints it itself
