@@ -29,6 +29,7 @@
 //! each dependency between features is written where it is used.
 
 mod accounts;
+mod authorize;
 mod clients;
 mod context;
 mod email;
@@ -48,6 +49,7 @@ mod throttle;
 mod token_endpoints;
 
 pub use accounts::{Accounts, NewAccount, Page, ProfileChanges, Registration};
+pub use authorize::{AuthorizationRequest, AuthorizeError, Prompt, ValidAuthorization};
 pub use clients::{ClientAuthentication, ClientUpdate, Clients, NewClient};
 pub use context::Context;
 use context::Spare;
@@ -62,9 +64,7 @@ pub use keys::{KeyInfo, Keys};
 pub use overview::{HourOfSignIns, Overview};
 pub use passkeys::Passkeys;
 pub use sessions::{IssuedTokens, SessionGrant, Sessions};
-pub use sso::{
-    AuthorizationRequest, AuthorizeError, LogoutTarget, Prompt, Sso, ValidAuthorization,
-};
+pub use sso::{LogoutTarget, Sso};
 pub use throttle::Throttle;
 
 use crate::error::{Error, Result};
