@@ -7,6 +7,7 @@
 
 mod contract;
 mod reference;
+mod refusals;
 
 use crate::error::ApiError;
 use crate::pages;
@@ -107,7 +108,7 @@ pub fn document(schemas: &Schemas, issuer: &str) -> Value {
     contract::declare_extras(&mut doc);
     contract::declare_parameters(&mut doc);
     contract::declare_forms(&mut doc);
-    contract::declare_refusals(&mut doc);
+    refusals::declare_refusals(&mut doc);
     contract::declare_summaries(&mut doc);
     doc
 }

@@ -8,12 +8,15 @@ use super::records::AuditEntry;
 use super::sessions::{SessionsOf, revoke_sessions_of};
 use super::sql::rows::parse_uuid;
 use super::sql::statement::sql;
-use super::{SqlStore, StoreError, StoreResult};
+use super::{SqlStore, StoreResult};
 use crate::mfa::FactorKind;
 use crate::model::Session;
 use async_trait::async_trait;
 use tessera_token::clock::Millis;
 use uuid::Uuid;
+
+mod rows;
+use rows::{ChallengeRow, FACTOR_COLUMNS, FactorRow};
 
 /// A second factor as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,73 +155,6 @@ pub trait FactorStore: Send + Sync {
     async fn challenge_failed(&self, hash: &[u8; 32], max: i64, now: Millis) -> StoreResult<i64>;
     /// Spends a challenge; `false` if it was spent already or expired.
     async fn spend_challenge(&self, hash: &[u8; 32], now: Millis) -> StoreResult<bool>;
-}
-
-/// Columns of `factors` in [`FactorRow`] order.
-const FACTOR_COLUMNS: &str = "id, user_id, kind, name, secret, sealed, credential_id, credential, \
-     last_step, confirmed_at, expires_at, created_at, last_used_at";
-
-#[derive(sqlx::FromRow)]
-struct FactorRow {
-    id: String,
-    user_id: String,
-    kind: String,
-    name: String,
-    secret: Option<Vec<u8>>,
-    sealed: bool,
-    credential_id: Option<Vec<u8>>,
-    credential: Option<String>,
-    last_step: Option<i64>,
-    confirmed_at: Option<i64>,
-    expires_at: Option<i64>,
-    created_at: i64,
-    last_used_at: Option<i64>,
-}
-
-impl TryFrom<FactorRow> for StoredFactor {
-    type Error = StoreError;
-
-    fn try_from(row: FactorRow) -> StoreResult<Self> {
-        Ok(StoredFactor {
-            id: parse_uuid(&row.id)?,
-            user_id: parse_uuid(&row.user_id)?,
-            kind: FactorKind::parse(&row.kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("factors.kind {:?}", row.kind)))?,
-            name: row.name,
-            secret: row.secret,
-            sealed: row.sealed,
-            credential_id: row.credential_id,
-            credential: row.credential,
-            last_step: row.last_step,
-            confirmed_at: row.confirmed_at,
-            expires_at: row.expires_at,
-            created_at: row.created_at,
-            last_used_at: row.last_used_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ChallengeRow {
-    user_id: Option<String>,
-    purpose: String,
-    state: Option<String>,
-    failures: i64,
-    expires_at: i64,
-}
-
-impl TryFrom<ChallengeRow> for Challenge {
-    type Error = StoreError;
-
-    fn try_from(row: ChallengeRow) -> StoreResult<Self> {
-        Ok(Challenge {
-            user_id: row.user_id.as_deref().map(parse_uuid).transpose()?,
-            purpose: row.purpose,
-            state: row.state,
-            failures: row.failures,
-            expires_at: row.expires_at,
-        })
-    }
 }
 
 #[async_trait]
