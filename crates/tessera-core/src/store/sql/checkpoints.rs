@@ -17,14 +17,12 @@
 //! happens while the writer keeps appending. So when the WAL holds
 //! [`CATCH_UP_FRAMES`] or more, the round finishes the job: it has the
 //! kernel write out what the first pass copied (`syncfs`, which no request
-//! waits for), runs [`CLOSING_PASSES`] more passes, each copying what was
-//! appended during the one before, and only then takes the writer for a
-//! last pass that copies the little appended since and syncs the two files,
-//! with little left to write. Every pass pays its own two `fsync`s; only
-//! the last one's are paid with the writer held. The writer keeps SQLite's
-//! automatic checkpoint only as a safety net, at
-//! [`WRITER_CHECKPOINT_PAGES`] (a WAL the checkpointer could not keep
-//! small, for example behind a long read).
+//! waits for), then takes the writer for a second pass that copies the
+//! little appended since and syncs the two files, with little left to
+//! write. The writer keeps SQLite's automatic checkpoint only as a safety
+//! net, at [`WRITER_CHECKPOINT_PAGES`] (a WAL the checkpointer could not
+//! keep small, for example behind a long read). How long each round held
+//! the writer is logged at `debug`.
 //!
 //! With `synchronous = NORMAL`, an acknowledged write survives a crash of
 //! the process at once, and a power loss once a checkpoint has synced the
@@ -45,13 +43,6 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// The WAL's length in frames (pages) from which a round finishes its
 /// checkpoint with the writer held (SQLite's own threshold is 1,000).
 const CATCH_UP_FRAMES: i64 = 1_000;
-
-/// The passive passes between the write-out and the pass with the writer
-/// held: the writer's appends go on during each, so each leaves less for
-/// the next. Under a steady load of refreshes the held pass took 3.7–4.3 ms
-/// on average after the write-out alone, 2.0–2.3 ms after one more pass
-/// and 1.4–1.7 ms after two (BENCHMARKS.md).
-const CLOSING_PASSES: usize = 2;
 
 /// The WAL's size in pages at which the writer checkpoints it itself
 /// (SQLite's default is 1,000): 40 MB of 4 KiB pages.
@@ -91,17 +82,14 @@ pub(crate) fn spawn(pool: SqlitePool, writer: SqlitePool, writes: Weak<Waits>) -
 
 /// One round on `pool`: a passive checkpoint and, if the WAL had reached
 /// [`CATCH_UP_FRAMES`], the database's filesystem written out (`dir`
-/// holds the database), [`CLOSING_PASSES`] more passive passes and a last
-/// one with `writer` held, which reaches the WAL's end.
+/// holds the database) and a second pass with `writer` held, which
+/// reaches the WAL's end.
 async fn round(pool: &SqlitePool, writer: &SqlitePool, dir: &Path) -> Result<(), sqlx::Error> {
     let frames = checkpoint(pool).await?;
     if frames < CATCH_UP_FRAMES {
         return Ok(());
     }
     write_out(dir.to_owned()).await;
-    for _ in 0..CLOSING_PASSES {
-        checkpoint(pool).await?;
-    }
     let held = writer.acquire().await?;
     let since = Instant::now();
     checkpoint(pool).await?;
