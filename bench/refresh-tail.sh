@@ -3,8 +3,9 @@
 # B), in turn (A B A B …), each under POST /auth/refresh from 64 connections
 # for DURATION seconds on a fresh database (64 users, 72 sessions), as
 # bench/run.sh loads it. Prints, per load: req/s, latency percentiles (ms),
-# the server's CPU per refresh, the bytes it wrote to storage per refresh
-# (`write_bytes` of /proc/<pid>/io: the WAL and the checkpoints' copies),
+# the server's CPU per refresh (and of it, the `sqlite-writer` thread's),
+# the bytes it wrote to storage per refresh (`write_bytes` of
+# /proc/<pid>/io: the WAL and the checkpoints' copies),
 # its thread switches per refresh, and how long the checkpointer held the
 # writer in each round that took the WAL to its end (mean and maximum, from
 # the server's debug event; "-" for a build without it).
@@ -23,7 +24,15 @@ DURATION=${DURATION:-10}
 cat "$ROOT/bench/wrk/refresh.lua" "$ROOT/bench/wrk/percentiles.lua" >"$WORK/refresh.lua"
 
 switches() { cat /proc/"$SERVER"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}'; }
-figures() { echo "$(awk '{print $14 + $15}' /proc/"$SERVER"/stat) $(awk '/^write_bytes/ {print $2}' /proc/"$SERVER"/io) $(switches)"; }
+# The CPU ticks of the thread that runs SQLite's writer connection.
+writer_ticks() {
+  local task
+  for task in /proc/"$SERVER"/task/*; do
+    if [ "$(cat "$task/comm")" = sqlite-writer ]; then awk '{print $14 + $15}' "$task/stat"; return; fi
+  done
+  echo 0
+}
+figures() { echo "$(awk '{print $14 + $15}' /proc/"$SERVER"/stat) $(awk '/^write_bytes/ {print $2}' /proc/"$SERVER"/io) $(switches) $(writer_ticks)"; }
 
 # load LABEL BINARY — one fresh database, server and load; one line.
 load() {
@@ -50,8 +59,8 @@ load() {
     awk '{s += $1; if ($1 > m) m = $1} END {if (NR) printf "%.1f/%.1f", s / NR / 1000, m / 1000; else printf "-"}')
   awk -v l="$1" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" -v b="$before" -v a="$after" -v r="$(cat "$WORK/report")" -v h="$held" 'BEGIN {
     split(b, x, " "); split(a, y, " "); split(r, f, " "); n = f[1] * d
-    printf "%-3s %6d req/s  p50 %5.1f  p90 %5.1f  p95 %5.1f  p99 %5.1f  p99.9 %5.1f  max %6.1f ms  %d errors  %4.0f µs CPU  %5.1f KB written  %.2f switches per refresh  writer held %s ms\n",
-      l, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], (y[1] - x[1]) / hz / n * 1e6, (y[2] - x[2]) / n / 1024, (y[3] - x[3]) / n, h }'
+    printf "%-3s %6d req/s  p50 %5.1f  p90 %5.1f  p95 %5.1f  p99 %5.1f  p99.9 %5.1f  max %6.1f ms  %d errors  %4.0f µs CPU (writer %3.0f)  %5.1f KB written  %.2f switches per refresh  writer held %s ms\n",
+      l, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], (y[1] - x[1]) / hz / n * 1e6, (y[4] - x[4]) / hz / n * 1e6, (y[2] - x[2]) / n / 1024, (y[3] - x[3]) / n, h }'
 }
 
 for _ in $(seq 1 "$ROUNDS"); do

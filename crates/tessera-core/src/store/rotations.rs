@@ -1,7 +1,10 @@
 //! The refresh-token rotation (SPEC §5) as the databases run it: one
 //! script on SQLite (run in groups on its one writer), one statement on
-//! PostgreSQL. The conditional UPDATE, the spent token and the audit entry
-//! commit together, and the rotated session comes back with its user's row.
+//! PostgreSQL. The conditional UPDATE (the token presented must be the
+//! session's current one, the session live and issued to the client
+//! presenting it), the spent token and the audit entry, its actor and
+//! subject the session's user unless given, commit together, and the
+//! rotated session comes back with its user's row.
 
 use super::StoreResult;
 use super::records::{AuditEntry, Rotated, Rotation};
@@ -10,55 +13,49 @@ use super::sql::group::Grouped;
 use super::sql::rows::{RotatedRow, prefixed_user_columns, session_columns};
 use super::sql::statement::{Param, script};
 
-/// The rotation's UPDATE: the token presented must be the session's
-/// current one, the session live and issued to the client presenting it.
-macro_rules! rotate_update {
-    () => {
-        "UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $2, \
-           grace_sealed = $3, rotated_at = $4, last_used_at = $4, \
-           expires_at = CASE WHEN $4 + $5 < max_expires_at THEN $4 + $5 ELSE max_expires_at END \
-         WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $4 \
-           AND (client_id = $6 OR (client_id IS NULL AND $7))"
-    };
-}
-
-/// The rotation's audit entry, from `$8` on; actor and subject default to
-/// the session's user. `$insert` is how the statement begins.
-macro_rules! rotate_audit {
-    ($insert:literal) => {
-        concat!(
-            $insert,
-            " INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
-             SELECT $8, $9, COALESCE($10, user_id), COALESCE($11, user_id), $12, $13, $14, $15"
-        )
-    };
-}
-
 /// How many parameters a rotation binds.
 const ROTATE_ARITY: usize = 15;
 
 /// The statements of a refresh-token rotation on SQLite, `$call` standing
-/// for the index of its row: those after the UPDATE find the rotated
+/// for the index of its row. Each reads its call's parameters from a
+/// `VALUES` row, so that a group of rotations runs each statement once
+/// (`group.rs`); the same token presented twice in one group rotates the
+/// session once, for one of the two calls (SQLite's `UPDATE … FROM` updates
+/// a row at most once). The statements after the UPDATE find each rotated
 /// session by its new hash (256 random bits) and its old one. Each INSERT
-/// adds at most that one row, and a failure rolls the whole transaction
-/// back, so `OR FAIL` means what the default `OR ABORT` would; but with it
-/// SQLite keeps no statement journal (a copy of every page the statement
-/// is about to change, for undoing the statement alone).
+/// adds at most one row per call, and a failure rolls the whole
+/// transaction back, so `OR FAIL` means what the default `OR ABORT` would;
+/// but with it SQLite keeps no statement journal (a copy of every page the
+/// statement is about to change, for undoing the statement alone).
 macro_rules! rotate_sqlite_body {
     ($call:literal) => {
         concat!(
-            rotate_update!(),
-            "; INSERT OR FAIL INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
-               SELECT $1, id, $4 FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1; ",
-            rotate_audit!("INSERT OR FAIL"),
-            " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1 AND $8 IS NOT NULL; \
-             SELECT ",
+            "WITH v (old_hash, new_hash, sealed, now, idle_ms, client, unbound) AS \
+               (VALUES ($1, $2, $3, $4, $5, $6, $7)) \
+             UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = v.new_hash, \
+               grace_sealed = v.sealed, rotated_at = v.now, last_used_at = v.now, \
+               expires_at = CASE WHEN v.now + v.idle_ms < max_expires_at \
+                 THEN v.now + v.idle_ms ELSE max_expires_at END \
+             FROM v WHERE refresh_hash = v.old_hash AND revoked_at IS NULL AND expires_at > v.now \
+               AND (client_id = v.client OR (client_id IS NULL AND v.unbound)); \
+             WITH v (old_hash, new_hash, now) AS (VALUES ($1, $2, $4)) \
+             INSERT OR FAIL INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
+               SELECT v.old_hash, s.id, v.now FROM v JOIN sessions s \
+               ON s.refresh_hash = v.new_hash AND s.prev_refresh_hash = v.old_hash; \
+             WITH v (old_hash, new_hash, at, event, actor, subject, ip, user_agent, outcome, detail) AS \
+               (VALUES ($1, $2, $8, $9, $10, $11, $12, $13, $14, $15)) \
+             INSERT OR FAIL INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
+               SELECT v.at, v.event, COALESCE(v.actor, s.user_id), COALESCE(v.subject, s.user_id), \
+                 v.ip, v.user_agent, v.outcome, v.detail \
+               FROM v JOIN sessions s ON s.refresh_hash = v.new_hash AND s.prev_refresh_hash = v.old_hash \
+               WHERE v.at IS NOT NULL; \
+             WITH v (call, old_hash, new_hash) AS (VALUES (",
             $call,
-            " AS call, s.*, ",
+            ", $1, $2)) SELECT v.call AS call, s.*, ",
             prefixed_user_columns!(),
-            " FROM (SELECT ",
+            " FROM v JOIN (SELECT refresh_hash, prev_refresh_hash, ",
             session_columns!(),
-            " FROM sessions WHERE refresh_hash = $2 AND prev_refresh_hash = $1) s \
+            " FROM sessions) s ON s.refresh_hash = v.new_hash AND s.prev_refresh_hash = v.old_hash \
              JOIN users u ON u.id = s.user_id"
         )
     };
@@ -70,15 +67,19 @@ const ROTATE_SQLITE: &str = concat!("BEGIN IMMEDIATE; ", rotate_sqlite_body!("0"
 
 /// The same rotation on PostgreSQL, as one statement.
 const ROTATE_POSTGRES: &str = concat!(
-    "WITH s AS (",
-    rotate_update!(),
-    " RETURNING ",
+    "WITH s AS (UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $2, \
+       grace_sealed = $3, rotated_at = $4, last_used_at = $4, \
+       expires_at = CASE WHEN $4 + $5 < max_expires_at THEN $4 + $5 ELSE max_expires_at END \
+     WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $4 \
+       AND (client_id = $6 OR (client_id IS NULL AND $7)) \
+     RETURNING ",
     session_columns!(),
     "), spent AS (INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) \
        SELECT $1, id, $4 FROM s), \
-     audit AS (",
-    rotate_audit!("INSERT"),
-    " FROM s WHERE $8 IS NOT NULL) SELECT s.*, ",
+     audit AS (INSERT INTO audit_log (at, event, actor, subject, ip, user_agent, outcome, detail) \
+       SELECT $8, $9, COALESCE($10, user_id), COALESCE($11, user_id), $12, $13, $14, $15 \
+       FROM s WHERE $8 IS NOT NULL) \
+     SELECT s.*, ",
     prefixed_user_columns!(),
     " FROM s JOIN users u ON u.id = s.user_id"
 );
@@ -199,12 +200,82 @@ mod tests {
         assert_eq!(before.2, 1, "the session is still unrotated");
     }
 
+    /// Two calls presenting one token in the same group: the session
+    /// rotates once, for the call that hears it back, and the spent token
+    /// keeps that call's successor.
+    #[tokio::test]
+    async fn one_token_twice_in_one_group_rotates_the_session_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite(&dir).await;
+        let now = 1_700_000_000_000;
+        let user = NewUser {
+            id: Uuid::new_v4(),
+            username: "twice".into(),
+            email: None,
+            email_exempt: false,
+            first_name: None,
+            last_name: None,
+            phone: None,
+            roles: vec!["user".into()],
+            password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$hash".to_owned().into(),
+            now,
+        };
+        let session = NewSession {
+            session: a_session(user.id, now),
+            refresh_hash: [7; 32],
+        };
+        store.insert_user(&user, Some(&session), &[]).await.unwrap();
+        let store = std::sync::Arc::new(store);
+        // Spawned before the runner wakes (one thread), so both calls, and a
+        // third for another token, run as one group.
+        let calls: Vec<_> = [[7; 32], [7; 32], [9; 32]]
+            .into_iter()
+            .enumerate()
+            .map(|(i, old_hash)| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let rotation = Rotation {
+                        old_hash,
+                        new_hash: [10 + i as u8; 32],
+                        sealed_new: vec![i as u8],
+                        now: now + 10,
+                        idle_ttl_ms: 500,
+                        client_id: None,
+                    };
+                    rotate(&store.db, store.rotations.as_ref(), &rotation, None).await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for call in calls {
+            answers.push(call.await.unwrap().unwrap().map(|r| r.session.id));
+        }
+        let rotated: Vec<usize> = (0..3).filter(|&i| answers[i].is_some()).collect();
+        assert_eq!(rotated.len(), 1, "{answers:?}");
+        let winner = rotated[0];
+        assert!(winner < 2);
+        assert_eq!(answers[winner], Some(session.session.id));
+        let (hash, sealed, spent): (Vec<u8>, Vec<u8>, i64) = store
+            .db
+            .fetch_one(sql(
+                "SELECT refresh_hash, grace_sealed, (SELECT count(*) FROM spent_refresh_tokens) \
+                 FROM sessions",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(hash, vec![10 + winner as u8; 32]);
+        assert_eq!(sealed, vec![winner as u8]);
+        assert_eq!(spent, 1);
+        let grouped = store.rotations.as_ref().unwrap();
+        assert_eq!(grouped.committed(), 1, "the three calls ran as one group");
+    }
+
     #[test]
     fn a_full_group_of_rotations_fits_in_the_writers_row_buffer() {
-        // Each statement of the script sends one result, and each call's
-        // final SELECT one row.
+        // Each statement of the script sends one result, and the final
+        // SELECT one row per call.
         let script = group::grouped_sql(rotate_sqlite_body!("$0"), group::MOST, ROTATE_ARITY);
-        let results = script.split(';').count() + group::MOST;
+        let results = script.sql.split(';').count() + group::MOST;
         assert!(
             results <= WRITER_ROW_BUFFER,
             "a group of {} rotations sends {results} results",

@@ -1,6 +1,7 @@
 //! Group commit on SQLite's one writer: the calls of one write script that
 //! arrive while the writer is busy run together, in one transaction, when
-//! it is free.
+//! it is free, and each of the script's statements runs once for all of
+//! them.
 //!
 //! SQLite commits one transaction at a time, and each commit appends every
 //! page it changed to the WAL. Concurrent refreshes change the same few
@@ -9,6 +10,12 @@
 //! instead of once per call, and sends the writer thread one message
 //! instead of one per call. A call that finds the writer idle runs at once,
 //! alone: grouping adds no wait.
+//!
+//! The script is written for one call, each statement reading the call's
+//! parameters from a `VALUES` row; a group runs it with one such row per
+//! call ([`grouped_sql`]). So a group of 32 runs four statements, not 128:
+//! SQLite's cost per statement (resetting it, opening its cursors) and the
+//! connection's (one result sent back per statement) are paid once.
 //!
 //! Each call is answered only after its group committed. A group whose
 //! script fails is rolled back and its calls run again one by one, so one
@@ -38,13 +45,14 @@ pub(crate) struct Answer<T> {
 
 /// One write script, run in groups on SQLite's writer.
 ///
-/// The body is the script's statements without `BEGIN` and `COMMIT`, with
-/// the parameters `$1`…`$n` of one call and `$0` standing for the call's
-/// index in its group; each of its rows must begin with that index as
-/// `call`. A call whose parameters are all NULL must change nothing and
-/// answer no row (a comparison with NULL is never true): groups are padded
-/// with such calls. Dropping every clone stops the task that runs the
-/// groups.
+/// The body is the script's statements for one call, without `BEGIN` and
+/// `COMMIT`. Its parameters `$1`…`$n` and `$0`, the call's index in its
+/// group, appear only in `VALUES (…)` rows, which [`grouped_sql`] repeats
+/// for each call of a group; each row the script answers must begin with
+/// that index as `call`. A call whose parameters are all NULL must change
+/// nothing and answer no row (a comparison with NULL is never true):
+/// groups are padded with such calls. Dropping every clone stops the task
+/// that runs the groups.
 pub(crate) struct Grouped<R> {
     calls: mpsc::UnboundedSender<Call<R>>,
     /// How many groups have committed.
@@ -107,6 +115,12 @@ impl<R: Row + 'static> Grouped<R> {
         grouped
     }
 
+    /// How many groups have committed.
+    #[cfg(test)]
+    pub(crate) fn committed(&self) -> usize {
+        self.committed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Runs one call with its `params` (`$1`…), answering its rows once the
     /// group holding it has committed.
     pub(crate) async fn call(&self, params: Vec<Param<'static>>) -> StoreResult<Vec<R>> {
@@ -123,7 +137,7 @@ impl<R: Row + 'static> Grouped<R> {
 /// The task that runs the groups, one at a time.
 struct Runner {
     /// The script for groups of 1, 2, 4, … calls.
-    forms: Vec<String>,
+    forms: Vec<Form>,
     /// How many parameters a call binds.
     arity: usize,
     writer: SqlitePool,
@@ -213,8 +227,18 @@ impl Runner {
         let calls = size.next_power_of_two();
         let form = &self.forms[calls.ilog2() as usize];
         params.resize(calls * self.arity, Param::Int(None));
+        let bound = form
+            .order
+            .iter()
+            .map(|&i| params.get(i).map_or(Param::Int(None), Param::borrowed))
+            .collect();
         let mut connection = self.waits.timed(self.writer.acquire()).await?;
-        let rows = run(&mut *connection, Statement::with(form, params), Fetch::All).await;
+        let rows = run(
+            &mut *connection,
+            Statement::with(&form.sql, bound),
+            Fetch::All,
+        )
+        .await;
         if rows.is_err() {
             // Fails harmlessly when no transaction is open (the failure was
             // BEGIN's own).
@@ -224,30 +248,73 @@ impl Runner {
     }
 }
 
-/// `body` repeated for `size` calls between `BEGIN IMMEDIATE` and `COMMIT`,
-/// each copy's parameters moved past the previous copies' and its `$0`
-/// replaced by its index.
-pub(crate) fn grouped_sql(body: &str, size: usize, arity: usize) -> String {
-    let mut sql = String::from("BEGIN IMMEDIATE; ");
-    for call in 0..size {
-        let mut rest = body;
+/// How a `VALUES` row begins in a grouped script's body.
+const ROW: &str = "VALUES (";
+
+/// A grouped script as SQLite runs it.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Form {
+    /// The statements, their parameters written `?`. SQLite finds a
+    /// parameter written `$n` by a walk through all of the statement's named
+    /// parameters, so binding the hundreds of parameters of a group's
+    /// statement by name took time growing with the square of their number
+    /// (a quarter of the writer's time for a group of 32 rotations).
+    pub(crate) sql: String,
+    /// For each `?` in order, the index of the group's parameter it binds
+    /// (the first call's `$1` is 0).
+    pub(crate) order: Vec<usize>,
+}
+
+/// `body` for `size` calls between `BEGIN IMMEDIATE` and `COMMIT`: each of
+/// its `VALUES (…)` rows repeated once per call, each copy's parameters
+/// those of its call and its `$0` replaced by the call's index. A row holds
+/// no parentheses of its own.
+pub(crate) fn grouped_sql(body: &str, size: usize, arity: usize) -> Form {
+    let mut form = Form {
+        sql: String::from("BEGIN IMMEDIATE; "),
+        order: Vec::new(),
+    };
+    let mut rest = body;
+    while let Some(at) = rest.find(ROW) {
+        let (head, tail) = rest.split_at(at + ROW.len() - 1);
+        form.sql.push_str(head);
+        let end = tail.find(')').map_or(tail.len(), |close| close + 1);
+        for call in 0..size {
+            if call > 0 {
+                form.sql.push_str(", ");
+            }
+            form.push_row(&tail[..end], call, arity);
+        }
+        rest = &tail[end..];
+    }
+    form.sql.push_str(rest);
+    form.sql.push_str("; COMMIT");
+    form
+}
+
+impl Form {
+    /// Appends `row` for the call `call`: its `$0` replaced by `call`, each
+    /// `$n` by `?` binding the call's `n`th parameter.
+    fn push_row(&mut self, row: &str, call: usize, arity: usize) {
+        let mut rest = row;
         while let Some(at) = rest.find('$') {
-            sql.push_str(&rest[..at]);
+            self.sql.push_str(&rest[..at]);
             let digits = rest[at + 1..]
                 .find(|c: char| !c.is_ascii_digit())
                 .unwrap_or(rest.len() - at - 1);
             match rest[at + 1..at + 1 + digits].parse::<usize>() {
-                Ok(0) => sql.push_str(&call.to_string()),
-                Ok(n) => sql.push_str(&format!("${}", n + call * arity)),
-                Err(_) => sql.push('$'),
+                Ok(0) => self.sql.push_str(&call.to_string()),
+                Ok(n) => {
+                    debug_assert!(n <= arity, "${n} of a call with {arity} parameters");
+                    self.sql.push('?');
+                    self.order.push(call * arity + n - 1);
+                }
+                Err(_) => self.sql.push('$'),
             }
             rest = &rest[at + 1 + digits..];
         }
-        sql.push_str(rest);
-        sql.push_str("; ");
+        self.sql.push_str(rest);
     }
-    sql.push_str("COMMIT");
-    sql
 }
 
 #[cfg(test)]
@@ -256,19 +323,22 @@ mod tests {
     use crate::store::sql::db::Db;
 
     #[test]
-    fn each_copy_of_the_body_gets_its_own_parameters_and_index() {
+    fn each_values_row_is_repeated_with_its_calls_parameters_and_index() {
+        let form = grouped_sql(
+            "WITH v (i, x) AS (VALUES ($0, $2)) SELECT i AS call FROM v; \
+             INSERT INTO t SELECT * FROM (VALUES ($1, '$', $2)) WHERE 1",
+            3,
+            2,
+        );
         assert_eq!(
-            grouped_sql("INSERT INTO t VALUES ($1, $2); SELECT $0 AS call, $2", 3, 2),
+            form.sql,
             "BEGIN IMMEDIATE; \
-             INSERT INTO t VALUES ($1, $2); SELECT 0 AS call, $2; \
-             INSERT INTO t VALUES ($3, $4); SELECT 1 AS call, $4; \
-             INSERT INTO t VALUES ($5, $6); SELECT 2 AS call, $6; \
-             COMMIT"
+             WITH v (i, x) AS (VALUES (0, ?), (1, ?), (2, ?)) SELECT i AS call FROM v; \
+             INSERT INTO t SELECT * FROM (VALUES (?, '$', ?), (?, '$', ?), (?, '$', ?)) \
+             WHERE 1; COMMIT"
         );
-        assert_eq!(
-            grouped_sql("SELECT '$' || $1", 2, 1).matches("'$'").count(),
-            2
-        );
+        // Call c's `$n` is the group's parameter 2c + n - 1.
+        assert_eq!(form.order, [1, 3, 5, 0, 1, 2, 3, 4, 5]);
     }
 
     /// A writer on a fresh file with a table whose `x` is unique.
@@ -290,8 +360,10 @@ mod tests {
     }
 
     /// A call whose `$1` is NULL inserts nothing and answers nothing.
-    const BODY: &str = "INSERT INTO t (x) SELECT $1 WHERE $1 IS NOT NULL; \
-                        SELECT $0 AS call, $1 AS x WHERE $1 IS NOT NULL";
+    const BODY: &str = "WITH v (x) AS (VALUES ($1)) \
+                          INSERT INTO t (x) SELECT x FROM v WHERE x IS NOT NULL; \
+                        WITH v (i, x) AS (VALUES ($0, $1)) \
+                          SELECT i AS call, x FROM v WHERE x IS NOT NULL";
 
     #[derive(sqlx::FromRow, Debug, PartialEq)]
     struct X {
