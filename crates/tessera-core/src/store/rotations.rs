@@ -151,23 +151,24 @@ pub(crate) async fn rotate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sql::SqlStore;
     use crate::store::sql::statement::sql;
     use crate::store::sql::tests::{a_session, sqlite};
     use crate::store::sql::{db::WRITER_ROW_BUFFER, group};
     use crate::store::{NewSession, NewUser, UserStore};
     use uuid::Uuid;
 
-    /// A group of rotations runs in the next larger prepared form, the spare
-    /// calls' parameters all NULL: such a call must touch nothing, even
-    /// beside a session whose previous token is NULL (its first).
-    #[tokio::test]
-    async fn a_rotation_with_every_parameter_null_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite(&dir).await;
-        let now = 1_700_000_000_000;
+    /// When the test stores' one session began.
+    const NOW: i64 = 1_700_000_000_000;
+
+    /// A store on a fresh SQLite file holding one user, `username`, signed
+    /// in at [`NOW`] with the refresh token whose hash is `[7; 32]`; that
+    /// session's id.
+    async fn one_session(dir: &tempfile::TempDir, username: &str) -> (SqlStore, Uuid) {
+        let store = sqlite(dir).await;
         let user = NewUser {
             id: Uuid::new_v4(),
-            username: "padded".into(),
+            username: username.into(),
             email: None,
             email_exempt: false,
             first_name: None,
@@ -175,17 +176,27 @@ mod tests {
             phone: None,
             roles: vec!["user".into()],
             password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$hash".to_owned().into(),
-            now,
+            now: NOW,
         };
         let session = NewSession {
-            session: a_session(user.id, now),
+            session: a_session(user.id, NOW),
             refresh_hash: [7; 32],
         };
         store.insert_user(&user, Some(&session), &[]).await.unwrap();
+        (store, session.session.id)
+    }
+
+    /// A group of rotations runs in the next larger prepared form, the spare
+    /// calls' parameters all NULL: such a call must touch nothing, even
+    /// beside a session whose previous token is NULL (its first).
+    #[tokio::test]
+    async fn a_rotation_with_every_parameter_null_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = one_session(&dir, "padded").await;
         let counts = "SELECT (SELECT count(*) FROM spent_refresh_tokens), \
                         (SELECT count(*) FROM audit_log), \
                         (SELECT count(*) FROM sessions WHERE prev_refresh_hash IS NULL AND last_used_at = $1)";
-        let before: (i64, i64, i64) = store.db.fetch_one(sql(counts).bind(now)).await.unwrap();
+        let before: (i64, i64, i64) = store.db.fetch_one(sql(counts).bind(NOW)).await.unwrap();
         let rows: Vec<RotatedRow> = store
             .db
             .write_script(
@@ -195,7 +206,7 @@ mod tests {
             .await
             .unwrap();
         assert!(rows.is_empty(), "a padded call answers no row");
-        let after: (i64, i64, i64) = store.db.fetch_one(sql(counts).bind(now)).await.unwrap();
+        let after: (i64, i64, i64) = store.db.fetch_one(sql(counts).bind(NOW)).await.unwrap();
         assert_eq!(after, before);
         assert_eq!(before.2, 1, "the session is still unrotated");
     }
@@ -206,25 +217,7 @@ mod tests {
     #[tokio::test]
     async fn one_token_twice_in_one_group_rotates_the_session_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = sqlite(&dir).await;
-        let now = 1_700_000_000_000;
-        let user = NewUser {
-            id: Uuid::new_v4(),
-            username: "twice".into(),
-            email: None,
-            email_exempt: false,
-            first_name: None,
-            last_name: None,
-            phone: None,
-            roles: vec!["user".into()],
-            password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$hash".to_owned().into(),
-            now,
-        };
-        let session = NewSession {
-            session: a_session(user.id, now),
-            refresh_hash: [7; 32],
-        };
-        store.insert_user(&user, Some(&session), &[]).await.unwrap();
+        let (store, session) = one_session(&dir, "twice").await;
         let store = std::sync::Arc::new(store);
         // Spawned before the runner wakes (one thread), so both calls, and a
         // third for another token, run as one group.
@@ -238,7 +231,7 @@ mod tests {
                         old_hash,
                         new_hash: [10 + i as u8; 32],
                         sealed_new: vec![i as u8],
-                        now: now + 10,
+                        now: NOW + 10,
                         idle_ttl_ms: 500,
                         client_id: None,
                     };
@@ -254,7 +247,7 @@ mod tests {
         assert_eq!(rotated.len(), 1, "{answers:?}");
         let winner = rotated[0];
         assert!(winner < 2);
-        assert_eq!(answers[winner], Some(session.session.id));
+        assert_eq!(answers[winner], Some(session));
         let (hash, sealed, spent): (Vec<u8>, Vec<u8>, i64) = store
             .db
             .fetch_one(sql(
