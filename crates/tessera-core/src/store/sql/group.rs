@@ -104,7 +104,6 @@ impl<R: Row + 'static> Grouped<R> {
         tokio::spawn(
             Runner {
                 forms,
-                arity,
                 writer,
                 waits,
                 #[cfg(test)]
@@ -138,8 +137,6 @@ impl<R: Row + 'static> Grouped<R> {
 struct Runner {
     /// The script for groups of 1, 2, 4, … calls.
     forms: Vec<Form>,
-    /// How many parameters a call binds.
-    arity: usize,
     writer: SqlitePool,
     waits: Arc<Waits>,
     #[cfg(test)]
@@ -222,11 +219,10 @@ impl Runner {
     async fn run<R: Row>(
         &self,
         size: usize,
-        mut params: Vec<Param<'_>>,
+        params: Vec<Param<'_>>,
     ) -> StoreResult<Vec<Answer<R>>> {
         let calls = size.next_power_of_two();
         let form = &self.forms[calls.ilog2() as usize];
-        params.resize(calls * self.arity, Param::Int(None));
         let bound = form
             .order
             .iter()

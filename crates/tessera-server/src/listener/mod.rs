@@ -1,7 +1,12 @@
 //! Accepting connections: HTTP/1.1 with a header-read timeout (a slow client
 //! cannot hold a connection open by trickling headers), a cap on concurrent
-//! connections, protocol upgrades (WebSocket), and graceful shutdown.
+//! connections, protocol upgrades (WebSocket), and graceful shutdown. Each
+//! connection's answers wait one turn of the runtime's queue
+//! ([`answer_turn`]).
 
+pub mod answer_turn;
+
+use answer_turn::AnswerTurn;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
@@ -89,7 +94,7 @@ pub async fn serve(
         let builder = builder.clone();
         let connection = graceful.watch(
             builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .serve_connection_with_upgrades(TokioIo::new(AnswerTurn::new(stream)), service)
                 .into_owned(),
         );
         tokio::spawn(async move {
