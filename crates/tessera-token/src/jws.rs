@@ -5,7 +5,7 @@
 use crate::crypto::b64url_decode;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::fmt;
 
 /// The largest token accepted, in bytes; longer ones are refused unparsed.
@@ -47,8 +47,8 @@ pub struct CompactJws<'a> {
 pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JwsError> {
     let jws = parse_compact_opaque(token)?;
     // The claims must be a JSON object without duplicates too; parsed again
-    // into typed claims by the caller.
-    strict_object(&jws.payload)?;
+    // into typed claims by the caller, so only checked here.
+    check_strict_object(&jws.payload)?;
     Ok(jws)
 }
 
@@ -89,6 +89,104 @@ pub fn strict_object(bytes: &[u8]) -> Result<Map<String, Value>, JwsError> {
     match value {
         Value::Object(map) => Ok(map),
         _ => Err(JwsError::Json),
+    }
+}
+
+/// Checks that `bytes` is a JSON object without duplicate member names at any
+/// depth, as [`strict_object`] does, without building it: the names are
+/// borrowed from `bytes` where they hold no escapes, and values are walked,
+/// not kept. For a payload that the caller parses again into its own types.
+pub fn check_strict_object(bytes: &[u8]) -> Result<(), JwsError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.deserialize_map(CheckVisitor)
+        .map_err(|_| JwsError::Json)?;
+    de.end().map_err(|_| JwsError::Json)
+}
+
+/// A JSON value walked by [`CheckVisitor`].
+struct Checked;
+
+impl<'de> de::Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckVisitor).map(|()| Checked)
+    }
+}
+
+/// A member name, borrowed from the input where it holds no escapes.
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl<'de> Visitor<'de> for NameVisitor {
+    type Value = Name<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Owned(v)))
+    }
+}
+
+/// Accepts any JSON value; fails on an object that repeats a member name.
+struct CheckVisitor;
+
+impl<'de> Visitor<'de> for CheckVisitor {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Sorted once at the end: a linear search per name would let a
+        // token of a few thousand names cost milliseconds.
+        let mut names = Vec::with_capacity(16);
+        while let Some(Name(name)) = map.next_key()? {
+            map.next_value::<Checked>()?;
+            names.push(name);
+        }
+        names.sort_unstable();
+        if names.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(de::Error::custom("duplicate member"));
+        }
+        Ok(())
     }
 }
 
@@ -150,13 +248,11 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
-        let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
+            let Strict(v) = map.next_value()?;
+            if out.insert(key, v).is_some() {
                 return Err(de::Error::custom("duplicate member"));
             }
-            let Strict(v) = map.next_value()?;
-            out.insert(key, v);
         }
         Ok(Value::Object(out))
     }
@@ -198,6 +294,53 @@ mod tests {
         assert_eq!(
             parse_compact(&token(r#"{"alg":"ES256"}"#, r#"{"a":{"b":1,"b":2}}"#)).unwrap_err(),
             JwsError::Json
+        );
+    }
+
+    #[test]
+    fn the_check_without_building_agrees_with_the_strict_parse() {
+        let accepted = [
+            r#"{}"#,
+            r#" {"a":1} "#,
+            r#"{"a":{"b":[{"c":null,"d":true}],"e":-1.5e3},"f":"\u0041"}"#,
+            r#"{"a":{"x":1},"b":{"x":2}}"#,
+            r#"{"a":1,"A":2,"a ":3}"#,
+            r#"{"a":[{"x":1},{"x":2}]}"#,
+        ];
+        let refused = [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"\u0061":2}"#,
+            r#"{"a":{"b":1,"c":2,"b":3}}"#,
+            r#"{"a":[1,{"x":1,"x":1}]}"#,
+            r#"[]"#,
+            r#""{}""#,
+            r#"42"#,
+            r#"{} {}"#,
+            r#"{"a":1"#,
+            r#"{"a":1,}"#,
+            r#"{"a":1e400}"#,
+            "",
+        ];
+        for json in accepted {
+            assert!(strict_object(json.as_bytes()).is_ok(), "{json}");
+            assert_eq!(check_strict_object(json.as_bytes()), Ok(()), "{json}");
+        }
+        for json in refused {
+            assert!(strict_object(json.as_bytes()).is_err(), "{json}");
+            assert_eq!(
+                check_strict_object(json.as_bytes()),
+                Err(JwsError::Json),
+                "{json}"
+            );
+        }
+        let many: Vec<String> = (0..2000).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        let wide = format!("{{{}}}", many.join(","));
+        assert_eq!(check_strict_object(wide.as_bytes()), Ok(()));
+        let repeated = format!("{{{},\"k1999\":0}}", many.join(","));
+        assert_eq!(
+            check_strict_object(repeated.as_bytes()),
+            Err(JwsError::Json),
+            "the last name repeats one far before it"
         );
     }
 
