@@ -58,3 +58,14 @@ refresh_tokens() {
       python3 -c 'import json, sys; print(json.load(sys.stdin)["refresh_token"])' >>"$2"
   done
 }
+
+# mint_tokens ALG DIR FILE — 100,000 distinct access tokens, one per line
+# of FILE: signed with the key in DIR/tessera.db for ES256, with $SECRET for
+# HS256 (the script sets ISSUER, SECRET and TOOLS).
+mint_tokens() {
+  if [ "$1" = ES256 ]; then
+    "$TOOLS/mint" --count 100000 --issuer "$ISSUER" --out "$3" --db "$2/tessera.db" 2>/dev/null
+  else
+    "$TOOLS/mint" --count 100000 --issuer "$ISSUER" --out "$3" --hs-secret "$SECRET" 2>/dev/null
+  fi
+}

@@ -57,11 +57,7 @@ round() {
   for alg in ES256 HS256; do
     dir=$WORK/$name-$alg && rm -rf "$dir" && mkdir "$dir"
     serve "$bin" "$alg" "sqlite://$dir/tessera.db"
-    if [ "$alg" = ES256 ]; then
-      "$TOOLS/mint" --count 100000 --issuer "$ISSUER" --out "$WORK/tokens" --db "$dir/tessera.db" 2>/dev/null
-    else
-      "$TOOLS/mint" --count 100000 --issuer "$ISSUER" --out "$WORK/tokens" --hs-secret "$SECRET" 2>/dev/null
-    fi
+    mint_tokens "$alg" "$dir" "$WORK/tokens"
     TOKENS=$WORK/tokens measure "$name: verify, 100,000 distinct $alg tokens" verify /auth/verify warm
     halt
   done

@@ -31,11 +31,7 @@ start() {
     taskset -c "$SERVER_CPU" "$2" serve >"$WORK/$1/log" 2>&1 &
   echo $! >"$WORK/$1/pid"
   wait_ready "http://127.0.0.1:$3"
-  if [ "$ALG" = ES256 ]; then
-    "$TOOLS/mint" --count 100000 --issuer "$ISSUER" --out "$WORK/$1/tokens" --db "$WORK/$1/tessera.db" 2>/dev/null
-  else
-    "$TOOLS/mint" --count 100000 --issuer "$ISSUER" --out "$WORK/$1/tokens" --hs-secret "$SECRET" 2>/dev/null
-  fi
+  mint_tokens "$ALG" "$WORK/$1" "$WORK/$1/tokens"
 }
 
 # load NAME PORT [warm-up] — wrk against one of them; one line.
