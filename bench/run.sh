@@ -220,14 +220,17 @@ HASH_MS=$(awk '/ms_per_hash/ {print $2}' "$WORK/hashrate.txt")
 
 # ---------------------------------------------------------------- verification limit
 # What the signature checks alone allow on the server's core: aws-lc-rs
-# verifying one signature after another, the key parsed beforehand.
+# verifying one signature after another, the key parsed beforehand; for
+# ES256 both one signature again and again and 100,000 different ones in
+# turn, as the loads of distinct tokens send them.
 say "verification limit: bare aws-lc-rs signature checks on one core"
 taskset -c "$SERVER_CPU" "$BIN/verifyrate" 3 >"$WORK/verifyrate.txt"
-ES_LIMIT=$(awk '/es256_per_second/ {print $2}' "$WORK/verifyrate.txt")
-HS_LIMIT=$(awk '/hs256_per_second/ {print $2}' "$WORK/verifyrate.txt")
-# The ES256 limit alone, now: ES256 verifications a second.
+ES_LIMIT=$(awk '/^es256_per_second/ {print $2}' "$WORK/verifyrate.txt")
+ES_LIMIT_DISTINCT=$(awk '/^es256_distinct_per_second/ {print $2}' "$WORK/verifyrate.txt")
+HS_LIMIT=$(awk '/^hs256_per_second/ {print $2}' "$WORK/verifyrate.txt")
+# The limit over 100,000 different ES256 signatures, now: verifications a second.
 es_limit_now() {
-  taskset -c "$SERVER_CPU" "$BIN/verifyrate" 3 | awk '/es256_per_second/ {print $2}'
+  taskset -c "$SERVER_CPU" "$BIN/verifyrate" 3 es256_distinct | awk '{print $2}'
 }
 
 # ---------------------------------------------------------------- ceiling
@@ -496,7 +499,7 @@ BIG=$SCALE_USERS
   cat "$STARTS"
   echo
   echo "- Hash limit (\`hashrate\`, one thread on CPU $SERVER_CPU): **$HASH_RATE Argon2id hashes/s** ($HASH_MS ms each) at m=19456 KiB, t=2, p=1."
-  echo "- Verification limit (\`verifyrate\`, one thread on CPU $SERVER_CPU, aws-lc-rs with the key parsed beforehand, nothing but the signature): **$ES_LIMIT ES256** and **$HS_LIMIT HS256** verifications/s at the start of the run; **$ES_LIMIT_BEFORE** and **$ES_LIMIT_AFTER** ES256 right before and right after the loads of distinct ES256 tokens."
+  echo "- Verification limit (\`verifyrate\`, one thread on CPU $SERVER_CPU, aws-lc-rs with the key parsed beforehand, nothing but the signature): at the start of the run **$ES_LIMIT ES256** verifications/s of one signature again and again, **$ES_LIMIT_DISTINCT** of 100,000 different signatures in turn, and **$HS_LIMIT HS256**; the 100,000 different ES256 signatures **$ES_LIMIT_BEFORE** and **$ES_LIMIT_AFTER**/s right before and right after the loads of distinct ES256 tokens."
   echo "- Tessera ES256 RSS after the login flood, 4 s after it ended: $(mib "$AFTER_FLOOD_RSS") MiB; peak during the flood: $(mib "$FLOOD_PEAK") MiB."
   echo "- Drift: the ceiling with the ES256 token gave ${FIG[ceiling-es256.verify.rps]} req/s right after Tessera ES256 and ${FIG[ceiling-end.verify.rps]} at the end of the run ($(pct "${FIG[ceiling-end.verify.rps]}" "${FIG[ceiling-es256.verify.rps]}"))."
   echo "- Seeding: 1,000 users in ${FIG[seed.1000]} s, $BIG users in ${FIG[seed.$BIG]} s."
@@ -521,7 +524,7 @@ BIG=$SCALE_USERS
   echo "| login ≥ 85% of the hash limit | $LOGIN vs $HASH_RATE logins/s = $(pct "$LOGIN" "$HASH_RATE") | $(mark "$LOGIN >= 0.85 * $HASH_RATE") |"
   echo "| login memory bounded (flood peak < 100 MiB) | peak $(mib "$FLOOD_PEAK") MiB in a flood of 256 connections, $(mib "$AFTER_FLOOD_RSS") MiB after | $(mark "$FLOOD_PEAK < 100 * 1024") |"
   echo "| verify p99 during the login flood ≤ 2× idle | $(ms "$DURING_P99") vs $(ms "$ES_P99") ms = $(ratio "$DURING_P99" "$ES_P99")× | $(mark "$DURING_P99 <= 2 * $ES_P99") |"
-  echo "| /auth/verify ES256, 100,000 distinct tokens ≥ 80% of the verification limit (the higher of the two taken right before and after) | $ES_100K vs $ES_LIMIT_NEAR/s = $(pct "$ES_100K" "$ES_LIMIT_NEAR") (start of the run: $ES_LIMIT/s, $(pct "$ES_100K" "$ES_LIMIT")) | $(mark "$ES_100K >= 0.8 * $ES_LIMIT_NEAR") |"
+  echo "| /auth/verify ES256, 100,000 distinct tokens ≥ 80% of the verification limit (100,000 different signatures, the higher of the two taken right before and after) | $ES_100K vs $ES_LIMIT_NEAR/s = $(pct "$ES_100K" "$ES_LIMIT_NEAR") (start of the run: $ES_LIMIT_DISTINCT/s, $(pct "$ES_100K" "$ES_LIMIT_DISTINCT"); one signature again and again: $ES_LIMIT/s, $(pct "$ES_100K" "$ES_LIMIT")) | $(mark "$ES_100K >= 0.8 * $ES_LIMIT_NEAR") |"
   echo "| /auth/verify ES256, 100,000 distinct tokens ≥ 3× the best peer's | $ES_100K vs $BEST_ES_100K_RPS ($BEST_ES_100K) = $(ratio "$ES_100K" "$BEST_ES_100K_RPS")× | $(mark "$ES_100K >= 3 * $BEST_ES_100K_RPS") |"
   echo "| /auth/verify HS256, 100,000 distinct tokens ≥ 3× the best peer's | $HS_100K vs $BEST_HS_100K_RPS ($BEST_HS_100K) = $(ratio "$HS_100K" "$BEST_HS_100K_RPS")× (verification limit $HS_LIMIT/s: $(pct "$HS_100K" "$HS_LIMIT")) | $(mark "$HS_100K >= 3 * $BEST_HS_100K_RPS") |"
   echo "| refresh ≥ 2,000/s on SQLite and on PostgreSQL | SQLite $REFRESH/s, ${FIG[tessera-es256.refresh.errors]} errors; PostgreSQL $REFRESH_PG/s, ${FIG[tessera-es256-pg.refresh.errors]} errors | $(mark "$REFRESH >= 2000 && $REFRESH_PG >= 2000 && ${FIG[tessera-es256.refresh.errors]} + ${FIG[tessera-es256-pg.refresh.errors]} == 0") |"
