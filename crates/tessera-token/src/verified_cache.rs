@@ -12,12 +12,13 @@ use crate::tokens::{
     verify_access_token_keyed,
 };
 use jsonwebtoken::Algorithm;
-use std::collections::HashMap;
+use std::collections::{HashMap, hash_map};
 use std::sync::{Arc, RwLock};
 
 /// How many verified tokens Tessera keeps by default. An entry holds the
 /// claims (a few hundred bytes), so the cache stays under about 10 MiB
-/// however many distinct tokens arrive.
+/// however many distinct tokens arrive (a little more while a retired
+/// generation is being freed).
 pub const DEFAULT_CAPACITY: usize = 16_384;
 
 /// A token is found by the SHA-256 of its whole text: a forged or altered
@@ -34,14 +35,22 @@ struct Entry {
     alg: Algorithm,
 }
 
+/// How many entries of a retired generation each insertion frees. Filling
+/// a generation takes as many insertions as it holds entries, so a retired
+/// generation is gone after an eighth of the next one has filled.
+const FREED_PER_INSERT: usize = 8;
+
 /// Two generations: entries go into `current`; when it is full it becomes
-/// `previous` (dropping the older one), and a hit in `previous` moves the
+/// `previous` (retiring the older one), and a hit in `previous` moves the
 /// entry back into `current`. Tokens in use stay; the rest age out. At most
-/// twice `generation` entries are held.
+/// twice `generation` entries are found; a retired generation is freed a few
+/// entries per insertion, never thousands at once while the requests on the
+/// same thread wait.
 #[derive(Debug, Default)]
 struct Generations {
     current: HashMap<Digest, Arc<Entry>>,
     previous: HashMap<Digest, Arc<Entry>>,
+    retired: Option<hash_map::IntoIter<Digest, Arc<Entry>>>,
 }
 
 /// Verified access tokens by digest, bounded in size. Only tokens that
@@ -142,20 +151,33 @@ impl VerifiedCache {
     }
 
     fn insert(&self, digest: Digest, entry: Arc<Entry>) {
-        let mut retired = None;
+        let mut freed: [Option<Arc<Entry>>; FREED_PER_INSERT] = Default::default();
+        let mut unfinished = None;
         {
             let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
             if g.current.len() >= self.generation && !g.current.contains_key(&digest) {
                 let fresh = HashMap::with_capacity(self.generation);
                 let full = std::mem::replace(&mut g.current, fresh);
-                retired = Some(std::mem::replace(&mut g.previous, full));
+                let older = std::mem::replace(&mut g.previous, full);
+                // One still being freed (after fewer insertions than it
+                // held) goes at once.
+                unfinished = g.retired.replace(older.into_iter());
             }
             g.previous.remove(&digest);
             g.current.insert(digest, entry);
+            if let Some(retired) = g.retired.as_mut() {
+                for slot in &mut freed {
+                    *slot = retired.next().map(|(_, entry)| entry);
+                }
+                if retired.len() == 0 {
+                    g.retired = None;
+                }
+            }
         }
-        // The oldest generation's thousands of entries are freed after the
-        // lock is released, not while every other verification waits.
-        drop(retired);
+        // Freed after the lock is released, not while every other
+        // verification waits.
+        drop(freed);
+        drop(unfinished);
     }
 }
 
@@ -379,6 +401,33 @@ mod tests {
             assert!(cache.verify(t, &ring, &revs, &policy(), NOW).is_ok());
         }
         assert!(cache.len() <= 8);
+    }
+
+    #[test]
+    fn a_retired_generation_is_freed_a_few_entries_per_insertion() {
+        let ring = ring(Algorithm::HS256);
+        let (cache, revs) = (VerifiedCache::new(64), RevocationSet::new());
+        let verify = |i: usize| {
+            let t = token(&ring, &claims(&format!("sid-{i}"), NOW));
+            cache.verify(&t, &ring, &revs, &policy(), NOW).unwrap()
+        };
+        // The first generation's claims, shared with their entries.
+        let first: Vec<Arc<AccessClaims>> = (0..32).map(verify).collect();
+        let kept = || first.iter().filter(|c| Arc::strong_count(c) > 1).count();
+        (32..64).for_each(|i| drop(verify(i)));
+        assert_eq!(kept(), 32, "a full generation becomes the previous one");
+        // The next insertion retires the first generation and frees a few.
+        drop(verify(64));
+        assert_eq!(kept(), 32 - FREED_PER_INSERT);
+        drop(verify(65));
+        assert_eq!(kept(), 32 - 2 * FREED_PER_INSERT);
+        (66..68).for_each(|i| drop(verify(i)));
+        assert_eq!(
+            kept(),
+            0,
+            "all freed after 32 / {FREED_PER_INSERT} insertions"
+        );
+        assert!(cache.len() <= 64);
     }
 
     #[test]
