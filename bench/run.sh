@@ -230,7 +230,7 @@ ES_LIMIT_DISTINCT=$(awk '/^es256_distinct_per_second/ {print $2}' "$WORK/verifyr
 HS_LIMIT=$(awk '/^hs256_per_second/ {print $2}' "$WORK/verifyrate.txt")
 # The limit over 100,000 different ES256 signatures, now: verifications a second.
 es_limit_now() {
-  taskset -c "$SERVER_CPU" "$BIN/verifyrate" 3 es256_distinct | awk '{print $2}'
+  taskset -c "$SERVER_CPU" "$BIN/verifyrate" 3 es256_distinct | awk '/^es256_distinct_per_second / {print $2}'
 }
 
 # ---------------------------------------------------------------- ceiling
