@@ -7,10 +7,16 @@
 # the bytes it wrote to storage per refresh (`write_bytes` of
 # /proc/<pid>/io: the WAL and the checkpoints' copies),
 # its thread switches per refresh, and how long the checkpointer held the
-# writer in each round that took the WAL to its end (mean and maximum, from
-# the server's debug event; "-" for a build without it).
+# writer in each round that took the WAL to its end (mean and maximum in
+# ms, and how many such rounds, from the server's debug event; "-" for a
+# build without it).
 #
 #   bench/refresh-tail.sh NEW_BINARY OLD_BINARY        (ROUNDS=3 DURATION=10)
+#
+# EXTRA=N adds N sessions of the bench users, each with one spent refresh
+# token, to the database before the 72 that rotate (the kit's refresh load
+# runs on a database its earlier loads filled so); PAGE_SIZE=N creates the
+# database with pages of N bytes instead of SQLite's 4,096.
 #
 # Each database is seeded by the `seed` tool beside its binary (so each
 # build's own migrations), or target/release/seed. Needs wrk, curl and
@@ -21,6 +27,8 @@ set -euo pipefail
 source "$(dirname "$0")/ab-lib.sh" "$@"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
+EXTRA=${EXTRA:-0}
+PAGE_SIZE=${PAGE_SIZE:-}
 cat "$ROOT/bench/wrk/refresh.lua" "$ROOT/bench/wrk/percentiles.lua" >"$WORK/refresh.lua"
 
 switches() { cat /proc/"$SERVER"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}'; }
@@ -34,13 +42,40 @@ writer_ticks() {
 }
 figures() { echo "$(awk '{print $14 + $15}' /proc/"$SERVER"/stat) $(awk '/^write_bytes/ {print $2}' /proc/"$SERVER"/io) $(switches) $(writer_ticks)"; }
 
+# extra_sessions DB — EXTRA sessions of random bench users, begun in the
+# last hour and each refreshed once (its first token spent), as logins and
+# refreshes leave them.
+extra_sessions() {
+  python3 - "$1" "$EXTRA" <<'PY'
+import os, random, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+users = [r[0] for r in db.execute("SELECT id FROM users")]
+now = int(time.time() * 1000)
+for _ in range(int(sys.argv[2])):
+    sid, spent, begun = os.urandom(16), os.urandom(32), now - random.randrange(3_600_000)
+    db.execute(
+        "INSERT INTO sessions (id, user_id, refresh_hash, prev_refresh_hash, created_at, last_used_at, "
+        "expires_at, max_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (sid, random.choice(users), os.urandom(32), spent, begun, begun, now + 86_400_000, now + 86_400_000))
+    db.execute("INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) VALUES (?, ?, ?)",
+               (spent, sid, begun))
+db.commit()
+PY
+}
+
 # load LABEL BINARY — one fresh database, server and load; one line.
 load() {
   local seed db=$WORK/tessera.db
   seed=$(dirname "$2")/seed
   [ -x "$seed" ] || seed=$ROOT/target/release/seed
   rm -f "$db" "$db-wal" "$db-shm"
+  if [ -n "$PAGE_SIZE" ]; then
+    python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript(f"PRAGMA page_size = {int(sys.argv[2])}; PRAGMA journal_mode = WAL; CREATE TABLE t (a); DROP TABLE t;")' "$db" "$PAGE_SIZE"
+  fi
   "$seed" --db "$db" --users 64 --password "$PASSWORD" >/dev/null 2>&1
+  if [ "$EXTRA" -gt 0 ]; then extra_sessions "$db"; fi
   TESSERA_BIND=127.0.0.1:18760 TESSERA_ISSUER=http://tessera.bench.test TESSERA_DATABASE_URL=sqlite://$db \
     TESSERA_JWT_ALG=ES256 TESSERA_REGISTRATION_RATE=1000000/s \
     TESSERA_LOG=warn,tessera_core::store::sql::checkpoints=debug \
@@ -56,10 +91,10 @@ load() {
   halt
   local held
   held=$(grep -o 'held_us=[0-9]*' "$WORK/server.log" | cut -d= -f2 |
-    awk '{s += $1; if ($1 > m) m = $1} END {if (NR) printf "%.1f/%.1f", s / NR / 1000, m / 1000; else printf "-"}')
+    awk '{s += $1; if ($1 > m) m = $1} END {if (NR) printf "%.1f/%.1f (%d rounds)", s / NR / 1000, m / 1000, NR; else printf "-"}')
   awk -v l="$1" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" -v b="$before" -v a="$after" -v r="$(cat "$WORK/report")" -v h="$held" 'BEGIN {
     split(b, x, " "); split(a, y, " "); split(r, f, " "); n = f[1] * d
-    printf "%-3s %6d req/s  p50 %5.1f  p90 %5.1f  p95 %5.1f  p99 %5.1f  p99.9 %5.1f  max %6.1f ms  %d errors  %4.0f µs CPU (writer %3.0f)  %5.1f KB written  %.2f switches per refresh  writer held %s ms\n",
+    printf "%-3s %6d req/s  p50 %5.1f  p90 %5.1f  p95 %5.1f  p99 %5.1f  p99.9 %5.1f  max %6.1f ms  %d errors  %4.0f µs CPU (writer %3.0f)  %5.1f KB written  %.2f switches per refresh  writer held %s\n",
       l, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], (y[1] - x[1]) / hz / n * 1e6, (y[4] - x[4]) / hz / n * 1e6, (y[2] - x[2]) / n / 1024, (y[3] - x[3]) / n, h }'
 }
 
