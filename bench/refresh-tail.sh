@@ -13,10 +13,13 @@
 #
 #   bench/refresh-tail.sh NEW_BINARY OLD_BINARY        (ROUNDS=3 DURATION=10)
 #
-# EXTRA=N adds N sessions of the bench users, each with one spent refresh
-# token, to the database before the 72 that rotate (the kit's refresh load
-# runs on a database its earlier loads filled so); PAGE_SIZE=N creates the
-# database with pages of N bytes instead of SQLite's 4,096.
+# EXTRA=N adds N sessions of the bench users, each rotated once (a spent
+# token, a current one and the sealed successor, as the server stores
+# them), to the database before the 72 that rotate, so that their pages
+# lie among many others, as in the kit's refresh load, which runs on the
+# database its earlier loads filled. PAGE_SIZE=N creates the database with
+# pages of N bytes instead of SQLite's 4,096; the checkpointer's thresholds
+# count pages, so smaller pages also mean more frequent checkpoints.
 #
 # Each database is seeded by the `seed` tool beside its binary (so each
 # build's own migrations), or target/release/seed. Needs wrk, curl and
@@ -43,22 +46,23 @@ writer_ticks() {
 figures() { echo "$(awk '{print $14 + $15}' /proc/"$SERVER"/stat) $(awk '/^write_bytes/ {print $2}' /proc/"$SERVER"/io) $(switches) $(writer_ticks)"; }
 
 # extra_sessions DB — EXTRA sessions of random bench users, begun in the
-# last hour and each refreshed once (its first token spent), as logins and
-# refreshes leave them.
+# last hour and each rotated once a minute later, with the columns a login
+# and a refresh fill (a UUID as text, a 71-byte sealed successor).
 extra_sessions() {
   python3 - "$1" "$EXTRA" <<'PY'
-import os, random, sqlite3, sys, time
+import os, random, sqlite3, sys, time, uuid
 db = sqlite3.connect(sys.argv[1])
 users = [r[0] for r in db.execute("SELECT id FROM users")]
 now = int(time.time() * 1000)
 for _ in range(int(sys.argv[2])):
-    sid, spent, begun = os.urandom(16), os.urandom(32), now - random.randrange(3_600_000)
+    sid, spent, begun = str(uuid.uuid4()), os.urandom(32), now - random.randrange(60_000, 3_600_000)
     db.execute(
-        "INSERT INTO sessions (id, user_id, refresh_hash, prev_refresh_hash, created_at, last_used_at, "
-        "expires_at, max_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (sid, random.choice(users), os.urandom(32), spent, begun, begun, now + 86_400_000, now + 86_400_000))
+        "INSERT INTO sessions (id, user_id, refresh_hash, prev_refresh_hash, grace_sealed, rotated_at, "
+        "created_at, last_used_at, expires_at, max_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (sid, random.choice(users), os.urandom(32), spent, os.urandom(71), begun + 60_000, begun,
+         begun + 60_000, now + 86_400_000, now + 86_400_000))
     db.execute("INSERT INTO spent_refresh_tokens (token_hash, session_id, spent_at) VALUES (?, ?, ?)",
-               (spent, sid, begun))
+               (spent, sid, begun + 60_000))
 db.commit()
 PY
 }
@@ -72,7 +76,9 @@ load() {
   if [ -n "$PAGE_SIZE" ]; then
     python3 -c 'import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-db.executescript(f"PRAGMA page_size = {int(sys.argv[2])}; PRAGMA journal_mode = WAL; CREATE TABLE t (a); DROP TABLE t;")' "$db" "$PAGE_SIZE"
+db.executescript(f"PRAGMA page_size = {int(sys.argv[2])}; PRAGMA journal_mode = WAL; CREATE TABLE t (a); DROP TABLE t;")
+size = db.execute("PRAGMA page_size").fetchone()[0]
+sys.exit(None if size == int(sys.argv[2]) else f"SQLite took pages of {size} bytes, not {sys.argv[2]}")' "$db" "$PAGE_SIZE"
   fi
   "$seed" --db "$db" --users 64 --password "$PASSWORD" >/dev/null 2>&1
   if [ "$EXTRA" -gt 0 ]; then extra_sessions "$db"; fi
