@@ -57,6 +57,27 @@ mod tests {
         assert_eq!(b64url_decode("A+"), None, "standard alphabet refused");
     }
 
+    /// aws-lc is built without its CPU-jitter entropy collector
+    /// (`.cargo/config.toml`), which would cost every start of the server
+    /// tens of milliseconds before its first random byte: the collector's
+    /// code is not in this test's program, which draws random bytes
+    /// through aws-lc as the server does.
+    #[test]
+    fn random_bytes_come_from_the_operating_system() {
+        assert_ne!(random_bytes::<32>(), random_bytes::<32>());
+        let program = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        // The collector's entry point, spelt backwards here so that this
+        // test's own text does not hold the name it looks for.
+        let collector: Vec<u8> = b"tini_yportne_tnej".iter().rev().copied().collect();
+        assert!(
+            !program
+                .windows(collector.len())
+                .any(|w| w == collector.as_slice()),
+            "aws-lc was built with its CPU-jitter entropy collector: \
+             is AWS_LC_SYS_NO_JITTER_ENTROPY set (.cargo/config.toml)?"
+        );
+    }
+
     #[test]
     fn constant_time_eq_compares_contents() {
         assert!(constant_time_eq(b"abc", b"abc"));
