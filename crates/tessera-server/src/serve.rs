@@ -201,6 +201,7 @@ impl Ready {
             metrics_listener.is_none(),
         );
         let upkeep = tokio::spawn(maintain(tessera.clone()));
+        let id_key = tokio::spawn(make_id_token_key(tessera.clone()));
         let hub = tokio::spawn(run_event_hub(tessera.clone()));
         let notified = tessera.clone();
         let notifications = tokio::spawn(store::commits::listen(
@@ -210,6 +211,9 @@ impl Ready {
         tracing::info!(address = %bound, issuer = %tessera.settings().issuer, "Tessera listening on http://{bound}");
         crate::listener::serve(listener, app, config.limits, shutdown).await;
         upkeep.abort();
+        // Stopped, not left to store a key once this server is gone.
+        id_key.abort();
+        let _ = id_key.await;
         hub.abort();
         if let Some(metrics) = metrics_listener {
             metrics.abort();
@@ -217,6 +221,15 @@ impl Ready {
         notifications.abort();
         tracing::info!("Tessera stopped");
         Ok(())
+    }
+}
+
+/// On a first start, makes the RS256 ID-token key while the server
+/// already answers: an RSA key takes tens of milliseconds to make, at
+/// random. What needs the key waits for it (`Keys::ensure_id_token_key`).
+async fn make_id_token_key(tessera: Arc<Tessera>) {
+    if let Err(e) = tessera.keys().ensure_id_token_key().await {
+        tracing::warn!(error = %e, "the ID-token key could not be made yet; it will be when first needed");
     }
 }
 

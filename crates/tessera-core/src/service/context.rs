@@ -28,6 +28,9 @@ pub struct Context {
     pub(super) keys: SharedKeyRing,
     /// ID-token keys (when they differ from the access-token algorithm).
     pub(super) id_keys: SharedKeyRing,
+    /// Held while the ID-token key is being made, so that callers who need
+    /// it at once wait for one key instead of each making their own.
+    pub(super) id_key_making: tokio::sync::Mutex<()>,
     pub(super) revocations: Arc<RevocationSet>,
     pub(super) hasher: PasswordHasher,
     pub(super) verify_policy: VerifyPolicy,

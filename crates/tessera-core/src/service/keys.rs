@@ -58,6 +58,11 @@ impl std::ops::Deref for Keys<'_> {
 impl Keys<'_> {
     /// Rebuilds the key rings from the store (and the configured HMAC secret).
     pub async fn reload_keys(&self) -> Result<()> {
+        self.load_keys().await.map(drop)
+    }
+
+    /// Reloads the key rings from the store, and answers the keys as stored.
+    async fn load_keys(&self) -> Result<Vec<StoredKey>> {
         let stored_keys = self.store.signing_keys().await?;
         let mut access = Vec::with_capacity(stored_keys.len() + 1);
         let mut id_tokens = Vec::new();
@@ -76,10 +81,10 @@ impl Keys<'_> {
                 .unwrap_or(0);
             access.push(Arc::new(key));
         }
-        for stored in stored_keys {
+        for stored in &stored_keys {
             let alg = parse_alg(&stored.alg)
                 .ok_or_else(|| Error::Internal(format!("stored key alg {}", stored.alg)))?;
-            let der = self.unseal_private_key(&stored)?;
+            let der = self.unseal_private_key(stored)?;
             let key = Arc::new(SigningKey::from_private_der(
                 alg,
                 &der,
@@ -94,7 +99,7 @@ impl Keys<'_> {
         }
         self.keys.replace(KeyRing::new(access));
         self.id_keys.replace(KeyRing::new(id_tokens));
-        Ok(())
+        Ok(stored_keys)
     }
 
     /// Whether ID tokens need a key family of their own: they are signed
@@ -216,8 +221,8 @@ impl Keys<'_> {
         self.keys.current()
     }
 
-    /// Creates a signing key if none of the configured algorithm is active,
-    /// and an RS256 ID-token key if ID tokens need their own.
+    /// Creates an access-token signing key if none of the configured
+    /// algorithm is active.
     pub(super) async fn ensure_signing_key(&self) -> Result<()> {
         let now = self.now();
         if !is_hmac(self.settings.alg)
@@ -230,16 +235,24 @@ impl Keys<'_> {
             self.add_key(KeyPurpose::Access, now, false, None, false)
                 .await?;
         }
-        self.ensure_id_token_key().await
+        Ok(())
     }
 
     /// Creates the RS256 ID-token key if ID tokens need their own and none
-    /// signs yet. It is made at start-up with the access-token key, so it is
-    /// in the JWKS before any ID token it signs: a relying party that cached
-    /// the JWKS before the first OAuth client was registered can still check
-    /// the first ID token.
-    pub(super) async fn ensure_id_token_key(&self) -> Result<()> {
-        if self.separate_id_keys() && self.id_keys.current().signer(self.now()).is_none() {
+    /// signs yet. The server runs this in the background as soon as it
+    /// listens (an RSA key takes tens of milliseconds to make, at random,
+    /// which a first start would otherwise spend before it answers), and
+    /// the JWKS, a new OAuth client, an ID token's signature, a rotation
+    /// and the lists of keys (`GET /admin/keys`, the console) wait for it:
+    /// the key is in every JWKS the server answers, so a relying party that
+    /// cached the JWKS before the first OAuth client was registered can
+    /// still check the first ID token. Concurrent callers make one key.
+    pub async fn ensure_id_token_key(&self) -> Result<()> {
+        if !self.separate_id_keys() || self.id_keys.current().signer(self.now()).is_some() {
+            return Ok(());
+        }
+        let _making = self.id_key_making.lock().await;
+        if self.id_keys.current().signer(self.now()).is_none() {
             self.reload_keys().await?;
             if self.id_keys.current().signer(self.now()).is_none() {
                 self.add_key(KeyPurpose::IdToken, self.now(), false, None, false)
@@ -261,17 +274,34 @@ impl Keys<'_> {
         automatic: bool,
     ) -> Result<String> {
         let alg = self.purpose_alg(purpose);
+        // The next generation is read before the key is made (which takes a
+        // while for RSA): another process making the same key meanwhile
+        // stores the same generation, and only one of the two is kept.
+        let stored = self.load_keys().await?;
+        if !rotation
+            && let Some(made) = self
+                .ring(purpose)
+                .current()
+                .signer(self.now())
+                .filter(|k| k.alg() == alg)
+        {
+            // Another process made the first key since the caller looked.
+            return Ok(made.kid().to_owned());
+        }
+        let newest = stored.iter().find(|k| k.purpose == purpose);
+        let generation = newest.map_or(1, |k| k.generation + 1);
+        // The first ID-token key, made in the background while other
+        // replicas may be starting, is in force from a leeway before it was
+        // made: a replica whose clock is a little behind the maker's signs
+        // with it at once instead of making a key of its own.
+        let activates_at = match (purpose, newest) {
+            (KeyPurpose::IdToken, None) => activates_at.saturating_sub(ms(self.settings.leeway)),
+            _ => activates_at,
+        };
         let der = tokio::task::spawn_blocking(move || generate_private_key(alg))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
         let now = self.now();
-        let generation = self
-            .store
-            .signing_keys()
-            .await?
-            .iter()
-            .find(|k| k.purpose == purpose)
-            .map_or(1, |k| k.generation + 1);
         let parsed = SigningKey::from_private_der(alg, &der, now, activates_at, generation)?;
         let stored = StoredKey {
             kid: parsed.kid().to_owned(),
@@ -314,6 +344,8 @@ impl Keys<'_> {
         if is_hmac(self.settings.alg) {
             return Err(Error::KeyRotationUnavailable);
         }
+        // A first ID-token key still in the making is made, then rotated.
+        self.ensure_id_token_key().await?;
         let kid = self
             .add_key(KeyPurpose::Access, self.now(), true, actor, false)
             .await?;

@@ -127,8 +127,11 @@ impl std::ops::Deref for Tessera {
 }
 
 impl Tessera {
-    /// Starts the domain on an opened, migrated store: loads (or creates)
-    /// the signing keys and rebuilds the revocation set.
+    /// Starts the domain on an opened, migrated store: loads the signing
+    /// keys (creating the access-token key if there is none) and rebuilds
+    /// the revocation set. An RS256 ID-token key still to be made is made
+    /// when first needed, or by [`Keys::ensure_id_token_key`], which the
+    /// server runs in the background once it listens.
     pub async fn start(
         store: Arc<dyn Store>,
         settings: Settings,
@@ -156,6 +159,7 @@ impl Tessera {
                 settings,
                 keys: SharedKeyRing::default(),
                 id_keys: SharedKeyRing::default(),
+                id_key_making: tokio::sync::Mutex::new(()),
                 revocations,
                 hasher,
                 verify_policy,

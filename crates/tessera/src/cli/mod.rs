@@ -406,15 +406,19 @@ async fn run(cli: Cli, mut config: Config) -> Result<()> {
     }
 }
 
+/// The domain on the configured database, with every key a server would
+/// have made by now (a server makes the ID-token key once it listens).
 async fn domain(config: &Config) -> Result<Tessera> {
     existing_database(&config.database_url)?;
     let store = store::connect(&config.database_url).await?;
-    Ok(Tessera::start(
+    let tessera = Tessera::start(
         store,
         config.settings_for(config.bind),
         Arc::new(SystemClock),
     )
-    .await?)
+    .await?;
+    tessera.keys().ensure_id_token_key().await?;
+    Ok(tessera)
 }
 
 /// Refuses a SQLite database that does not exist: a command run from the

@@ -65,6 +65,10 @@ fn next_rotation(state: &AppState) -> String {
 
 /// `GET /console`
 pub async fn overview(State(state): State<AppState>, Admin(admin): Admin) -> Response {
+    // The keys shown include the ID-token key of a first start.
+    if let Err(e) = state.tessera.keys().ensure_id_token_key().await {
+        return page_failure(&state.site, &e);
+    }
     let overview = match state.tessera.overview().await {
         Ok(o) => o,
         Err(e) => return page_failure(&state.site, &e),
@@ -104,6 +108,9 @@ fn keys_page(state: &AppState, admin: &crate::browser::Person, notice: Option<&s
 
 /// `GET /console/keys`
 pub async fn keys(State(state): State<AppState>, Admin(admin): Admin) -> Response {
+    if let Err(e) = state.tessera.keys().ensure_id_token_key().await {
+        return page_failure(&state.site, &e);
+    }
     keys_page(&state, &admin, None)
 }
 

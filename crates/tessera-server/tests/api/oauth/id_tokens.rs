@@ -72,6 +72,52 @@ async fn with_hs256_access_tokens_the_jwks_holds_only_the_rs256_id_key_from_the_
     assert_eq!(token_status(&app, id_token).await, StatusCode::UNAUTHORIZED);
 }
 
+/// A first start answers before its RS256 ID-token key exists (making it
+/// takes an RSA key generation); whoever needs the key first waits for
+/// it, and callers at the same moment end with one key between them.
+#[tokio::test]
+async fn the_id_token_key_is_made_once_by_whoever_needs_it_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let store = tessera_core::store::connect(&url).await.unwrap();
+    let mut settings = tessera_core::Settings::new("http://tessera.test");
+    settings.hash_cost = tessera_core::password::HashCost {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let clock = std::sync::Arc::new(tessera_token::clock::SystemClock);
+    let domain = tessera_core::Tessera::start(store, settings, clock)
+        .await
+        .unwrap();
+    let rsa = |domain: &tessera_core::Tessera| -> Vec<String> {
+        domain
+            .keys()
+            .list_keys()
+            .into_iter()
+            .filter(|k| k.alg == "RS256")
+            .map(|k| k.kid)
+            .collect()
+    };
+    assert!(rsa(&domain).is_empty(), "not made at start");
+    assert_eq!(domain.keys().jwks().len(), 1, "the ES256 access key alone");
+
+    let keys = domain.keys();
+    let (a, b, c, d) = tokio::join!(
+        keys.ensure_id_token_key(),
+        keys.ensure_id_token_key(),
+        keys.ensure_id_token_key(),
+        keys.ensure_id_token_key(),
+    );
+    for made in [a, b, c, d] {
+        made.unwrap();
+    }
+    let made = rsa(&domain);
+    assert_eq!(made.len(), 1, "{made:?}");
+    let published: Vec<String> = domain.keys().jwks().into_iter().map(|k| k.kid).collect();
+    assert!(published.contains(&made[0]), "{published:?}");
+}
+
 #[tokio::test]
 async fn a_client_registered_for_es256_gets_es256_id_tokens() {
     let (app, root, _) = app_with_alice().await;

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Start-up before and after: two tessera binaries (A and B), in turn
+# (A B A B …), each started on a copy of one seeded SQLite database (64
+# users, no keys yet: the first start makes the signing keys, as every
+# server of bench/run.sh does) and then started again on it (a restart:
+# the keys are loaded). Prints, per start, the milliseconds from launch to
+# the first 200 on /readyz, as bench/run.sh measures them (the `ready`
+# tool), and the means of each binary at the end.
+#
+#   bench/start-ab.sh NEW_BINARY OLD_BINARY        (ROUNDS=8)
+#
+# Needs the release tools (cargo build --release -p tessera-bench: `seed`
+# and `ready`); the CPUs are set as bench/ab-lib.sh says.
+set -euo pipefail
+source "$(dirname "$0")/ab-lib.sh" "$@"
+ROUNDS=${ROUNDS:-8}
+TOOLS=$ROOT/target/release
+"$TOOLS/seed" --db "$WORK/seed.db" --users 64 --password "$PASSWORD" >/dev/null 2>&1
+
+# start BINARY — one start on $WORK/t.db until /readyz answers; prints its ms.
+start() {
+  local t0
+  t0=$(date +%s%N)
+  TESSERA_BIND=127.0.0.1:18760 TESSERA_ISSUER=http://tessera.bench.test \
+    TESSERA_DATABASE_URL=sqlite://$WORK/t.db TESSERA_JWT_ALG=ES256 TESSERA_LOG=warn \
+    taskset -c "$SERVER_CPU" "$1" serve >"$WORK/server.log" 2>&1 &
+  SERVER=$!
+  taskset -c "$LOAD_CPU" "$TOOLS/ready" 127.0.0.1:18760 --since "$t0" --timeout 60
+  halt
+}
+
+for _ in $(seq 1 "$ROUNDS"); do
+  for label in A B; do
+    binary=$A
+    [ "$label" = B ] && binary=$B
+    rm -f "$WORK"/t.db*
+    for file in "$WORK"/seed.db*; do cp "$file" "$WORK/t.db${file#"$WORK"/seed.db}"; done
+    echo "$label first $(start "$binary") restart $(start "$binary")"
+  done
+done | tee "$WORK/starts"
+awk '{n[$1]++; f[$1] += $3; r[$1] += $5} END {
+  for (l in n) printf "%s mean of %d: first %.1f ms, restart %.1f ms\n", l, n[l], f[l] / n[l], r[l] / n[l] }' "$WORK/starts" | sort
