@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the before-and-after scripts share (bench/cold-ab.sh,
-# bench/miss-ab.sh, bench/refresh-tail.sh, bench/verify-ab.sh). Sourced
+# bench/miss-ab.sh, bench/refresh-tail.sh, bench/start-ab.sh,
+# bench/verify-ab.sh). Sourced
 # with the script's arguments:
 #
 #   set -euo pipefail

@@ -274,9 +274,11 @@ impl Keys<'_> {
         automatic: bool,
     ) -> Result<String> {
         let alg = self.purpose_alg(purpose);
-        // The next generation is read before the key is made (which takes a
-        // while for RSA): another process making the same key meanwhile
-        // stores the same generation, and only one of the two is kept.
+        // A family's first key takes its generation from before it is made
+        // (which takes a while for RSA): another process making the first
+        // key meanwhile stores the same generation, and one of the two is
+        // kept. A rotation reads it after, as late as it can: a rotation
+        // that loses to another still answers its own key's id.
         let stored = self.load_keys().await?;
         if !rotation
             && let Some(made) = self
@@ -289,7 +291,7 @@ impl Keys<'_> {
             return Ok(made.kid().to_owned());
         }
         let newest = stored.iter().find(|k| k.purpose == purpose);
-        let generation = newest.map_or(1, |k| k.generation + 1);
+        let first_generation = newest.map_or(1, |k| k.generation + 1);
         // The first ID-token key, made in the background while other
         // replicas may be starting, is in force from a leeway before it was
         // made: a replica whose clock is a little behind the maker's signs
@@ -301,6 +303,16 @@ impl Keys<'_> {
         let der = tokio::task::spawn_blocking(move || generate_private_key(alg))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
+        let generation = if rotation {
+            self.store
+                .signing_keys()
+                .await?
+                .iter()
+                .find(|k| k.purpose == purpose)
+                .map_or(1, |k| k.generation + 1)
+        } else {
+            first_generation
+        };
         let now = self.now();
         let parsed = SigningKey::from_private_der(alg, &der, now, activates_at, generation)?;
         let stored = StoredKey {
