@@ -195,12 +195,10 @@ pub async fn render(state: &AppState) -> String {
     let rotation = settings
         .key_rotation
         .filter(|_| !tessera_token::keys::is_hmac(settings.alg));
-    keys(
-        &mut out,
-        &state.tessera.keys().list_keys(),
-        state.tessera.clock().now_ms(),
-        rotation,
-    );
+    // Likewise the keys, while a first start's ID-token key cannot be stored.
+    if let Ok(list) = state.tessera.keys().list_keys().await {
+        keys(&mut out, &list, state.tessera.clock().now_ms(), rotation);
+    }
     gauge(
         &mut out,
         "tessera_events_subscribers",

@@ -242,8 +242,8 @@ impl Keys<'_> {
     /// signs yet. The server runs this in the background as soon as it
     /// listens (an RSA key takes tens of milliseconds to make, at random,
     /// which a first start would otherwise spend before it answers), and
-    /// the JWKS, a new OAuth client, an ID token's signature, a rotation
-    /// and the lists of keys (`GET /admin/keys`, the console) wait for it:
+    /// the JWKS ([`Keys::jwks`]), the list of keys ([`Keys::list_keys`]), a
+    /// new OAuth client, an ID token's signature and a rotation wait for it:
     /// the key is in every JWKS the server answers, so a relying party that
     /// cached the JWKS before the first OAuth client was registered can
     /// still check the first ID token. Concurrent callers make one key.
@@ -253,11 +253,10 @@ impl Keys<'_> {
         }
         let _making = self.id_key_making.lock().await;
         if self.id_keys.current().signer(self.now()).is_none() {
-            self.reload_keys().await?;
-            if self.id_keys.current().signer(self.now()).is_none() {
-                self.add_key(KeyPurpose::IdToken, self.now(), false, None, false)
-                    .await?;
-            }
+            // `add_key` reloads the rings first and keeps a first key
+            // another caller or replica stored meanwhile.
+            self.add_key(KeyPurpose::IdToken, self.now(), false, None, false)
+                .await?;
         }
         Ok(())
     }
@@ -408,11 +407,13 @@ impl Keys<'_> {
     }
 
     /// Every key with its status now (HMAC secrets included, never their
-    /// bytes): access-token keys first, then ID-token keys.
-    pub fn list_keys(&self) -> Vec<KeyInfo> {
+    /// bytes): access-token keys first, then ID-token keys. On a first
+    /// start, waits for the ID-token key still in the making.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        self.ensure_id_token_key().await?;
         let now = self.now();
         let lifetime = self.settings.token_lifetime_ms();
-        [KeyPurpose::Access, KeyPurpose::IdToken]
+        Ok([KeyPurpose::Access, KeyPurpose::IdToken]
             .into_iter()
             .flat_map(|purpose| {
                 self.ring(purpose)
@@ -429,16 +430,19 @@ impl Keys<'_> {
                         retire_after: s.retire_after,
                     })
             })
-            .collect()
+            .collect())
     }
 
     /// The public keys to publish (RFC 7517): next, active and retiring, of
-    /// both families.
-    pub fn jwks(&self) -> Vec<PublicJwk> {
+    /// both families. On a first start, waits for the ID-token key still in
+    /// the making: a JWKS without it could be cached by a relying party that
+    /// then cannot check the first ID token.
+    pub async fn jwks(&self) -> Result<Vec<PublicJwk>> {
+        self.ensure_id_token_key().await?;
         let now = self.now();
         let lifetime = self.settings.token_lifetime_ms();
         let mut keys = self.keys.current().published(now, lifetime);
         keys.extend(self.id_keys.current().published(now, lifetime));
-        keys
+        Ok(keys)
     }
 }

@@ -20,10 +20,7 @@ use utoipa::ToSchema;
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "keys",
     responses((status = 200, description = "JWK Set (RFC 7517) of the next, active and retiring public keys")))]
 pub async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {
-    // On a first start the ID-token key may still be in the making: a JWKS
-    // without it could be cached by a relying party for five minutes.
-    state.tessera.keys().ensure_id_token_key().await?;
-    let mut response = Json(json!({"keys": state.tessera.keys().jwks()})).into_response();
+    let mut response = Json(json!({"keys": state.tessera.keys().jwks().await?})).into_response();
     response.headers_mut().insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -89,13 +86,12 @@ pub struct KeyList {
 #[utoipa::path(get, path = "/admin/keys", tag = "admin", security(("bearer" = [])), responses((status = 200, body = KeyList)))]
 pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<KeyList>> {
     auth.require_admin()?;
-    // Every key, the ID-token key of a first start included.
-    state.tessera.keys().ensure_id_token_key().await?;
     Ok(Json(KeyList {
         keys: state
             .tessera
             .keys()
             .list_keys()
+            .await?
             .into_iter()
             .map(KeyView::from)
             .collect(),

@@ -61,10 +61,12 @@ fn kids_of_alg(set: &Value, alg: &str) -> Vec<String> {
 }
 
 /// The access-token keys a domain lists.
-fn access_keys(domain: &tessera_core::Tessera) -> Vec<tessera_core::service::KeyInfo> {
+async fn access_keys(domain: &tessera_core::Tessera) -> Vec<tessera_core::service::KeyInfo> {
     domain
         .keys()
         .list_keys()
+        .await
+        .expect("keys")
         .into_iter()
         .filter(|k| k.purpose == tessera_token::keys::KeyPurpose::Access)
         .collect()
@@ -371,10 +373,12 @@ async fn manual_rotation_signs_with_the_new_key_and_retires_the_old_one() {
     );
 }
 
-fn status_in(domain: &Tessera, kid: &str) -> Option<KeyStatus> {
+async fn status_in(domain: &Tessera, kid: &str) -> Option<KeyStatus> {
     domain
         .keys()
         .list_keys()
+        .await
+        .expect("keys")
         .into_iter()
         .find(|k| k.kid == kid)
         .map(|k| k.status)
@@ -420,19 +424,22 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
     domain.maintain().await.expect("maintain");
     app.clock.advance(Duration::from_secs(59 * MINUTE));
     domain.maintain().await.expect("maintain");
-    assert_eq!(access_keys(&domain).len(), 1);
+    assert_eq!(access_keys(&domain).await.len(), 1);
 
     // 61 minutes in: the next key is published, but does not sign yet.
     app.clock.advance(Duration::from_secs(2 * MINUTE));
     domain.maintain().await.expect("maintain");
-    let keys = access_keys(&domain);
+    let keys = access_keys(&domain).await;
     assert_eq!(keys.len(), 2, "{keys:?}");
     let next = keys
         .iter()
         .find(|k| k.status == KeyStatus::Next)
         .expect("a next key")
         .clone();
-    assert_eq!(status_in(&domain, &first_kid), Some(KeyStatus::Active));
+    assert_eq!(
+        status_in(&domain, &first_kid).await,
+        Some(KeyStatus::Active)
+    );
     let first = keys.iter().find(|k| k.kid == first_kid).expect("first key");
     // It signs when the first key is two hours old, but never less than the
     // pre-publication hour after it appeared: here, one hour from now.
@@ -442,7 +449,14 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
         (first.activates_at + 2 * 3_600_000).max(published_at + 3_600_000)
     );
     assert!(next.activates_at - published_at >= 3_600_000);
-    let published: Vec<String> = domain.keys().jwks().into_iter().map(|k| k.kid).collect();
+    let published: Vec<String> = domain
+        .keys()
+        .jwks()
+        .await
+        .expect("jwks")
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
     assert!(published.contains(&next.kid) && published.contains(&first_kid));
     let token = domain
         .sessions()
@@ -452,7 +466,7 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
     assert_eq!(kid_of(token.access_token.expose_secret()), first_kid);
     // Running maintenance again does not add yet another key.
     domain.maintain().await.expect("maintain");
-    assert_eq!(access_keys(&domain).len(), 2);
+    assert_eq!(access_keys(&domain).await.len(), 2);
 
     // A server started on this database publishes the next key too.
     let mut builder = TestApp::builder().database_url(&app.database_url);
@@ -476,15 +490,18 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
     let almost = Duration::from_millis(until_activation) - Duration::from_secs(1);
     app.clock.advance(almost);
     replica.clock.advance(almost);
-    assert_eq!(status_in(&domain, &next.kid), Some(KeyStatus::Next));
+    assert_eq!(status_in(&domain, &next.kid).await, Some(KeyStatus::Next));
     let root = replica.login("root", PASSWORD).await;
     assert_eq!(kid_of(&root.access), first_kid);
 
     // Then the next key signs and the first is retiring.
     app.clock.advance(Duration::from_secs(1));
     replica.clock.advance(Duration::from_secs(1));
-    assert_eq!(status_in(&domain, &next.kid), Some(KeyStatus::Active));
-    assert_eq!(status_in(&domain, &first_kid), Some(KeyStatus::Retiring));
+    assert_eq!(status_in(&domain, &next.kid).await, Some(KeyStatus::Active));
+    assert_eq!(
+        status_in(&domain, &first_kid).await,
+        Some(KeyStatus::Retiring)
+    );
     let token = domain
         .sessions()
         .login("alice", PASSWORD, &client)
@@ -504,7 +521,10 @@ async fn automatic_rotation_prepublishes_the_next_key_before_it_signs() {
     // Once every token of the first key has expired, it is retired.
     app.clock.advance(TOKEN_LIFETIME);
     replica.clock.advance(TOKEN_LIFETIME);
-    assert_eq!(status_in(&domain, &first_kid), Some(KeyStatus::Retired));
+    assert_eq!(
+        status_in(&domain, &first_kid).await,
+        Some(KeyStatus::Retired)
+    );
     assert_eq!(kids(&jwks(&replica).await), vec![next.kid.clone()]);
     let root = replica.login("root", PASSWORD).await;
     let statuses = key_statuses(&replica, &root.access).await;

@@ -14,7 +14,7 @@ pub(super) async fn keys(cmd: KeysCommand, tessera: &Tessera) -> Result<()> {
                     "KID", "ALG", "STATUS", "ACTIVATES", "RETIRE AFTER"
                 ))?;
             }
-            for k in tessera.keys().list_keys() {
+            for k in tessera.keys().list_keys().await? {
                 if json {
                     say(serde_json::json!({
                         "kid": k.kid,

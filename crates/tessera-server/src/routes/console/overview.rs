@@ -10,12 +10,12 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use tessera_core::Error;
+use tessera_core::service::KeyInfo;
 use tessera_token::clock::rfc3339;
 use tessera_token::keys::{KeyPurpose, KeyStatus};
 
 /// The keys as the console shows them, newest first.
-fn key_lines(state: &AppState) -> Vec<KeyLine> {
-    let mut keys = state.tessera.keys().list_keys();
+fn key_lines(mut keys: Vec<KeyInfo>) -> Vec<KeyLine> {
     keys.sort_by_key(|k| std::cmp::Reverse(k.activates_at));
     keys.into_iter()
         .map(|k| KeyLine {
@@ -38,7 +38,7 @@ fn key_lines(state: &AppState) -> Vec<KeyLine> {
 }
 
 /// When the access-token key rotates next, in words.
-fn next_rotation(state: &AppState) -> String {
+fn next_rotation(state: &AppState, keys: &[KeyInfo]) -> String {
     let settings = state.tessera.settings();
     let Some(period) = settings.key_rotation else {
         return "Automatic rotation is off.".to_owned();
@@ -46,11 +46,8 @@ fn next_rotation(state: &AppState) -> String {
     if tessera_token::keys::is_hmac(settings.alg) {
         return "HMAC keys rotate when TESSERA_JWT_SECRET changes.".to_owned();
     }
-    let active = state
-        .tessera
-        .keys()
-        .list_keys()
-        .into_iter()
+    let active = keys
+        .iter()
         .filter(|k| k.purpose == KeyPurpose::Access && k.status == KeyStatus::Active)
         .map(|k| k.activates_at)
         .max();
@@ -65,10 +62,11 @@ fn next_rotation(state: &AppState) -> String {
 
 /// `GET /console`
 pub async fn overview(State(state): State<AppState>, Admin(admin): Admin) -> Response {
-    // The keys shown include the ID-token key of a first start.
-    if let Err(e) = state.tessera.keys().ensure_id_token_key().await {
-        return page_failure(&state.site, &e);
-    }
+    let keys = match state.tessera.keys().list_keys().await {
+        Ok(keys) => keys,
+        Err(e) => return page_failure(&state.site, &e),
+    };
+    let next_rotation = next_rotation(&state, &keys);
     let overview = match state.tessera.overview().await {
         Ok(o) => o,
         Err(e) => return page_failure(&state.site, &e),
@@ -86,32 +84,38 @@ pub async fn overview(State(state): State<AppState>, Admin(admin): Admin) -> Res
         failed: overview.sign_ins.iter().map(|h| h.failed).sum(),
         bars,
         peak,
-        keys: key_lines(&state)
+        keys: key_lines(keys)
             .into_iter()
             .filter(|k| k.status != "retired")
             .collect(),
-        next_rotation: next_rotation(&state),
+        next_rotation,
     };
     console::overview(&state.site, nav(&admin, "console"), &view)
 }
 
 /// The keys page, with `notice`.
-fn keys_page(state: &AppState, admin: &crate::browser::Person, notice: Option<&str>) -> Response {
+async fn keys_page(
+    state: &AppState,
+    admin: &crate::browser::Person,
+    notice: Option<&str>,
+) -> Response {
+    let keys = match state.tessera.keys().list_keys().await {
+        Ok(keys) => keys,
+        Err(e) => return page_failure(&state.site, &e),
+    };
+    let next_rotation = next_rotation(state, &keys);
     console::keys(
         &state.site,
         nav(admin, "keys"),
-        &key_lines(state),
-        &next_rotation(state),
+        &key_lines(keys),
+        &next_rotation,
         notice,
     )
 }
 
 /// `GET /console/keys`
 pub async fn keys(State(state): State<AppState>, Admin(admin): Admin) -> Response {
-    if let Err(e) = state.tessera.keys().ensure_id_token_key().await {
-        return page_failure(&state.site, &e);
-    }
-    keys_page(&state, &admin, None)
+    keys_page(&state, &admin, None).await
 }
 
 /// `POST /console/keys/rotate` — after confirming: a new key signs from now
@@ -142,16 +146,22 @@ pub async fn rotate(
         return page;
     }
     match state.tessera.keys().rotate_keys(Some(admin.user.id)).await {
-        Ok(kid) => keys_page(
-            &state,
-            &admin,
-            Some(&format!("Rotated: {kid} signs from now on.")),
-        ),
-        Err(Error::KeyRotationUnavailable) => keys_page(
-            &state,
-            &admin,
-            Some("HMAC keys cannot rotate here: change TESSERA_JWT_SECRET."),
-        ),
+        Ok(kid) => {
+            keys_page(
+                &state,
+                &admin,
+                Some(&format!("Rotated: {kid} signs from now on.")),
+            )
+            .await
+        }
+        Err(Error::KeyRotationUnavailable) => {
+            keys_page(
+                &state,
+                &admin,
+                Some("HMAC keys cannot rotate here: change TESSERA_JWT_SECRET."),
+            )
+            .await
+        }
         Err(e) => page_failure(&state.site, &e),
     }
 }
