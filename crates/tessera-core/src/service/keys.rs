@@ -254,7 +254,7 @@ impl Keys<'_> {
         let _making = self.id_key_making.lock().await;
         if self.id_keys.current().signer(self.now()).is_none() {
             // `add_key` reloads the rings first and keeps a first key
-            // another caller or replica stored meanwhile.
+            // another process (a replica, a command) stored meanwhile.
             self.add_key(KeyPurpose::IdToken, self.now(), false, None, false)
                 .await?;
         }
