@@ -248,7 +248,7 @@ mod tests {
         let writes = Arc::new(Waits::default());
         let task = spawn(pool.clone(), pool, Arc::downgrade(&writes));
         drop(writes);
-        tokio::time::timeout(CHECKPOINT_EVERY * 5, task)
+        tokio::time::timeout(Duration::from_secs(10), task)
             .await
             .expect("the checkpointer stops")
             .unwrap();
