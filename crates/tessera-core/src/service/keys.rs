@@ -408,7 +408,7 @@ impl Keys<'_> {
 
     /// Every key with its status now (HMAC secrets included, never their
     /// bytes): access-token keys first, then ID-token keys. On a first
-    /// start, waits for the ID-token key still in the making.
+    /// start, waits for (or makes) the ID-token key still in the making.
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
         self.ensure_id_token_key().await?;
         let now = self.now();
@@ -434,8 +434,8 @@ impl Keys<'_> {
     }
 
     /// The public keys to publish (RFC 7517): next, active and retiring, of
-    /// both families. On a first start, waits for the ID-token key still in
-    /// the making: a JWKS without it could be cached by a relying party that
+    /// both families. On a first start, waits for (or makes) the ID-token
+    /// key still in the making: a JWKS without it could be cached by a relying party that
     /// then cannot check the first ID token.
     pub async fn jwks(&self) -> Result<Vec<PublicJwk>> {
         self.ensure_id_token_key().await?;
