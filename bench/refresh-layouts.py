@@ -5,13 +5,17 @@ server uses and for three layouts with every refresh token in one table.
 SQLite alone, through Python's sqlite3 (no server): each layout's tables
 as the server would keep them (4 KiB pages, WAL, the sessions' indexes),
 SESSIONS sessions rotated once already, then 10,800 rotations of random
-sessions in groups of 27 a transaction, as the server's writer runs them
+sessions among the first ROTATING (all by default) in groups of 27 a
+transaction, as the server's writer runs them
 under load, with no checkpoint meanwhile. Prints the WAL frames (pages)
 and kilobytes written per rotation. The audit entry each rotation appends
 is included. BENCHMARKS.md, "A group of rotations without a statement
 journal", says what the figures mean.
 
-    python3 bench/refresh-layouts.py [SESSIONS]      (default 2000)
+    python3 bench/refresh-layouts.py [SESSIONS [ROTATING]]      (2000, all)
+
+The kit's refresh load rotates 72 sessions among the few thousand its
+earlier loads left (`bench/refresh-tail.sh` EXTRA=2000: 72 among 2,072).
 
 The layouts:
   today                 sessions name their current token through a unique
@@ -25,6 +29,7 @@ The layouts:
 import os, random, sqlite3, sys, tempfile
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000  # sessions
+HOT = int(sys.argv[2]) if len(sys.argv) > 2 else N  # of which rotate
 GROUP = 27  # rotations a transaction, the writer's mean group under load
 ROT = GROUP * 400  # rotations measured
 rnd = random.Random(7)  # the same tokens and choices every run
@@ -40,6 +45,12 @@ def sealed():
     return rnd.randbytes(80)
 
 
+# The audit log as the server keeps it (migrations 0001 and 0005).
+AUDIT = """CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at BIGINT NOT NULL,
+    event TEXT NOT NULL, actor TEXT, subject TEXT, ip TEXT, user_agent TEXT, outcome TEXT NOT NULL, detail TEXT);
+  CREATE INDEX audit_log_at ON audit_log (at);
+  CREATE INDEX audit_log_event_at ON audit_log (event, at);"""
+
 SCHEMAS = {
  "today": """
   CREATE TABLE sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, refresh_hash BLOB NOT NULL UNIQUE,
@@ -52,7 +63,7 @@ SCHEMAS = {
   CREATE INDEX sessions_created_at ON sessions (created_at);
   CREATE TABLE spent_refresh_tokens (token_hash BLOB PRIMARY KEY, session_id TEXT NOT NULL, spent_at BIGINT NOT NULL);
   CREATE INDEX spent_refresh_tokens_spent_at ON spent_refresh_tokens (spent_at);
-  CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at BIGINT, event TEXT, actor TEXT, subject TEXT, ip TEXT, user_agent TEXT, outcome TEXT, detail TEXT);
+  {AUDIT}
  """,
  # one table of tokens; the session row keeps its times (3 random pages)
  "tokens+session": """
@@ -65,7 +76,8 @@ SCHEMAS = {
   CREATE INDEX sessions_created_at ON sessions (created_at);
   CREATE TABLE refresh_tokens (token_hash BLOB PRIMARY KEY, session_id TEXT NOT NULL, issued_at BIGINT NOT NULL,
     spent_at BIGINT, successor_sealed BLOB) WITHOUT ROWID;
-  CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at BIGINT, event TEXT, actor TEXT, subject TEXT, ip TEXT, user_agent TEXT, outcome TEXT, detail TEXT);
+  CREATE INDEX refresh_tokens_issued_at ON refresh_tokens (issued_at);
+  {AUDIT}
  """,
  # every token in one table keyed by its hash; the session names its current one
  "session names token": """
@@ -78,7 +90,8 @@ SCHEMAS = {
   CREATE INDEX sessions_browser_session_id ON sessions (browser_session_id);
   CREATE INDEX sessions_created_at ON sessions (created_at);
   CREATE TABLE refresh_tokens (token_hash BLOB PRIMARY KEY, session_id TEXT NOT NULL, issued_at BIGINT NOT NULL) WITHOUT ROWID;
-  CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at BIGINT, event TEXT, actor TEXT, subject TEXT, ip TEXT, user_agent TEXT, outcome TEXT, detail TEXT);
+  CREATE INDEX refresh_tokens_issued_at ON refresh_tokens (issued_at);
+  {AUDIT}
  """,
  # one table of tokens that also carries the session's idle expiry (2 random pages)
  "tokens only": """
@@ -90,7 +103,8 @@ SCHEMAS = {
   CREATE INDEX sessions_created_at ON sessions (created_at);
   CREATE TABLE refresh_tokens (token_hash BLOB PRIMARY KEY, session_id TEXT NOT NULL, issued_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL, spent_at BIGINT, successor_sealed BLOB) WITHOUT ROWID;
-  CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at BIGINT, event TEXT, actor TEXT, subject TEXT, ip TEXT, user_agent TEXT, outcome TEXT, detail TEXT);
+  CREATE INDEX refresh_tokens_issued_at ON refresh_tokens (issued_at);
+  {AUDIT}
  """,
 }
 
@@ -99,7 +113,7 @@ def run(name):
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA wal_autocheckpoint=0")
-    db.executescript(SCHEMAS[name])
+    db.executescript(SCHEMAS[name].replace("{AUDIT}", AUDIT))
     now = 1_800_000_000_000
     cur = {}
     db.execute("BEGIN")
@@ -130,7 +144,7 @@ def run(name):
             db.execute("INSERT INTO refresh_tokens VALUES (?,?,?,?,NULL,NULL)", (tok, sid, now, now + 86400000))
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    sids = list(cur)
+    sids = list(cur)[:HOT]
     for g in range(ROT // GROUP):
         db.execute("BEGIN IMMEDIATE")
         for _ in range(GROUP):
@@ -162,7 +176,7 @@ def run(name):
         db.execute("COMMIT")
     wal = os.path.getsize(path + "-wal")
     frames = (wal - 32) / (4096 + 24)
-    print(f"{name:20} {N:6} sessions  {frames / ROT:5.2f} WAL pages  {wal / ROT / 1000:5.1f} KB per rotation")
+    print(f"{name:20} {N:6} sessions, {HOT:6} rotating  {frames / ROT:5.2f} WAL pages  {wal / ROT / 1000:5.1f} KB per rotation")
     db.close()
 
 with tempfile.TemporaryDirectory() as WORK:
