@@ -51,16 +51,20 @@ AUDIT = """CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at BIGI
   CREATE INDEX audit_log_at ON audit_log (at);
   CREATE INDEX audit_log_event_at ON audit_log (event, at);"""
 
+# The sessions' indexes a rotation does not change (migrations 0001, 0004
+# and 0009).
+SESSION_INDEXES = """CREATE INDEX sessions_user_id ON sessions (user_id);
+  CREATE INDEX sessions_client_id ON sessions (client_id);
+  CREATE INDEX sessions_browser_session_id ON sessions (browser_session_id);
+  CREATE INDEX sessions_created_at ON sessions (created_at);"""
+
 SCHEMAS = {
  "today": """
   CREATE TABLE sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, refresh_hash BLOB NOT NULL UNIQUE,
     prev_refresh_hash BLOB, grace_sealed BLOB, rotated_at BIGINT, created_at BIGINT NOT NULL,
     last_used_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, max_expires_at BIGINT NOT NULL,
     revoked_at BIGINT, user_agent TEXT, ip TEXT, client_id TEXT, browser_session_id TEXT, scope TEXT);
-  CREATE INDEX sessions_user_id ON sessions (user_id);
-  CREATE INDEX sessions_client_id ON sessions (client_id);
-  CREATE INDEX sessions_browser_session_id ON sessions (browser_session_id);
-  CREATE INDEX sessions_created_at ON sessions (created_at);
+  {SESSION_INDEXES}
   CREATE TABLE spent_refresh_tokens (token_hash BLOB PRIMARY KEY, session_id TEXT NOT NULL, spent_at BIGINT NOT NULL);
   CREATE INDEX spent_refresh_tokens_spent_at ON spent_refresh_tokens (spent_at);
   {AUDIT}
@@ -70,10 +74,7 @@ SCHEMAS = {
   CREATE TABLE sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, rotated_at BIGINT, created_at BIGINT NOT NULL,
     last_used_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, max_expires_at BIGINT NOT NULL,
     revoked_at BIGINT, user_agent TEXT, ip TEXT, client_id TEXT, browser_session_id TEXT, scope TEXT);
-  CREATE INDEX sessions_user_id ON sessions (user_id);
-  CREATE INDEX sessions_client_id ON sessions (client_id);
-  CREATE INDEX sessions_browser_session_id ON sessions (browser_session_id);
-  CREATE INDEX sessions_created_at ON sessions (created_at);
+  {SESSION_INDEXES}
   CREATE TABLE refresh_tokens (token_hash BLOB PRIMARY KEY, session_id TEXT NOT NULL, issued_at BIGINT NOT NULL,
     spent_at BIGINT, successor_sealed BLOB) WITHOUT ROWID;
   CREATE INDEX refresh_tokens_issued_at ON refresh_tokens (issued_at);
@@ -85,10 +86,7 @@ SCHEMAS = {
     prev_refresh_hash BLOB, grace_sealed BLOB, rotated_at BIGINT, created_at BIGINT NOT NULL,
     last_used_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, max_expires_at BIGINT NOT NULL,
     revoked_at BIGINT, user_agent TEXT, ip TEXT, client_id TEXT, browser_session_id TEXT, scope TEXT);
-  CREATE INDEX sessions_user_id ON sessions (user_id);
-  CREATE INDEX sessions_client_id ON sessions (client_id);
-  CREATE INDEX sessions_browser_session_id ON sessions (browser_session_id);
-  CREATE INDEX sessions_created_at ON sessions (created_at);
+  {SESSION_INDEXES}
   CREATE TABLE refresh_tokens (token_hash BLOB PRIMARY KEY, session_id TEXT NOT NULL, issued_at BIGINT NOT NULL) WITHOUT ROWID;
   CREATE INDEX refresh_tokens_issued_at ON refresh_tokens (issued_at);
   {AUDIT}
@@ -97,10 +95,7 @@ SCHEMAS = {
  "tokens only": """
   CREATE TABLE sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at BIGINT NOT NULL,
     max_expires_at BIGINT NOT NULL, revoked_at BIGINT, user_agent TEXT, ip TEXT, client_id TEXT, browser_session_id TEXT, scope TEXT);
-  CREATE INDEX sessions_user_id ON sessions (user_id);
-  CREATE INDEX sessions_client_id ON sessions (client_id);
-  CREATE INDEX sessions_browser_session_id ON sessions (browser_session_id);
-  CREATE INDEX sessions_created_at ON sessions (created_at);
+  {SESSION_INDEXES}
   CREATE TABLE refresh_tokens (token_hash BLOB PRIMARY KEY, session_id TEXT NOT NULL, issued_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL, spent_at BIGINT, successor_sealed BLOB) WITHOUT ROWID;
   CREATE INDEX refresh_tokens_issued_at ON refresh_tokens (issued_at);
@@ -113,7 +108,8 @@ def run(name):
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA wal_autocheckpoint=0")
-    db.executescript(SCHEMAS[name].replace("{AUDIT}", AUDIT))
+    schema = SCHEMAS[name].replace("{AUDIT}", AUDIT)
+    db.executescript(schema.replace("{SESSION_INDEXES}", SESSION_INDEXES))
     now = 1_800_000_000_000
     cur = {}
     db.execute("BEGIN")
