@@ -435,8 +435,8 @@ impl Keys<'_> {
 
     /// The public keys to publish (RFC 7517): next, active and retiring, of
     /// both families. On a first start, waits for (or makes) the ID-token
-    /// key still in the making: a JWKS without it could be cached by a relying party that
-    /// then cannot check the first ID token.
+    /// key still in the making: a JWKS without it could be cached by a
+    /// relying party that then cannot check the first ID token.
     pub async fn jwks(&self) -> Result<Vec<PublicJwk>> {
         self.ensure_id_token_key().await?;
         let now = self.now();

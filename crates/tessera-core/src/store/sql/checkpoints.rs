@@ -218,9 +218,9 @@ mod tests {
         // write (the row's leaf and 16 of overflow), some 7,600 in all,
         // which with the 1,040 or so of the table above stay below the
         // writer's own checkpoint (10,000 pages), so only the checkpointer's
-        // rounds can start the WAL again. (The WAL's size is no measure: a round held up on a
-        // busy machine lets the file grow, and a restarted WAL keeps its
-        // length.)
+        // rounds can start the WAL again. (The WAL's size is no measure: a
+        // round held up on a busy machine lets the file grow, and a
+        // restarted WAL keeps its length.)
         let (mut written, mut row, mut restarts) = (0, 0, 0);
         while restarts < 2 && written < 28 << 20 {
             let mut connection = writer_waits.timed(writer.acquire()).await.unwrap();
