@@ -81,7 +81,20 @@ impl Env {
     /// The binary with `args`, in the directory, with only this environment's
     /// `TESSERA_*` variables (none inherited from the test runner).
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        self.command_under(&[], args)
+    }
+
+    /// Like [`Env::command`], the binary run by `launcher` (a program and
+    /// its arguments, which then execs the binary), if any.
+    fn command_under(&self, launcher: &[&str], args: &[&str]) -> Command {
+        let mut cmd = match launcher {
+            [program, launcher_args @ ..] => {
+                let mut cmd = Command::new(program);
+                cmd.args(launcher_args).arg(BIN);
+                cmd
+            }
+            [] => Command::new(BIN),
+        };
         cmd.args(args).current_dir(self.path());
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("TESSERA_") {
@@ -156,6 +169,20 @@ impl Env {
 
     pub(crate) fn serve(&self) -> Server {
         self.serve_with(&["serve"])
+    }
+
+    /// Starts `tessera serve` allowed the first CPU alone (`taskset -c 0`),
+    /// as on a machine or in a container of one core.
+    pub(crate) fn serve_on_one_core(&self) -> Server {
+        let (child, addr, log) = spawn_server(
+            self.command_under(&["taskset", "-c", "0"], &["serve"]),
+            TIMEOUT,
+        );
+        Server {
+            child,
+            base: format!("http://{addr}"),
+            log,
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Starting up and staying up: `migrate`, bad configuration stopping with
 //! one line, the `.env` file, a zero-configuration start in an empty
-//! directory, and an acknowledged write surviving `kill -9`.
+//! directory, a server allowed one core, and an acknowledged write
+//! surviving `kill -9`.
 
 use crate::harness::{Env, PASSWORD, decode_part, get, login, post, register, user_row};
 use serde_json::json;
@@ -138,6 +139,38 @@ async fn zero_configuration_start_in_an_empty_directory_creates_tessera_db() {
     let again = env.serve_with(&[]);
     let (_, jwks_again) = get(&again, "/.well-known/jwks.json", None).await;
     assert_eq!(jwks_again, jwks);
+}
+
+#[tokio::test]
+async fn on_one_core_one_thread_serves_registrations_refreshes_and_reads_at_once() {
+    let env = Env::new();
+    let server = std::sync::Arc::new(env.serve_on_one_core());
+    assert!(server.log().contains("one thread"), "{}", server.log());
+    // Eight people at once: a registration each (its password hash on a
+    // blocking thread), then five refreshes in a row (rotations the SQLite
+    // writer's thread commits in groups and answers), each new access
+    // token read back through `/me`.
+    let mut people = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let server = server.clone();
+        people.spawn(async move {
+            let name = format!("one-core-{i}");
+            let mut tokens = register(&server, &name).await;
+            for _ in 0..5 {
+                let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+                let (status, next) =
+                    post(&server, "/auth/refresh", json!({"refresh_token": refresh})).await;
+                assert_eq!(status, reqwest::StatusCode::OK, "{next}");
+                let (status, me) = get(&server, "/me", next["access_token"].as_str()).await;
+                assert_eq!(status, reqwest::StatusCode::OK, "{me}");
+                assert_eq!(me["user"]["username"], name.as_str());
+                tokens = next;
+            }
+        });
+    }
+    while let Some(person) = people.join_next().await {
+        person.expect("a person's requests");
+    }
 }
 
 #[tokio::test]
