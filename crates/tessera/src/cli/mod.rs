@@ -304,7 +304,9 @@ pub(crate) fn main() -> ExitCode {
     };
     // Held until the process ends: dropping it writes out what is queued.
     let _log = init_tracing(&config, matches!(cli.command, None | Some(Command::Serve)));
-    let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    // `TOKIO_WORKER_THREADS`, tokio's own setting, asks for workers.
+    let one_core = std::env::var_os("TOKIO_WORKER_THREADS").is_none()
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
     let runtime = match runtime(one_core) {
         Ok(r) => r,
         Err(e) => {
@@ -312,14 +314,12 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(
-        scheduler = if one_core {
-            "one thread"
-        } else {
-            "a worker per core"
-        },
-        "runtime started"
-    );
+    let scheduler = if one_core {
+        "one thread"
+    } else {
+        "a worker per core"
+    };
+    tracing::info!(scheduler, "runtime started");
     match runtime.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -329,10 +329,10 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
-/// The async runtime: on a process allowed one core (`taskset`, a
+/// The async runtime: for a process allowed one core (`taskset`, a
 /// container's CPU quota), tokio's current-thread scheduler, which runs
 /// every task on the thread that started the runtime; otherwise a worker
-/// per core. On one core the current-thread scheduler answered about 5%
+/// per core (or as many as `TOKIO_WORKER_THREADS` says). On one core the current-thread scheduler answered about 5%
 /// more refreshes a second than the multi-thread one's single worker, with
 /// 30% fewer thread switches each (BENCHMARKS.md, "One thread on one
 /// core").
@@ -498,7 +498,7 @@ mod tests {
     }
 
     #[test]
-    fn one_core_gets_the_current_thread_scheduler_and_more_a_worker_per_core() {
+    fn one_core_gets_one_thread_and_more_cores_a_worker_each() {
         use tokio::runtime::RuntimeFlavor;
         let flavor = |one_core| runtime(one_core).unwrap().handle().runtime_flavor();
         assert_eq!(flavor(true), RuntimeFlavor::CurrentThread);

@@ -159,31 +159,51 @@ impl Env {
     /// Starts `tessera serve` (or the bare binary, with `args` empty) and
     /// waits for it to log its address.
     pub(crate) fn serve_with(&self, args: &[&str]) -> Server {
-        let (child, addr, log) = spawn_server(self.command(args), TIMEOUT);
-        Server {
-            child,
-            base: format!("http://{addr}"),
-            log,
-        }
+        Self::serve_command(self.command(args))
     }
 
     pub(crate) fn serve(&self) -> Server {
         self.serve_with(&["serve"])
     }
 
-    /// Starts `tessera serve` allowed the first CPU alone (`taskset -c 0`),
-    /// as on a machine or in a container of one core.
+    /// Starts `tessera serve` allowed one CPU alone (`taskset -c N`, the
+    /// first CPU this test may use), as on a machine or in a container of
+    /// one core.
     pub(crate) fn serve_on_one_core(&self) -> Server {
-        let (child, addr, log) = spawn_server(
-            self.command_under(&["taskset", "-c", "0"], &["serve"]),
-            TIMEOUT,
+        let cpu = first_allowed_cpu();
+        assert!(
+            Command::new("taskset").arg("-V").output().is_ok(),
+            "taskset (util-linux) is needed to start a server on one core"
         );
+        Self::serve_command(self.command_under(&["taskset", "-c", &cpu], &["serve"]))
+    }
+
+    /// Runs `cmd`, a `tessera serve`, and waits for it to log its address.
+    fn serve_command(cmd: Command) -> Server {
+        let (child, addr, log) = spawn_server(cmd, TIMEOUT);
         Server {
             child,
             base: format!("http://{addr}"),
             log,
         }
     }
+}
+
+/// The first CPU this process may run on (`Cpus_allowed_list` of
+/// `/proc/self/status`, such as `0-1` or `2,5`).
+fn first_allowed_cpu() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list");
+    let cpu: String = list
+        .trim()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(!cpu.is_empty(), "no CPU in {list:?}");
+    cpu
 }
 
 /// A finished command.

@@ -147,7 +147,7 @@ async fn on_one_core_one_thread_serves_registrations_refreshes_and_reads_at_once
     let server = std::sync::Arc::new(env.serve_on_one_core());
     assert!(server.log().contains("one thread"), "{}", server.log());
     // Eight people at once: a registration each (its password hash on a
-    // blocking thread), then five refreshes in a row (rotations the SQLite
+    // hashing thread), then five refreshes in a row (rotations the SQLite
     // writer's thread commits in groups and answers), each new access
     // token read back through `/me`.
     let mut people = tokio::task::JoinSet::new();
