@@ -332,10 +332,10 @@ pub(crate) fn main() -> ExitCode {
 /// The async runtime: for a process allowed one core (`taskset`, a
 /// container's CPU quota), tokio's current-thread scheduler, which runs
 /// every task on the thread that started the runtime; otherwise a worker
-/// per core (or as many as `TOKIO_WORKER_THREADS` says). On one core the current-thread scheduler answered about 5%
-/// more refreshes a second than the multi-thread one's single worker, with
-/// 30% fewer thread switches each (BENCHMARKS.md, "One thread on one
-/// core").
+/// per core (or as many as `TOKIO_WORKER_THREADS` says). On one core the
+/// current-thread scheduler answered about 5% more refreshes a second than
+/// the multi-thread one's single worker, with 30% fewer thread switches
+/// each (BENCHMARKS.md, "One thread on one core").
 fn runtime(one_core: bool) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = if one_core {
         tokio::runtime::Builder::new_current_thread()

@@ -175,7 +175,10 @@ impl Env {
             Command::new("taskset").arg("-V").output().is_ok(),
             "taskset (util-linux) is needed to start a server on one core"
         );
-        Self::serve_command(self.command_under(&["taskset", "-c", &cpu], &["serve"]))
+        let mut cmd = self.command_under(&["taskset", "-c", &cpu], &["serve"]);
+        // tokio's own setting would ask for the multi-thread scheduler.
+        cmd.env_remove("TOKIO_WORKER_THREADS");
+        Self::serve_command(cmd)
     }
 
     /// Runs `cmd`, a `tessera serve`, and waits for it to log its address.
