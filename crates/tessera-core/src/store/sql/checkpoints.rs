@@ -17,9 +17,10 @@
 //! happens while the writer keeps appending. So when the WAL holds
 //! [`CATCH_UP_FRAMES`] or more, the round finishes the job: it has the
 //! kernel write out what the first pass copied (`syncfs`, which no request
-//! waits for), then takes the writer for a second pass that copies the
-//! little appended since and syncs the two files, with little left to
-//! write. The writer keeps SQLite's automatic checkpoint only as a safety
+//! waits for), copies what was appended meanwhile in a second passive
+//! pass, then takes the writer for a last pass that copies the little
+//! appended during the second and syncs the two files, with little left
+//! to write. The writer keeps SQLite's automatic checkpoint only as a safety
 //! net, at [`WRITER_CHECKPOINT_PAGES`] (a WAL the checkpointer could not
 //! keep small, for example behind a long read). How long each round held
 //! the writer is logged at `debug`.
@@ -82,20 +83,26 @@ pub(crate) fn spawn(pool: SqlitePool, writer: SqlitePool, writes: Weak<Waits>) -
 
 /// One round on `pool`: a passive checkpoint and, if the WAL had reached
 /// [`CATCH_UP_FRAMES`], the database's filesystem written out (`dir`
-/// holds the database) and a second pass with `writer` held, which
-/// reaches the WAL's end.
+/// holds the database), a second passive pass over what was appended
+/// meanwhile, and a last pass with `writer` held, which reaches the WAL's
+/// end.
 async fn round(pool: &SqlitePool, writer: &SqlitePool, dir: &Path) -> Result<(), sqlx::Error> {
     let frames = checkpoint(pool).await?;
     if frames < CATCH_UP_FRAMES {
         return Ok(());
     }
     write_out(dir.to_owned()).await;
+    // The writer appended all through the first pass and the write-out;
+    // copying that beside it leaves the held pass only what it appends
+    // during this one.
+    let caught_up = checkpoint(pool).await?;
     let held = writer.acquire().await?;
     let since = Instant::now();
     checkpoint(pool).await?;
     drop(held);
     tracing::debug!(
         frames,
+        caught_up,
         held_us = since.elapsed().as_micros(),
         "WAL checkpointed to its end"
     );
