@@ -23,7 +23,8 @@
 //! to write. The writer keeps SQLite's automatic checkpoint only as a safety
 //! net, at [`WRITER_CHECKPOINT_PAGES`] (a WAL the checkpointer could not
 //! keep small, for example behind a long read). How long each round held
-//! the writer is logged at `debug`.
+//! the writer is logged at `debug`, with the WAL's length (in frames) when
+//! the first and the second pass began.
 //!
 //! With `synchronous = NORMAL`, an acknowledged write survives a crash of
 //! the process at once, and a power loss once a checkpoint has synced the
@@ -95,14 +96,14 @@ async fn round(pool: &SqlitePool, writer: &SqlitePool, dir: &Path) -> Result<(),
     // The writer appended all through the first pass and the write-out;
     // copying that beside it leaves the held pass only what it appends
     // during this one.
-    let caught_up = checkpoint(pool).await?;
+    let second_frames = checkpoint(pool).await?;
     let held = writer.acquire().await?;
     let since = Instant::now();
     checkpoint(pool).await?;
     drop(held);
     tracing::debug!(
         frames,
-        caught_up,
+        second_frames,
         held_us = since.elapsed().as_micros(),
         "WAL checkpointed to its end"
     );
@@ -123,7 +124,7 @@ async fn checkpoint(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
 /// `dir`, on a blocking thread. Only an opened directory is needed for
 /// that: a descriptor of the database file itself, once closed, would drop
 /// the locks SQLite's connections in this process hold on it. Best effort:
-/// on failure, the second pass's own `fsync`s simply have more to write.
+/// on failure, the later passes' own `fsync`s simply have more to write.
 async fn write_out(dir: PathBuf) {
     #[cfg(target_os = "linux")]
     {
